@@ -1,0 +1,1 @@
+"""qbXML: schemas, rendering and parsing shared by the gateway, mapper and simulators."""
