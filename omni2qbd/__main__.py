@@ -1,0 +1,3 @@
+from omni2qbd.cli import main
+
+main()

@@ -1,0 +1,247 @@
+"""The ``omni2qbd`` command: one entry point for operators.
+
+Sub-commands owned by other packages are mounted lazily: a missing module simply leaves its
+command out, so the core commands keep working while a part is being built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.migrate import upgrade
+from omni2qbd_shared.secrets import new_secret_key
+from pydantic import ValidationError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Omni2QBD: post Cin7 Omni documents into QuickBooks Desktop via the Web Connector.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+tenant_app = typer.Typer(help="Create and manage tenants (one per QuickBooks company file).")
+sim_app = typer.Typer(help="Run the simulators (Cin7 Omni, QuickBooks, Web Connector).")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(sim_app, name="sim")
+
+SERVICES = {
+    "fetcher": "omni2qbd_fetcher.app",
+    "mapper": "omni2qbd_mapper.app",
+    "gateway": "omni2qbd_gateway.app",
+}
+
+
+def load_settings() -> AppSettings:
+    try:
+        return AppSettings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            variable = f"OMNI2QBD_{where.upper()}: " if where else ""
+            typer.echo(f"error: {variable}{message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def run_async(awaitable: Awaitable[T]) -> T:
+    async def _wrap() -> T:
+        return await awaitable
+
+    return asyncio.run(_wrap())
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision")] = "head",
+) -> None:
+    """Create or upgrade the database schema (safe to run repeatedly)."""
+    settings = load_settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database is at revision {revision}")
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new random secret key for OMNI2QBD_SECRET_KEY."""
+    typer.echo(new_secret_key())
+
+
+@app.command()
+def run(
+    service: Annotated[str, typer.Argument(help="fetcher, mapper or gateway")],
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+) -> None:
+    """Run one service under uvicorn until SIGTERM/Ctrl-C."""
+    from omni2qbd.serve import serve
+
+    if service not in SERVICES:
+        typer.echo(f"error: unknown service {service!r}; choose one of {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    settings = load_settings()
+    module = importlib.import_module(SERVICES[service])
+    asgi_app = module.create_app(settings)
+    serve(
+        asgi_app,
+        host=host or getattr(settings, f"{service}_host"),
+        port=port if port is not None else getattr(settings, f"{service}_port"),
+    )
+
+
+def _print_tenant(payload: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    typer.echo(f"tenant id:             {payload['tenant_id']}")
+    typer.echo(f"Web Connector user:    {payload['qbwc_username']}")
+    typer.echo(f"Web Connector password: {payload['qbwc_password']}")
+    typer.echo("The password is shown only this once; enter it in the Web Connector.")
+
+
+async def _with_session(work: Any) -> Any:
+    settings = load_settings()
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            return await work(session, settings)
+    finally:
+        await engine.dispose()
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: Annotated[str, typer.Option("--name", help="Client company name")],
+    cin7_username: Annotated[str | None, typer.Option("--cin7-username")] = None,
+    cin7_api_key: Annotated[str | None, typer.Option("--cin7-api-key")] = None,
+    cin7_base_url: Annotated[str | None, typer.Option("--cin7-base-url")] = None,
+    qbxml_version: Annotated[str, typer.Option("--qbxml-version")] = "13.0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+) -> None:
+    """Create a tenant; prints its id and Web Connector user name and password."""
+    from omni2qbd_gateway.tenants import create_tenant
+
+    async def work(session: Any, settings: AppSettings) -> Any:
+        return await create_tenant(
+            session,
+            name=name,
+            secret_key=settings.secret_key.get_secret_value(),
+            actor="cli",
+            cin7_username=cin7_username,
+            cin7_api_key=cin7_api_key,
+            cin7_base_url=cin7_base_url,
+            qbxml_version=qbxml_version,
+        )
+
+    try:
+        created = run_async(_with_session(work))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_tenant(
+        {
+            "tenant_id": created.tenant_id,
+            "qbwc_username": created.qbwc_username,
+            "qbwc_password": created.qbwc_password,
+        },
+        as_json,
+    )
+
+
+@tenant_app.command("list")
+def tenant_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List tenants."""
+    from omni2qbd_gateway.tenants import list_tenants
+
+    async def work(session: Any, _settings: AppSettings) -> Any:
+        return [
+            {
+                "tenant_id": t.id,
+                "name": t.name,
+                "qbwc_username": t.qbwc_username,
+                "qbxml_version": t.qbxml_version,
+                "active": t.active,
+            }
+            for t in await list_tenants(session)
+        ]
+
+    rows = run_async(_with_session(work))
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("no tenants yet: create one with `omni2qbd tenant create --name NAME`")
+    for row in rows:
+        typer.echo(f"{row['tenant_id']}  {row['qbwc_username']:<40}  {row['name']}")
+
+
+@tenant_app.command("rotate-password")
+def tenant_rotate_password(
+    tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+) -> None:
+    """Give a tenant a new Web Connector password (the old one stops working)."""
+    from omni2qbd_gateway.tenants import TenantNotFound, rotate_password
+
+    async def work(session: Any, _settings: AppSettings) -> Any:
+        return await rotate_password(session, tenant, actor="cli")
+
+    try:
+        rotated = run_async(_with_session(work))
+    except TenantNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_tenant(
+        {
+            "tenant_id": rotated.tenant_id,
+            "qbwc_username": rotated.qbwc_username,
+            "qbwc_password": rotated.qbwc_password,
+        },
+        as_json,
+    )
+
+
+# Commands that live with the part they drive: (module, group on the command line, parent).
+MOUNTS: list[tuple[str, str, typer.Typer]] = [
+    ("omni2qbd_sims.cin7.cli", "cin7", sim_app),
+    ("omni2qbd_sims.quickbooks.cli", "quickbooks", sim_app),
+    ("omni2qbd_sims.webconnector.cli", "webconnector", sim_app),
+    ("omni2qbd_fetcher.cli", "fetch", app),
+    ("omni2qbd_mapper.settings_cli", "settings", app),
+    ("omni2qbd_mapper.preview_cli", "preview", app),
+    ("omni2qbd_gateway.cli", "", app),
+    ("omni2qbd.demo_cli", "demo", app),
+]
+
+
+def _mount_optional_commands() -> None:
+    for module_name, group, parent in MOUNTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module_name.startswith(exc.name):
+                continue  # that part is not installed (yet)
+            raise
+        sub_app = getattr(module, "app", None)
+        if not isinstance(sub_app, typer.Typer):
+            continue
+        if group:
+            parent.add_typer(sub_app, name=group)
+        else:
+            for command in sub_app.registered_commands:
+                parent.registered_commands.append(command)
+
+
+_mount_optional_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,76 @@
+"""Configuration from environment variables (prefix ``OMNI2QBD_``), one model per concern."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only key: anyone reading this file knows it, so it is refused outside development.
+PLACEHOLDER_SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105
+
+Environment = Literal["development", "test", "production"]
+
+
+class PlaceholderSecretError(ValueError):
+    pass
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNI2QBD_", env_file=".env", extra="ignore")
+
+    environment: Environment = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/omni2qbd.db"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    fetcher_host: str = "127.0.0.1"
+    fetcher_port: int = 8101
+    fetcher_poll_interval_seconds: float = 60.0
+    fetcher_overlap_seconds: int = 300
+    fetcher_page_rows: int = Field(default=250, ge=1, le=250)
+
+    mapper_host: str = "127.0.0.1"
+    mapper_port: int = 8102
+    mapper_prefetch: int = Field(default=20, ge=1)
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8103
+    gateway_prefetch: int = Field(default=50, ge=1)
+    gateway_public_url: str = "https://localhost:8103"
+    gateway_session_timeout_seconds: int = 900
+    gateway_batch_max_requests: int = Field(default=50, ge=1)
+    gateway_batch_max_bytes: int = Field(default=512 * 1024, ge=1024)
+    gateway_max_soap_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    # How many times a failing message is retried through the delay queue before dead-lettering.
+    message_max_retries: int = Field(default=5, ge=0)
+    message_retry_delay_ms: int = Field(default=5000, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> AppSettings:
+        if self.environment != "development" and (
+            self.secret_key.get_secret_value() == PLACEHOLDER_SECRET_KEY
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise PlaceholderSecretError(
+                "OMNI2QBD_SECRET_KEY is a placeholder or shorter than 32 characters, which is only "
+                f"allowed when OMNI2QBD_ENVIRONMENT=development (it is {self.environment!r}). "
+                "Generate a real key with `omni2qbd secret-key` (or "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`) and set '
+                "OMNI2QBD_SECRET_KEY to it. Keep it safe: Cin7 API keys are encrypted with it."
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@functools.cache
+def get_settings() -> AppSettings:
+    return AppSettings()

@@ -1,0 +1,1 @@
+"""Database: SQLModel tables, async engines and the unit of work."""

@@ -1,0 +1,339 @@
+"""RabbitMQ: the topology of DESIGN §2, a confirmed publisher and an ack-after-commit consumer.
+
+Rules every consumer follows (after FastStream's and aio-pika's semantics):
+
+* a message is acknowledged only after the handler's database transaction committed and the
+  messages it produced were confirmed by the broker;
+* a message that can never succeed (unparseable, unknown tenant, ``PoisonMessage``) is copied
+  to the queue's dead-letter queue with the reason in its headers, then acknowledged;
+* any other error sends it through the queue's delay queue for a later retry, and after
+  ``max_retries`` to the dead-letter queue;
+* a consumer that dies before acking leaves the message unacked, so the broker redelivers it;
+  handlers are idempotent by natural keys, so a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_shared import messages as m
+from omni2qbd_shared.db.engine import unit_of_work
+
+log = structlog.get_logger(__name__)
+
+REASON_HEADER = "x-omni2qbd-reason"
+RETRIES_HEADER = "x-omni2qbd-retries"
+ORIGIN_QUEUE_HEADER = "x-omni2qbd-queue"
+
+MessageT = TypeVar("MessageT", bound=m.Message)
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that can never succeed; it goes to the DLQ."""
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    exchange: str
+    binding_keys: tuple[str, ...] = ("#",)
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dlq"
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.name}.retry"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Exchanges and queues. ``namespace`` prefixes every name (tests use one per run)."""
+
+    namespace: str = ""
+    retry_delay_ms: int = 5000
+
+    exchanges: tuple[str, ...] = (
+        m.EXCHANGE_CIN7_DOCUMENTS,
+        m.EXCHANGE_QB_ENTRIES,
+        m.EXCHANGE_QB_RESULTS,
+        m.EXCHANGE_QB_LISTS,
+        m.EXCHANGE_TENANT_EVENTS,
+    )
+    queues: tuple[QueueSpec, ...] = field(
+        default_factory=lambda: (
+            QueueSpec("mapper.cin7-documents", m.EXCHANGE_CIN7_DOCUMENTS),
+            QueueSpec("mapper.qb-results", m.EXCHANGE_QB_RESULTS),
+            QueueSpec("mapper.qb-lists", m.EXCHANGE_QB_LISTS),
+            QueueSpec("mapper.tenant-events", m.EXCHANGE_TENANT_EVENTS),
+            QueueSpec("gateway.qb-entries", m.EXCHANGE_QB_ENTRIES),
+            QueueSpec("fetcher.tenant-events", m.EXCHANGE_TENANT_EVENTS),
+        )
+    )
+
+    def exchange_name(self, exchange: str) -> str:
+        return f"{self.namespace}{exchange}"
+
+    def queue(self, name: str) -> QueueSpec:
+        for spec in self.queues:
+            if spec.name == name:
+                return QueueSpec(
+                    f"{self.namespace}{spec.name}",
+                    self.exchange_name(spec.exchange),
+                    spec.binding_keys,
+                )
+        raise KeyError(f"no queue named {name!r} in the topology")
+
+    def all_queues(self) -> list[QueueSpec]:
+        return [self.queue(spec.name) for spec in self.queues]
+
+
+async def connect(amqp_url: str) -> AbstractRobustConnection:
+    return await aio_pika.connect_robust(amqp_url, client_properties={"product": "omni2qbd"})
+
+
+async def declare_topology(channel: AbstractChannel, topology: Topology) -> None:
+    """Declare everything; idempotent, so every service does it at start-up."""
+    for exchange in topology.exchanges:
+        await channel.declare_exchange(
+            topology.exchange_name(exchange), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+    for spec in topology.all_queues():
+        await channel.declare_queue(spec.dead_letter_queue, durable=True)
+        # Delay queue: messages wait out their TTL, then dead-letter back to the work queue.
+        await channel.declare_queue(
+            spec.retry_queue,
+            durable=True,
+            arguments={
+                "x-message-ttl": topology.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": spec.name,
+            },
+        )
+        queue = await channel.declare_queue(
+            spec.name,
+            durable=True,
+            arguments={
+                # A message rejected without requeue (or one we could not handle) is kept.
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": spec.dead_letter_queue,
+            },
+        )
+        for key in spec.binding_keys:
+            await queue.bind(spec.exchange, routing_key=key)
+
+
+def encode(message: m.Message) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=message.model_dump_json().encode("utf-8"),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        headers={"schema_version": message.schema_version},
+    )
+
+
+class Publisher:
+    """Publishes persistent messages with publisher confirms and mandatory routing.
+
+    ``publish`` returns only after the broker confirmed; an unroutable message raises
+    instead of vanishing.
+    """
+
+    def __init__(self, channel: AbstractChannel, topology: Topology) -> None:
+        self._channel = channel
+        self._topology = topology
+        self._exchanges: dict[str, AbstractExchange] = {}
+
+    @classmethod
+    async def open(cls, connection: AbstractRobustConnection, topology: Topology) -> Publisher:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        return cls(channel, topology)
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel.get_exchange(
+                self._topology.exchange_name(name), ensure=False
+            )
+        return self._exchanges[name]
+
+    async def publish(self, message: m.Message) -> None:
+        exchange = await self._exchange(message.exchange)
+        await exchange.publish(encode(message), routing_key=message.routing_key(), mandatory=True)
+
+    async def publish_many(self, batch: Sequence[m.Message]) -> None:
+        # Confirms are awaited together: the broker pipelines them, one round trip per batch.
+        await asyncio.gather(*(self.publish(message) for message in batch))
+
+    async def publish_raw(
+        self, routing_key: str, body: bytes, headers: dict[str, Any] | None = None
+    ) -> None:
+        """Publish to the default exchange (a queue by name): used for DLQ and retry."""
+        await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                body=body,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=headers or {},
+            ),
+            routing_key=routing_key,
+            mandatory=True,
+        )
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+Handler = Callable[[MessageT, AsyncSession], Awaitable[Sequence[m.Message]]]
+
+
+class Consumer:
+    """Consumes one work queue with an explicit prefetch; see the module docstring for acks.
+
+    The handler runs inside one database transaction and returns the messages to publish
+    once that transaction committed. On redelivery it must return them again (they are
+    idempotent downstream), so a crash between commit and ack cannot lose them.
+    """
+
+    def __init__(
+        self,
+        *,
+        connection: AbstractRobustConnection,
+        topology: Topology,
+        queue_name: str,
+        model: type[MessageT],
+        handler: Handler[MessageT],
+        sessions: async_sessionmaker[AsyncSession],
+        prefetch: int,
+        max_retries: int = 5,
+    ) -> None:
+        self.spec = topology.queue(queue_name)
+        self._connection = connection
+        self._topology = topology
+        self._model = model
+        self._handler: Handler[Any] = handler
+        self._sessions = sessions
+        self._prefetch = prefetch
+        self._max_retries = max_retries
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._publisher: Publisher | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.processed = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        await declare_topology(self._channel, self._topology)
+        self._publisher = await Publisher.open(self._connection, self._topology)
+        self._queue = await self._channel.get_queue(self.spec.name, ensure=False)
+        self._consumer_tag = await self._queue.consume(self._on_message, no_ack=False)
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop taking new messages, let in-flight ones finish, then close.
+
+        Anything still unfinished after the grace period is left unacked and is requeued by
+        the broker when the channel closes.
+        """
+        if self._queue is not None and self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=grace_seconds)
+        if self._publisher is not None:
+            await self._publisher.close()
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self._process(incoming)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def _process(self, incoming: AbstractIncomingMessage) -> None:
+        assert self._publisher is not None
+        try:
+            message = self._model.model_validate_json(incoming.body)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(incoming, f"unreadable {self._model.__name__}: {exc}")
+            return
+        bound = log.bind(queue=self.spec.name, tenant_id=getattr(message, "tenant_id", None))
+        try:
+            async with unit_of_work(self._sessions) as session:
+                outgoing = await self._handler(message, session)
+            if outgoing:
+                await self._publisher.publish_many(outgoing)
+        except PoisonMessage as exc:
+            await self._dead_letter(incoming, str(exc))
+            return
+        except Exception as exc:
+            await self._retry_or_dead_letter(incoming, exc, bound)
+            return
+        await incoming.ack()
+        self.processed += 1
+
+    async def _retry_or_dead_letter(
+        self,
+        incoming: AbstractIncomingMessage,
+        exc: Exception,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        assert self._publisher is not None
+        retries = int(str((incoming.headers or {}).get(RETRIES_HEADER, 0))) + 1
+        reason = f"{type(exc).__name__}: {exc}"
+        if retries > self._max_retries:
+            await self._dead_letter(
+                incoming, f"gave up after {self._max_retries} retries: {reason}"
+            )
+            return
+        bound.warning("message_retry", retries=retries, reason=reason)
+        headers = dict(incoming.headers or {})
+        headers[RETRIES_HEADER] = retries
+        headers[REASON_HEADER] = reason[:1000]
+        await self._publisher.publish_raw(self.spec.retry_queue, incoming.body, headers)
+        await incoming.ack()
+
+    async def _dead_letter(self, incoming: AbstractIncomingMessage, reason: str) -> None:
+        assert self._publisher is not None
+        log.error("message_dead_lettered", queue=self.spec.name, reason=reason[:500])
+        headers = dict(incoming.headers or {})
+        headers[REASON_HEADER] = reason[:1000]
+        headers[ORIGIN_QUEUE_HEADER] = self.spec.name
+        await self._publisher.publish_raw(self.spec.dead_letter_queue, incoming.body, headers)
+        await incoming.ack()
+        self.dead_lettered += 1
+
+
+def reason_of(headers: dict[str, Any] | None) -> str | None:
+    value = (headers or {}).get(REASON_HEADER)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return None if value is None else str(value)
+
+
+def decode_json(body: bytes) -> Any:
+    return json.loads(body)

@@ -1,0 +1,69 @@
+"""Each service starts with one command, reports health, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import AMQP_URL, closed_port
+from tests.service_process import running_service, wait_ready
+
+SERVICES = ["gateway", "fetcher", "mapper"]
+
+
+def _available(service: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(f"omni2qbd_{service}.app") is not None
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_is_ready_with_real_database_and_broker(service: str, database_url: str) -> None:
+    if not _available(service):
+        pytest.fail(f"omni2qbd_{service}.app is missing")
+    env = {"OMNI2QBD_DATABASE_URL": database_url, "OMNI2QBD_AMQP_URL": AMQP_URL}
+    with running_service(service, env) as (base, process):
+        assert httpx.get(f"{base}/livez").json()["status"] == "ok"
+        ready = wait_ready(base)
+        assert ready.status_code == 200, ready.text
+        metrics = httpx.get(f"{base}/metrics")
+        assert metrics.status_code == 200
+        assert f'omni2qbd_ready{{service="{service}"}} 1.0' in metrics.text
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert time.monotonic() - started < 25
+        assert process.stderr is not None
+        assert b"service_stopped" in process.stderr.read()
+
+
+def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_url: str) -> None:
+    from omni2qbd_shared.db.migrate import upgrade
+
+    upgrade(sqlite_url)
+    env = {
+        "OMNI2QBD_DATABASE_URL": sqlite_url,
+        "OMNI2QBD_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port()}/",
+    }
+    with running_service("gateway", env) as (base, _process):
+        response = httpx.get(f"{base}/readyz", timeout=10)
+        assert response.status_code == 503
+        failed = response.json()["failed"]
+        assert set(failed) == {"broker"}
+        assert "cannot connect to RabbitMQ" in failed["broker"]
+        assert "guest:guest" not in response.text  # no credentials in the answer
+        assert httpx.get(f"{base}/livez").status_code == 200
+
+
+def test_readyz_names_the_database_when_it_is_unreachable() -> None:
+    env = {
+        "OMNI2QBD_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/x",
+        "OMNI2QBD_AMQP_URL": AMQP_URL,
+    }
+    with running_service("gateway", env) as (base, _process):
+        response = httpx.get(f"{base}/readyz", timeout=10)
+        assert response.status_code == 503
+        assert "database" in response.json()["failed"]

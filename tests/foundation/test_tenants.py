@@ -1,0 +1,91 @@
+"""Tenants through the real command line, against a migrated database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from omni2qbd_shared.db.credentials import cin7_access
+from omni2qbd_shared.db.models import Cin7Credential, Tenant
+from omni2qbd_shared.secrets import verify_password
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+SECRET = "test-secret-key-that-is-long-enough-for-production"
+
+
+def omni2qbd(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "OMNI2QBD_DATABASE_URL": database_url,
+        "OMNI2QBD_SECRET_KEY": SECRET,
+        "OMNI2QBD_ENVIRONMENT": "test",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "omni2qbd", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def create(database_url: str, *extra: str) -> dict[str, Any]:
+    result = omni2qbd(database_url, "tenant", "create", "--name", "Acme Widgets", *extra, "--json")
+    assert result.returncode == 0, result.stderr
+    created: dict[str, Any] = json.loads(result.stdout)
+    return created
+
+
+async def test_create_prints_credentials_and_stores_only_a_hash(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    created = create(database_url, "--cin7-username", "acme", "--cin7-api-key", "k-123-secret")
+    assert set(created) == {"tenant_id", "qbwc_username", "qbwc_password"}
+    async with sessions() as session:
+        tenant = await session.get(Tenant, created["tenant_id"])
+        assert tenant is not None
+        assert tenant.qbwc_username == created["qbwc_username"]
+        assert created["qbwc_password"] not in tenant.qbwc_password_hash
+        assert tenant.qbwc_password_hash.startswith("$argon2")
+        assert verify_password(tenant.qbwc_password_hash, created["qbwc_password"])
+        credential = (await session.exec(select(Cin7Credential))).one()
+        assert "k-123-secret" not in credential.api_key_encrypted
+        access = await cin7_access(session, tenant.id, secret_key=SECRET)
+        assert access is not None and access.api_key == "k-123-secret"
+        assert "k-123-secret" not in repr(access)
+
+
+async def test_rotate_password_replaces_the_old_one(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    created = create(database_url)
+    result = omni2qbd(database_url, "tenant", "rotate-password", created["qbwc_username"], "--json")
+    assert result.returncode == 0, result.stderr
+    rotated = json.loads(result.stdout)
+    assert rotated["qbwc_password"] != created["qbwc_password"]
+    async with sessions() as session:
+        tenant = await session.get(Tenant, created["tenant_id"])
+        assert tenant is not None
+        assert verify_password(tenant.qbwc_password_hash, rotated["qbwc_password"])
+        assert not verify_password(tenant.qbwc_password_hash, created["qbwc_password"])
+
+
+def test_list_shows_tenants_and_unknown_tenant_is_explained(database_url: str) -> None:
+    created = create(database_url)
+    listed = omni2qbd(database_url, "tenant", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["tenant_id"] for row in json.loads(listed.stdout)] == [created["tenant_id"]]
+    missing = omni2qbd(database_url, "tenant", "rotate-password", "nobody")
+    assert missing.returncode == 2
+    assert "no tenant 'nobody'" in missing.stderr
+
+
+def test_half_given_cin7_credentials_are_refused(database_url: str) -> None:
+    result = omni2qbd(database_url, "tenant", "create", "--name", "X", "--cin7-username", "u")
+    assert result.returncode == 2
+    assert "--cin7-api-key" in result.stderr
