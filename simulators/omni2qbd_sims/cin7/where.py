@@ -166,13 +166,17 @@ class _Parser:
                 self.pos += 1
                 values.append(self._value())
             self._expect(")")
-            return lambda record: _in(record.get(field), values) != negate
+            return lambda record: (
+                record.get(field) is not None and _in(record.get(field), values) != negate
+            )
         if self._keyword("LIKE"):
             pattern = self._value()
             if not isinstance(pattern, str):
                 raise WhereError("LIKE needs a quoted pattern")
             regex = _like_regex(pattern)
-            return lambda record: _like(record.get(field), regex) != negate
+            return lambda record: (
+                record.get(field) is not None and _like(record.get(field), regex) != negate
+            )
         if negate:
             raise WhereError("NOT must be followed by IN or LIKE here")
         op = self._expect("op").text
