@@ -13,11 +13,12 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
+
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.secrets import new_secret_key
-from pydantic import ValidationError
 
 T = TypeVar("T")
 

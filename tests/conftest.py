@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 import aio_pika
 import asyncpg
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Topology
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
 

@@ -24,6 +24,8 @@ class AppSettings(BaseSettings):
     environment: Environment = "development"
     database_url: str = "sqlite+aiosqlite:///./var/omni2qbd.db"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Prefix for every exchange and queue name, so several stacks can share one broker.
+    amqp_namespace: str = ""
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET_KEY)
     log_level: str = "INFO"
     log_json: bool = True

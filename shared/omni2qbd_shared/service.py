@@ -44,7 +44,7 @@ class ServiceRuntime:
 
     name: str
     settings: AppSettings
-    topology: Topology = field(default_factory=Topology)
+    topology: Topology = field(default_factory=Topology)  # see __post_init__
     on_ready: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     extra_checks: dict[str, Check] = field(default_factory=dict)
@@ -57,6 +57,13 @@ class ServiceRuntime:
     publisher: Publisher | None = None
     _starter: asyncio.Task[None] | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if not self.topology.namespace:
+            self.topology = Topology(
+                namespace=self.settings.amqp_namespace,
+                retry_delay_ms=self.settings.message_retry_delay_ms,
+            )
 
     async def start(self) -> None:
         self.engine = create_engine(self.settings.database_url)

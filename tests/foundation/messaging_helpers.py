@@ -6,11 +6,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.db.models import AuditLog, ProcessedMessage
 from omni2qbd_shared.messages import Message, TenantEventMessage
 from omni2qbd_shared.messaging import Consumer, PoisonMessage, Topology, connect
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 QUEUE = "mapper.tenant-events"
 

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 import yaml
-from omni2qbd_shared.config import AppSettings
 
+from omni2qbd_shared.config import AppSettings
 from tests.conftest import REPO_ROOT
 
 

@@ -13,6 +13,10 @@ from typing import Any
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from omni2qbd_shared.db.models import AuditLog
 from omni2qbd_shared.messages import TenantEventMessage
 from omni2qbd_shared.messaging import (
@@ -24,10 +28,6 @@ from omni2qbd_shared.messaging import (
     declare_topology,
     reason_of,
 )
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from tests.conftest import REPO_ROOT
 from tests.foundation.messaging_helpers import QUEUE, record_event
 

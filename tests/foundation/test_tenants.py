@@ -8,12 +8,13 @@ import subprocess
 import sys
 from typing import Any
 
-from omni2qbd_shared.db.credentials import cin7_access
-from omni2qbd_shared.db.models import Cin7Credential, Tenant
-from omni2qbd_shared.secrets import verify_password
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_shared.db.credentials import cin7_access
+from omni2qbd_shared.db.models import Cin7Credential, Tenant
+from omni2qbd_shared.secrets import verify_password
 
 SECRET = "test-secret-key-that-is-long-enough-for-production"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 

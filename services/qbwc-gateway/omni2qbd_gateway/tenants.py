@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from omni2qbd_shared import secrets
-from omni2qbd_shared.db.models import AuditLog, Cin7Credential, Tenant, utcnow
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_shared import secrets
+from omni2qbd_shared.db.models import AuditLog, Cin7Credential, Tenant, utcnow
 
 
 class TenantNotFound(LookupError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from omni2qbd_shared.db import models  # noqa: F401  (registers the tables)
-from omni2qbd_shared.db.engine import create_engine
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
+
+from omni2qbd_shared.db import models  # noqa: F401  (registers the tables)
+from omni2qbd_shared.db.engine import create_engine
 
 target_metadata = SQLModel.metadata
 
