@@ -35,6 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.logging import bind_tenant
 
 log = structlog.get_logger(__name__)
 
@@ -258,7 +259,13 @@ class Consumer:
             await self._queue.cancel(self._consumer_tag)
             self._consumer_tag = None
         if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=grace_seconds)
+            _done, pending = await asyncio.wait(self._in_flight, timeout=grace_seconds)
+            # Unfinished handlers are cancelled before their commit, so the requeued message
+            # is the only copy of that work.
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
         if self._publisher is not None:
             await self._publisher.close()
         if self._channel is not None and not self._channel.is_closed:
@@ -281,7 +288,9 @@ class Consumer:
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(incoming, f"unreadable {self._model.__name__}: {exc}")
             return
-        bound = log.bind(queue=self.spec.name, tenant_id=getattr(message, "tenant_id", None))
+        # Each delivery runs in its own task, so the tenant bound here marks only its log lines.
+        bind_tenant(getattr(message, "tenant_id", None))
+        bound = log.bind(queue=self.spec.name)
         try:
             async with unit_of_work(self._sessions) as session:
                 outgoing = await self._handler(message, session)

@@ -266,3 +266,46 @@ async def test_consumer_killed_before_ack_gets_the_message_redelivered(
         assert await count_events(sessions, "kill1") == 1
     finally:
         await consumer.stop()
+
+
+async def test_stop_finishes_in_flight_work_or_leaves_it_for_redelivery(
+    connection: AbstractRobustConnection,
+    publisher: Publisher,
+    topology: Topology,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(message: TenantEventMessage, session: AsyncSession) -> list[Any]:
+        started.set()
+        if message.detail["key"] == "stuck":
+            await asyncio.sleep(3600)
+        await release.wait()
+        return list(await record_event(message, session))
+
+    consumer = make_consumer(connection, topology, sessions, slow)
+    await consumer.start()
+    await publisher.publish(event("finishing"))
+    await asyncio.wait_for(started.wait(), 10)
+    asyncio.get_running_loop().call_later(0.3, release.set)
+    await consumer.stop(grace_seconds=10)  # waits for the in-flight message
+    assert await count_events(sessions, "finishing") == 1
+
+    started.clear()
+    consumer = make_consumer(connection, topology, sessions, slow)
+    await consumer.start()
+    await publisher.publish(event("stuck"))
+    await asyncio.wait_for(started.wait(), 10)
+    await consumer.stop(grace_seconds=0.2)  # gives up waiting: the message stays unacked
+    assert await count_events(sessions, "stuck") == 0
+    channel = await connection.channel()
+    queue = await channel.get_queue(topology.queue(QUEUE).name)
+    redelivered = await queue.get(timeout=5, fail=False)
+    for _ in range(50):
+        if redelivered is not None:
+            break
+        await asyncio.sleep(0.1)
+        redelivered = await queue.get(fail=False)
+    assert redelivered is not None and redelivered.redelivered
+    await redelivered.ack()
