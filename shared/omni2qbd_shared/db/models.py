@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -242,11 +242,25 @@ class QbListItem(SQLModel, table=True):
     data: dict[str, Any] = _json()
 
 
+LIVE_SESSION_CONDITION = "state IN ('authenticated', 'working')"
+
+
 class QbwcSession(SQLModel, table=True):
     """One Web Connector session; any gateway replica can answer its next call."""
 
     __tablename__ = "qbwc_sessions"
-    __table_args__ = (Index("ix_qbwc_sessions_tenant_state", "tenant_id", "state"),)
+    __table_args__ = (
+        Index("ix_qbwc_sessions_tenant_state", "tenant_id", "state"),
+        # At most one live session per tenant, enforced by the database (gateway migration
+        # 0002) so two Web Connectors racing to authenticate cannot both get a session.
+        Index(
+            "uq_qbwc_sessions_live_tenant",
+            "tenant_id",
+            unique=True,
+            sqlite_where=text(LIVE_SESSION_CONDITION),
+            postgresql_where=text(LIVE_SESSION_CONDITION),
+        ),
+    )
 
     ticket: str = Field(primary_key=True, max_length=64)
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=36)
@@ -282,6 +296,22 @@ class QbwcRequest(SQLModel, table=True):
     hresult: str | None = Field(default=None, max_length=16)
     sent_at: datetime = _ts()
     answered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class GatewayPendingMessage(SQLModel, table=True):
+    """A message the gateway committed to publish (transactional outbox; gateway-owned).
+
+    Written in the same transaction as the state it reports, deleted once the broker
+    confirmed it, so a broker outage delays results but never loses them.
+    """
+
+    __tablename__ = "gateway_pending_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True, max_length=36)
+    kind: str = Field(max_length=32)  # result | list_changes
+    body: dict[str, Any] = _json()
+    created_at: datetime = _ts()
 
 
 class AuthFailure(SQLModel, table=True):
