@@ -1,0 +1,101 @@
+"""Small helpers for writing qbXML the way QuickBooks does.
+
+QuickBooks' responses start with ``<?xml version="1.0" ?>`` and put one element per line
+without indentation (reference §1.5, captures/receiveResponseXML-InvoiceAddRs.xml).
+Amounts are two-decimal strings, dates ``YYYY-MM-DD``, date-times local with an offset.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def fmt_amount(value: Decimal) -> str:
+    return str(money(value))
+
+
+def fmt_rate(value: Decimal) -> str:
+    """Prices keep their precision but show at least two decimals, as QuickBooks does."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -2:
+        return str(value.quantize(CENT))
+    return str(value.normalize())
+
+
+def fmt_quantity(value: Decimal) -> str:
+    text = str(value.normalize())
+    return text if "E" not in text else f"{value:f}"
+
+
+def fmt_datetime(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def fmt_date(value: date) -> str:
+    return value.isoformat()
+
+
+def parse_decimal(text: str | None) -> Decimal | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        return None
+
+
+def sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    child = etree.SubElement(parent, tag)
+    if text is not None:
+        child.text = text
+    return child
+
+
+def ref(parent: etree._Element, tag: str, list_id: str, full_name: str) -> etree._Element:
+    element = sub(parent, tag)
+    sub(element, "ListID", list_id)
+    sub(element, "FullName", full_name)
+    return element
+
+
+def child_text(element: etree._Element, tag: str) -> str | None:
+    found = element.find(tag)
+    if found is None or found.text is None:
+        return None
+    return found.text.strip()
+
+
+def to_qb_text(root: etree._Element) -> str:
+    """Serialize like QuickBooks: declaration with a space, one element per line."""
+    lines = ['<?xml version="1.0" ?>']
+    _write(root, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _write(element: etree._Element, lines: list[str]) -> None:
+    attrs = "".join(f' {k!s}="{_attr(str(v))}"' for k, v in element.attrib.items())
+    children = [c for c in element if isinstance(c.tag, str)]
+    tag = str(element.tag)
+    if children:
+        lines.append(f"<{tag}{attrs}>")
+        for child in children:
+            _write(child, lines)
+        lines.append(f"</{tag}>")
+    elif element.text:
+        lines.append(f"<{tag}{attrs}>{escape(element.text)}</{tag}>")
+    else:
+        lines.append(f"<{tag}{attrs} />")
+
+
+def _attr(value: str) -> str:
+    return escape(value, {'"': "&quot;"})

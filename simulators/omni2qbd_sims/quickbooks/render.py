@@ -1,0 +1,187 @@
+"""Ret aggregates (InvoiceRet, CustomerRet, ...) built from the company's records.
+
+Each Ret is assembled from what the simulator knows and then put into the order (and
+pruned to the children) that the XSD of the request's qbXML version declares.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+from lxml import etree
+
+from omni2qbd_sims.quickbooks.company import CompanyState
+from omni2qbd_sims.quickbooks.model import ListRecord, Txn
+from omni2qbd_sims.quickbooks.qbtext import (
+    fmt_amount,
+    fmt_date,
+    fmt_datetime,
+    fmt_rate,
+    ref,
+    sub,
+)
+from omni2qbd_sims.quickbooks.txn_ops import LINE_TAGS, ZERO, totals
+from omni2qbd_sims.quickbooks.xsd_order import sort_children
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def txn_ret(
+    company: CompanyState,
+    txn: Txn,
+    version: str,
+    *,
+    include_lines: bool = True,
+    include_links: bool = True,
+) -> etree._Element:
+    ret = etree.Element(f"{txn.txn_type}Ret")
+    sub(ret, "TxnID", txn.txn_id)
+    sub(ret, "TimeCreated", fmt_datetime(txn.time_created))
+    sub(ret, "TimeModified", fmt_datetime(txn.time_modified))
+    sub(ret, "EditSequence", txn.edit_sequence)
+    sub(ret, "TxnNumber", str(txn.txn_number))
+    for child in txn.body:
+        if not include_lines and str(child.tag) in LINE_TAGS:
+            continue
+        ret.append(copy.deepcopy(child))
+    company.refresh_refs(ret)
+    t = totals(company, txn)
+    percentage = fmt_rate(t.sales_tax_percentage) if t.sales_tax_percentage else "0.00"
+    if txn.txn_type == "Invoice":
+        sub(ret, "Subtotal", fmt_amount(t.subtotal))
+        sub(ret, "SalesTaxPercentage", percentage)
+        sub(ret, "SalesTaxTotal", fmt_amount(t.sales_tax_total))
+        sub(ret, "AppliedAmount", fmt_amount(-t.applied))
+        sub(ret, "BalanceRemaining", fmt_amount(t.balance))
+        sub(ret, "IsPaid", _bool(t.is_paid))
+    elif txn.txn_type == "CreditMemo":
+        sub(ret, "Subtotal", fmt_amount(t.subtotal))
+        sub(ret, "SalesTaxPercentage", percentage)
+        sub(ret, "SalesTaxTotal", fmt_amount(t.sales_tax_total))
+        sub(ret, "TotalAmount", fmt_amount(t.total))
+        sub(ret, "CreditRemaining", fmt_amount(t.balance))
+    elif txn.txn_type == "Bill":
+        sub(ret, "AmountDue", fmt_amount(t.total))
+        sub(ret, "IsPaid", _bool(t.is_paid))
+        sub(ret, "OpenAmount", fmt_amount(t.balance))
+    elif txn.txn_type == "VendorCredit":
+        sub(ret, "CreditAmount", fmt_amount(t.total))
+        sub(ret, "OpenAmount", fmt_amount(t.balance))
+    if include_links:
+        for link in txn.links:
+            linked = sub(ret, "LinkedTxn")
+            sub(linked, "TxnID", link.txn_id)
+            sub(linked, "TxnType", link.txn_type)
+            sub(linked, "TxnDate", fmt_date(link.txn_date))
+            if link.ref_number:
+                sub(linked, "RefNumber", link.ref_number)
+            sub(linked, "LinkType", "AMTTYPE")
+            sub(linked, "Amount", fmt_amount(-link.amount))
+    sort_children(ret, version)
+    return ret
+
+
+def list_ret(company: CompanyState, record: ListRecord, version: str) -> etree._Element:
+    ret = etree.Element(f"{record.kind}Ret")
+    sub(ret, "ListID", record.list_id)
+    sub(ret, "TimeCreated", fmt_datetime(record.time_created))
+    sub(ret, "TimeModified", fmt_datetime(record.time_modified))
+    sub(ret, "EditSequence", record.edit_sequence)
+    sub(ret, "Name", record.name)
+    sub(ret, "FullName", company.full_name(record))
+    sub(ret, "IsActive", _bool(record.is_active))
+    if record.parent_id is not None:
+        parent = company.lists[record.parent_id]
+        ref(ret, "ParentRef", parent.list_id, company.full_name(parent))
+    sub(ret, "Sublevel", str(company.sublevel(record)))
+    if record.extra is not None:
+        for child in record.extra:
+            if ret.find(str(child.tag)) is None:
+                ret.append(copy.deepcopy(child))
+    _kind_fields(company, record, ret)
+    if record.external_guid:
+        sub(ret, "ExternalGUID", record.external_guid)
+    company.refresh_refs(ret)
+    sort_children(ret, version)
+    return ret
+
+
+def _list_ref(company: CompanyState, parent: etree._Element, tag: str, list_id: str | None) -> None:
+    if list_id and list_id in company.lists:
+        target = company.lists[list_id]
+        ref(parent, tag, target.list_id, company.full_name(target))
+
+
+def _kind_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    kind = record.kind
+    if kind == "Account":
+        sub(ret, "AccountType", record.account_type or "Expense")
+        if record.account_number:
+            sub(ret, "AccountNumber", record.account_number)
+        sub(ret, "Balance", "0.00")
+        sub(ret, "TotalBalance", "0.00")
+    elif kind in ("ItemService", "ItemNonInventory", "ItemOtherCharge"):
+        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+        sales = sub(ret, "SalesOrPurchase")
+        sub(sales, "Desc", record.name)
+        if record.price is not None:
+            sub(sales, "Price", fmt_rate(record.price))
+        _list_ref(company, sales, "AccountRef", record.account_id)
+    elif kind == "ItemInventory":
+        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+        if record.price is not None:
+            sub(ret, "SalesPrice", fmt_rate(record.price))
+        _list_ref(company, ret, "IncomeAccountRef", record.account_id)
+        if record.cost is not None:
+            sub(ret, "PurchaseCost", fmt_rate(record.cost))
+    elif kind == "ItemDiscount":
+        sub(ret, "ItemDesc", record.name)
+        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+        if record.price is not None:
+            sub(ret, "DiscountRate", fmt_rate(record.price))
+        _list_ref(company, ret, "AccountRef", record.account_id)
+    elif kind == "ItemSalesTax":
+        sub(ret, "ItemDesc", record.name)
+        sub(ret, "TaxRate", fmt_rate(record.tax_rate or ZERO))
+    elif kind == "SalesTaxCode":
+        sub(ret, "IsTaxable", _bool(bool(record.is_taxable)))
+        sub(ret, "Desc", "Taxable Sales" if record.is_taxable else "Non-Taxable Sales")
+    elif kind == "StandardTerms":
+        sub(ret, "StdDueDays", str(record.due_days or 0))
+    elif kind == "Customer":
+        balance = _customer_balance(company, record)
+        sub(ret, "Balance", fmt_amount(balance))
+        sub(ret, "TotalBalance", fmt_amount(balance))
+        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+        _list_ref(company, ret, "ItemSalesTaxRef", record.item_sales_tax_id)
+    elif kind == "Vendor":
+        sub(ret, "Balance", fmt_amount(_vendor_balance(company, record)))
+
+
+def _customer_balance(company: CompanyState, record: ListRecord) -> Decimal:
+    balance = ZERO
+    for txn in company.txns.values():
+        if txn.deleted or txn.body.findtext("CustomerRef/ListID") != record.list_id:
+            continue
+        if txn.body.findtext("IsPending") == "true":
+            continue  # pending sales do not affect balances (reference §3.8)
+        if txn.txn_type == "Invoice":
+            balance += totals(company, txn).balance
+        elif txn.txn_type == "CreditMemo":
+            balance -= totals(company, txn).balance
+    return balance
+
+
+def _vendor_balance(company: CompanyState, record: ListRecord) -> Decimal:
+    balance = ZERO
+    for txn in company.txns.values():
+        if txn.deleted or txn.body.findtext("VendorRef/ListID") != record.list_id:
+            continue
+        if txn.txn_type == "Bill":
+            balance += totals(company, txn).balance
+        elif txn.txn_type == "VendorCredit":
+            balance -= totals(company, txn).balance
+    return balance

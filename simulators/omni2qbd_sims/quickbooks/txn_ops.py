@@ -1,0 +1,407 @@
+"""Adding, modifying and totalling transactions the way QuickBooks does.
+
+Covers Invoice, CreditMemo, Bill, VendorCredit and JournalEntry. Line amounts come from
+Quantity x Rate (or the item's price), sales tax from the sales-tax item's percentage on
+taxable lines, and balances from the payments linked to the transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from lxml import etree
+
+from omni2qbd_sims.quickbooks import statuses
+from omni2qbd_sims.quickbooks.company import CompanyState
+from omni2qbd_sims.quickbooks.model import ListRecord, Txn
+from omni2qbd_sims.quickbooks.qbtext import (
+    fmt_amount,
+    fmt_rate,
+    money,
+    parse_decimal,
+    sub,
+)
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class TxnSpec:
+    txn_type: str
+    entity_tag: str | None
+    account_tag: str | None
+    default_account: str | None
+    line_map: dict[str, str]  # Add line tag -> Ret line tag
+    mod_line_map: dict[str, str]  # Mod line tag -> Ret line tag
+    sales: bool
+    purchase: bool
+    auto_ref: bool
+
+
+SPECS: dict[str, TxnSpec] = {
+    "Invoice": TxnSpec(
+        "Invoice",
+        "CustomerRef",
+        "ARAccountRef",
+        "Accounts Receivable",
+        {"InvoiceLineAdd": "InvoiceLineRet"},
+        {"InvoiceLineMod": "InvoiceLineRet"},
+        sales=True,
+        purchase=False,
+        auto_ref=True,
+    ),
+    "CreditMemo": TxnSpec(
+        "CreditMemo",
+        "CustomerRef",
+        "ARAccountRef",
+        "Accounts Receivable",
+        {"CreditMemoLineAdd": "CreditMemoLineRet"},
+        {"CreditMemoLineMod": "CreditMemoLineRet"},
+        sales=True,
+        purchase=False,
+        auto_ref=True,
+    ),
+    "Bill": TxnSpec(
+        "Bill",
+        "VendorRef",
+        "APAccountRef",
+        "Accounts Payable",
+        {"ExpenseLineAdd": "ExpenseLineRet", "ItemLineAdd": "ItemLineRet"},
+        {"ExpenseLineMod": "ExpenseLineRet", "ItemLineMod": "ItemLineRet"},
+        sales=False,
+        purchase=True,
+        auto_ref=False,
+    ),
+    "VendorCredit": TxnSpec(
+        "VendorCredit",
+        "VendorRef",
+        "APAccountRef",
+        "Accounts Payable",
+        {"ExpenseLineAdd": "ExpenseLineRet", "ItemLineAdd": "ItemLineRet"},
+        {"ExpenseLineMod": "ExpenseLineRet", "ItemLineMod": "ItemLineRet"},
+        sales=False,
+        purchase=True,
+        auto_ref=False,
+    ),
+    "JournalEntry": TxnSpec(
+        "JournalEntry",
+        None,
+        None,
+        None,
+        {"JournalDebitLine": "JournalDebitLine", "JournalCreditLine": "JournalCreditLine"},
+        {},
+        sales=False,
+        purchase=False,
+        auto_ref=True,
+    ),
+}
+
+LINE_TAGS = frozenset(tag for spec in SPECS.values() for tag in spec.line_map.values()) | frozenset(
+    {"InvoiceLineGroupRet", "CreditMemoLineGroupRet", "ItemGroupLineRet"}
+)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    sales_tax_percentage: Decimal | None
+    sales_tax_total: Decimal
+    total: Decimal
+    applied: Decimal
+    balance: Decimal
+    item_sales_tax_id: str | None
+
+    @property
+    def is_paid(self) -> bool:
+        return self.balance <= ZERO and self.total > ZERO
+
+
+# ---- Add -----------------------------------------------------------------------------
+
+
+def add_txn(company: CompanyState, txn_type: str, add: etree._Element) -> Txn:
+    spec = SPECS[txn_type]
+    body = copy.deepcopy(add)
+    body.tag = f"{txn_type}Ret"
+    body.attrib.clear()
+    for element in body.iter():
+        if isinstance(element.tag, str):
+            element.attrib.clear()
+    company.resolve_all_refs(body, txn_type)
+    _apply_defaults(company, spec, body)
+    for line in list(body):
+        ret_tag = spec.line_map.get(str(line.tag))
+        if ret_tag is None:
+            continue
+        line.tag = ret_tag
+        _prepare_line(company, spec, line, new_id=company.new_txn_id())
+    if txn_type == "JournalEntry":
+        check_journal_balance(body)
+    lock = company.take_lock(f"{txn_type}Add")
+    if lock is not None:
+        raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or "")
+    now = company.now()
+    txn = Txn(
+        txn_type=txn_type,
+        txn_id=company.new_txn_id(),
+        txn_number=company.new_txn_number(),
+        edit_sequence=company.new_edit_sequence(),
+        time_created=now,
+        time_modified=now,
+        body=body,
+    )
+    if spec.auto_ref and body.find("RefNumber") is None:
+        sub(body, "RefNumber", company.next_ref_number(txn_type))
+    company.txns[txn.txn_id] = txn
+    return txn
+
+
+def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) -> None:
+    if body.find("TxnDate") is None:
+        sub(body, "TxnDate", company.now().date().isoformat())
+    if spec.account_tag and spec.default_account and body.find(spec.account_tag) is None:
+        account = company.find_list(("Account",), full_name=spec.default_account)
+        if account is not None:
+            company.write_ref(sub(body, spec.account_tag), account)
+    if spec.sales:
+        if body.find("IsPending") is None:
+            sub(body, "IsPending", "false")
+        if body.find("ItemSalesTaxRef") is None:
+            customer = _entity(company, spec, body)
+            if customer is not None and customer.item_sales_tax_id in company.lists:
+                company.write_ref(
+                    sub(body, "ItemSalesTaxRef"), company.lists[customer.item_sales_tax_id]
+                )
+    if body.find("DueDate") is None and spec.txn_type in ("Invoice", "Bill"):
+        due = date.fromisoformat(body.findtext("TxnDate") or company.now().date().isoformat())
+        terms_id = body.findtext("TermsRef/ListID")
+        if terms_id and company.lists[terms_id].due_days:
+            due += timedelta(days=company.lists[terms_id].due_days or 0)
+        sub(body, "DueDate", due.isoformat())
+
+
+def _entity(company: CompanyState, spec: TxnSpec, body: etree._Element) -> ListRecord | None:
+    if spec.entity_tag is None:
+        return None
+    list_id = body.findtext(f"{spec.entity_tag}/ListID")
+    return company.lists.get(list_id) if list_id else None
+
+
+def _prepare_line(
+    company: CompanyState, spec: TxnSpec, line: etree._Element, *, new_id: str | None
+) -> None:
+    """Give a line its TxnLineID, its computed Amount, and the item's defaults."""
+    if new_id is not None:
+        existing = line.find("TxnLineID")
+        if existing is None:
+            existing = etree.Element("TxnLineID")
+            line.insert(0, existing)
+        existing.text = new_id
+    item_id = line.findtext("ItemRef/ListID")
+    item = company.lists.get(item_id) if item_id else None
+    amount = parse_decimal(line.findtext("Amount"))
+    quantity = parse_decimal(line.findtext("Quantity"))
+    if str(line.tag) in ("JournalDebitLine", "JournalCreditLine", "ExpenseLineRet"):
+        _set(line, "Amount", fmt_amount(amount or ZERO))
+        return
+    price_tag = "Cost" if spec.purchase else "Rate"
+    price = parse_decimal(line.findtext(price_tag))
+    if price is None and amount is None and item is not None and line.find("RatePercent") is None:
+        price = item.cost if spec.purchase else item.price
+        if price is not None:
+            _set(line, price_tag, fmt_rate(price))
+    if amount is None:
+        if price is not None:
+            amount = price * (quantity if quantity is not None else Decimal(1))
+        else:
+            amount = ZERO
+    _set(line, "Amount", fmt_amount(amount))
+    if spec.sales and line.find("SalesTaxCodeRef") is None and item is not None:
+        code_id = item.sales_tax_code_id
+        if code_id and code_id in company.lists:
+            company.write_ref(sub(line, "SalesTaxCodeRef"), company.lists[code_id])
+
+
+def _set(element: etree._Element, tag: str, text: str) -> None:
+    found = element.find(tag)
+    if found is None:
+        found = sub(element, tag)
+    found.text = text
+
+
+def check_journal_balance(body: etree._Element) -> None:
+    debits = sum(
+        (parse_decimal(line.findtext("Amount")) or ZERO for line in body.iter("JournalDebitLine")),
+        ZERO,
+    )
+    credits = sum(
+        (parse_decimal(line.findtext("Amount")) or ZERO for line in body.iter("JournalCreditLine")),
+        ZERO,
+    )
+    for line in list(body.iter("JournalDebitLine")) + list(body.iter("JournalCreditLine")):
+        if line.find("AccountRef") is None:
+            raise statuses.RequestFailed(
+                statuses.SAVE_ERROR,
+                "There was an error when saving a Journal Entry.  QuickBooks error message: "
+                "An account is required on every line of a journal entry.",
+            )
+    if money(debits) != money(credits):
+        raise statuses.journal_not_in_balance(fmt_amount(debits), fmt_amount(credits))
+
+
+# ---- Mod -----------------------------------------------------------------------------
+
+
+def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
+    spec = SPECS[txn_type]
+    txn_id = (mod.findtext("TxnID") or "").strip()
+    txn = company.live_txn(txn_id)
+    if txn is None or txn.txn_type != txn_type:
+        raise statuses.object_not_found(txn_id)
+    given_sequence = (mod.findtext("EditSequence") or "").strip()
+    if given_sequence != txn.edit_sequence:
+        raise statuses.stale_edit_sequence(given_sequence)
+    changes = copy.deepcopy(mod)
+    for element in changes.iter():
+        if isinstance(element.tag, str):
+            element.attrib.clear()
+    company.resolve_all_refs(changes, txn_type)
+    body = copy.deepcopy(txn.body)
+
+    line_mods: dict[str, list[etree._Element]] = {}
+    clear_groups: set[str] = set()
+    for change in changes:
+        tag = str(change.tag)
+        if tag in ("TxnID", "EditSequence"):
+            continue
+        if tag == "ClearExpenseLines" and (change.text or "").strip() == "true":
+            clear_groups.add("ExpenseLineRet")
+        elif tag == "ClearItemLines" and (change.text or "").strip() == "true":
+            clear_groups.add("ItemLineRet")
+        elif tag in spec.mod_line_map:
+            line_mods.setdefault(spec.mod_line_map[tag], []).append(change)
+        elif tag == "JournalLineMod":
+            line_mods.setdefault("Journal", []).append(change)
+        else:
+            for old in body.findall(tag):
+                body.remove(old)
+            body.append(copy.deepcopy(change))
+
+    for group in clear_groups:
+        for old in body.findall(group):
+            body.remove(old)
+    for ret_tag, mods in line_mods.items():
+        _apply_line_mods(company, spec, body, ret_tag, mods)
+
+    if txn_type == "JournalEntry":
+        check_journal_balance(body)
+    if txn.links:
+        trial = totals(company, dataclasses.replace(txn, body=body))
+        if trial.total < trial.applied:
+            raise statuses.invalid_value(
+                "Amount",
+                fmt_amount(trial.total),
+                f"The total cannot be less than the {fmt_amount(trial.applied)} already "
+                "paid or applied to this transaction.",
+            )
+    lock = company.take_lock(f"{txn_type}Mod")
+    if lock is not None:
+        raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or txn.txn_id)
+    txn.body = body
+    company.touch_txn(txn)
+    return txn
+
+
+def _apply_line_mods(
+    company: CompanyState,
+    spec: TxnSpec,
+    body: etree._Element,
+    ret_tag: str,
+    mods: list[etree._Element],
+) -> None:
+    """Lines named in the Mod are kept (updated); TxnLineID -1 adds a line; existing lines
+    of that kind the Mod leaves out are deleted. This is the OSR rule as practised by
+    integrators (reference §3.6 and §8.10)."""
+    if ret_tag == "Journal":
+        existing_tags: tuple[str, ...] = ("JournalDebitLine", "JournalCreditLine")
+    else:
+        existing_tags = (ret_tag,)
+    existing = {
+        line.findtext("TxnLineID"): line for tag in existing_tags for line in body.findall(tag)
+    }
+    for line in existing.values():
+        body.remove(line)
+    for mod in mods:
+        line_id = (mod.findtext("TxnLineID") or "").strip()
+        if ret_tag == "Journal":
+            kind = (mod.findtext("JournalLineType") or "Debit").strip()
+            target_tag = "JournalDebitLine" if kind == "Debit" else "JournalCreditLine"
+        else:
+            target_tag = ret_tag
+        if line_id == "-1":
+            line = etree.Element(target_tag)
+            new_id: str | None = company.new_txn_id()
+        else:
+            old = existing.get(line_id)
+            if old is None:
+                raise statuses.object_not_found(line_id)
+            line = copy.deepcopy(old)
+            line.tag = target_tag
+            new_id = None
+        recompute = False
+        for change in mod:
+            tag = str(change.tag)
+            if tag in ("TxnLineID", "JournalLineType"):
+                continue
+            if tag in ("Quantity", "Rate", "Cost", "ItemRef") and mod.find("Amount") is None:
+                recompute = True
+            for old_field in line.findall(tag):
+                line.remove(old_field)
+            line.append(copy.deepcopy(change))
+        if recompute:
+            for stale in line.findall("Amount"):
+                line.remove(stale)
+        if line.find("TxnLineID") is None:
+            sub(line, "TxnLineID", line_id)
+        _prepare_line(company, spec, line, new_id=new_id)
+        body.append(line)
+
+
+# ---- totals --------------------------------------------------------------------------
+
+
+def line_amount(line: etree._Element) -> Decimal:
+    return parse_decimal(line.findtext("Amount")) or ZERO
+
+
+def totals(company: CompanyState, txn: Txn) -> Totals:
+    spec = SPECS.get(txn.txn_type)
+    body = txn.body
+    applied = sum((link.amount for link in txn.links), ZERO)
+    if spec is None or txn.txn_type == "JournalEntry":
+        debits = sum((line_amount(x) for x in body.iter("JournalDebitLine")), ZERO)
+        return Totals(debits, None, ZERO, debits, ZERO, ZERO, None)
+    lines = [line for line in body if str(line.tag) in LINE_TAGS]
+    subtotal = money(sum((line_amount(x) for x in lines), ZERO))
+    if not spec.sales:
+        return Totals(subtotal, None, ZERO, subtotal, applied, subtotal - applied, None)
+    tax_item_id = body.findtext("ItemSalesTaxRef/ListID")
+    tax_item = company.lists.get(tax_item_id) if tax_item_id else None
+    percentage = tax_item.tax_rate if tax_item is not None else None
+    customer_code_id = body.findtext("CustomerSalesTaxCodeRef/ListID")
+    customer_taxable = True
+    if customer_code_id and customer_code_id in company.lists:
+        customer_taxable = bool(company.lists[customer_code_id].is_taxable)
+    taxable = ZERO
+    if percentage is not None and customer_taxable:
+        for line in lines:
+            code_id = line.findtext("SalesTaxCodeRef/ListID")
+            if code_id and company.lists.get(code_id) and company.lists[code_id].is_taxable:
+                taxable += line_amount(line)
+    tax = money(taxable * (percentage or ZERO) / Decimal(100))
+    total = subtotal + tax
+    return Totals(subtotal, percentage, tax, total, applied, total - applied, tax_item_id)
