@@ -1,26 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
+from sims_qb_helpers import SteppingClock
 
 from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
-
-
-class SteppingClock:
-    """A clock tests move by hand, so modification times are deterministic."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2024, 6, 3, 9, 0, 0, tzinfo=ZoneInfo("America/New_York"))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from lxml import etree
 
 from omni2qbd_shared.qbxml.schema import schema_for
@@ -63,3 +66,17 @@ def invoice_add(
         f"<TxnDate>{txn_date}</TxnDate><RefNumber>{ref}</RefNumber>{pending_xml}"
         f"{guid_xml}{lines}</InvoiceAdd></InvoiceAddRq>"
     )
+
+
+class SteppingClock:
+    """A clock tests move by hand, so modification times are deterministic."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 6, 3, 9, 0, 0, tzinfo=ZoneInfo("America/New_York"))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
