@@ -245,6 +245,21 @@ class QbListItem(SQLModel, table=True):
 LIVE_SESSION_CONDITION = "state IN ('authenticated', 'working')"
 
 
+class QbListCursor(SQLModel, table=True):
+    """How far the gateway has read one QuickBooks list (gateway-owned, migration 0002).
+
+    ``from_modified`` is QuickBooks' own TimeModified text of the newest element seen, sent
+    back verbatim as ``FromModifiedDate`` so the two clocks are never mixed.
+    """
+
+    __tablename__ = "qb_list_cursors"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=36)
+    list_type: str = Field(primary_key=True, max_length=32)
+    from_modified: str | None = Field(default=None, max_length=40)
+    refreshed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 class QbwcSession(SQLModel, table=True):
     """One Web Connector session; any gateway replica can answer its next call."""
 

@@ -1,4 +1,4 @@
-"""gateway: one live Web Connector session per tenant; pending messages (transactional outbox)
+"""gateway: one live Web Connector session per tenant; pending messages; list cursors
 
 Revision ID: 0002_gateway_sessions_messages
 Revises: 0001
@@ -20,6 +20,15 @@ LIVE = "state IN ('authenticated', 'working')"
 
 
 def upgrade() -> None:
+    op.create_table(
+        "qb_list_cursors",
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("list_type", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("from_modified", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+        sa.PrimaryKeyConstraint("tenant_id", "list_type"),
+    )
     op.create_table(
         "gateway_pending_messages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -49,3 +58,4 @@ def downgrade() -> None:
     with op.batch_alter_table("gateway_pending_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gateway_pending_messages_tenant_id"))
     op.drop_table("gateway_pending_messages")
+    op.drop_table("qb_list_cursors")
