@@ -1,0 +1,185 @@
+"""Reading Cin7 Omni documents as the API returns them, whatever their key casing.
+
+The API emits camelCase (``modifiedCOGSDate``), request examples mix in PascalCase, and every
+field may be null. ``Cin7Doc`` looks keys up case-insensitively and turns values into the
+types the rules need, with one place that knows Cin7's date formats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from omni2qbd_shared.entries import to_decimal
+
+
+class Cin7Kind(StrEnum):
+    SALES_ORDER = "sales_order"
+    PURCHASE_ORDER = "purchase_order"
+    CREDIT_NOTE = "credit_note"
+    SUPPLIER_CREDIT_NOTE = "supplier_credit_note"
+    ADJUSTMENT = "adjustment"
+    INVENTORY_VALUE = "inventory_value"
+    CONTACT = "contact"
+
+
+# Names other parts of the system (routing keys, API resource names) use for the same kinds.
+_KIND_ALIASES = {
+    "salesorder": Cin7Kind.SALES_ORDER,
+    "salesorders": Cin7Kind.SALES_ORDER,
+    "so": Cin7Kind.SALES_ORDER,
+    "purchaseorder": Cin7Kind.PURCHASE_ORDER,
+    "purchaseorders": Cin7Kind.PURCHASE_ORDER,
+    "po": Cin7Kind.PURCHASE_ORDER,
+    "creditnote": Cin7Kind.CREDIT_NOTE,
+    "creditnotes": Cin7Kind.CREDIT_NOTE,
+    "cn": Cin7Kind.CREDIT_NOTE,
+    "suppliercreditnote": Cin7Kind.SUPPLIER_CREDIT_NOTE,
+    "suppliercreditnotes": Cin7Kind.SUPPLIER_CREDIT_NOTE,
+    "adjustment": Cin7Kind.ADJUSTMENT,
+    "adjustments": Cin7Kind.ADJUSTMENT,
+    "stockadjustment": Cin7Kind.ADJUSTMENT,
+    "stockadjustments": Cin7Kind.ADJUSTMENT,
+    "inventoryvalue": Cin7Kind.INVENTORY_VALUE,
+    "stockvalue": Cin7Kind.INVENTORY_VALUE,
+    "contact": Cin7Kind.CONTACT,
+    "contacts": Cin7Kind.CONTACT,
+}
+
+
+class UnknownKind(ValueError):
+    pass
+
+
+def parse_kind(value: str) -> Cin7Kind:
+    folded = re.sub(r"[^a-z]", "", value.lower())
+    if folded in _KIND_ALIASES:
+        return _KIND_ALIASES[folded]
+    for kind in Cin7Kind:
+        if folded == kind.value.replace("_", ""):
+            return kind
+    raise UnknownKind(
+        f"unknown document kind {value!r}; use one of {', '.join(k.value for k in Cin7Kind)}"
+    )
+
+
+def _fold(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(key).lower(): value for key, value in mapping.items()}
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_cin7_datetime(value: Any) -> datetime | None:
+    """Cin7 timestamps: ``Z``, no zone (UTC), 7-digit fractions, offsets, a space for ``T``,
+    or a bare date. Returns an aware UTC datetime, or None for null/empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip().replace(" ", "T", 1)
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        text = _FRACTION.sub(r"\1", text)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a date-time Cin7 sends") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def local_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The tenant's calendar date of a UTC instant (an invoice at 22:00Z is tomorrow in NZ)."""
+    return moment.astimezone(zone).date()
+
+
+class Cin7Doc:
+    """Case-insensitive, null-tolerant access to one Cin7 document or line."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.raw = payload
+        self._data = _fold(payload)
+
+    def has(self, name: str) -> bool:
+        value = self._data.get(name.lower())
+        return value is not None and value != ""
+
+    def get(self, name: str) -> Any:
+        return self._data.get(name.lower())
+
+    def text(self, name: str) -> str | None:
+        value = self._data.get(name.lower())
+        if value is None:
+            return None
+        text = str(value).strip()
+        return text or None
+
+    def dec(self, name: str) -> Decimal:
+        try:
+            return to_decimal(self._data.get(name.lower()))
+        except ValueError as exc:
+            raise ValueError(f"field {name}: {exc}") from exc
+
+    def opt_dec(self, name: str) -> Decimal | None:
+        return self.dec(name) if self.has(name) else None
+
+    def flag(self, name: str) -> bool:
+        value = self._data.get(name.lower())
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def when(self, name: str) -> datetime | None:
+        try:
+            return parse_cin7_datetime(self._data.get(name.lower()))
+        except ValueError as exc:
+            raise ValueError(f"field {name}: {exc}") from exc
+
+    def lines(self, name: str = "lineItems") -> list[Cin7Doc]:
+        value = self._data.get(name.lower()) or []
+        if not isinstance(value, list):
+            raise ValueError(f"field {name}: expected a list of lines")
+        return [Cin7Doc(line) for line in value if isinstance(line, Mapping)]
+
+    def sub(self, name: str) -> Cin7Doc:
+        value = self._data.get(name.lower())
+        return Cin7Doc(value if isinstance(value, Mapping) else {})
+
+    @property
+    def id(self) -> str:
+        value = self._data.get("id")
+        return "" if value is None else str(value)
+
+    def status(self) -> str:
+        return (self.text("status") or "").upper()
+
+
+def detect_kind(payload: Mapping[str, Any]) -> Cin7Kind:
+    """Guess the kind of a Cin7 document from the fields only that kind has."""
+    doc = Cin7Doc(payload)
+    keys = set(doc._data)
+    if {"stockvalue", "stock"} & keys and "lineitems" not in keys:
+        return Cin7Kind.INVENTORY_VALUE
+    if {"supplierinvoicereference", "fullyreceiveddate", "supplieracceptancedate"} & keys:
+        # A negative purchase order is a supplier credit; the purchase rules decide that.
+        return Cin7Kind.PURCHASE_ORDER
+    if {"creditnotenumber", "creditnotedate", "salesreference", "customerreport"} & keys:
+        return Cin7Kind.CREDIT_NOTE
+    if {"adjustinaccountingsystem", "adjustmentreason"} & keys:
+        return Cin7Kind.ADJUSTMENT
+    if {"invoicenumber", "dispatcheddate", "stage", "customerorderno", "invoicedate"} & keys:
+        return Cin7Kind.SALES_ORDER
+    if "type" in keys and "lineitems" not in keys:
+        return Cin7Kind.CONTACT
+    raise UnknownKind(
+        "cannot tell what kind of Cin7 document this is (no invoiceDate, supplierInvoiceReference, "
+        "creditNoteNumber or adjustInAccountingSystem field); pass --kind"
+    )

@@ -1,0 +1,245 @@
+"""Per-document mapping context: settings, QuickBooks lists, findings and shared lookups."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from omni2qbd_mapper.cin7doc import Cin7Doc, Cin7Kind, local_date
+from omni2qbd_mapper.result import PostedEntry
+from omni2qbd_shared.entries import (
+    Entry,
+    EntryKind,
+    Finding,
+    Ref,
+    SourceRef,
+    external_guid_for,
+)
+from omni2qbd_shared.qb_lists import QbListsView
+from omni2qbd_shared.tenant_settings import REF_NUMBER_LIMITS, TenantSettings
+
+KIND_LABELS = {
+    Cin7Kind.SALES_ORDER: "Sales order",
+    Cin7Kind.PURCHASE_ORDER: "Purchase order",
+    Cin7Kind.CREDIT_NOTE: "Credit note",
+    Cin7Kind.SUPPLIER_CREDIT_NOTE: "Supplier credit note",
+    Cin7Kind.ADJUSTMENT: "Stock adjustment",
+    Cin7Kind.INVENTORY_VALUE: "Inventory valuation",
+    Cin7Kind.CONTACT: "Contact",
+}
+
+
+def canonical_revision(payload: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON form: the revision the fetcher stamps on each document."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fmt(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+@dataclass
+class MappingContext:
+    kind: Cin7Kind
+    doc: Cin7Doc
+    settings: TenantSettings
+    lists: QbListsView
+    tenant_id: str
+    revision: str
+    posted: Sequence[PostedEntry] = ()
+    findings: list[Finding] = field(default_factory=list)
+    # Entries that must reach QuickBooks before this document's (new customers/vendors).
+    dependencies: list[Entry] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        doc = self.doc
+        return doc.text("reference") or doc.text("period") or f"#{doc.id or '?'}"
+
+    @property
+    def label(self) -> str:
+        """How findings name the document: "Sales order SO-2221"."""
+        return f"{KIND_LABELS[self.kind]} {self.reference}"
+
+    def source(self) -> SourceRef:
+        return SourceRef(
+            kind=self.kind.value,
+            cin7_id=self.doc.id or self.reference,
+            revision=self.revision,
+            reference=self.doc.text("reference"),
+        )
+
+    def finding(
+        self, code: str, message: str, *, field: str | None = None, blocking: bool = True
+    ) -> Finding:
+        return Finding(
+            code=code, blocking=blocking, message=message, document=self.label, field=field
+        )
+
+    def note(
+        self, code: str, message: str, *, field: str | None = None, blocking: bool = True
+    ) -> Finding:
+        """Record a document-level finding and return it."""
+        found = self.finding(code, message, field=field, blocking=blocking)
+        self.findings.append(found)
+        return found
+
+    def local_date(self, moment: datetime) -> date:
+        return local_date(moment, self.settings.zone())
+
+    def class_name(self) -> str | None:
+        branch = self.doc.text("branchId")
+        if branch is not None and branch in self.settings.classes.branch_class_map:
+            return self.settings.classes.branch_class_map[branch]
+        return self.settings.classes.default_class
+
+    def new_entry(self, kind: EntryKind, key: str, **values: Any) -> Entry:
+        return Entry(
+            kind=kind,
+            source=self.source(),
+            key=key,
+            tenant_id=self.tenant_id,
+            external_guid=external_guid_for(self.tenant_id, key, self.revision),
+            **values,
+        )
+
+    # -- QuickBooks list checks -------------------------------------------------------------
+
+    def check_account(self, name: str, setting: str, purpose: str) -> list[Finding]:
+        """Hold the entry if the mirror is loaded and lacks the account a setting names."""
+        if self.lists.is_mirrored("account") and self.lists.find("account", name) is None:
+            return [
+                self.finding(
+                    "unmapped_account",
+                    f"{self.label}: QuickBooks has no account {name!r} (setting {setting}), needed "
+                    f"for {purpose}. Create it in QuickBooks or change the setting.",
+                    field=setting,
+                )
+            ]
+        return []
+
+    def check_item(self, name: str, setting: str, purpose: str) -> list[Finding]:
+        if self.lists.is_mirrored("item") and self.lists.find("item", name) is None:
+            return [
+                self.finding(
+                    "unmapped_item",
+                    f"{self.label}: QuickBooks has no item {name!r} (setting {setting}), needed "
+                    f"for {purpose}. Create it in QuickBooks or change the setting.",
+                    field=setting,
+                )
+            ]
+        return []
+
+    def item_ref(self, name: str) -> Ref:
+        found = self.lists.find("item", name)
+        return Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=name)
+
+    # -- RefNumber ------------------------------------------------------------------------
+
+    def ref_number(
+        self,
+        pattern: str,
+        tokens: Mapping[str, Any],
+        entry_kind: Literal["invoice", "credit_memo", "journal", "bill", "vendor_credit"],
+        key: str,
+        setting: str,
+    ) -> tuple[str | None, list[Finding]]:
+        """Render a RefNumber pattern within QuickBooks' length, avoiding numbers in use."""
+        limit = REF_NUMBER_LIMITS[entry_kind]
+        values = {k: "" if v is None else str(v) for k, v in tokens.items()}
+        rendered = string.Formatter().vformat(pattern, (), _Blank(values)).strip()
+        findings: list[Finding] = []
+        if not rendered:
+            return None, findings
+        if len(rendered) > limit:
+            # The distinctive part of a reference is usually at its end (SO-000123), so keep that.
+            shortened = rendered[-limit:]
+            findings.append(
+                self.finding(
+                    "ref_number_shortened",
+                    f"{self.label}: the reference {rendered!r} (from setting {setting}) is longer "
+                    f"than QuickBooks' {limit} characters, so {shortened!r} is used.",
+                    field=setting,
+                    blocking=False,
+                )
+            )
+            rendered = shortened
+        owner = self.lists.ref_number_owner(entry_kind, rendered)
+        if owner is None or owner == key:
+            return rendered, findings
+        for n in range(2, 100):
+            suffix = f"-{n}"
+            candidate = rendered[: limit - len(suffix)] + suffix
+            holder = self.lists.ref_number_owner(entry_kind, candidate)
+            if holder is None or holder == key:
+                findings.append(
+                    self.finding(
+                        "ref_number_collision",
+                        f"{self.label}: reference {rendered!r} is already used by another "
+                        f"{entry_kind.replace('_', ' ')} ({owner}), so {candidate!r} is used.",
+                        field=setting,
+                        blocking=False,
+                    )
+                )
+                return candidate, findings
+        findings.append(
+            self.finding(
+                "ref_number_collision",
+                f"{self.label}: reference {rendered!r} and its variants are all in use; change "
+                f"setting {setting}.",
+                field=setting,
+            )
+        )
+        return rendered, findings
+
+    # -- currency ---------------------------------------------------------------------------
+
+    def currency(self) -> tuple[str, Decimal | None, list[Finding]]:
+        """The document currency, the exchange rate to send, and findings."""
+        home = self.settings.home_currency.upper()
+        code = (self.doc.text("currencyCode") or home).upper()
+        if code == home:
+            return code, None, []
+        if not self.settings.multi_currency:
+            return (
+                code,
+                None,
+                [
+                    self.finding(
+                        "foreign_currency",
+                        f"{self.label} is in {code} (field currencyCode) but QuickBooks "
+                        f"multi-currency is off for this company (setting multi_currency); it "
+                        f"cannot be posted in {home}. Turn on multi-currency or re-issue it in "
+                        f"{home}.",
+                        field="currencyCode",
+                    )
+                ],
+            )
+        rate = self.doc.opt_dec("currencyRate")
+        if rate is None or rate <= 0:
+            return (
+                code,
+                None,
+                [
+                    self.finding(
+                        "no_exchange_rate",
+                        f"{self.label} is in {code} but has no exchange rate (field currencyRate).",
+                        field="currencyRate",
+                    )
+                ],
+            )
+        # Cin7 stores units of document currency per unit of the account's base currency;
+        # QuickBooks wants home currency per unit of the foreign currency.
+        return code, (Decimal(1) / rate).quantize(Decimal("0.000001")), []
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""

@@ -1,0 +1,43 @@
+"""Preview support: the requests an import of one mapping result would send, in order."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lxml import etree
+
+from omni2qbd_mapper.result import MappingResult
+from omni2qbd_shared.entries import Entry, request_id_for
+from omni2qbd_shared.qbxml.render import RenderError, message_set, render_add
+
+
+def ordered_entries(result: MappingResult) -> list[Entry]:
+    """Dependencies (new customers/vendors) before the transactions that name them."""
+    lists = [e for e in result.entries if e.is_list_add]
+    others = [e for e in result.entries if not e.is_list_add]
+    return lists + others
+
+
+def result_requests(result: MappingResult, version: str) -> list[tuple[str, etree._Element]]:
+    requests = []
+    for entry in ordered_entries(result):
+        try:
+            requests.append((request_id_for(entry), render_add(entry, version)))
+        except RenderError:
+            continue  # an entry with nothing to send (held); its findings say why
+    return requests
+
+
+def result_message_set(result: MappingResult, version: str) -> str:
+    return message_set(result_requests(result, version), version)
+
+
+def result_json(result: MappingResult) -> dict[str, Any]:
+    """The result as JSON, each entry with its debit/credit table beside it."""
+    data: dict[str, Any] = json.loads(result.model_dump_json())
+    for entry_data, entry in zip(data["entries"], result.entries, strict=True):
+        entry_data["held"] = entry.held
+        entry_data["debit_credit"] = [json.loads(p.model_dump_json()) for p in entry.debit_credit()]
+    data["findings"] = [json.loads(f.model_dump_json()) for f in result.all_findings()]
+    return data

@@ -1,0 +1,292 @@
+"""Cost of goods sold: per-document contributions and the journals built from them.
+
+COGS = sum(qtyShipped x unitCost) over dispatched, invoiced sales orders, minus the restocked
+cost of credit notes. Perpetual inventory only: Dr COGS, Cr Inventory Asset. Monthly journals
+(the default) gather every contribution of a month in the tenant's time zone; a month stays
+open for ``cogs.months_open`` months, and a late cost change re-opens it showing the difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from omni2qbd_mapper.context import MappingContext, fmt
+from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult
+from omni2qbd_shared.entries import (
+    ZERO,
+    Entry,
+    EntryKind,
+    EntryLine,
+    Finding,
+    JournalSubkind,
+    LineRole,
+    Side,
+    SourceRef,
+    external_guid_for,
+    money,
+)
+from omni2qbd_shared.qb_lists import QbListsView
+from omni2qbd_shared.tenant_settings import REF_NUMBER_LIMITS, InventoryMethod, TenantSettings
+
+
+def _period(txn_date: date | None) -> str:
+    return (txn_date or date.today()).strftime("%Y-%m")
+
+
+def sales_order_cogs(
+    ctx: MappingContext, txn_date: date | None
+) -> tuple[list[CogsContribution], list[Finding]]:
+    if ctx.settings.inventory_method is InventoryMethod.PERIODIC:
+        return [], []
+    doc = ctx.doc
+    lines = doc.lines()
+    shipped_any = any(line.dec("qtyShipped") != 0 for line in lines)
+    if doc.when("dispatchedDate") is None and not shipped_any:
+        return [], []
+    total = ZERO
+    findings = []
+    for number, line in enumerate(lines, start=1):
+        shipped = line.dec("qtyShipped") if line.has("qtyShipped") else line.dec("qty")
+        cost = line.dec("unitCost")
+        if shipped and not cost:
+            findings.append(
+                ctx.finding(
+                    "zero_cogs",
+                    f"{ctx.label}, line {number} ({line.text('code') or '?'}): dispatched with no "
+                    f"unit cost (field lineItems[{number - 1}].unitCost), so it adds nothing to "
+                    "COGS.",
+                    field=f"lineItems[{number - 1}].unitCost",
+                    blocking=False,
+                )
+            )
+        total += shipped * cost
+    return _contribution(ctx, txn_date, money(total), findings)
+
+
+def credit_note_cogs(
+    ctx: MappingContext, txn_date: date | None
+) -> tuple[list[CogsContribution], list[Finding]]:
+    """Restocked cost comes back out of COGS (a negative contribution)."""
+    if ctx.settings.inventory_method is InventoryMethod.PERIODIC:
+        return [], []
+    total = ZERO
+    for line in ctx.doc.lines():
+        moved = line.dec("qtyShipped") if line.dec("qtyShipped") != 0 else line.dec("qty")
+        total += abs(moved) * abs(line.dec("unitCost"))
+    if total == 0:
+        return [], []
+    return _contribution(ctx, txn_date, -money(total), [])
+
+
+def _contribution(
+    ctx: MappingContext, txn_date: date | None, amount: Decimal, findings: list[Finding]
+) -> tuple[list[CogsContribution], list[Finding]]:
+    if amount == 0:
+        findings = [
+            *findings,
+            ctx.finding(
+                "zero_cogs",
+                f"{ctx.label} was dispatched but its COGS is zero (fields lineItems[].unitCost, "
+                "qtyShipped); no COGS journal is posted for it. Check the product costs in Cin7.",
+                field="lineItems[].unitCost",
+                blocking=False,
+            ),
+        ]
+        return [], findings
+    contribution = CogsContribution(
+        period=_period(txn_date),
+        source=ctx.source(),
+        document=ctx.label,
+        amount=amount,
+        class_name=ctx.class_name(),
+    )
+    return [contribution], findings
+
+
+def journal_lines(
+    settings: TenantSettings, amount: Decimal, class_name: str | None, memo: str
+) -> list[EntryLine]:
+    """Dr COGS / Cr Inventory Asset for a positive amount; the reverse for returns."""
+    value = money(abs(amount))
+    cogs_side, asset_side = (Side.DEBIT, Side.CREDIT) if amount > 0 else (Side.CREDIT, Side.DEBIT)
+    return [
+        EntryLine(
+            role=LineRole.JOURNAL,
+            account=settings.accounts.cogs,
+            side=cogs_side,
+            amount=value,
+            description=memo,
+            **{"class": class_name},
+        ),
+        EntryLine(
+            role=LineRole.JOURNAL,
+            account=settings.accounts.inventory_asset,
+            side=asset_side,
+            amount=value,
+            description=memo,
+            **{"class": class_name},
+        ),
+    ]
+
+
+def document_journal(
+    ctx: MappingContext, contribution: CogsContribution, txn_date: date | None
+) -> Entry:
+    """Per-document granularity: one COGS journal per sales order or credit note."""
+    settings = ctx.settings
+    key = f"journal:cogs:{ctx.kind.value}:{ctx.doc.id or ctx.reference}"
+    tokens = {
+        "reference": ctx.doc.text("reference") or "",
+        "id": ctx.doc.id,
+        "invoiceNumber": ctx.doc.text("invoiceNumber") or "",
+        "creditNoteNumber": ctx.doc.text("creditNoteNumber") or "",
+    }
+    ref, findings = ctx.ref_number(
+        settings.cogs.document_ref_pattern, tokens, "journal", key, "cogs.document_ref_pattern"
+    )
+    memo = f"COGS of {ctx.label}"
+    entry = ctx.new_entry(EntryKind.JOURNAL, key)
+    entry.subkind = JournalSubkind.COGS
+    entry.header.memo = memo
+    entry.lines = journal_lines(settings, contribution.amount, contribution.class_name, memo)
+    entry.ref_number = ref
+    entry.txn_date = txn_date
+    entry.total = money(abs(contribution.amount))
+    entry.currency = settings.home_currency
+    entry.findings = [
+        *findings,
+        *ctx.check_account(settings.accounts.cogs, "accounts.cogs", "COGS"),
+        *ctx.check_account(settings.accounts.inventory_asset, "accounts.inventory_asset", "COGS"),
+    ]
+    return entry
+
+
+def _month_label(period: str) -> str:
+    return date.fromisoformat(f"{period}-01").strftime("%B %Y")
+
+
+def _months_between(earlier: str, later: str) -> int:
+    ey, em = (int(p) for p in earlier.split("-"))
+    ly, lm = (int(p) for p in later.split("-"))
+    return (ly - ey) * 12 + (lm - em)
+
+
+def map_cogs_month(
+    period: str,
+    contributions: Sequence[CogsContribution],
+    settings: TenantSettings,
+    lists: QbListsView,
+    *,
+    tenant_id: str = "local",
+    posted_total: Decimal | None = None,
+    today: date | None = None,
+) -> MappingResult:
+    """The COGS journal of one month (``YYYY-MM``) from every document's contribution.
+
+    ``posted_total`` is the total of the journal already in QuickBooks for that month, if any;
+    a change against it is shown, and held when the month is no longer open.
+    """
+    label = f"COGS for {_month_label(period)}"
+    if settings.inventory_method is InventoryMethod.PERIODIC:
+        return MappingResult(kind="cogs_month", document=label, status=DocumentStatus.IGNORED)
+    by_class: dict[str | None, Decimal] = {}
+    for contribution in contributions:
+        by_class[contribution.class_name] = (
+            by_class.get(contribution.class_name, ZERO) + contribution.amount
+        )
+    net = money(sum(by_class.values(), ZERO))
+    digest = hashlib.sha256(
+        "|".join(
+            sorted(
+                f"{c.source.kind}:{c.source.cin7_id}:{c.amount}:{c.class_name}"
+                for c in contributions
+            )
+        ).encode()
+    ).hexdigest()
+    key = f"journal:cogs:month:{period}"
+    findings: list[Finding] = []
+    nothing = not contributions or all(money(v) == 0 for v in by_class.values())
+    if nothing and (posted_total is None or posted_total == 0):
+        return MappingResult(kind="cogs_month", document=label, status=DocumentStatus.IGNORED)
+    current = (today or date.today()).strftime("%Y-%m")
+    age = _months_between(period, current)
+    if posted_total is not None and money(posted_total) != net:
+        change = net - money(posted_total)
+        findings.append(
+            _finding(
+                label,
+                "cogs_month_reopened",
+                f"{label} changes from {fmt(money(posted_total))} to {fmt(net)} "
+                f"({'+' if change > 0 else ''}{fmt(change)}) since it was posted, because costs "
+                "changed in Cin7 (modifiedCOGSDate); re-posting replaces the month's journal.",
+                blocking=False,
+            )
+        )
+        if age > settings.cogs.months_open:
+            findings.append(
+                _finding(
+                    label,
+                    "cogs_month_closed",
+                    f"{label} changed by {fmt(change)} after the month closed (cogs.months_open = "
+                    f"{settings.cogs.months_open}). Post the difference by hand in an open month, "
+                    "or raise cogs.months_open to re-post it.",
+                )
+            )
+    ref = settings.cogs.monthly_ref_pattern.format_map({"period": period.replace("-", "")})
+    ref = ref[-REF_NUMBER_LIMITS["journal"] :]
+    memo = f"Cost of goods sold for {_month_label(period)} ({len(contributions)} Cin7 documents)"
+    lines: list[EntryLine] = []
+    for class_name, amount in sorted(by_class.items(), key=lambda kv: kv[0] or ""):
+        if money(amount) != 0:
+            lines += journal_lines(settings, amount, class_name, memo)
+    if not lines:
+        findings.append(
+            _finding(
+                label,
+                "cogs_month_now_zero",
+                f"{label} is now zero but a journal of {fmt(money(posted_total or ZERO))} was "
+                "posted; delete or void that journal in QuickBooks.",
+            )
+        )
+    year, month = (int(p) for p in period.split("-"))
+    last_day = date(year + (month == 12), month % 12 + 1, 1).toordinal() - 1
+    entry = Entry(
+        kind=EntryKind.JOURNAL,
+        subkind=JournalSubkind.COGS,
+        source=SourceRef(kind="cogs_month", cin7_id=period, revision=digest, reference=period),
+        key=key,
+        tenant_id=tenant_id,
+        external_guid=external_guid_for(tenant_id, key, digest),
+        lines=lines,
+        ref_number=ref,
+        txn_date=date.fromordinal(last_day),
+        total=money(sum((line.amount for line in lines if line.side is Side.DEBIT), ZERO)),
+        currency=settings.home_currency,
+        findings=findings,
+    )
+    entry.header.memo = memo
+    if lists.is_mirrored("account"):
+        for name, setting in (
+            (settings.accounts.cogs, "accounts.cogs"),
+            (settings.accounts.inventory_asset, "accounts.inventory_asset"),
+        ):
+            if lists.find("account", name) is None:
+                entry.findings.append(
+                    _finding(
+                        label,
+                        "unmapped_account",
+                        f"{label}: QuickBooks has no account {name!r} (setting {setting}).",
+                        field=setting,
+                    )
+                )
+    status = DocumentStatus.HELD if entry.held else DocumentStatus.READY
+    return MappingResult(kind="cogs_month", document=label, status=status, entries=[entry])
+
+
+def _finding(
+    document: str, code: str, message: str, *, blocking: bool = True, field: str | None = None
+) -> Finding:
+    return Finding(code=code, blocking=blocking, message=message, document=document, field=field)

@@ -1,0 +1,271 @@
+"""Purchase order -> Bill, supplier credit -> Vendor Credit (DESIGN §5).
+
+US purchase tax is part of the cost: with tax-inclusive prices nothing is split out, and with
+tax-exclusive ones the tax goes to the same account as the goods. Perpetual inventory debits
+Inventory Asset; periodic debits Purchases. Cin7 Omni's API has no supplier-credit-note
+endpoint, so a purchase order with a negative total (or a document sent with kind
+``supplier_credit_note``) becomes a vendor credit.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from omni2qbd_mapper.cin7doc import Cin7Kind
+from omni2qbd_mapper.context import MappingContext, fmt
+from omni2qbd_mapper.result import MappingResult
+from omni2qbd_mapper.rules.amounts import Component, product_components, tax_status
+from omni2qbd_mapper.rules.common import finish, not_ready, void_result
+from omni2qbd_mapper.rules.contacts import resolve_party
+from omni2qbd_mapper.rules.sales import resolve_item
+from omni2qbd_shared.entries import ZERO, Entry, EntryKind, EntryLine, Finding, LineRole, money
+from omni2qbd_shared.tenant_settings import InventoryMethod, LineMode
+
+
+def map_purchase_order(ctx: MappingContext) -> MappingResult:
+    doc = ctx.doc
+    settings = ctx.settings.purchases
+    if doc.flag("isVoid") or doc.status() == "VOID":
+        return void_result(ctx)
+    if settings.require_approved and (
+        doc.status() == "DRAFT" or (doc.has("isApproved") and not doc.flag("isApproved"))
+    ):
+        return not_ready(
+            ctx,
+            "not_approved",
+            f"{ctx.label} is not approved in Cin7 (fields status, isApproved).",
+            "isApproved",
+        )
+    invoiced = doc.when("invoiceDate")
+    if invoiced is None:
+        return not_ready(
+            ctx,
+            "no_invoice_date",
+            f"{ctx.label} has no supplier invoice date (field invoiceDate); it is imported once "
+            "the supplier's invoice is entered in Cin7.",
+            "invoiceDate",
+        )
+    if not doc.text("supplierInvoiceReference"):
+        return not_ready(
+            ctx,
+            "no_supplier_invoice_reference",
+            f"{ctx.label} has no supplier invoice reference (field supplierInvoiceReference); "
+            "enter the supplier's invoice number in Cin7.",
+            "supplierInvoiceReference",
+        )
+    if settings.require_fully_received and doc.when("fullyReceivedDate") is None:
+        return not_ready(
+            ctx,
+            "not_received",
+            f"{ctx.label} is not fully received (field fullyReceivedDate), and setting "
+            "purchases.require_fully_received waits for it.",
+            "fullyReceivedDate",
+        )
+    credit = ctx.kind is Cin7Kind.SUPPLIER_CREDIT_NOTE or (
+        settings.negative_purchase_orders_are_credits and doc.dec("total") < 0
+    )
+    kind = EntryKind.VENDOR_CREDIT if credit else EntryKind.BILL
+    return finish(ctx, _purchase_entry(ctx, kind, ctx.local_date(invoiced)))
+
+
+def _line_account(ctx: MappingContext) -> tuple[str, str]:
+    accounts = ctx.settings.accounts
+    if ctx.settings.inventory_method is InventoryMethod.PERIODIC:
+        return accounts.purchases, "accounts.purchases"
+    return accounts.inventory_asset, "accounts.inventory_asset"
+
+
+def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
+    settings = ctx.settings
+    doc = ctx.doc
+    credit = kind is EntryKind.VENDOR_CREDIT
+    findings: list[Finding] = []
+    goods_account, goods_setting = _line_account(ctx)
+    findings += ctx.check_account(goods_account, goods_setting, "purchased goods")
+
+    products = product_components(doc, absolute=credit, taxable=False)
+    for component in products:
+        component.net = component.gross
+    freight = money(abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal"))
+    surcharge = money(abs(doc.dec("surcharge")) if credit else doc.dec("surcharge"))
+    discount = money(abs(doc.dec("discountTotal")))
+    total = money(abs(doc.dec("total")) if credit else doc.dec("total"))
+
+    lines: list[EntryLine] = []
+    if settings.purchases.line_mode is LineMode.ITEM:
+        lines += _item_lines(ctx, products, goods_account, findings)
+    else:
+        for component in products:
+            account = goods_account
+            if (
+                settings.inventory_method is InventoryMethod.PERIODIC
+                and component.account_code in settings.accounts.account_map
+            ):
+                account = settings.accounts.account_map[component.account_code or ""]
+            lines.append(
+                EntryLine(
+                    role=LineRole.PRODUCT,
+                    account=account,
+                    amount=component.net,
+                    description=_expense_memo(component),
+                    source_line_id=component.line_id,
+                    **{"class": ctx.class_name()},
+                )
+            )
+    if freight:
+        lines.append(
+            EntryLine(
+                role=LineRole.FREIGHT,
+                account=settings.accounts.freight_expense,
+                amount=freight,
+                description=doc.text("freightDescription") or "Freight",
+                **{"class": ctx.class_name()},
+            )
+        )
+        findings += ctx.check_account(
+            settings.accounts.freight_expense, "accounts.freight_expense", "freight"
+        )
+    if surcharge:
+        lines.append(
+            EntryLine(
+                role=LineRole.SURCHARGE,
+                account=settings.accounts.freight_expense,
+                amount=surcharge,
+                description=doc.text("surchargeDescription") or "Surcharge",
+                **{"class": ctx.class_name()},
+            )
+        )
+    if discount:
+        lines.append(
+            EntryLine(
+                role=LineRole.DISCOUNT,
+                account=goods_account,
+                amount=-discount,
+                description=doc.text("discountDescription") or "Supplier discount",
+                **{"class": ctx.class_name()},
+            )
+        )
+    product_gross = sum((c.gross for c in products), ZERO)
+    header_sum = product_gross + freight + surcharge - discount
+    if tax_status(doc) == "excl":
+        tax = money(total - header_sum)
+        if tax and doc.has("taxRate") and doc.dec("taxRate") > 0:
+            lines.append(
+                EntryLine(
+                    role=LineRole.TAX,
+                    account=goods_account,
+                    amount=tax,
+                    description=f"Purchase tax {doc.dec('taxRate').normalize():f}%",
+                    **{"class": ctx.class_name()},
+                )
+            )
+    subtotal = sum((line.amount for line in lines), ZERO)
+    difference = money(total - subtotal)
+    if difference:
+        if abs(difference) > settings.rounding.tolerance:
+            findings.append(
+                ctx.finding(
+                    "totals_do_not_reconcile",
+                    f"{ctx.label}: the entry adds up to {fmt(subtotal)} but Cin7's total is "
+                    f"{fmt(total)} (field total), a difference of {fmt(difference)}, more than the "
+                    f"rounding allowance of {fmt(settings.rounding.tolerance)}.",
+                    field="total",
+                )
+            )
+        else:
+            lines.append(
+                EntryLine(
+                    role=LineRole.ROUNDING,
+                    account=settings.accounts.rounding,
+                    amount=difference,
+                    description="Rounding to Cin7 total",
+                    **{"class": ctx.class_name()},
+                )
+            )
+            findings += ctx.check_account(
+                settings.accounts.rounding, "accounts.rounding", "rounding"
+            )
+            subtotal += difference
+
+    party = resolve_party(ctx, "vendor")
+    currency, exchange_rate, currency_findings = ctx.currency()
+    key = f"{kind.value}:{ctx.kind.value}:{doc.id or ctx.reference}"
+    pattern_setting = "vendor_credit_ref_pattern" if credit else "bill_ref_pattern"
+    tokens = {
+        "supplierInvoiceReference": doc.text("supplierInvoiceReference") or "",
+        "reference": doc.text("reference") or "",
+        "id": doc.id,
+    }
+    ref, ref_findings = ctx.ref_number(
+        getattr(settings.purchases, pattern_setting),
+        tokens,
+        "vendor_credit" if credit else "bill",
+        key,
+        f"purchases.{pattern_setting}",
+    )
+    if settings.accounts.accounts_payable:
+        findings += ctx.check_account(
+            settings.accounts.accounts_payable, "accounts.accounts_payable", "payables"
+        )
+    entry = ctx.new_entry(kind, key)
+    entry.header.party = party.ref
+    entry.header.ar_ap_account = settings.accounts.accounts_payable
+    entry.header.class_name = ctx.class_name()
+    entry.header.memo = settings.purchases.memo_pattern.format_map(_Tokens(tokens))
+    entry.header.exchange_rate = exchange_rate
+    entry.lines = lines
+    entry.ref_number = ref
+    entry.txn_date = txn_date
+    entry.total = money(subtotal)
+    entry.currency = currency
+    entry.findings = [
+        *findings,
+        *ref_findings,
+        *currency_findings,
+        *party.findings,
+        *(party.contact_entry.findings if party.contact_entry else []),
+    ]
+    if party.contact_entry is not None:
+        entry.depends_on = [party.contact_entry.key]
+        ctx.dependencies.append(party.contact_entry)
+    return entry
+
+
+class _Tokens(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _expense_memo(component: Component) -> str:
+    if component.qty is not None and component.unit_price is not None:
+        return (
+            f"{component.description} - {component.qty.normalize():f} x {component.unit_price:.2f}"
+        )
+    return component.description
+
+
+def _item_lines(
+    ctx: MappingContext, products: list[Component], goods_account: str, findings: list[Finding]
+) -> list[EntryLine]:
+    lines = []
+    for component in products:
+        item, item_findings = resolve_item(ctx, component)
+        findings += item_findings
+        cost = component.unit_price
+        if cost is not None and component.qty and money(cost * component.qty) != component.net:
+            cost = None
+        lines.append(
+            EntryLine(
+                role=LineRole.PRODUCT,
+                account=goods_account,
+                override_account=True,
+                item=item,
+                amount=component.net,
+                description=component.description,
+                qty=component.qty,
+                rate=cost,
+                source_line_id=component.line_id,
+                **{"class": ctx.class_name()},
+            )
+        )
+    return lines

@@ -1,0 +1,586 @@
+"""Sales order -> Invoice and credit note -> Credit Memo (DESIGN §5)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from omni2qbd_mapper.cin7doc import Cin7Doc
+from omni2qbd_mapper.context import MappingContext, fmt
+from omni2qbd_mapper.result import MappingResult
+from omni2qbd_mapper.rules import cogs as cogs_rules
+from omni2qbd_mapper.rules.amounts import (
+    Component,
+    expected_tax,
+    product_components,
+    tax_status,
+    to_net,
+    unit_rate,
+)
+from omni2qbd_mapper.rules.common import finish, not_ready, void_result
+from omni2qbd_mapper.rules.contacts import document_addresses, resolve_party
+from omni2qbd_shared.entries import (
+    ZERO,
+    Entry,
+    EntryKind,
+    EntryLine,
+    Finding,
+    LineRole,
+    Ref,
+    money,
+)
+from omni2qbd_shared.tenant_settings import LineMode, TaxMode
+
+
+def map_sales_order(ctx: MappingContext) -> MappingResult:
+    doc = ctx.doc
+    if doc.flag("isVoid") or doc.status() == "VOID":
+        return void_result(ctx)
+    if ctx.settings.sales.require_approved and doc.status() == "DRAFT":
+        return not_ready(
+            ctx,
+            "not_approved",
+            f"{ctx.label} is still a draft in Cin7 (field status); it is imported once approved.",
+            "status",
+        )
+    invoiced = doc.when("invoiceDate")
+    if invoiced is None:
+        return not_ready(
+            ctx,
+            "no_invoice_date",
+            f"{ctx.label} has no invoice date (field invoiceDate); it is imported once it is "
+            "invoiced in Cin7.",
+            "invoiceDate",
+        )
+    if ctx.settings.sales.require_dispatched and doc.when("dispatchedDate") is None:
+        return not_ready(
+            ctx,
+            "not_dispatched",
+            f"{ctx.label} is invoiced but not fully dispatched (field dispatchedDate), and "
+            "setting sales.require_dispatched waits for dispatch.",
+            "dispatchedDate",
+        )
+    dispatch_findings = _dispatch_differences(ctx)
+    entry = _sales_entry(ctx, EntryKind.INVOICE, ctx.local_date(invoiced))
+    entry.findings[:0] = dispatch_findings
+    contributions, cogs_findings = cogs_rules.sales_order_cogs(ctx, entry.txn_date)
+    return finish(ctx, entry, contributions, cogs_findings)
+
+
+def map_credit_note(ctx: MappingContext) -> MappingResult:
+    doc = ctx.doc
+    if doc.flag("isVoid") or doc.status() == "VOID":
+        return void_result(ctx)
+    if ctx.settings.sales.require_approved and (
+        doc.status() == "DRAFT" or (doc.has("isApproved") and not doc.flag("isApproved"))
+    ):
+        return not_ready(
+            ctx,
+            "not_approved",
+            f"{ctx.label} is not approved in Cin7 (fields status, isApproved); it is imported "
+            "once approved.",
+            "isApproved",
+        )
+    completed = doc.when("completedDate")
+    if ctx.settings.sales.require_completed_credit_notes and completed is None:
+        return not_ready(
+            ctx,
+            "not_completed",
+            f"{ctx.label} is not completed in Cin7 (field completedDate); it is imported once "
+            "completed.",
+            "completedDate",
+        )
+    when = doc.when("creditNoteDate") or completed or doc.when("createdDate")
+    if when is None:
+        return not_ready(
+            ctx,
+            "no_credit_note_date",
+            f"{ctx.label} has no date (fields creditNoteDate, completedDate).",
+            "creditNoteDate",
+        )
+    entry = _sales_entry(ctx, EntryKind.CREDIT_MEMO, ctx.local_date(when))
+    contributions, cogs_findings = cogs_rules.credit_note_cogs(ctx, entry.txn_date)
+    return finish(ctx, entry, contributions, cogs_findings)
+
+
+def _dispatch_differences(ctx: MappingContext) -> list[Finding]:
+    doc = ctx.doc
+    lines = doc.lines()
+    dispatched = doc.when("dispatchedDate") is not None or any(
+        line.dec("qtyShipped") != 0 for line in lines
+    )
+    if not dispatched:
+        return []
+    findings = []
+    for number, line in enumerate(lines, start=1):
+        if not line.has("qtyShipped") and doc.when("dispatchedDate") is not None:
+            continue
+        ordered, shipped = line.dec("qty"), line.dec("qtyShipped")
+        if ordered != shipped:
+            findings.append(
+                ctx.finding(
+                    "dispatch_differs",
+                    f"{ctx.label}, line {number} ({_line_label(line)}): "
+                    f"{ordered.normalize():f} ordered but {shipped.normalize():f} dispatched "
+                    f"(field lineItems[{number - 1}].qtyShipped). The invoice bills the ordered "
+                    "quantity; COGS uses the dispatched quantity.",
+                    field=f"lineItems[{number - 1}].qtyShipped",
+                    blocking=False,
+                )
+            )
+    return findings
+
+
+def _line_label(line: Cin7Doc) -> str:
+    return line.text("code") or line.text("name") or "?"
+
+
+def _tax_rate(ctx: MappingContext) -> Decimal:
+    return ctx.doc.dec("taxRate") if ctx.doc.has("taxRate") else ZERO
+
+
+def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Decimal | None]:
+    tax = ctx.settings.tax
+    alternative = ctx.doc.text("alternativeTaxRate")
+    for key in (alternative, f"{rate.normalize():f}" if rate else None):
+        if key and key in tax.tax_item_map:
+            mapped = tax.tax_item_map[key]
+            return mapped.item, mapped.rate
+    return tax.default_tax_item, None
+
+
+def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
+    settings = ctx.settings
+    doc = ctx.doc
+    credit = kind is EntryKind.CREDIT_MEMO
+    status = tax_status(doc)
+    rate = _tax_rate(ctx)
+    findings: list[Finding] = []
+
+    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
+    extra: list[Component] = []
+    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
+    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
+    discount = abs(doc.dec("discountTotal"))
+    taxable_doc = status != "exempt" and rate > 0
+    if freight:
+        extra.append(
+            Component(
+                LineRole.FREIGHT,
+                money(freight),
+                taxable_doc and settings.tax.freight_taxable,
+                doc.text("freightDescription") or "Freight",
+            )
+        )
+    if surcharge:
+        extra.append(
+            Component(
+                LineRole.SURCHARGE,
+                money(surcharge),
+                taxable_doc and settings.tax.surcharge_taxable,
+                doc.text("surchargeDescription") or "Surcharge",
+            )
+        )
+    if discount:
+        extra.append(
+            Component(
+                LineRole.DISCOUNT,
+                -money(discount),
+                taxable_doc and settings.tax.discount_taxable,
+                doc.text("discountDescription") or "Discount",
+            )
+        )
+    components = products + extra
+    to_net(components, status, rate)
+
+    total = money(abs(doc.dec("total")) if credit else doc.dec("total"))
+    product_gross = sum((c.gross for c in products), ZERO)
+    product_total = (
+        money(abs(doc.dec("productTotal")) if credit else doc.dec("productTotal"))
+        if doc.has("productTotal")
+        else product_gross
+    )
+    tax_wanted = expected_tax(components, status, rate)
+    if status == "incl":
+        cin7_tax = tax_wanted  # embedded in the prices; Cin7 does not report it separately
+    else:
+        cin7_tax = money(
+            total - (product_total + money(freight) + money(surcharge) - money(discount))
+        )
+    if abs(cin7_tax - tax_wanted) > settings.tax.tolerance:
+        expectation = (
+            "an exempt document has no tax"
+            if status == "exempt"
+            else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
+        )
+        blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
+        findings.append(
+            ctx.finding(
+                "tax_mismatch",
+                f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
+                f"{expectation} "
+                f"(fields total, taxRate, taxStatus)."
+                + (
+                    " QuickBooks would compute a different total, so the entry is held."
+                    if blocking
+                    else " Cin7's tax amount is posted as it is."
+                ),
+                field="total",
+                blocking=blocking,
+            )
+        )
+    if abs(product_total - product_gross) > settings.rounding.tolerance:
+        findings.append(
+            ctx.finding(
+                "lines_do_not_add_up",
+                f"{ctx.label}: its lines add up to {fmt(product_gross)} but its product total is "
+                f"{fmt(product_total)} (field productTotal).",
+                field="productTotal",
+            )
+        )
+
+    lines = _product_lines(ctx, products, status, rate, findings)
+    lines += [_extra_line(ctx, c, findings) for c in extra]
+
+    computed_tax = ZERO
+    tax_item: Ref | None = None
+    if settings.tax.mode is TaxMode.SALES_TAX_ITEM:
+        item_name, mapped_rate = _tax_item_name(ctx, rate)
+        if item_name:
+            tax_item = ctx.item_ref(item_name)
+            qb_rate = _check_tax_item(ctx, item_name, mapped_rate, rate, taxable_doc, findings)
+            taxable_total = sum(
+                (line.amount for line in lines if line.tax_code == settings.tax.taxable_code), ZERO
+            )
+            computed_tax = money(taxable_total * qb_rate / Decimal(100)) if taxable_doc else ZERO
+        elif taxable_doc:
+            findings.append(
+                ctx.finding(
+                    "unmapped_tax_item",
+                    f"{ctx.label}: no QuickBooks sales tax item for tax rate "
+                    f"{rate.normalize():f}% (fields taxRate, alternativeTaxRate); add it to "
+                    "tax.tax_item_map or set tax.default_tax_item.",
+                    field="taxRate",
+                )
+            )
+    else:
+        tax_amount = cin7_tax if status != "incl" else tax_wanted
+        if tax_amount:
+            lines.append(
+                EntryLine(
+                    role=LineRole.TAX,
+                    account=settings.accounts.sales_tax_payable,
+                    override_account=True,
+                    item=ctx.item_ref(settings.items.tax_line_item),
+                    tax_code=settings.tax.non_taxable_code,
+                    amount=tax_amount,
+                    description=f"Sales tax {rate.normalize():f}%" if rate else "Sales tax",
+                )
+            )
+            findings += ctx.check_item(settings.items.tax_line_item, "items.tax_line_item", "tax")
+
+    subtotal = sum((line.amount for line in lines), ZERO)
+    difference = money(total - (subtotal + computed_tax))
+    if difference:
+        if abs(difference) > settings.rounding.tolerance:
+            findings.append(
+                ctx.finding(
+                    "totals_do_not_reconcile",
+                    f"{ctx.label}: the entry adds up to {fmt(subtotal + computed_tax)} but Cin7's "
+                    f"total is {fmt(total)} (field total), a difference of {fmt(difference)}, more "
+                    f"than the rounding allowance of {fmt(settings.rounding.tolerance)}. Check the "
+                    "lines, freight, discount and tax on the document.",
+                    field="total",
+                )
+            )
+        else:
+            lines.append(
+                EntryLine(
+                    role=LineRole.ROUNDING,
+                    account=settings.accounts.rounding,
+                    override_account=True,
+                    item=ctx.item_ref(settings.items.rounding_item),
+                    tax_code=settings.tax.non_taxable_code,
+                    amount=difference,
+                    description="Rounding to Cin7 total",
+                )
+            )
+            findings += ctx.check_item(
+                settings.items.rounding_item, "items.rounding_item", "rounding"
+            )
+            findings += ctx.check_account(
+                settings.accounts.rounding, "accounts.rounding", "rounding"
+            )
+            subtotal += difference
+
+    party = resolve_party(ctx, "customer")
+    currency, exchange_rate, currency_findings = ctx.currency()
+    billing, delivery = document_addresses(doc)
+    key = f"{kind.value}:{ctx.kind.value}:{doc.id or ctx.reference}"
+    entry_kind: Literal["invoice", "credit_memo"] = (
+        "invoice" if kind is EntryKind.INVOICE else "credit_memo"
+    )
+    pattern_setting = (
+        "invoice_ref_pattern" if kind is EntryKind.INVOICE else "credit_memo_ref_pattern"
+    )
+    ref, ref_findings = ctx.ref_number(
+        getattr(settings.sales, pattern_setting),
+        _tokens(ctx),
+        entry_kind,
+        key,
+        f"sales.{pattern_setting}",
+    )
+    memo = settings.sales.memo_pattern.format_map(_Tokens(_tokens(ctx)))
+    po_number = doc.text("customerOrderNo")
+    if po_number and len(po_number) > 25:
+        findings.append(
+            ctx.finding(
+                "po_number_shortened",
+                f"{ctx.label}: customer order number {po_number!r} (field customerOrderNo) is "
+                "longer than QuickBooks' 25 characters; the first 25 are used.",
+                field="customerOrderNo",
+                blocking=False,
+            )
+        )
+        po_number = po_number[:25]
+    if settings.accounts.accounts_receivable:
+        findings += ctx.check_account(
+            settings.accounts.accounts_receivable, "accounts.accounts_receivable", "receivables"
+        )
+    if ctx.class_name():
+        findings += _check_class(ctx, ctx.class_name() or "")
+
+    entry = ctx.new_entry(kind, key)
+    entry.header.party = party.ref
+    entry.header.ar_ap_account = settings.accounts.accounts_receivable
+    entry.header.class_name = ctx.class_name()
+    entry.header.memo = memo
+    entry.header.po_number = po_number if kind is EntryKind.INVOICE else None
+    entry.header.is_pending = settings.sales.is_pending
+    entry.header.sales_tax_item = tax_item
+    entry.header.computed_tax = computed_tax
+    entry.header.tax_account = settings.accounts.sales_tax_payable
+    entry.header.exchange_rate = exchange_rate
+    entry.header.bill_address = billing
+    entry.header.ship_address = delivery
+    entry.lines = lines
+    entry.ref_number = ref
+    entry.txn_date = txn_date
+    entry.total = money(subtotal + computed_tax)
+    entry.currency = currency
+    entry.findings = [
+        *findings,
+        *ref_findings,
+        *currency_findings,
+        *party.findings,
+        *(party.contact_entry.findings if party.contact_entry else []),
+    ]
+    if party.contact_entry is not None:
+        entry.depends_on = [party.contact_entry.key]
+        ctx.dependencies.append(party.contact_entry)
+    return entry
+
+
+def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
+    if ctx.lists.is_mirrored("class") and ctx.lists.find("class", name) is None:
+        return [
+            ctx.finding(
+                "unmapped_class",
+                f"{ctx.label}: QuickBooks has no class {name!r} (for Cin7 branch "
+                f"{ctx.doc.text('branchId')}, setting classes.branch_class_map).",
+                field="branchId",
+            )
+        ]
+    return []
+
+
+def _check_tax_item(
+    ctx: MappingContext,
+    item_name: str,
+    mapped_rate: Decimal | None,
+    rate: Decimal,
+    taxable_doc: bool,
+    findings: list[Finding],
+) -> Decimal:
+    """The rate QuickBooks will charge for the item; a different rate from Cin7's holds."""
+    found = ctx.lists.find("sales_tax_item", item_name)
+    if ctx.lists.is_mirrored("sales_tax_item") and found is None:
+        findings.append(
+            ctx.finding(
+                "unmapped_tax_item",
+                f"{ctx.label}: QuickBooks has no sales tax item {item_name!r} (settings "
+                "tax.default_tax_item / tax.tax_item_map).",
+                field="taxRate",
+            )
+        )
+    qb_rate = (found.tax_rate if found else None) or mapped_rate
+    if qb_rate is None:
+        return rate
+    if taxable_doc and qb_rate != rate:
+        findings.append(
+            ctx.finding(
+                "tax_rate_mismatch",
+                f"{ctx.label} charges {rate.normalize():f}% tax (field taxRate) but QuickBooks "
+                f"sales tax item {item_name!r} charges {qb_rate.normalize():f}%; map the rate to "
+                "the right item in tax.tax_item_map.",
+                field="taxRate",
+            )
+        )
+    return qb_rate
+
+
+def _tokens(ctx: MappingContext) -> dict[str, str]:
+    doc = ctx.doc
+    return {
+        "reference": doc.text("reference") or "",
+        "invoiceNumber": doc.text("invoiceNumber") or "",
+        "creditNoteNumber": doc.text("creditNoteNumber") or "",
+        "customerOrderNo": doc.text("customerOrderNo") or "",
+        "id": doc.id,
+    }
+
+
+class _Tokens(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _tax_code(ctx: MappingContext, taxable: bool) -> str:
+    tax = ctx.settings.tax
+    return tax.taxable_code if taxable else tax.non_taxable_code
+
+
+def _product_lines(
+    ctx: MappingContext,
+    products: list[Component],
+    status: str,
+    rate: Decimal,
+    findings: list[Finding],
+) -> list[EntryLine]:
+    settings = ctx.settings
+    account_map = settings.accounts.account_map
+    if settings.sales.line_mode is LineMode.ACCOUNT:
+        groups: dict[tuple[str, bool], list[Component]] = {}
+        for component in products:
+            account = account_map.get(component.account_code or "", settings.accounts.income)
+            groups.setdefault((account, component.taxable), []).append(component)
+        lines = []
+        for (account, taxable), members in groups.items():
+            codes = ", ".join(c.code or c.description for c in members)
+            findings += ctx.check_account(
+                account, "accounts.income / accounts.account_map", "sales"
+            )
+            lines.append(
+                EntryLine(
+                    role=LineRole.PRODUCT,
+                    account=account,
+                    override_account=True,
+                    item=ctx.item_ref(settings.items.account_mode_item),
+                    tax_code=_tax_code(ctx, taxable),
+                    amount=sum((c.net for c in members), ZERO),
+                    description=f"{len(members)} line(s): {codes}"[:4095],
+                )
+            )
+        if groups:
+            findings += ctx.check_item(
+                settings.items.account_mode_item, "items.account_mode_item", "account-mode lines"
+            )
+        return lines
+
+    lines = []
+    for component in products:
+        item, item_findings = resolve_item(ctx, component)
+        findings += item_findings
+        override = component.account_code in account_map if component.account_code else False
+        lines.append(
+            EntryLine(
+                role=LineRole.PRODUCT,
+                account=account_map[component.account_code or ""]
+                if override
+                else settings.accounts.income,
+                override_account=override,
+                item=item,
+                tax_code=_tax_code(ctx, component.taxable),
+                amount=component.net,
+                description=component.description,
+                qty=component.qty,
+                rate=unit_rate(component, status, rate),
+                source_line_id=component.line_id,
+            )
+        )
+    return lines
+
+
+def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[Finding]]:
+    settings = ctx.settings
+    code = component.code
+    field = f"lineItems[{component.line_no - 1}].code"
+    if code:
+        if code in settings.items.item_map:
+            name = settings.items.item_map[code]
+            return ctx.item_ref(name), ctx.check_item(
+                name, f"items.item_map[{code!r}]", f"product {code}"
+            )
+        confirmed = ctx.lists.confirmed_match("item", code)
+        if confirmed is not None:
+            return Ref(name=confirmed.full_name, list_id=confirmed.list_id), []
+        found = ctx.lists.find("item", code)
+        if found is not None:
+            return Ref(name=found.full_name, list_id=found.list_id), []
+    default = settings.items.default_item
+    what = f"product code {code!r}" if code else "a line without a product code"
+    if default:
+        return ctx.item_ref(default), [
+            ctx.finding(
+                "unmapped_item",
+                f"{ctx.label}, line {component.line_no}: {what} (field {field}) has no QuickBooks "
+                f"item, so the default item {default!r} is used. Map it in items.item_map or "
+                "match it in the console.",
+                field=field,
+                blocking=False,
+            ),
+            *ctx.check_item(default, "items.default_item", "unmapped products"),
+        ]
+    return Ref(name=code or "?"), [
+        ctx.finding(
+            "unmapped_item",
+            f"{ctx.label}, line {component.line_no}: {what} (field {field}) has no QuickBooks "
+            "item and no default item is set (items.default_item).",
+            field=field,
+        )
+    ]
+
+
+def _extra_line(ctx: MappingContext, component: Component, findings: list[Finding]) -> EntryLine:
+    settings = ctx.settings
+    account_mode = settings.sales.line_mode is LineMode.ACCOUNT
+    item_name, account, what = {
+        LineRole.FREIGHT: (
+            settings.items.freight_item,
+            settings.accounts.freight_income,
+            "freight",
+        ),
+        LineRole.SURCHARGE: (
+            settings.items.surcharge_item,
+            settings.accounts.surcharge_income,
+            "surcharge",
+        ),
+        LineRole.DISCOUNT: (
+            settings.items.discount_item,
+            settings.accounts.discounts_given,
+            "discount",
+        ),
+    }[component.role]
+    findings += ctx.check_item(item_name, f"items.{what}_item", what)
+    if account_mode:
+        findings += ctx.check_account(account, f"accounts for {what}", what)
+    return EntryLine(
+        role=component.role,
+        account=account,
+        override_account=account_mode,
+        item=ctx.item_ref(item_name),
+        tax_code=_tax_code(ctx, component.taxable),
+        amount=component.net,
+        description=component.description,
+    )
