@@ -1,0 +1,95 @@
+"""The fetcher service: polls every tenant's Cin7 Omni account and publishes revisions.
+
+``create_app(settings)`` gives the ASGI app ``omni2qbd run fetcher`` serves: /livez, /readyz,
+/metrics, ``POST /tenants/{tenant_id}/refresh`` ("refresh now") and
+``GET /tenants/{tenant_id}/status``; its lifespan starts the polling loop and stops it.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException
+
+from omni2qbd_fetcher import repository as repo
+from omni2qbd_fetcher.options import FetcherOptions
+from omni2qbd_fetcher.scheduler import FetchScheduler
+from omni2qbd_fetcher.tenant_sync import TenantSyncer
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.service import ServiceRuntime, create_service_app
+
+
+def create_app(
+    settings: AppSettings,
+    *,
+    topology: Topology | None = None,
+    options: FetcherOptions | None = None,
+) -> FastAPI:
+    options = options or FetcherOptions.from_settings(settings)
+    runtime = ServiceRuntime(
+        name="fetcher",
+        settings=settings,
+        topology=topology or options.topology(settings),
+    )
+    holder: dict[str, FetchScheduler] = {}
+
+    async def start_polling(rt: ServiceRuntime) -> None:
+        assert rt.sessions is not None and rt.publisher is not None
+        syncer = TenantSyncer(sessions=rt.sessions, publisher=rt.publisher, options=options)
+        scheduler = FetchScheduler(
+            sessions=rt.sessions,
+            syncer=syncer,
+            secret_key=settings.secret_key.get_secret_value(),
+            options=options,
+        )
+        scheduler.start()
+        holder["scheduler"] = scheduler
+
+    async def stop_polling(_rt: ServiceRuntime) -> None:
+        scheduler = holder.pop("scheduler", None)
+        if scheduler is not None:
+            await scheduler.stop()
+            await scheduler.syncer.aclose()
+
+    async def polling_check() -> str | None:
+        scheduler = holder.get("scheduler")
+        if scheduler is not None and not scheduler.running:
+            return "the polling loop stopped"
+        return None
+
+    runtime.on_ready.append(start_polling)
+    runtime.on_stop.append(stop_polling)
+    runtime.extra_checks["polling"] = polling_check
+    app = create_service_app(runtime, title="omni2qbd fetcher")
+
+    def scheduler_or_503() -> FetchScheduler:
+        scheduler = holder.get("scheduler")
+        if scheduler is None:
+            raise HTTPException(503, "the fetcher is still starting (database or broker not up)")
+        return scheduler
+
+    @app.post("/tenants/{tenant_id}/refresh", status_code=202)
+    async def refresh(tenant_id: str) -> dict[str, str]:
+        """Sync this tenant now instead of at its next poll."""
+        if not await scheduler_or_503().refresh(tenant_id):
+            raise HTTPException(
+                404, f"tenant {tenant_id} does not exist or has no Cin7 credentials set"
+            )
+        return {"status": "queued", "tenant_id": tenant_id}
+
+    @app.get("/tenants/{tenant_id}/status")
+    async def status(tenant_id: str) -> dict[str, object]:
+        """Per kind: last success, last error, counts and cursors; plus the scheduler's view."""
+        assert runtime.sessions is not None
+        async with unit_of_work(runtime.sessions) as session:
+            kinds = await repo.statuses(session, tenant_id)
+        scheduler = holder.get("scheduler")
+        live = [s for s in scheduler.snapshot() if s["tenant_id"] == tenant_id] if scheduler else []
+        return {"tenant_id": tenant_id, "kinds": kinds, "scheduler": live[0] if live else None}
+
+    @app.get("/tenants")
+    async def tenants() -> list[dict[str, object]]:
+        return scheduler_or_503().snapshot()
+
+    app.state.scheduler_holder = holder
+    return app

@@ -1,0 +1,161 @@
+"""One turn of syncing one tenant: every kind, each by its date fields, within a page budget."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_fetcher import repository as repo
+from omni2qbd_fetcher.cin7_client import Cin7AuthError, Cin7Client, Cin7Error
+from omni2qbd_fetcher.kinds import KINDS, MODIFIED, MODIFIED_COGS, KindSpec
+from omni2qbd_fetcher.options import FetcherOptions
+from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry, RateLimitWait
+from omni2qbd_fetcher.repository import TenantAccess
+from omni2qbd_fetcher.sync import KindSync, Position
+from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import utcnow
+from omni2qbd_shared.messaging import Publisher
+
+log = structlog.get_logger(__name__)
+UNLIMITED: tuple[tuple[int, float], ...] = ((1_000_000_000, 1.0),)
+
+
+class TenantSyncError(Exception):
+    """A turn ended with errors (already recorded in sync_status); ``retry_in`` if known."""
+
+    def __init__(self, message: str, retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+@dataclass
+class TurnResult:
+    finished: bool = True
+    seen: int = 0
+    published: int = 0
+    pages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class TenantSyncer:
+    """Holds one Cin7 client per tenant and where each unfinished pass stopped."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: Publisher,
+        options: FetcherOptions,
+        kinds: tuple[KindSpec, ...] = KINDS,
+    ) -> None:
+        self.sessions = sessions
+        self.publisher = publisher
+        self.options = options
+        self.kinds = kinds
+        self.limiters = RateLimiterRegistry(options.cin7_limits or UNLIMITED)
+        self._http = httpx.AsyncClient(
+            timeout=options.request_timeout,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        self._clients: dict[str, tuple[str, Cin7Client]] = {}
+        self._positions: dict[tuple[str, str, str], Position] = {}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def client_for(self, tenant: TenantAccess) -> Cin7Client:
+        access = tenant.access
+        fingerprint = hashlib.sha256(
+            f"{access.base_url}\0{access.username}\0{access.api_key}".encode()
+        ).hexdigest()
+        cached = self._clients.get(tenant.tenant_id)
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+        limiter: KeyRateLimiter = self.limiters.for_key(access.api_key)
+        client = Cin7Client(
+            tenant=tenant.name,
+            username=access.username,
+            api_key=access.api_key,
+            base_url=access.base_url,
+            limiter=limiter,
+            retry=self.options.retry,
+            http=self._http,
+        )
+        self._clients[tenant.tenant_id] = (fingerprint, client)
+        return client
+
+    async def turn(self, tenant: TenantAccess, *, max_pages: int | None = None) -> TurnResult:
+        """Sync every kind once; ``max_pages`` bounds the pages per kind and date field."""
+        result = TurnResult()
+        client = self.client_for(tenant)
+        await self.prepare(tenant)
+        for spec in self.kinds:
+            for date_field in spec.date_fields:
+                key = (tenant.tenant_id, spec.kind, date_field)
+                sync = KindSync(
+                    tenant_id=tenant.tenant_id,
+                    spec=spec,
+                    date_field=date_field,
+                    client=client,
+                    sessions=self.sessions,
+                    publisher=self.publisher,
+                    overlap=self.options.overlap,
+                    rows=self.options.rows,
+                )
+                try:
+                    outcome = await sync.run(max_pages=max_pages, resume=self._positions.get(key))
+                except Cin7AuthError as exc:
+                    await self._record_error(tenant, spec, str(exc))
+                    raise TenantSyncError(str(exc)) from exc
+                except RateLimitWait as exc:
+                    text = (
+                        f"Cin7 daily request limit of this API key is used up; syncing "
+                        f"resumes in about {exc.seconds / 60:.0f} minutes"
+                    )
+                    await self._record_error(tenant, spec, text)
+                    raise TenantSyncError(text, retry_in=exc.seconds) from exc
+                except (Cin7Error, OSError, TimeoutError) as exc:
+                    text = f"{spec.resource} by {date_field}: {exc}"
+                    await self._record_error(tenant, spec, text)
+                    result.errors.append(text)
+                    continue
+                result.seen += outcome.seen
+                result.published += outcome.published
+                result.pages += outcome.pages
+                if outcome.finished:
+                    self._positions.pop(key, None)
+                else:
+                    result.finished = False
+                    if outcome.position is not None:
+                        self._positions[key] = outcome.position
+        if result.errors:
+            raise TenantSyncError("; ".join(result.errors))
+        return result
+
+    async def prepare(self, tenant: TenantAccess) -> None:
+        """Before a kind's very first pass, pin its COGS cursor to now.
+
+        A first pass by modifiedDate reads every document as it is now, so only COGS changes
+        from its start onward need the COGS pass; pinning the cursor before the pass starts
+        (and before a crash could happen) keeps the first sync from reading everything twice.
+        """
+        async with unit_of_work(self.sessions) as session:
+            for spec in self.kinds:
+                if MODIFIED_COGS not in spec.date_fields:
+                    continue
+                main = await repo.get_cursor(session, tenant.tenant_id, spec.kind, MODIFIED)
+                cogs = await repo.get_cursor(session, tenant.tenant_id, spec.kind, MODIFIED_COGS)
+                if main is None and cogs is None:
+                    await repo.set_cursor(
+                        session, tenant.tenant_id, spec.kind, MODIFIED_COGS, utcnow()
+                    )
+
+    async def _record_error(self, tenant: TenantAccess, spec: KindSpec, text: str) -> None:
+        log.warning("sync_failed", tenant_id=tenant.tenant_id, kind=spec.kind, error=text)
+        async with unit_of_work(self.sessions) as session:
+            await repo.record_error(session, tenant.tenant_id, spec.kind, text)
