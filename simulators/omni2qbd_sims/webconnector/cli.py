@@ -1,0 +1,74 @@
+"""``omni2qbd sim webconnector``: run Web Connector updates against a gateway."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+app = typer.Typer(help="QuickBooks Web Connector simulator (drives a gateway over SOAP).")
+
+
+@app.callback(invoke_without_command=True)
+def webconnector(
+    url: str = typer.Option(..., "--url", help="The gateway's QBWC endpoint (AppURL)."),
+    user: str = typer.Option(..., "--user", help="QBWC user name (UserName in the .qwc)."),
+    password: str = typer.Option(
+        ..., "--password", help="QBWC password.", envvar="OMNI2QBD_WC_PASSWORD"
+    ),
+    company: str = typer.Option(
+        "C:\\Companies\\Demo.qbw", "--company", help="Company file open in QuickBooks."
+    ),
+    quickbooks: str = typer.Option(
+        "",
+        "--quickbooks",
+        help="Base URL of a QuickBooks simulator server; default: one in this process.",
+    ),
+    runs: int = typer.Option(1, "--runs", min=1, help="Number of updates to run."),
+    every: float = typer.Option(0.0, "--every", help="Seconds between updates."),
+    seed_demo: bool = typer.Option(
+        True, "--seed-demo/--no-seed-demo", help="Seed the in-process company with demo lists."
+    ),
+    qb_not_running: bool = typer.Option(False, "--qb-not-running", help="QuickBooks is closed."),
+    wrong_company: str = typer.Option(
+        "", "--wrong-company", help="Path of a different company file open in QuickBooks."
+    ),
+    slow: float = typer.Option(0.0, "--slow", help="Seconds QuickBooks takes per request set."),
+    drop_after: int = typer.Option(
+        0, "--drop-after", help="Drop the connection after QuickBooks processed set N."
+    ),
+    noop_pause: float = typer.Option(5.0, "--noop-pause", help="Seconds to pause on NoOp."),
+    verbose: bool = typer.Option(False, "--verbose", help="Also print the qbXML exchanged."),
+) -> None:
+    """Run the updates and print what QBWC would show."""
+    from omni2qbd_sims.quickbooks import QuickBooksSimulator
+    from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
+
+    backend: QuickBooksSimulator | str
+    if quickbooks:
+        backend = quickbooks
+    else:
+        backend = QuickBooksSimulator()
+        backend.company(company, seed_demo=seed_demo)
+    simulator = WebConnectorSimulator(
+        url,
+        user,
+        password,
+        backend,
+        company,
+        quickbooks_not_running=qb_not_running,
+        wrong_company_open=wrong_company or None,
+        quickbooks_delay_seconds=slow,
+        drop_connection_after_set=drop_after or None,
+        noop_pause_seconds=noop_pause,
+    )
+    reports = asyncio.run(simulator.run(runs, pause_seconds=every))
+    failed = False
+    for number, report in enumerate(reports, start=1):
+        typer.echo(f"--- update {number} ---")
+        typer.echo(report.summary())
+        if verbose:
+            for request, response in zip(report.request_sets, report.responses, strict=False):
+                typer.echo(f"request:\n{request}\nresponse:\n{response}")
+        failed = failed or bool(report.errors)
+    raise typer.Exit(1 if failed else 0)
