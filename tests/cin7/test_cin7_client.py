@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import TENANT, ClientFactory, Sim
+from cin7_testkit import TENANT, ClientFactory, Sim
+
 from omni2qbd_fetcher.cin7_client import (
     Cin7AuthError,
     Cin7RequestError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from omni2qbd_sims.cin7.where import WhereError, compile_where
 
 FIELDS = {

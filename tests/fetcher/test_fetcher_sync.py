@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import ACME, Stack
+from fetcher_testkit import ACME, Stack
 from sqlmodel import select
 
 from omni2qbd_fetcher import sync as sync_module
