@@ -58,7 +58,8 @@ class QbListsView(Protocol):
         ...
 
     def ref_number_owner(self, entry_kind: str, ref_number: str) -> str | None:
-        """The entry key holding this RefNumber for this kind of entry, if any."""
+        """Which Cin7 document (``<kind>:<id>``, e.g. ``sales_order:2221``) holds this
+        RefNumber for this kind of entry, if any."""
         ...
 
 
@@ -91,8 +92,9 @@ class QbLists:
         return self
 
     def add_ref_numbers(self, entry_kind: str, owners: Mapping[str, str]) -> QbLists:
-        for ref, key in owners.items():
-            self.ref_numbers[(entry_kind, ref.casefold())] = key
+        """``owners`` maps RefNumber -> holding document (``sales_order:2221``)."""
+        for ref, owner in owners.items():
+            self.ref_numbers[(entry_kind, ref.casefold())] = owner
         return self
 
     def is_mirrored(self, list_name: ListName) -> bool:

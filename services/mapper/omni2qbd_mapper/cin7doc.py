@@ -23,9 +23,11 @@ class Cin7Kind(StrEnum):
     PURCHASE_ORDER = "purchase_order"
     CREDIT_NOTE = "credit_note"
     SUPPLIER_CREDIT_NOTE = "supplier_credit_note"
-    ADJUSTMENT = "adjustment"
-    INVENTORY_VALUE = "inventory_value"
+    # Names as the fetcher publishes them (omni2qbd_shared.messages.Cin7Kind).
+    ADJUSTMENT = "stock_adjustment"
+    INVENTORY_VALUE = "stock_value"
     CONTACT = "contact"
+    PRODUCT = "product"
 
 
 # Names other parts of the system (routing keys, API resource names) use for the same kinds.
@@ -47,7 +49,11 @@ _KIND_ALIASES = {
     "stockadjustments": Cin7Kind.ADJUSTMENT,
     "inventoryvalue": Cin7Kind.INVENTORY_VALUE,
     "stockvalue": Cin7Kind.INVENTORY_VALUE,
+    "inventoryvalues": Cin7Kind.INVENTORY_VALUE,
+    "stockvalues": Cin7Kind.INVENTORY_VALUE,
     "contact": Cin7Kind.CONTACT,
+    "product": Cin7Kind.PRODUCT,
+    "products": Cin7Kind.PRODUCT,
     "contacts": Cin7Kind.CONTACT,
 }
 

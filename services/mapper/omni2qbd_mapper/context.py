@@ -32,6 +32,7 @@ KIND_LABELS = {
     Cin7Kind.ADJUSTMENT: "Stock adjustment",
     Cin7Kind.INVENTORY_VALUE: "Inventory valuation",
     Cin7Kind.CONTACT: "Contact",
+    Cin7Kind.PRODUCT: "Product",
 }
 
 
@@ -67,6 +68,11 @@ class MappingContext:
     def label(self) -> str:
         """How findings name the document: "Sales order SO-2221"."""
         return f"{KIND_LABELS[self.kind]} {self.reference}"
+
+    @property
+    def identity(self) -> str:
+        """``sales_order:2221``: who holds a RefNumber (see ``QbListsView.ref_number_owner``)."""
+        return f"{self.kind.value}:{self.doc.id or self.reference}"
 
     def source(self) -> SourceRef:
         return SourceRef(
@@ -148,10 +154,13 @@ class MappingContext:
         pattern: str,
         tokens: Mapping[str, Any],
         entry_kind: Literal["invoice", "credit_memo", "journal", "bill", "vendor_credit"],
-        key: str,
         setting: str,
     ) -> tuple[str | None, list[Finding]]:
-        """Render a RefNumber pattern within QuickBooks' length, avoiding numbers in use."""
+        """Render a RefNumber pattern within QuickBooks' length, avoiding numbers in use.
+
+        A number is free when nobody holds it or this same Cin7 document does (a re-import).
+        """
+        me = self.identity
         limit = REF_NUMBER_LIMITS[entry_kind]
         values = {k: "" if v is None else str(v) for k, v in tokens.items()}
         rendered = string.Formatter().vformat(pattern, (), _Blank(values)).strip()
@@ -172,13 +181,13 @@ class MappingContext:
             )
             rendered = shortened
         owner = self.lists.ref_number_owner(entry_kind, rendered)
-        if owner is None or owner == key:
+        if owner is None or owner == me:
             return rendered, findings
         for n in range(2, 100):
             suffix = f"-{n}"
             candidate = rendered[: limit - len(suffix)] + suffix
             holder = self.lists.ref_number_owner(entry_kind, candidate)
-            if holder is None or holder == key:
+            if holder is None or holder == me:
                 findings.append(
                     self.finding(
                         "ref_number_collision",

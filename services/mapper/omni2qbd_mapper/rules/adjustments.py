@@ -137,7 +137,6 @@ def map_adjustment(ctx: MappingContext) -> MappingResult:
         settings.adjustments.ref_pattern,
         {"reference": doc.text("reference") or "", "id": doc.id},
         "journal",
-        key,
         "adjustments.ref_pattern",
     )
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
@@ -201,7 +200,6 @@ def map_inventory_value(ctx: MappingContext) -> MappingResult:
         settings.adjustments.inventory_value_ref_pattern,
         {"period": (period or "").replace("-", "")},
         "journal",
-        key,
         "adjustments.inventory_value_ref_pattern",
     )
     entry = ctx.new_entry(EntryKind.JOURNAL, key)

@@ -15,6 +15,7 @@ from omni2qbd_mapper.cin7doc import Cin7Doc
 from omni2qbd_shared.entries import ZERO, LineRole, money
 
 HUNDRED = Decimal(100)
+HALF_CENT = Decimal("0.005")
 RATE_PLACES = Decimal("0.00001")  # PRICETYPE allows five decimals
 
 
@@ -134,3 +135,9 @@ def unit_rate(component: Component, status: str, rate: Decimal) -> Decimal | Non
     if abs(price) >= Decimal("1e10") or abs(component.qty) >= Decimal("1e10"):
         return None
     return price
+
+
+def rounding_allowance(tolerance: Decimal, rounded_amounts: int) -> Decimal:
+    """The largest difference rounding can explain: the tenant's tolerance plus half a cent
+    for every amount that was rounded on its own (so long documents are not held for it)."""
+    return tolerance + HALF_CENT * rounded_amounts

@@ -145,7 +145,7 @@ def document_journal(
         "creditNoteNumber": ctx.doc.text("creditNoteNumber") or "",
     }
     ref, findings = ctx.ref_number(
-        settings.cogs.document_ref_pattern, tokens, "journal", key, "cogs.document_ref_pattern"
+        settings.cogs.document_ref_pattern, tokens, "journal", "cogs.document_ref_pattern"
     )
     memo = f"COGS of {ctx.label}"
     entry = ctx.new_entry(EntryKind.JOURNAL, key)

@@ -108,6 +108,10 @@ def _reversal(ctx: MappingContext, original: Entry, is_draft: bool, txn_id: str 
     pending = is_draft and original.kind in (EntryKind.INVOICE, EntryKind.CREDIT_MEMO)
     key = f"journal:reversal:{original.key}"
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
+    # Its own Cin7 identity, so it never looks like a re-import of the document's other journals.
+    entry.source = entry.source.model_copy(
+        update={"cin7_id": f"{entry.source.cin7_id}:void:{original.kind.value}"}
+    )
     entry.subkind = JournalSubkind.REVERSAL
     entry.txn_date = original.txn_date
     entry.ref_number = (f"RV{original.ref_number or ''}")[:11]

@@ -14,7 +14,12 @@ from datetime import date
 from omni2qbd_mapper.cin7doc import Cin7Kind
 from omni2qbd_mapper.context import MappingContext, fmt
 from omni2qbd_mapper.result import MappingResult
-from omni2qbd_mapper.rules.amounts import Component, product_components, tax_status
+from omni2qbd_mapper.rules.amounts import (
+    Component,
+    product_components,
+    rounding_allowance,
+    tax_status,
+)
 from omni2qbd_mapper.rules.common import finish, not_ready, void_result
 from omni2qbd_mapper.rules.contacts import resolve_party
 from omni2qbd_mapper.rules.sales import resolve_item
@@ -162,13 +167,14 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
     subtotal = sum((line.amount for line in lines), ZERO)
     difference = money(total - subtotal)
     if difference:
-        if abs(difference) > settings.rounding.tolerance:
+        allowance = rounding_allowance(settings.rounding.tolerance, len(lines))
+        if abs(difference) > allowance:
             findings.append(
                 ctx.finding(
                     "totals_do_not_reconcile",
                     f"{ctx.label}: the entry adds up to {fmt(subtotal)} but Cin7's total is "
                     f"{fmt(total)} (field total), a difference of {fmt(difference)}, more than the "
-                    f"rounding allowance of {fmt(settings.rounding.tolerance)}.",
+                    f"rounding allowance of {fmt(allowance)}.",
                     field="total",
                 )
             )
@@ -200,7 +206,6 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
         getattr(settings.purchases, pattern_setting),
         tokens,
         "vendor_credit" if credit else "bill",
-        key,
         f"purchases.{pattern_setting}",
     )
     if settings.accounts.accounts_payable:

@@ -14,6 +14,7 @@ from omni2qbd_mapper.rules.amounts import (
     Component,
     expected_tax,
     product_components,
+    rounding_allowance,
     tax_status,
     to_net,
     unit_rate,
@@ -230,7 +231,8 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
                 blocking=blocking,
             )
         )
-    if abs(product_total - product_gross) > settings.rounding.tolerance:
+    allowance = rounding_allowance(settings.rounding.tolerance, len(components) + 1)
+    if abs(product_total - product_gross) > allowance:
         findings.append(
             ctx.finding(
                 "lines_do_not_add_up",
@@ -248,7 +250,10 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     if settings.tax.mode is TaxMode.SALES_TAX_ITEM:
         item_name, mapped_rate = _tax_item_name(ctx, rate)
         if item_name:
-            tax_item = ctx.item_ref(item_name)
+            found = ctx.lists.find("sales_tax_item", item_name)
+            tax_item = (
+                Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=item_name)
+            )
             qb_rate = _check_tax_item(ctx, item_name, mapped_rate, rate, taxable_doc, findings)
             taxable_total = sum(
                 (line.amount for line in lines if line.tax_code == settings.tax.taxable_code), ZERO
@@ -283,13 +288,13 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     subtotal = sum((line.amount for line in lines), ZERO)
     difference = money(total - (subtotal + computed_tax))
     if difference:
-        if abs(difference) > settings.rounding.tolerance:
+        if abs(difference) > allowance:
             findings.append(
                 ctx.finding(
                     "totals_do_not_reconcile",
                     f"{ctx.label}: the entry adds up to {fmt(subtotal + computed_tax)} but Cin7's "
                     f"total is {fmt(total)} (field total), a difference of {fmt(difference)}, more "
-                    f"than the rounding allowance of {fmt(settings.rounding.tolerance)}. Check the "
+                    f"than the rounding allowance of {fmt(allowance)}. Check the "
                     "lines, freight, discount and tax on the document.",
                     field="total",
                 )
@@ -328,7 +333,6 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
         getattr(settings.sales, pattern_setting),
         _tokens(ctx),
         entry_kind,
-        key,
         f"sales.{pattern_setting}",
     )
     memo = settings.sales.memo_pattern.format_map(_Tokens(_tokens(ctx)))
