@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -15,26 +15,32 @@ from fastapi import FastAPI
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` with uvicorn until the block ends; yields the base URL (``.../api``)."""
+def serve_in_thread(
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    *,
+    lifespan: Literal["on", "off"] = "off",
+    suffix: str = "/api",
+) -> Iterator[str]:
+    """Serve ``app`` with uvicorn until the block ends; yields its base URL + ``suffix``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the Cin7 simulator did not start")
         time.sleep(0.01)
     try:
-        yield f"http://{host}:{port}/api"
+        yield f"http://{host}:{port}{suffix}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=30)
         sock.close()
 
 
