@@ -91,3 +91,40 @@ def test_cli_commands_are_mountable() -> None:
     assert result.exit_code == 0
     for flag in ("--port", "--host", "--seed-demo"):
         assert flag in result.output
+
+
+def test_omni2qbd_sim_quickbooks_serves_over_http() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from omni2qbd_sims.quickbooks.serving import free_port
+
+    port = free_port()
+    code = "from omni2qbd_sims.quickbooks.cli import app; app()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "--port", str(port), "--seed-demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/companies/Demo", timeout=1).json()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert info["edition"] == "QuickBooks Pro 2014" and info["highest_qbxml_version"] == "13.0"
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/companies/Demo/qbxml",
+            content=message_set(
+                "<CustomerQueryRq><FullName>Acme Corp</FullName></CustomerQueryRq>"
+            ),
+        )
+        (rs,) = rs_list(answer.text)
+        assert rs.findtext("CustomerRet/Name") == "Acme Corp"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
