@@ -1,16 +1,227 @@
-"""The qbwc-gateway service: health endpoints now; the SOAP endpoint and console mount here."""
+"""The qbwc-gateway service: the Web Connector SOAP endpoint, the .qwc download, the
+``qb.entries`` consumer and the publisher of results and list changes.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import base64
+import binascii
+import secrets as pysecrets
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+import structlog
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from omni2qbd_gateway import sessions
+from omni2qbd_gateway.outbox import upsert_entry
+from omni2qbd_gateway.pending import PendingPublisher
+from omni2qbd_gateway.plan import Limits
+from omni2qbd_gateway.protocol import GatewayOptions, QbwcService
+from omni2qbd_gateway.qwc import build_qwc, endpoint_url, qwc_filename
+from omni2qbd_gateway.soap import (
+    SOAP11_NS,
+    SoapFault,
+    content_type,
+    fault_envelope,
+    parse_call,
+    response_envelope,
+)
+from omni2qbd_gateway.wsdl import build_wsdl
+from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.messaging import Consumer
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
+log = structlog.get_logger(__name__)
 
-def create_runtime(settings: AppSettings) -> ServiceRuntime:
-    return ServiceRuntime(name="gateway", settings=settings)
+ENTRIES_QUEUE = "gateway.qb-entries"
+
+
+def options_from(settings: AppSettings) -> GatewayOptions:
+    return GatewayOptions(
+        public_url=settings.gateway_public_url,
+        session_timeout=timedelta(seconds=settings.gateway_session_timeout_seconds),
+        limits=Limits(settings.gateway_batch_max_requests, settings.gateway_batch_max_bytes),
+        max_soap_bytes=settings.gateway_max_soap_bytes,
+    )
+
+
+@dataclass
+class GatewayParts:
+    """What the gateway adds to the shared runtime (created once the database is up)."""
+
+    service: QbwcService
+    pending: PendingPublisher
+
+
+@dataclass
+class GatewayRuntime(ServiceRuntime):
+    gateway_parts: GatewayParts | None = None
+    consumers: list[Consumer] = field(default_factory=list)
+
+
+def create_runtime(settings: AppSettings) -> GatewayRuntime:
+    runtime = GatewayRuntime(name="gateway", settings=settings)
+
+    async def start_consumer(rt: ServiceRuntime) -> None:
+        assert isinstance(rt, GatewayRuntime)
+        assert rt.connection is not None and rt.sessions is not None
+        consumer = Consumer(
+            connection=rt.connection,
+            topology=rt.topology,
+            queue_name=ENTRIES_QUEUE,
+            model=m.EntryMessage,
+            handler=upsert_entry,
+            sessions=rt.sessions,
+            prefetch=settings.gateway_prefetch,
+            max_retries=settings.message_max_retries,
+        )
+        await consumer.start()
+        rt.consumers.append(consumer)
+        parts(rt).pending.poke()
+
+    async def stop_consumer(rt: ServiceRuntime) -> None:
+        assert isinstance(rt, GatewayRuntime)
+        for consumer in rt.consumers:
+            await consumer.stop()
+        if rt.gateway_parts is not None:
+            await rt.gateway_parts.pending.stop()
+
+    runtime.on_ready.append(start_consumer)
+    runtime.on_stop.append(stop_consumer)
+    return runtime
+
+
+def parts(runtime: GatewayRuntime) -> GatewayParts:
+    """The gateway's parts, built on first use (the database engine exists by then)."""
+    if runtime.gateway_parts is not None:
+        return runtime.gateway_parts
+    assert runtime.sessions is not None, "the runtime has not started"
+    pending = PendingPublisher(runtime.sessions, lambda: runtime.publisher)
+    service = QbwcService(
+        runtime.sessions,
+        options_from(runtime.settings),
+        serialise_writes=runtime.settings.is_sqlite,
+        after_commit=pending.poke,
+    )
+    created = GatewayParts(service, pending)
+    runtime.gateway_parts = created
+    pending.start()
+    return created
+
+
+def _soap_response(body: bytes, soap_ns: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type=content_type(soap_ns))
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(settings: AppSettings) -> FastAPI:
-    return create_service_app(create_runtime(settings))
+    runtime = create_runtime(settings)
+    app = create_service_app(runtime)
+    limit = settings.gateway_max_soap_bytes
+
+    @app.get("/qbwc")
+    async def wsdl(request: Request) -> Response:
+        if "wsdl" not in {key.lower() for key in request.query_params}:
+            return PlainTextResponse(
+                "Omni2QBD QuickBooks Web Connector endpoint. POST SOAP here; the WSDL is at ?wsdl.",
+            )
+        return Response(
+            build_wsdl(endpoint_url(settings.gateway_public_url)),
+            media_type="text/xml; charset=utf-8",
+        )
+
+    @app.post("/qbwc")
+    async def qbwc(request: Request) -> Response:
+        body = await _read_capped(request, limit)
+        if body is None:
+            fault = SoapFault(f"the request is larger than the {limit} bytes this service accepts")
+            return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        try:
+            call = parse_call(body, max_bytes=limit)
+        except SoapFault as fault:
+            return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        try:
+            result = await parts(runtime).service.handle(call)
+        except SoapFault as fault:
+            return _soap_response(fault_envelope(fault, call.soap_ns), call.soap_ns, 500)
+        except Exception:
+            reference = pysecrets.token_hex(6)
+            log.exception("qbwc_call_failed", operation=call.operation.name, reference=reference)
+            failure = SoapFault(
+                f"the gateway could not complete {call.operation.name} (reference {reference}); "
+                "the update can simply be run again",
+                "Server",
+            )
+            return _soap_response(fault_envelope(failure, call.soap_ns), call.soap_ns, 500)
+        return _soap_response(response_envelope(call, result), call.soap_ns)
+
+    @app.get("/support")
+    async def support() -> PlainTextResponse:
+        return PlainTextResponse(
+            "Omni2QBD support: this service posts reviewed Cin7 Omni documents into "
+            "QuickBooks Desktop through the QuickBooks Web Connector. Contact your Omni2QBD "
+            "administrator for help with this connection."
+        )
+
+    @app.get("/console/tenants/{tenant_id}/qwc")
+    async def console_qwc(tenant_id: str, request: Request) -> Response:
+        """The tenant's .qwc file; HTTP Basic with that tenant's Web Connector credentials."""
+        assert runtime.sessions is not None
+        credentials = _basic_credentials(request)
+        if credentials is None:
+            raise HTTPException(
+                401,
+                "log in with the tenant's Web Connector user name and password",
+                headers={"WWW-Authenticate": 'Basic realm="omni2qbd console"'},
+            )
+        username, password = credentials
+        async with unit_of_work(runtime.sessions) as db:
+            tenant = await sessions.check_credentials(db, username, password)
+            if tenant is None:
+                await sessions.record_failure(db, username, timedelta(minutes=15))
+        if tenant is None:
+            raise HTTPException(
+                401,
+                "wrong user name or password",
+                headers={"WWW-Authenticate": 'Basic realm="omni2qbd console"'},
+            )
+        if tenant.id != tenant_id:
+            # The same answer as for a tenant that does not exist: nothing about B leaks to A.
+            raise HTTPException(404, "no such tenant")
+        return Response(
+            build_qwc(tenant, settings.gateway_public_url),
+            media_type="application/x-qwc",
+            headers={"Content-Disposition": f'attachment; filename="{qwc_filename(tenant)}"'},
+        )
+
+    return app
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None

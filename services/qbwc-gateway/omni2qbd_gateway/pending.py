@@ -1,0 +1,117 @@
+"""Results and list changes leave through a transactional outbox.
+
+A Web Connector call records what happened (outbox state, links, list mirror) and the
+messages announcing it in one database transaction; the messages are published after the
+commit and deleted once the broker confirmed them. If the broker is down they wait in
+``gateway_pending_messages`` and a background loop publishes them later: delayed, never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_shared import messages as m
+from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import GatewayPendingMessage
+from omni2qbd_shared.messaging import Publisher
+
+log = structlog.get_logger(__name__)
+
+_KINDS: dict[str, type[m.Message]] = {
+    "result": m.ResultMessage,
+    "list_changes": m.ListChangesMessage,
+}
+
+
+def stage(session: AsyncSession, message: m.ResultMessage | m.ListChangesMessage) -> None:
+    """Add ``message`` to the current transaction; it is published after the commit."""
+    kind = "result" if isinstance(message, m.ResultMessage) else "list_changes"
+    session.add(
+        GatewayPendingMessage(
+            tenant_id=message.tenant_id, kind=kind, body=message.model_dump(mode="json")
+        )
+    )
+
+
+async def flush_pending(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher | None,
+    *,
+    limit: int = 500,
+) -> int:
+    """Publish what is waiting, oldest first; returns how many were confirmed."""
+    if publisher is None:
+        return 0
+    async with sessions() as session:
+        rows = (
+            await session.exec(
+                select(GatewayPendingMessage).order_by(col(GatewayPendingMessage.id)).limit(limit)
+            )
+        ).all()
+    if not rows:
+        return 0
+    batch = [_KINDS[row.kind].model_validate(row.body) for row in rows]
+    await publisher.publish_many(batch)
+    ids = [row.id for row in rows]
+    async with unit_of_work(sessions) as session:
+        await session.exec(
+            delete(GatewayPendingMessage).where(col(GatewayPendingMessage.id).in_(ids))
+        )
+    return len(rows)
+
+
+class PendingPublisher:
+    """Publishes right after each call (``poke``) and retries in the background."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: Callable[[], Publisher | None],
+        interval_seconds: float = 2.0,
+    ) -> None:
+        self._sessions = sessions
+        self._publisher = publisher
+        self._interval = interval_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gateway-pending-publisher")
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def flush(self) -> int:
+        async with self._lock:
+            total = 0
+            while True:
+                published = await flush_pending(self._sessions, self._publisher())
+                total += published
+                if published == 0:
+                    return total
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception as exc:  # broker or database away: keep the rows, try again later
+                log.warning("pending_publish_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()

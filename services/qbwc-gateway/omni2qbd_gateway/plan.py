@@ -1,0 +1,386 @@
+"""The session plan: which qbXML message set goes out next, in this order (DESIGN §4):
+
+1. recovery: every write set whose answer never came (``in_doubt``) is resolved first, with
+   ``oldMessageSetID`` and a query by RefNumber (or name) compared on ExternalGUID;
+2. names to link: contact adds that met 3100 are looked up and linked;
+3. lists: the QuickBooks list mirror is refreshed incrementally (iterators);
+4. drafts: entries to re-import are checked (still a draft, untouched since we wrote them);
+5. writes: the approved outbox, in batches bounded by count and bytes, contact adds first.
+
+The plan's memory lives in ``QbwcSession.plan`` (JSON) and the sent sets in
+``qbwc_requests``, so the next call may reach any gateway process.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_gateway import lists
+from omni2qbd_gateway.outbox import SENDABLE
+from omni2qbd_gateway.outcomes import describe_entry
+from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set, query_by_values
+from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest, QbwcSession
+from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.entries import Entry
+from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
+
+CONTACT_KINDS = ("customer_add", "vendor_add")
+TXN_TYPES = {
+    "invoice": "Invoice",
+    "credit_memo": "CreditMemo",
+    "bill": "Bill",
+    "vendor_credit": "VendorCredit",
+    "journal": "JournalEntry",
+    "customer_add": "Customer",
+    "vendor_add": "Vendor",
+}
+LINKED_TXN_QUERIES = ("Invoice", "CreditMemo", "Bill", "VendorCredit")
+_SET_OVERHEAD_BYTES = 200
+
+
+def entry_request_id(entry_id: str) -> str:
+    return f"e-{entry_id}"[:50]
+
+
+def entry_id_of(request_id: str | None) -> str | None:
+    return request_id[2:] if request_id and request_id.startswith("e-") else None
+
+
+def new_message_set_id() -> str:
+    # qbXML allows at most 23 characters; 64 random bits is plenty per tenant.
+    return "ws-" + pysecrets.token_hex(8)
+
+
+@dataclass
+class Limits:
+    max_requests: int
+    max_bytes: int
+
+
+@dataclass
+class OutgoingSet:
+    purpose: str  # recovery | link | lists | drafts | writes
+    xml: str
+    entry_ids: list[str] = field(default_factory=list)
+    message_set_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Rejected:
+    """An entry that could not be turned into a valid request; it fails without being sent."""
+
+    item: OutboxItem
+    reason: str
+
+
+def natural_key(item: OutboxItem) -> tuple[str, str, str]:
+    return (item.entry_kind, item.source_kind, item.cin7_id)
+
+
+def plan_state(row: QbwcSession) -> dict[str, Any]:
+    return plan_defaults(row.plan)
+
+
+def plan_defaults(stored: dict[str, Any] | None) -> dict[str, Any]:
+    plan = dict(stored or {})
+    plan.setdefault("deferred", [])
+    plan.setdefault("isolate", [])
+    plan.setdefault("mods_checked", {})
+    plan.setdefault("link_names", {})
+    plan.setdefault("iterators", {})
+    plan.setdefault("lists_started", False)
+    plan.setdefault("lists_done", False)
+    plan.setdefault("page", 0)
+    plan.setdefault("units_done", 0)
+    plan.setdefault("units_total", 1)
+    plan.setdefault("errors", 0)
+    return plan
+
+
+async def links_by_key(session: AsyncSession, tenant_id: str) -> dict[tuple[str, str, str], QbLink]:
+    return {
+        (link.entry_kind, link.source_kind, link.cin7_id): link
+        for link in (await session.exec(scoped(QbLink, tenant_id))).all()
+    }
+
+
+async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcRequest]:
+    query = scoped(QbwcRequest, tenant_id).where(
+        QbwcRequest.purpose == "writes", QbwcRequest.state == "in_doubt"
+    )
+    return list((await session.exec(query.order_by(col(QbwcRequest.id)))).all())
+
+
+async def sendable_items(
+    session: AsyncSession, tenant_id: str, deferred: list[str]
+) -> list[OutboxItem]:
+    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
+    rows = [row for row in (await session.exec(query)).all() if row.entry_id not in deferred]
+    in_flight = {
+        natural_key(row)
+        for row in (
+            await session.exec(
+                scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(("sent", "in_doubt")))
+            )
+        ).all()
+    }
+    # A newer version waits while the older one's fate in QuickBooks is unknown.
+    rows = [row for row in rows if natural_key(row) not in in_flight]
+    rows.sort(
+        key=lambda r: (
+            0 if r.entry_kind in CONTACT_KINDS else 1,
+            r.approved_at.isoformat() if r.approved_at else "",
+            r.entry_id,
+        )
+    )
+    return rows
+
+
+def _entry(item: OutboxItem) -> Entry:
+    return Entry.model_validate(item.body)
+
+
+# -- 1. recovery ---------------------------------------------------------------------------------
+
+
+async def recovery_set(
+    session: AsyncSession, tenant_id: str, version: str, request: QbwcRequest
+) -> OutgoingSet:
+    """Ask QuickBooks what became of one in-doubt set: error recovery plus lookups."""
+    items = [
+        item
+        for item in [await session.get(OutboxItem, eid) for eid in request.entry_ids]
+        if item is not None and item.tenant_id == tenant_id
+    ]
+    links = await links_by_key(session, tenant_id)
+    by_type: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
+    mods: dict[str, list[str]] = {}
+    for item in items:
+        qb_type = TXN_TYPES[item.entry_kind]
+        link = links.get(natural_key(item))
+        if item.entry_kind in CONTACT_KINDS:
+            contact = (item.body.get("header") or {}).get("contact") or {}
+            if contact.get("name"):
+                names.setdefault(qb_type, []).append(str(contact["name"]))
+        elif link is not None and link.entry_id != item.entry_id:
+            mods.setdefault(qb_type, []).append(link.txn_id)
+        elif item.ref_number:
+            by_type.setdefault(qb_type, []).append(item.ref_number)
+    requests: list[etree._Element] = []
+    for qb_type, refs in sorted(by_type.items()):
+        requests.append(
+            query_by_values(
+                f"{qb_type}QueryRq", f"rec-ref-{qb_type}", "RefNumber", sorted(set(refs)), []
+            )
+        )
+    for qb_type, txn_ids in sorted(mods.items()):
+        requests.append(
+            query_by_values(
+                f"{qb_type}QueryRq", f"rec-mod-{qb_type}", "TxnID", sorted(set(txn_ids)), []
+            )
+        )
+    for qb_type, wanted in sorted(names.items()):
+        requests.append(
+            query_by_values(
+                f"{qb_type}QueryRq", f"rec-name-{qb_type}", "FullName", sorted(set(wanted)), []
+            )
+        )
+    xml = message_set(
+        version, requests, on_error="continueOnError", old_message_set_id=request.message_set_id
+    )
+    return OutgoingSet(
+        "recovery",
+        xml,
+        entry_ids=[item.entry_id for item in items],
+        meta={"recovering": request.id, "old_message_set_id": request.message_set_id},
+    )
+
+
+# -- 2. names to link (3100) ---------------------------------------------------------------------
+
+
+def link_set(version: str, link_names: dict[str, list[str]]) -> OutgoingSet:
+    """``{entry_id: [qb_type, name]}`` → one FullName query per name."""
+    requests = [
+        query_by_values(f"{qb_type}QueryRq", f"lnk-{entry_id}"[:50], "FullName", [name], [])
+        for entry_id, (qb_type, name) in sorted(link_names.items())
+    ]
+    return OutgoingSet("link", message_set(version, requests), entry_ids=sorted(link_names))
+
+
+# -- 3. lists ------------------------------------------------------------------------------------
+
+
+async def list_set(
+    session: AsyncSession, tenant_id: str, version: str, plan: dict[str, Any]
+) -> OutgoingSet:
+    page = int(plan["page"]) + 1
+    plan["page"] = page
+    iterators: dict[str, str] = plan["iterators"]
+    requests: list[etree._Element] = []
+    if not plan["lists_started"]:
+        known = await lists.cursors(session, tenant_id)
+        for spec in lists.LIST_SPECS:
+            cursor = known.get(spec.list_type)
+            requests.append(
+                lists.build_query(
+                    spec,
+                    page=page,
+                    from_modified=cursor.from_modified if cursor else None,
+                    iterator_id=None,
+                )
+            )
+        plan["lists_started"] = True
+        plan["list_from"] = {
+            t: (c.from_modified if c else None)
+            for t, c in ((s.list_type, known.get(s.list_type)) for s in lists.LIST_SPECS)
+        }
+    else:
+        for list_type, iterator_id in sorted(iterators.items()):
+            requests.append(
+                lists.build_query(
+                    lists.SPEC_BY_TYPE[list_type],
+                    page=page,
+                    from_modified=(plan.get("list_from") or {}).get(list_type),
+                    iterator_id=iterator_id,
+                )
+            )
+    return OutgoingSet("lists", message_set(version, requests, on_error="continueOnError"))
+
+
+# -- 4. drafts -----------------------------------------------------------------------------------
+
+
+async def draft_candidates(
+    session: AsyncSession, tenant_id: str, plan: dict[str, Any]
+) -> list[tuple[OutboxItem, QbLink]]:
+    links = await links_by_key(session, tenant_id)
+    found: list[tuple[OutboxItem, QbLink]] = []
+    for item in await sendable_items(session, tenant_id, plan["deferred"]):
+        link = links.get(natural_key(item))
+        if (
+            link is not None
+            and link.entry_id != item.entry_id
+            and item.entry_kind not in CONTACT_KINDS
+            and item.entry_id not in plan["mods_checked"]
+        ):
+            found.append((item, link))
+    return found
+
+
+def drafts_set(version: str, candidates: list[tuple[OutboxItem, QbLink]]) -> OutgoingSet:
+    requests = []
+    for item, link in candidates:
+        qb_type = TXN_TYPES[item.entry_kind]
+        extra = ["IncludeLinkedTxns"] if qb_type in LINKED_TXN_QUERIES else []
+        requests.append(
+            query_by_values(
+                f"{qb_type}QueryRq", f"d-{item.entry_id}"[:50], "TxnID", [link.txn_id], extra
+            )
+        )
+    return OutgoingSet(
+        "drafts", message_set(version, requests), entry_ids=[i.entry_id for i, _ in candidates]
+    )
+
+
+# -- 5. writes -----------------------------------------------------------------------------------
+
+
+async def writes_set(
+    session: AsyncSession,
+    tenant_id: str,
+    version: str,
+    plan: dict[str, Any],
+    limits: Limits,
+) -> tuple[OutgoingSet | None, list[Rejected]]:
+    """The next batch of approved entries, or None; plus entries that cannot be rendered."""
+    candidates = await sendable_items(session, tenant_id, plan["deferred"])
+    isolate: list[list[str]] = plan["isolate"]
+    if isolate:
+        group = set(isolate[0])
+        candidates = [c for c in candidates if c.entry_id in group]
+        if not candidates:
+            isolate.pop(0)
+            return await writes_set(session, tenant_id, version, plan, limits)
+    links = await links_by_key(session, tenant_id)
+    pending_keys = {natural_key(c) for c in candidates}
+    rejected: list[Rejected] = []
+    chosen: list[tuple[OutboxItem, etree._Element]] = []
+    size = _SET_OVERHEAD_BYTES
+    for item in candidates:
+        if len(chosen) >= limits.max_requests:
+            break
+        link = links.get(natural_key(item))
+        try:
+            entry = _entry(item)
+            if not _dependencies_met(entry, links, pending_keys, chosen):
+                continue
+            if link is not None and link.entry_id != item.entry_id:
+                if item.entry_kind in CONTACT_KINDS:
+                    continue  # handled by the caller as "already in QuickBooks"
+                checked = plan["mods_checked"].get(item.entry_id)
+                if checked is None:
+                    continue  # not yet verified as a draft this session
+                element = render_mod(entry, link.txn_id, checked, version)
+            else:
+                element = render_add(entry, version)
+            element.set("requestID", entry_request_id(item.entry_id))
+            message_set(version, [element])  # validates this request alone
+        except (RenderError, InvalidRequestSet, ValueError) as exc:
+            what = describe_entry(item.entry_kind, item.ref_number, item.cin7_id, item.source_kind)
+            rejected.append(Rejected(item, f"The {what} cannot be sent to QuickBooks: {exc}"))
+            continue
+        request_bytes = len(etree.tostring(element))
+        if chosen and size + request_bytes > limits.max_bytes:
+            break
+        chosen.append((item, element))
+        size += request_bytes
+    if not chosen:
+        return None, rejected
+    set_id = new_message_set_id()
+    xml = message_set(version, [element for _, element in chosen], new_message_set_id=set_id)
+    return (
+        OutgoingSet("writes", xml, [item.entry_id for item, _ in chosen], message_set_id=set_id),
+        rejected,
+    )
+
+
+def _dependencies_met(
+    entry: Entry,
+    links: dict[tuple[str, str, str], QbLink],
+    pending_keys: set[tuple[str, str, str]],
+    chosen: list[tuple[OutboxItem, etree._Element]],
+) -> bool:
+    """A dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or goes first."""
+    chosen_keys = {natural_key(item) for item, _ in chosen}
+    for key in entry.depends_on:
+        parts = tuple(key.split(":", 2))
+        if len(parts) != 3:
+            continue
+        if parts in links or parts in chosen_keys:
+            continue
+        if parts in pending_keys:
+            return False  # approved but not in this batch yet: wait for it
+    return True
+
+
+async def contact_repeats(
+    session: AsyncSession, tenant_id: str, plan: dict[str, Any]
+) -> list[OutboxItem]:
+    """Approved contact adds whose contact is already linked in QuickBooks: nothing to send."""
+    links = await links_by_key(session, tenant_id)
+    return [
+        item
+        for item in await sendable_items(session, tenant_id, plan["deferred"])
+        if item.entry_kind in CONTACT_KINDS
+        and (link := links.get(natural_key(item))) is not None
+        and link.entry_id != item.entry_id
+    ]

@@ -1,0 +1,213 @@
+"""Helpers for the gateway tests: a gateway under uvicorn, tenants, entries, the simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import uvicorn
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_gateway.app import create_app
+from omni2qbd_gateway.outbox import approve
+from omni2qbd_gateway.tenants import NewTenant, create_tenant
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.models import OutboxItem, Tenant
+from omni2qbd_shared.entries import (
+    ContactDetails,
+    Entry,
+    EntryHeader,
+    EntryKind,
+    EntryLine,
+    Ref,
+    SourceRef,
+    external_guid_for,
+)
+from omni2qbd_sims.quickbooks import QuickBooksSimulator
+from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
+from tests.conftest import free_port
+
+COMPANY_PATH = "C:\\Companies\\{name}.qbw"
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: AppSettings
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def soap_url(self) -> str:
+        return f"{self.url}/qbwc"
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    database_url: str,
+    amqp_url: str,
+    namespace: str,
+    **overrides: object,
+) -> AsyncIterator[Gateway]:
+    """The real gateway app under uvicorn on a free port, in this event loop."""
+    port = free_port()
+    settings = AppSettings(
+        environment="development",
+        database_url=database_url,
+        amqp_url=amqp_url,
+        amqp_namespace=namespace,
+        gateway_public_url=f"http://127.0.0.1:{port}",
+        log_level="WARNING",
+        log_json=False,
+        **overrides,  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    engine = create_engine(database_url)
+    try:
+        yield Gateway(f"http://127.0.0.1:{port}", settings, session_factory(engine))
+    finally:
+        server.should_exit = True
+        await task
+        await engine.dispose()
+
+
+async def new_tenant(
+    sessions: async_sessionmaker[AsyncSession], name: str = "Acme Trading"
+) -> NewTenant:
+    async with unit_of_work(sessions) as db:
+        return await create_tenant(db, name=name, secret_key="test-key", actor="test")
+
+
+async def tenant_row(sessions: async_sessionmaker[AsyncSession], tenant_id: str) -> Tenant:
+    async with sessions() as db:
+        row = await db.get(Tenant, tenant_id)
+        assert row is not None
+        return row
+
+
+def company_for(qb: QuickBooksSimulator, tenant: Tenant, name: str | None = None) -> str:
+    """A QuickBooks company file carrying the tenant's FileID, with the lists entries use."""
+    path = COMPANY_PATH.format(name=name or tenant.qbwc_username)
+    company = qb.company(path, file_id=tenant.qb_file_id)
+    company.seed_demo()
+    return path
+
+
+def invoice(
+    tenant_id: str,
+    number: int,
+    *,
+    customer: str = "Acme Corp",
+    amount: str = "100.00",
+    revision: str = "r1",
+    item: str | None = "Consulting",
+    depends_on: Sequence[str] = (),
+) -> Entry:
+    key = f"invoice:sales_order:{number}"
+    return Entry(
+        kind=EntryKind.INVOICE,
+        source=SourceRef(kind="sales_order", cin7_id=str(number), revision=revision),
+        key=key,
+        tenant_id=tenant_id,
+        header=EntryHeader(party=Ref(name=customer), is_pending=True, memo=f"Cin7 SO-{number}"),
+        lines=[
+            EntryLine(
+                item=Ref(name=item) if item else None,
+                account=None,
+                amount=Decimal(amount),
+                description=f"Order {number}",
+            )
+        ],
+        ref_number=f"INV{number}",
+        txn_date=date(2026, 11, 20),
+        total=Decimal(amount),
+        external_guid=external_guid_for(tenant_id, key, revision),
+        depends_on=list(depends_on),
+    )
+
+
+def customer_add(tenant_id: str, cin7_id: str, name: str) -> Entry:
+    key = f"customer_add:contact:{cin7_id}"
+    return Entry(
+        kind=EntryKind.CUSTOMER_ADD,
+        source=SourceRef(kind="contact", cin7_id=cin7_id, revision="c1"),
+        key=key,
+        tenant_id=tenant_id,
+        header=EntryHeader(contact=ContactDetails(name=name, company_name=name)),
+        external_guid=external_guid_for(tenant_id, key, "c1"),
+    )
+
+
+async def add_entries(
+    sessions: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    entries: Sequence[Entry],
+    *,
+    approved_by: str | None = "Pat Reviewer",
+) -> list[str]:
+    """Put entries in the outbox as the qb.entries consumer would, then approve them."""
+    ids: list[str] = []
+    async with unit_of_work(sessions) as db:
+        for entry in entries:
+            entry_id = str(uuid.uuid4())
+            body = entry.model_dump(mode="json")
+            db.add(
+                OutboxItem(
+                    entry_id=entry_id,
+                    tenant_id=tenant_id,
+                    entry_kind=entry.kind.value,
+                    source_kind=entry.source.kind,
+                    cin7_id=entry.source.cin7_id,
+                    revision=entry.source.revision,
+                    ref_number=entry.ref_number,
+                    body=body,
+                )
+            )
+            ids.append(entry_id)
+    if approved_by:
+        async with unit_of_work(sessions) as db:
+            result = await approve(db, tenant_id, ids, actor=approved_by)
+            assert result.approved == ids, result.skipped
+    return ids
+
+
+async def outbox_states(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str
+) -> dict[str, OutboxItem]:
+    from omni2qbd_shared.db.tenancy import scoped
+
+    async with sessions() as db:
+        return {row.entry_id: row for row in (await db.exec(scoped(OutboxItem, tenant_id))).all()}
+
+
+def web_connector(
+    gateway: Gateway,
+    tenant: NewTenant,
+    qb: QuickBooksSimulator,
+    company_path: str,
+    **faults: object,
+) -> WebConnectorSimulator:
+    return WebConnectorSimulator(
+        gateway.soap_url,
+        tenant.qbwc_username,
+        tenant.qbwc_password,
+        qb,
+        company_path,
+        **faults,  # type: ignore[arg-type]
+    )
