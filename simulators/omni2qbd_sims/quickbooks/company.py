@@ -76,6 +76,9 @@ _KIND_LABEL = {
 }
 
 
+_LINE_SUFFIXES = ("LineAdd", "LineMod", "LineRet", "DebitLine", "CreditLine")
+
+
 def ref_kinds(tag: str) -> tuple[str, ...]:
     if tag in _ACCOUNT_REFS:
         return ("Account",)
@@ -337,7 +340,9 @@ class CompanyState:
                 continue
             if ref.find("ListID") is None and ref.find("FullName") is None:
                 continue
-            self.resolve_ref(ref, txn_label)
+            # QuickBooks names the place: "... in the SalesReceipt line." for line refs.
+            in_line = any(str(a.tag).endswith(_LINE_SUFFIXES) for a in ref.iterancestors())
+            self.resolve_ref(ref, f"{txn_label} line" if in_line else txn_label)
 
     # ---- transactions ---------------------------------------------------------------
     def live_txn(self, txn_id: str) -> Txn | None:

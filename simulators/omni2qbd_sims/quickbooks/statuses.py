@@ -93,7 +93,7 @@ def name_in_use(name: str) -> RequestFailed:
 def object_not_found(object_id: str) -> RequestFailed:
     return RequestFailed(
         OBJECT_NOT_FOUND,
-        f'Object "{object_id}" specified in the request cannot be found.  {RECORD_MISSING}',
+        f'Object "{object_id}" specified in the request cannot be found. {RECORD_MISSING}',
     )
 
 
@@ -107,7 +107,7 @@ def invalid_reference(list_label: str, value: str, txn_label: str) -> RequestFai
     return RequestFailed(
         INVALID_REFERENCE,
         f'There is an invalid reference to QuickBooks {list_label} "{value}" in the '
-        f"{txn_label}.  {RECORD_MISSING}",
+        f"{txn_label}. {RECORD_MISSING}",
     )
 
 
@@ -121,7 +121,7 @@ def stale_edit_sequence(edit_sequence: str) -> RequestFailed:
 def invalid_value(field: str, value: str, qb_message: str) -> RequestFailed:
     return RequestFailed(
         INVALID_VALUE,
-        f'The "{field}" field has an invalid value "{value}".  QuickBooks error message: '
+        f'The "{field}" field has an invalid value "{value}". QuickBooks error message: '
         f"{qb_message}",
     )
 
@@ -133,7 +133,7 @@ def journal_not_in_balance(debits: str, credits: str) -> RequestFailed:
     # desktop refuses an unbalanced journal with "Transaction not in balance".
     return RequestFailed(
         SAVE_ERROR,
-        "There was an error when saving a Journal Entry.  QuickBooks error message: "
+        "There was an error when saving a Journal Entry. QuickBooks error message: "
         f"Transaction not in balance (debits {debits}, credits {credits}).",
     )
 
@@ -143,18 +143,18 @@ def lock_error(code: int, object_label: str, name: str) -> RequestFailed:
     # the official text for 3175 is unconfirmed.
     if code == LOCK_MODIFIED:
         text = (
-            f'There was an error when modifying a {object_label} "{name}".  '
+            f'There was an error when modifying a {object_label} "{name}". '
             "QuickBooks error message: This list has been modified by another user."
         )
     elif code == LOCK_IN_USE:
         text = (
-            f'Object "{name}" specified in the request cannot be locked.  '
+            f'Object "{name}" specified in the request cannot be locked. '
             "QuickBooks error message: The internals could not be locked. "
             "The list element is in use."
         )
     elif code == SAVE_ERROR:
         text = (
-            f'There was an error when saving a {object_label} "{name}".  '
+            f'There was an error when saving a {object_label} "{name}". '
             "QuickBooks error message: This list has been modified by another user."
         )
     else:

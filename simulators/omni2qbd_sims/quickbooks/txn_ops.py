@@ -246,7 +246,7 @@ def check_journal_balance(body: etree._Element) -> None:
         if line.find("AccountRef") is None:
             raise statuses.RequestFailed(
                 statuses.SAVE_ERROR,
-                "There was an error when saving a Journal Entry.  QuickBooks error message: "
+                "There was an error when saving a Journal Entry. QuickBooks error message: "
                 "An account is required on every line of a journal entry.",
             )
     if money(debits) != money(credits):
