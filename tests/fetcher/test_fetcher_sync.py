@@ -18,10 +18,18 @@ from sqlmodel import select
 from omni2qbd_fetcher import sync as sync_module
 from omni2qbd_fetcher.cin7_client import Cin7Client
 from omni2qbd_fetcher.kinds import KINDS
+from omni2qbd_fetcher.rate_limit import KeyRateLimiter
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import FetchedDocument, SyncCursor, SyncStatus
 
 RESOURCE_OF = {spec.kind: spec.resource for spec in KINDS}
+UNLIMITED = ((100_000, 1.0),)
+
+
+@pytest.fixture
+def db_url(database_url: str) -> str:
+    """These tests run on SQLite and on PostgreSQL (the shared ``database_url`` fixture)."""
+    return database_url
 
 
 def expected_counts(stack: Stack, username: str = ACME) -> Counter[str]:
@@ -164,7 +172,11 @@ async def test_documents_changed_while_paging_are_picked_up(stack: Stack) -> Non
     await sync_to_the_end(stack, tenant, rows=10)
     messages = await stack.drain()
     async with Cin7Client(
-        tenant="check", username=ACME, api_key=stack.sim.key(), base_url=stack.sim.base_url
+        tenant="check",
+        username=ACME,
+        api_key=stack.sim.key(),
+        base_url=stack.sim.base_url,
+        limiter=KeyRateLimiter(UNLIMITED),
     ) as client:
         final = await client.list_all("SalesOrders", order="id")
     published = Counter(
@@ -178,7 +190,11 @@ async def test_page_numbers_alone_would_miss_those_documents(stack: Stack) -> No
     """Shows the fault is real: naive page-number paging skips records."""
     stack.sim.admin.add_fault("change_between_pages", resource="SalesOrders", count=3, times=6)
     async with Cin7Client(
-        tenant="check", username=ACME, api_key=stack.sim.key(), base_url=stack.sim.base_url
+        tenant="check",
+        username=ACME,
+        api_key=stack.sim.key(),
+        base_url=stack.sim.base_url,
+        limiter=KeyRateLimiter(UNLIMITED),
     ) as client:
         naive = await client.list_all("SalesOrders", order="modifiedDate,id", rows=10)
     everything = stack.sim.store.tenants[ACME].records["SalesOrders"]

@@ -131,21 +131,21 @@ class KindSync:
                 else:
                     done_date = position.anchor
                     position = Position(position.anchor, int(items[-1]["id"]))
-                await self._advance(done_date, len(docs), published, finished=False)
+                await self._advance(done_date, len(docs), published)
                 continue
             if short or last is None:
                 end = max(position.anchor, last) if last else position.anchor
                 if end > EPOCH:
-                    await self._advance(end, len(docs), published, finished=True)
+                    await self._advance(end, len(docs), published)
                 else:
-                    await self._count(len(docs), published, finished=True)
+                    await self._count(len(docs), published)
                 result.finished, result.position = True, Position(end)
                 return result
             if all(doc.position == last for doc in docs):
                 position = Position(last, int(items[-1]["id"]))  # a whole page on one date
             else:
                 position = Position(last)  # records at `last` come back once and dedupe
-            await self._advance(last, len(docs), published, finished=False)
+            await self._advance(last, len(docs), published)
         result.position = position
         return result
 
@@ -224,9 +224,7 @@ class KindSync:
                 session, self.tenant_id, [(d.cin7_id, d.revision) for d in docs], utcnow()
             )
 
-    async def _advance(
-        self, position: datetime, seen: int, published: int, *, finished: bool
-    ) -> None:
+    async def _advance(self, position: datetime, seen: int, published: int) -> None:
         async with unit_of_work(self.sessions) as session:
             await repo.set_cursor(session, self.tenant_id, self.spec.kind, self.field, position)
             await repo.record_success(
@@ -235,10 +233,10 @@ class KindSync:
                 self.spec.kind,
                 seen=seen,
                 published=published,
-                finished=finished,
+                finished=False,
             )
 
-    async def _count(self, seen: int, published: int, *, finished: bool) -> None:
+    async def _count(self, seen: int, published: int) -> None:
         async with unit_of_work(self.sessions) as session:
             await repo.record_success(
                 session,
@@ -246,7 +244,7 @@ class KindSync:
                 self.spec.kind,
                 seen=seen,
                 published=published,
-                finished=finished,
+                finished=False,
             )
 
     async def recover(self) -> int:

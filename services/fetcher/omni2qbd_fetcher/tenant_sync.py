@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
-from omni2qbd_fetcher.cin7_client import Cin7AuthError, Cin7Client, Cin7Error
+from omni2qbd_fetcher.cin7_client import (
+    Cin7AuthError,
+    Cin7Client,
+    Cin7Error,
+    Cin7UnavailableError,
+)
 from omni2qbd_fetcher.kinds import KINDS, MODIFIED, MODIFIED_COGS, KindSpec
 from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry, RateLimitWait
@@ -95,6 +100,7 @@ class TenantSyncer:
         client = self.client_for(tenant)
         await self.prepare(tenant)
         for spec in self.kinds:
+            kind_finished = True
             for date_field in spec.date_fields:
                 key = (tenant.tenant_id, spec.kind, date_field)
                 sync = KindSync(
@@ -119,6 +125,12 @@ class TenantSyncer:
                     )
                     await self._record_error(tenant, spec, text)
                     raise TenantSyncError(text, retry_in=exc.seconds) from exc
+                except Cin7UnavailableError as exc:
+                    # Cin7 is not answering this tenant: the other kinds would wait just the
+                    # same, so end the turn and let the scheduler back off.
+                    text = f"{spec.resource} by {date_field}: {exc}"
+                    await self._record_error(tenant, spec, text)
+                    raise TenantSyncError(text) from exc
                 except (Cin7Error, OSError, TimeoutError) as exc:
                     text = f"{spec.resource} by {date_field}: {exc}"
                     await self._record_error(tenant, spec, text)
@@ -130,9 +142,14 @@ class TenantSyncer:
                 if outcome.finished:
                     self._positions.pop(key, None)
                 else:
-                    result.finished = False
+                    result.finished = kind_finished = False
                     if outcome.position is not None:
                         self._positions[key] = outcome.position
+            if kind_finished and not any(spec.resource in error for error in result.errors):
+                async with unit_of_work(self.sessions) as session:
+                    await repo.record_success(
+                        session, tenant.tenant_id, spec.kind, seen=0, published=0, finished=True
+                    )
         if result.errors:
             raise TenantSyncError("; ".join(result.errors))
         return result

@@ -1,0 +1,172 @@
+"""The fetcher's scheduler, its HTTP service and ``omni2qbd fetch`` against real parts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+from fetcher_testkit import ACME, BLUEBIRD, SECRET, Stack
+from sqlmodel import select
+
+from omni2qbd_fetcher.app import create_app
+from omni2qbd_fetcher.kinds import KINDS
+from omni2qbd_fetcher.scheduler import FetchScheduler
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import SyncStatus
+from omni2qbd_sims.cin7.server import serve_in_thread
+
+CASCADE = "CascadeToolsAPI"
+
+
+def expected_total(stack: Stack, username: str) -> int:
+    account = stack.sim.store.tenants[username]
+    return sum(len(account.records[spec.resource]) for spec in KINDS)
+
+
+async def statuses(stack: Stack, tenant_id: str) -> dict[str, SyncStatus]:
+    async with unit_of_work(stack.sessions) as session:
+        rows = await session.exec(select(SyncStatus).where(SyncStatus.tenant_id == tenant_id))
+        return {row.kind: row for row in rows.all()}
+
+
+async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: Stack) -> None:
+    hung = await stack.tenant(ACME)
+    healthy = await stack.tenant(BLUEBIRD)
+    wrong_key = await stack.tenant(CASCADE, api_key="wrong")
+    # Cin7 never answers the hung tenant in time: every request of it outlasts the timeout.
+    stack.sim.admin.add_fault("slow", delaySeconds=2.0, times=None, username=ACME)
+    options = dict(workers=1, pages_per_turn=1, request_timeout=0.3)
+    syncer = stack.syncer(**options)
+    scheduler = FetchScheduler(
+        sessions=stack.sessions, syncer=syncer, secret_key=SECRET, options=stack.options(**options)
+    )
+    scheduler.start()
+    try:
+        started = time.monotonic()
+        while True:
+            done = await statuses(stack, healthy.tenant_id)
+            if len(done) == len(KINDS) and all(s.last_success_at for s in done.values()):
+                break
+            assert time.monotonic() - started < 15, "the healthy tenant was starved"
+            await asyncio.sleep(0.1)
+    finally:
+        await scheduler.stop()
+    published = await stack.drain()
+    by_tenant = Counter(m["tenant_id"] for m in published)
+    assert by_tenant[healthy.tenant_id] == expected_total(stack, BLUEBIRD)
+    assert by_tenant[hung.tenant_id] == 0
+    hung_status = await statuses(stack, hung.tenant_id)
+    assert any("attempts" in (s.last_error or "") for s in hung_status.values())
+    wrong = await statuses(stack, wrong_key.tenant_id)
+    assert any(
+        "401" in (s.last_error or "") and "API Key" in (s.last_error or "") for s in wrong.values()
+    )
+    states = {s["tenant_id"]: s for s in scheduler.snapshot()}
+    assert states[hung.tenant_id]["consecutive_failures"] >= 1
+    assert states[wrong_key.tenant_id]["next_poll_in_seconds"] > 0  # backing off
+
+
+def _settings(db_url: str, amqp_url: str) -> AppSettings:
+    return AppSettings(
+        environment="test",
+        database_url=db_url,
+        amqp_url=amqp_url,
+        secret_key=SECRET,
+        log_json=False,
+    )
+
+
+async def _wait_for(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+async def test_service_polls_and_refreshes_on_request(
+    stack: Stack, db_url: str, amqp_url: str
+) -> None:
+    tenant = await stack.tenant(ACME)
+    app = create_app(
+        _settings(db_url, amqp_url),
+        topology=stack.topology,
+        options=stack.options(rows=50, poll_interval=3600.0),
+    )
+    with serve_in_thread(app, lifespan="on", suffix="") as base:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+
+            async def ready() -> bool:
+                return (await http.get("/readyz")).status_code == 200
+
+            await _wait_for(ready)
+
+            async def first_sync_done() -> dict[str, Any] | None:
+                body = (await http.get(f"/tenants/{tenant.tenant_id}/status")).json()
+                kinds = body["kinds"]
+                finished = len(kinds) == len(KINDS) and all(k["last_success_at"] for k in kinds)
+                return body if finished else None
+
+            body = await _wait_for(first_sync_done)
+            assert sum(k["revisions_published"] for k in body["kinds"]) == expected_total(
+                stack, ACME
+            )
+            assert len(await stack.drain()) == expected_total(stack, ACME)
+
+            order = min(stack.sim.store.tenants[ACME].records["SalesOrders"])
+            stack.sim.admin.change_document(ACME, "SalesOrders", order, stage="On Hold")
+            response = await http.post(f"/tenants/{tenant.tenant_id}/refresh")
+            assert response.status_code == 202
+
+            async def new_revision() -> list[dict[str, Any]]:
+                return await stack.drain()
+
+            [message] = await _wait_for(new_revision)
+            assert message["cin7_id"] == str(order) and message["payload"]["stage"] == "On Hold"
+            missing = await http.post("/tenants/no-such-tenant/refresh")
+            assert missing.status_code == 404 and "no-such-tenant" in missing.json()["detail"]
+    # leaving the block stopped the server: the lifespan stopped the polling loop cleanly
+
+
+async def test_fetch_command_syncs_one_tenant(stack: Stack, db_url: str, amqp_url: str) -> None:
+    tenant = await stack.tenant(BLUEBIRD)
+    env = {
+        **os.environ,
+        "OMNI2QBD_ENVIRONMENT": "test",
+        "OMNI2QBD_DATABASE_URL": db_url,
+        "OMNI2QBD_AMQP_URL": amqp_url,
+        "OMNI2QBD_SECRET_KEY": SECRET,
+        "OMNI2QBD_FETCHER_TOPOLOGY_NAMESPACE": stack.topology.namespace,
+        "OMNI2QBD_FETCHER_CIN7_LIMITS": "off",
+        "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": str(stack.topology.retry_delay_ms),
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "omni2qbd", "fetch", tenant.name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    total = expected_total(stack, BLUEBIRD)
+    assert f"{total} new revisions published" in done.stdout
+    assert len(await stack.drain()) == total
+    unknown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "omni2qbd", "fetch", "nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "no tenant 'nobody'" in unknown.stderr
