@@ -133,6 +133,10 @@ def test_hcp_response_matches_the_capture_and_carries_the_file_id(demo: CompanyF
         return [(str(rs.tag), rs.get("requestID")) for rs in msgs]
 
     assert shape(ours) == shape(captured)
+    # Same elements in the same places as the capture; only the values are this company's.
+    assert [ours.getroottree().getpath(e) for e in ours.iter()] == [
+        captured.getroottree().getpath(e) for e in captured.iter()
+    ]
     host = ours.find("QBXMLMsgsRs/HostQueryRs/HostRet")
     assert host is not None
     assert host.findtext("ProductName") == "QuickBooks Pro 2014"

@@ -7,10 +7,15 @@ edition, supported qbXML versions and FileID filled in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from lxml import etree
 
-from omni2qbd_sims.quickbooks.qbtext import sub
+from omni2qbd_shared.xmlsafe import parse_xml
+
+# A copy of reference/qbwc/captures/strHCPResponse-QuickBooksPro2014.xml (public test data
+# of the qbwc/qbwc gem, redacted there).
+_TEMPLATE = Path(__file__).with_name("hcp_capture_pro2014.xml")
 
 _OLD_VERSIONS = [
     "1.0",
@@ -71,91 +76,36 @@ def build_hcp_response(
     owner_id: str,
     single_user: bool = True,
 ) -> str:
-    """The strHCPResponse text, in the capture's compact single-line form."""
-    root = etree.Element("QBXML")
-    msgs = sub(root, "QBXMLMsgsRs")
-
-    host_rs = _rs(msgs, "HostQueryRs", "0")
-    host = sub(host_rs, "HostRet")
-    sub(host, "ProductName", edition.product_name)
-    sub(host, "MajorVersion", edition.major_version)
-    sub(host, "MinorVersion", edition.minor_version)
-    sub(host, "Country", edition.country)
-    for version in edition.qbxml_versions:
-        sub(host, "SupportedQBXMLVersion", version)
-    sub(host, "IsAutomaticLogin", "false")
-    sub(host, "QBFileMode", "SingleUser" if single_user else "MultiUser")
-
-    company_rs = _rs(msgs, "CompanyQueryRs", "1")
-    company = sub(company_rs, "CompanyRet")
-    sub(company, "IsSampleCompany", "false")
-    sub(company, "CompanyName", company_name)
-    sub(company, "LegalCompanyName", company_name)
-    address = sub(company, "Address")
-    sub(address, "City", "Anytown")
-    sub(address, "State", "CA")
-    sub(address, "PostalCode", "12345")
-    sub(address, "Country", "US")
-    sub(company, "FirstMonthFiscalYear", "January")
-    sub(company, "FirstMonthIncomeTaxYear", "January")
-    sub(company, "CompanyType", "InformationTechnologyComputersSoftware")
-    sub(company, "TaxForm", "Form1120")
-    ext = sub(company, "DataExtRet")
-    sub(ext, "OwnerID", owner_id)
-    sub(ext, "DataExtName", "FileID")
-    sub(ext, "DataExtType", "STR255TYPE")
-    sub(ext, "DataExtValue", file_id)
-
-    prefs_rs = _rs(msgs, "PreferencesQueryRs", "2")
-    prefs = sub(prefs_rs, "PreferencesRet")
-    accounting = sub(prefs, "AccountingPreferences")
-    for tag, value in (
-        ("IsUsingAccountNumbers", "false"),
-        ("IsRequiringAccounts", "true"),
-        ("IsUsingClassTracking", "true"),
-        ("IsUsingAuditTrail", "true"),
-        ("IsAssigningJournalEntryNumbers", "true"),
-    ):
-        sub(accounting, tag, value)
-    finance = sub(prefs, "FinanceChargePreferences")
-    for tag, value in (
-        ("AnnualInterestRate", "0.00"),
-        ("MinFinanceCharge", "0.00"),
-        ("GracePeriod", "0"),
-        ("IsAssessingForOverdueCharges", "false"),
-        ("CalculateChargesFrom", "DueDate"),
-        ("IsMarkedToBePrinted", "false"),
-    ):
-        sub(finance, tag, value)
-    jobs = sub(prefs, "JobsAndEstimatesPreferences")
-    sub(jobs, "IsUsingEstimates", "true")
-    sub(jobs, "IsUsingProgressInvoicing", "false")
-    sub(jobs, "IsPrintingItemsWithZeroAmounts", "false")
-    multi = sub(prefs, "MultiCurrencyPreferences")
-    sub(multi, "IsMultiCurrencyOn", "false")
-    purchases = sub(prefs, "PurchasesAndVendorsPreferences")
-    sub(purchases, "IsUsingInventory", "false")
-    sub(purchases, "DaysBillsAreDue", "10")
-    sub(purchases, "IsAutomaticallyUsingDiscounts", "false")
-    reports = sub(prefs, "ReportsPreferences")
-    sub(reports, "AgingReportBasis", "AgeFromDueDate")
-    sub(reports, "SummaryReportBasis", "Accrual")
-    sales = sub(prefs, "SalesAndCustomersPreferences")
-    sub(sales, "IsTrackingReimbursedExpensesAsIncome", "false")
-    sub(sales, "IsAutoApplyingPayments", "true")
-    time = sub(prefs, "TimeTrackingPreferences")
-    sub(time, "FirstDayOfWeek", "Monday")
-    rights = sub(prefs, "CurrentAppAccessRights")
-    sub(rights, "IsAutomaticLoginAllowed", "false")
-    sub(rights, "IsPersonalDataAccessAllowed", "false")
+    """The strHCPResponse text: the captured one (compact, single line) with this company's
+    product, versions, name and FileID substituted."""
+    root = parse_xml(_TEMPLATE.read_bytes())
+    host = root.find("QBXMLMsgsRs/HostQueryRs/HostRet")
+    company = root.find("QBXMLMsgsRs/CompanyQueryRs/CompanyRet")
+    assert host is not None and company is not None
+    _set(host, "ProductName", edition.product_name)
+    _set(host, "MajorVersion", edition.major_version)
+    _set(host, "MinorVersion", edition.minor_version)
+    _set(host, "Country", edition.country)
+    versions = host.findall("SupportedQBXMLVersion")
+    anchor = host.index(versions[0])
+    for old in versions:
+        host.remove(old)
+    for offset, version in enumerate(edition.qbxml_versions):
+        element = etree.Element("SupportedQBXMLVersion")
+        element.text = version
+        host.insert(anchor + offset, element)
+    _set(host, "QBFileMode", "SingleUser" if single_user else "MultiUser")
+    _set(company, "CompanyName", company_name)
+    _set(company, "LegalCompanyName", company_name)
+    for ext in company.findall("DataExtRet"):
+        if ext.findtext("DataExtName") == "FileID":
+            _set(ext, "OwnerID", owner_id)
+            _set(ext, "DataExtValue", file_id)
     text = etree.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" ?>{text}'
 
 
-def _rs(parent: etree._Element, tag: str, request_id: str) -> etree._Element:
-    rs = sub(parent, tag)
-    rs.set("requestID", request_id)
-    rs.set("statusCode", "0")
-    rs.set("statusSeverity", "Info")
-    rs.set("statusMessage", "Status OK")
-    return rs
+def _set(parent: etree._Element, tag: str, text: str) -> None:
+    element = parent.find(tag)
+    assert element is not None, tag
+    element.text = text
