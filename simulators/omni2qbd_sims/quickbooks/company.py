@@ -7,13 +7,11 @@ is processed under it, the way QuickBooks processes one request set at a time.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -383,11 +381,3 @@ class CompanyState:
         """Iterators live only for one QuickBooks session (reference §3.4)."""
         with self.lock:
             self.iterators.clear()
-
-
-def balance_of(amounts: Iterable[Decimal]) -> Decimal:
-    return sum(amounts, Decimal("0"))
-
-
-def monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)

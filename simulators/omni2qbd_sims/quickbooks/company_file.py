@@ -7,6 +7,7 @@ plain message; inspection returns frozen dataclasses with ``Decimal`` amounts.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -322,7 +323,7 @@ class CompanyFile(CompanyState):
             body = etree.Element(f"{payment_type}Ret")
             entity = txn.body.find(entity_tag)
             if entity is not None:
-                body.append(_copy(entity))
+                body.append(copy.deepcopy(entity))
             sub(body, "TxnDate", when.isoformat())
             sub(body, "TotalAmount", str(paid))
             now = self.now()
@@ -505,9 +506,3 @@ def _replace(body: etree._Element, tag: str, text: str) -> None:
     if found is None:
         found = sub(body, tag)
     found.text = text
-
-
-def _copy(element: etree._Element) -> etree._Element:
-    import copy
-
-    return copy.deepcopy(element)
