@@ -1,0 +1,64 @@
+"""The mapper service: ``create_app(settings)`` is what ``omni2qbd run mapper`` serves.
+
+Its lifespan consumes ``cin7.documents``, ``qb.results``, ``qb.lists`` and ``tenant.events``
+(handlers in ``omni2qbd_mapper.handlers``) and publishes entries to ``qb.entries``; the
+endpoints are the shared /livez, /readyz and /metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from omni2qbd_mapper import handlers
+from omni2qbd_shared import messages as m
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.messaging import Consumer, Topology
+from omni2qbd_shared.service import ServiceRuntime, create_service_app
+
+QUEUES: tuple[tuple[str, type[m.Message], Any], ...] = (
+    ("mapper.cin7-documents", m.Cin7DocumentMessage, handlers.handle_document),
+    ("mapper.qb-results", m.ResultMessage, handlers.handle_result),
+    ("mapper.qb-lists", m.ListChangesMessage, handlers.handle_lists),
+    ("mapper.tenant-events", m.TenantEventMessage, handlers.handle_tenant_event),
+)
+
+
+def create_app(settings: AppSettings, *, topology: Topology | None = None) -> FastAPI:
+    runtime = ServiceRuntime(name="mapper", settings=settings)
+    if topology is not None:
+        runtime.topology = topology
+    consumers: list[Consumer] = []
+
+    async def start_consumers(rt: ServiceRuntime) -> None:
+        assert rt.connection is not None and rt.sessions is not None
+        for queue_name, model, handler in QUEUES:
+            consumer = Consumer(
+                connection=rt.connection,
+                topology=rt.topology,
+                queue_name=queue_name,
+                model=model,
+                handler=handler,
+                sessions=rt.sessions,
+                prefetch=settings.mapper_prefetch,
+                max_retries=settings.message_max_retries,
+            )
+            await consumer.start()
+            consumers.append(consumer)
+
+    async def stop_consumers(_rt: ServiceRuntime) -> None:
+        while consumers:
+            await consumers.pop().stop()
+
+    async def consumers_check() -> str | None:
+        if runtime.started.is_set() and len(consumers) != len(QUEUES):
+            return "not every queue is being consumed"
+        return None
+
+    runtime.on_ready.append(start_consumers)
+    runtime.on_stop.append(stop_consumers)
+    runtime.extra_checks["consumers"] = consumers_check
+    app = create_service_app(runtime, title="omni2qbd mapper")
+    app.state.consumers = consumers
+    return app

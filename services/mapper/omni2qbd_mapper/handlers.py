@@ -1,0 +1,195 @@
+"""Message handlers of the mapper service (each runs in one transaction; see messaging.Consumer).
+
+- ``cin7.documents``: map the revision, store entries (idempotent by tenant, kind, Cin7 id and
+  revision), publish them to ``qb.entries``, fold COGS into monthly journals.
+- ``qb.results``: track what reached QuickBooks (posted / locked / failed).
+- ``qb.lists`` and ``tenant.events``: re-evaluate entries that wait for a person, because a
+  list change, a confirmed match or new settings may have resolved their findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_mapper import store
+from omni2qbd_mapper.cin7doc import UnknownKind
+from omni2qbd_mapper.lists_loader import load_lists
+from omni2qbd_mapper.mapping import map_document
+from omni2qbd_shared import messages as m
+from omni2qbd_shared.db.models import FetchedDocument, Tenant, utcnow
+from omni2qbd_shared.db.settings_store import latest_settings
+from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.messaging import PoisonMessage
+from omni2qbd_shared.qb_lists import QbLists
+from omni2qbd_shared.tenant_settings import TenantSettings, settings_problems
+
+log = structlog.get_logger(__name__)
+
+
+async def _tenant_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
+    if await session.get(Tenant, tenant_id) is None:
+        raise PoisonMessage(f"tenant {tenant_id} does not exist")
+    saved = await latest_settings(session, tenant_id)
+    if saved is None:
+        return TenantSettings()
+    problems = settings_problems(saved.body)
+    if problems:
+        # The gateway validates before saving, so this is a stored version from an older
+        # schema; mapping with defaults would post to the wrong accounts, so retry later.
+        raise RuntimeError(
+            f"saved settings version {saved.version} of tenant {tenant_id} are invalid: "
+            + "; ".join(problems[:3])
+        )
+    return TenantSettings.model_validate(saved.body)
+
+
+async def _is_stale(session: AsyncSession, message: m.Cin7DocumentMessage) -> bool:
+    """A redelivered older revision must not replace a newer one already mapped."""
+    if message.modified_date is None:
+        return False
+    statement = (
+        scoped(FetchedDocument, message.tenant_id)
+        .where(
+            FetchedDocument.kind == message.kind,
+            FetchedDocument.cin7_id == message.cin7_id,
+            col(FetchedDocument.modified_date) > message.modified_date,
+        )
+        .limit(1)
+    )
+    newer = (await session.exec(statement)).first()
+    if newer is None:
+        return False
+    rows = await store.document_rows(session, message.tenant_id, message.kind, message.cin7_id)
+    return any(row.revision == newer.revision for row in rows)
+
+
+async def map_and_store(
+    session: AsyncSession,
+    tenant_id: str,
+    kind: str,
+    cin7_id: str,
+    revision: str,
+    payload: dict[str, Any],
+    settings: TenantSettings,
+    lists: QbLists,
+    out: store.Outbox,
+) -> None:
+    posted = await store.posted_entries(session, tenant_id, kind, cin7_id)
+    try:
+        result = map_document(
+            kind, payload, settings, lists, tenant_id=tenant_id, revision=revision, posted=posted
+        )
+    except (UnknownKind, ValueError) as exc:
+        raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc
+    await store.apply_result(session, tenant_id, kind, cin7_id, revision, result, out)
+    log.info(
+        "document_mapped",
+        kind=kind,
+        cin7_id=cin7_id,
+        status=result.status.value,
+        entries=len(result.entries),
+    )
+
+
+async def _rebuild_months(
+    session: AsyncSession,
+    tenant_id: str,
+    periods: set[str],
+    settings: TenantSettings,
+    lists: QbLists,
+    out: store.Outbox,
+) -> None:
+    now = utcnow()
+    for period in sorted(p for p in periods if p):
+        await store.rebuild_cogs_month(session, tenant_id, period, settings, lists, now, out)
+
+
+async def handle_document(
+    message: m.Cin7DocumentMessage, session: AsyncSession
+) -> Sequence[m.Message]:
+    await store.lock_tenant(session, message.tenant_id)
+    settings = await _tenant_settings(session, message.tenant_id)
+    if await _is_stale(session, message):
+        log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
+        return []
+    lists = await load_lists(session, message.tenant_id)
+    out = store.Outbox()
+    await map_and_store(
+        session,
+        message.tenant_id,
+        message.kind,
+        message.cin7_id,
+        message.revision,
+        message.payload,
+        settings,
+        lists,
+        out,
+    )
+    await _rebuild_months(session, message.tenant_id, out.touched_periods, settings, lists, out)
+    return out.messages
+
+
+async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:
+    row = await store.set_state_from_result(
+        session, message.tenant_id, message.entry_id, message.outcome
+    )
+    if row is None:
+        log.info("result_for_unknown_entry", entry_id=message.entry_id)
+    return []
+
+
+async def reevaluate(
+    session: AsyncSession, tenant_id: str, *, held_only: bool
+) -> Sequence[m.Message]:
+    """Map again every document whose entries are still waiting, with today's settings and lists."""
+    await store.lock_tenant(session, tenant_id)
+    try:
+        settings = await _tenant_settings(session, tenant_id)
+    except PoisonMessage:
+        return []  # an event for a tenant deleted meanwhile: nothing to re-evaluate
+    lists = await load_lists(session, tenant_id)
+    out = store.Outbox()
+    for source_kind, cin7_id, revision in await store.open_document_revisions(
+        session, tenant_id, held_only
+    ):
+        document = await session.get(FetchedDocument, (tenant_id, source_kind, cin7_id, revision))
+        if document is None:
+            continue  # the payload is gone; the next revision from the fetcher remaps it
+        try:
+            await map_and_store(
+                session,
+                tenant_id,
+                source_kind,
+                cin7_id,
+                revision,
+                document.payload,
+                settings,
+                lists,
+                out,
+            )
+        except PoisonMessage as exc:
+            log.warning("reevaluation_skipped", reason=str(exc))
+    periods = out.touched_periods | set(await store.open_cogs_months(session, tenant_id))
+    await _rebuild_months(session, tenant_id, periods, settings, lists, out)
+    return out.messages
+
+
+async def handle_lists(message: m.ListChangesMessage, session: AsyncSession) -> Sequence[m.Message]:
+    return await reevaluate(session, message.tenant_id, held_only=True)
+
+
+async def handle_tenant_event(
+    message: m.TenantEventMessage, session: AsyncSession
+) -> Sequence[m.Message]:
+    if message.event not in ("settings_saved", "match_confirmed"):
+        return []
+    try:
+        return await reevaluate(session, message.tenant_id, held_only=False)
+    except ValidationError as exc:  # pragma: no cover - settings are validated when saved
+        raise PoisonMessage(str(exc)) from exc

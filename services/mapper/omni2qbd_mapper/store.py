@@ -1,0 +1,376 @@
+"""The mapper's tables: entries (one row per entry version) and COGS contributions.
+
+Identity of an entry across revisions is (tenant, entry kind, source kind, Cin7 id); a row is
+one revision of it, unique with the revision. A new revision supersedes the open (unsent)
+row; a row that reached QuickBooks stays ``posted`` and the new row is its re-import. The same
+revision mapped again (redelivery, or re-evaluation after a settings or list change) updates
+its row in place with a higher version, or changes nothing when the result is the same.
+
+COGS contributions are kept as rows of entry kind ``cogs_contribution`` (state ``current``
+or ``superseded``); they are never published, only summed into monthly COGS journals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
+from omni2qbd_mapper.rules.cogs import map_cogs_month
+from omni2qbd_shared import messages as m
+from omni2qbd_shared.db.models import Entry as EntryRow
+from omni2qbd_shared.db.models import QbLink, utcnow
+from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.entries import Entry, EntryKind
+from omni2qbd_shared.qb_lists import QbListsView
+from omni2qbd_shared.tenant_settings import TenantSettings
+
+READY = "ready"
+NEEDS_ATTENTION = "needs_attention"
+SUPERSEDED = "superseded"
+VOID = "void"
+POSTED = "posted"
+LOCKED = "locked"
+FAILED = "failed"
+OPEN_STATES = (READY, NEEDS_ATTENTION, FAILED)
+IN_QUICKBOOKS = (POSTED, LOCKED)
+
+CONTRIBUTION_KIND = "cogs_contribution"
+CURRENT = "current"
+COGS_MONTH_SOURCE = "cogs_month"
+
+# What the gateway is told an entry row's state is.
+_MESSAGE_STATES = {
+    READY: "ready",
+    NEEDS_ATTENTION: "held",
+    SUPERSEDED: "superseded",
+    VOID: "superseded",
+}
+
+
+@dataclass
+class Outbox:
+    """Messages to publish once the transaction committed."""
+
+    messages: list[m.Message] = field(default_factory=list)
+    touched_periods: set[str] = field(default_factory=set)
+
+
+def entry_message(row: EntryRow) -> m.EntryMessage:
+    return m.EntryMessage(
+        entry_id=row.id,
+        tenant_id=row.tenant_id,
+        entry_kind=row.entry_kind,
+        version=row.version,
+        state=_MESSAGE_STATES.get(row.state, row.state),
+        source=m.EntrySource(kind=row.source_kind, cin7_id=row.cin7_id, revision=row.revision),
+        entry=row.body,
+    )
+
+
+async def lock_tenant(session: AsyncSession, tenant_id: str) -> None:
+    """Serialise one tenant's mapping work until commit (PostgreSQL; SQLite writes are
+    serialised by the database itself). Monthly COGS sums must see every contribution."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.exec(  # type: ignore[call-overload]
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            params={"key": f"mapper:{tenant_id}"},
+        )
+
+
+def _base_id(cin7_id: str) -> str:
+    return cin7_id.split(":", 1)[0]
+
+
+async def document_rows(
+    session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
+) -> list[EntryRow]:
+    """Every entry row made from one Cin7 document (its reversals included)."""
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.source_kind == source_kind,
+        col(EntryRow.entry_kind) != CONTRIBUTION_KIND,
+        (col(EntryRow.cin7_id) == cin7_id) | col(EntryRow.cin7_id).startswith(f"{cin7_id}:void:"),
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def posted_entries(
+    session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
+) -> list[PostedEntry]:
+    """Entries of this document that reached QuickBooks, newest row per identity."""
+    rows = [
+        r
+        for r in await document_rows(session, tenant_id, source_kind, cin7_id)
+        if r.state in IN_QUICKBOOKS and r.cin7_id == cin7_id
+    ]
+    newest: dict[str, EntryRow] = {}
+    for row in rows:
+        if row.entry_kind not in newest or row.version > newest[row.entry_kind].version:
+            newest[row.entry_kind] = row
+    links = await session.exec(
+        scoped(QbLink, tenant_id).where(
+            QbLink.source_kind == source_kind, QbLink.cin7_id == cin7_id
+        )
+    )
+    link_by_kind = {link.entry_kind: link for link in links.all()}
+    posted = []
+    for row in newest.values():
+        entry = Entry.model_validate(row.body)
+        link = link_by_kind.get(row.entry_kind)
+        if row.state == LOCKED:
+            is_draft = False
+        elif link is not None and link.is_pending is not None:
+            is_draft = link.is_pending
+        else:
+            # Invoices and credit memos are drafts only while pending; other transactions are
+            # drafts while untouched, which a posted (not locked) row means here.
+            sales = entry.kind in (EntryKind.INVOICE, EntryKind.CREDIT_MEMO)
+            is_draft = bool(entry.header.is_pending) if sales else True
+        posted.append(
+            PostedEntry(entry=entry, txn_id=link.txn_id if link else None, is_draft=is_draft)
+        )
+    return posted
+
+
+def _row_values(entry: Entry) -> dict[str, Any]:
+    return {
+        "state": NEEDS_ATTENTION if entry.held else READY,
+        "ref_number": entry.ref_number,
+        "txn_date": entry.txn_date.isoformat() if entry.txn_date else None,
+        "total": entry.total,
+        "body": entry.model_dump(mode="json"),
+        "findings": [f.model_dump(mode="json") for f in entry.findings],
+    }
+
+
+async def upsert_entry(
+    session: AsyncSession, tenant_id: str, entry: Entry, out: Outbox
+) -> EntryRow:
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.entry_kind == entry.kind.value,
+        EntryRow.source_kind == entry.source.kind,
+        EntryRow.cin7_id == entry.source.cin7_id,
+    )
+    rows = list((await session.exec(statement)).all())
+    values = _row_values(entry)
+    top_version = max((r.version for r in rows), default=0)
+    same = next((r for r in rows if r.revision == entry.source.revision), None)
+    if same is not None:
+        if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID):
+            return same  # already sent, or an old revision delivered again: nothing to do
+        changed = any(getattr(same, k) != v for k, v in values.items() if k != "total") or (
+            same.total is None or Decimal(same.total) != entry.total
+        )
+        if changed:
+            for key, value in values.items():
+                setattr(same, key, value)
+            same.version = top_version + 1
+            same.updated_at = utcnow()
+            session.add(same)
+        out.messages.append(entry_message(same))
+        return same
+    for row in rows:
+        if row.state in OPEN_STATES:
+            row.state = SUPERSEDED
+            row.updated_at = utcnow()
+            session.add(row)
+            out.messages.append(entry_message(row))
+    row = EntryRow(
+        tenant_id=tenant_id,
+        entry_kind=entry.kind.value,
+        source_kind=entry.source.kind,
+        cin7_id=entry.source.cin7_id,
+        revision=entry.source.revision,
+        version=top_version + 1,
+        **values,
+    )
+    session.add(row)
+    await session.flush()
+    out.messages.append(entry_message(row))
+    return row
+
+
+async def retire_missing(
+    session: AsyncSession,
+    tenant_id: str,
+    source_kind: str,
+    cin7_id: str,
+    keep: Iterable[tuple[str, str]],
+    status: DocumentStatus,
+    out: Outbox,
+) -> None:
+    """Open rows of this document that the new revision no longer produces are retired."""
+    kept = set(keep)
+    for row in await document_rows(session, tenant_id, source_kind, cin7_id):
+        if (row.entry_kind, row.cin7_id) in kept or row.state not in OPEN_STATES:
+            continue
+        row.state = VOID if status is DocumentStatus.VOID else SUPERSEDED
+        row.updated_at = utcnow()
+        session.add(row)
+        out.messages.append(entry_message(row))
+
+
+async def store_contributions(
+    session: AsyncSession,
+    tenant_id: str,
+    source_kind: str,
+    cin7_id: str,
+    revision: str,
+    contributions: Sequence[CogsContribution],
+    out: Outbox,
+) -> None:
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.entry_kind == CONTRIBUTION_KIND,
+        EntryRow.source_kind == source_kind,
+        EntryRow.cin7_id == cin7_id,
+    )
+    rows = list((await session.exec(statement)).all())
+    wanted = {c.period: c for c in contributions}
+    for row in rows:
+        keep = row.revision == revision and row.txn_date in wanted
+        if row.state == CURRENT and not keep:
+            row.state = SUPERSEDED
+            row.updated_at = utcnow()
+            session.add(row)
+            out.touched_periods.add(row.txn_date or "")
+    existing = {(r.revision, r.txn_date) for r in rows}
+    for period, contribution in wanted.items():
+        # Rebuilt even when unchanged: a redelivery must publish the month's journal again.
+        out.touched_periods.add(period)
+        if (revision, period) in existing:
+            continue
+        session.add(
+            EntryRow(
+                tenant_id=tenant_id,
+                entry_kind=CONTRIBUTION_KIND,
+                source_kind=source_kind,
+                cin7_id=cin7_id,
+                revision=revision,
+                version=1,
+                state=CURRENT,
+                txn_date=period,
+                total=contribution.amount,
+                body=contribution.model_dump(mode="json"),
+            )
+        )
+        out.touched_periods.add(period)
+    await session.flush()
+
+
+async def rebuild_cogs_month(
+    session: AsyncSession,
+    tenant_id: str,
+    period: str,
+    settings: TenantSettings,
+    lists: QbListsView,
+    now: datetime,
+    out: Outbox,
+) -> None:
+    """Re-sum a month's contributions into its COGS journal (a new version when it changed)."""
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.entry_kind == CONTRIBUTION_KIND,
+        EntryRow.state == CURRENT,
+        EntryRow.txn_date == period,
+    )
+    contributions = [
+        CogsContribution.model_validate(row.body) for row in (await session.exec(statement)).all()
+    ]
+    journals = await session.exec(
+        scoped(EntryRow, tenant_id).where(
+            EntryRow.source_kind == COGS_MONTH_SOURCE, EntryRow.cin7_id == period
+        )
+    )
+    journal_rows = list(journals.all())
+    posted = [r for r in journal_rows if r.state in IN_QUICKBOOKS]
+    posted_total = Decimal(max(posted, key=lambda r: r.version).total or 0) if posted else None
+    result = map_cogs_month(
+        period,
+        contributions,
+        settings,
+        lists,
+        tenant_id=tenant_id,
+        posted_total=posted_total,
+        today=now.astimezone(settings.zone()).date(),
+    )
+    for entry in result.entries:
+        await upsert_entry(session, tenant_id, entry, out)
+    if not result.entries:
+        for row in journal_rows:
+            if row.state in OPEN_STATES:
+                row.state = SUPERSEDED
+                row.updated_at = utcnow()
+                session.add(row)
+                out.messages.append(entry_message(row))
+
+
+async def apply_result(
+    session: AsyncSession,
+    tenant_id: str,
+    source_kind: str,
+    cin7_id: str,
+    revision: str,
+    result: MappingResult,
+    out: Outbox,
+) -> None:
+    """Store what mapping one document revision produced."""
+    kept: list[tuple[str, str]] = []
+    for entry in result.entries:
+        await upsert_entry(session, tenant_id, entry, out)
+        if entry.source.kind == source_kind:
+            kept.append((entry.kind.value, entry.source.cin7_id))
+    await retire_missing(session, tenant_id, source_kind, cin7_id, kept, result.status, out)
+    if result.status in (DocumentStatus.READY, DocumentStatus.HELD) or result.cogs:
+        await store_contributions(
+            session, tenant_id, source_kind, cin7_id, revision, result.cogs, out
+        )
+    elif result.status in (DocumentStatus.VOID, DocumentStatus.NOT_READY):
+        # A voided or no-longer-invoiced document takes its cost back out of the month.
+        await store_contributions(session, tenant_id, source_kind, cin7_id, revision, [], out)
+
+
+async def set_state_from_result(
+    session: AsyncSession, tenant_id: str, entry_id: str, outcome: str
+) -> EntryRow | None:
+    row = await session.get(EntryRow, entry_id)
+    if row is None or row.tenant_id != tenant_id:
+        return None
+    new_state = {"posted": POSTED, "locked": LOCKED, "failed": FAILED}.get(outcome)
+    if new_state is None or row.state == new_state:
+        return row
+    if row.state == LOCKED and new_state == POSTED:
+        return row  # a late "posted" never unlocks a transaction someone changed in QuickBooks
+    row.state = new_state
+    row.updated_at = utcnow()
+    session.add(row)
+    return row
+
+
+async def open_document_revisions(
+    session: AsyncSession, tenant_id: str, held_only: bool
+) -> list[tuple[str, str, str]]:
+    """(source kind, Cin7 id, revision) of documents with entries still to be sent."""
+    states = (NEEDS_ATTENTION,) if held_only else OPEN_STATES
+    statement = scoped(EntryRow, tenant_id).where(
+        col(EntryRow.state).in_(states), col(EntryRow.entry_kind) != CONTRIBUTION_KIND
+    )
+    seen: dict[tuple[str, str, str], None] = {}
+    for row in (await session.exec(statement)).all():
+        if row.source_kind in ("contact", COGS_MONTH_SOURCE):
+            continue
+        seen[(row.source_kind, _base_id(row.cin7_id), row.revision)] = None
+    return list(seen)
+
+
+async def open_cogs_months(session: AsyncSession, tenant_id: str) -> list[str]:
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.source_kind == COGS_MONTH_SOURCE, col(EntryRow.state).in_(OPEN_STATES)
+    )
+    return sorted({row.cin7_id for row in (await session.exec(statement)).all()})
