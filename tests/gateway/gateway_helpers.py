@@ -19,7 +19,7 @@ from omni2qbd_gateway.outbox import approve
 from omni2qbd_gateway.tenants import NewTenant, create_tenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-from omni2qbd_shared.db.models import OutboxItem, Tenant
+from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
 from omni2qbd_shared.entries import (
     ContactDetails,
     Entry,
@@ -211,3 +211,18 @@ def web_connector(
         company_path,
         **faults,  # type: ignore[arg-type]
     )
+
+
+async def link_of(
+    sessions: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    entry_kind: str,
+    cin7_id: str,
+) -> QbLink | None:
+    from omni2qbd_shared.db.tenancy import scoped
+
+    async with sessions() as db:
+        query = scoped(QbLink, tenant_id).where(
+            QbLink.entry_kind == entry_kind, QbLink.cin7_id == cin7_id
+        )
+        return (await db.exec(query)).one_or_none()

@@ -1,0 +1,150 @@
+"""Operator commands of the gateway: ``approve``, ``status`` and ``qwc`` (top level of
+``omni2qbd``; the lead's CLI copies each command registered here)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_gateway.outbox import ApprovalError, approve, status_rows
+from omni2qbd_gateway.qwc import QwcError, build_qwc
+from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+
+T = TypeVar("T")
+
+app = typer.Typer(help="QuickBooks Web Connector gateway commands.")
+
+
+def _settings() -> AppSettings:
+    try:
+        return AppSettings()
+    except ValidationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _run(work: Callable[[AsyncSession, AppSettings], Awaitable[T]]) -> T:
+    settings = _settings()
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                return await work(session, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except (TenantNotFound, ApprovalError, QwcError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command("approve")
+def approve_command(
+    tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
+    entry_ids: Annotated[list[str] | None, typer.Argument(help="Entry ids to approve")] = None,
+    all_ready: Annotated[
+        bool, typer.Option("--all", help="Approve every entry that is ready (or failed)")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who approves (default: your login name)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Approve entries for import into QuickBooks: the next Web Connector run sends them."""
+    if all_ready == bool(entry_ids):
+        typer.echo("error: give either --all or one or more ENTRY_IDs", err=True)
+        raise typer.Exit(2)
+    actor = (by or getpass.getuser()).strip()
+
+    async def work(session: AsyncSession, _settings: AppSettings) -> Any:
+        row = await get_tenant(session, tenant)
+        return await approve(session, row.id, None if all_ready else entry_ids, actor=actor)
+
+    result = _run(work)
+    if as_json:
+        typer.echo(json.dumps({"approved": result.approved, "skipped": result.skipped}))
+    else:
+        typer.echo(f"approved {len(result.approved)} entries as {actor}")
+        for entry_id, why in result.skipped.items():
+            typer.echo(f"skipped {entry_id}: {why}")
+    if result.skipped and not result.approved:
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_command(
+    tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List a tenant's entries by state, with their QuickBooks outcome."""
+
+    async def work(session: AsyncSession, _settings: AppSettings) -> Any:
+        row = await get_tenant(session, tenant)
+        return row.name, await status_rows(session, row.id)
+
+    name, rows = _run(work)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "entry_id": r.entry_id,
+                        "state": r.state,
+                        "entry_kind": r.entry_kind,
+                        "source": r.source,
+                        "ref_number": r.ref_number,
+                        "approved_by": r.approved_by,
+                        "approved_at": r.approved_at.isoformat() if r.approved_at else None,
+                        "status_code": r.status_code,
+                        "status_message": r.status_message,
+                        "txn_id": r.txn_id,
+                        "edit_sequence": r.edit_sequence,
+                        "txn_number": r.txn_number,
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return
+    if not rows:
+        typer.echo(f"{name}: no entries yet")
+        return
+    current = None
+    for r in rows:
+        if r.state != current:
+            current = r.state
+            count = sum(1 for x in rows if x.state == current)
+            typer.echo(f"\n{current.upper()} ({count})")
+        qb = f" TxnID {r.txn_id}" if r.txn_id else ""
+        outcome = f" [{r.status_code}] {r.status_message}" if r.status_message else ""
+        who = f" approved by {r.approved_by}" if r.approved_by else ""
+        typer.echo(
+            f"  {r.entry_id}  {r.entry_kind:<13} {r.ref_number or '-':<12} {r.source}{who}{qb}"
+            f"{outcome}"
+        )
+
+
+@app.command("qwc")
+def qwc_command(
+    tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
+    run_every_minutes: Annotated[int, typer.Option("--every", help="Scheduler minutes")] = 15,
+) -> None:
+    """Print the tenant's .qwc file (add it to the QuickBooks Web Connector)."""
+
+    async def work(session: AsyncSession, settings: AppSettings) -> str:
+        row = await get_tenant(session, tenant)
+        return build_qwc(row, settings.gateway_public_url, run_every_minutes=run_every_minutes)
+
+    typer.echo(_run(work), nl=False)

@@ -1,0 +1,208 @@
+"""Every fault the simulators inject, end to end over real HTTP.
+
+Web Connector: QuickBooks not running, the wrong company file open, a slow QuickBooks, the
+connection dropped after QuickBooks processed a set. QuickBooks: lock errors (3170/3175/
+3180), a name already in use (3100), and a set its parser refuses whole (0x80040400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from omni2qbd_shared.messaging import Topology
+from omni2qbd_sims.quickbooks import QbxmlSetError, QuickBooksSimulator
+from tests.gateway.gateway_helpers import (
+    add_entries,
+    company_for,
+    customer_add,
+    invoice,
+    new_tenant,
+    outbox_states,
+    running_gateway,
+    tenant_row,
+    web_connector,
+)
+
+
+async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
+
+        down = await web_connector(gw, tenant, qb, path, quickbooks_not_running=True).run_session()
+        assert [c.answer for c in down.connection_errors] == ["done"]
+        assert "connectionError" in down.calls and "sendRequestXML" not in down.calls
+        assert (await outbox_states(gw.sessions, tenant.tenant_id))[ids[0]].state == "approved"
+
+        up = await web_connector(gw, tenant, qb, path).run_session()
+        assert up.completed, up.summary()
+        assert qb.company(path).count_by_ref_number("INV1", "Invoice") == 1
+
+
+async def test_wrong_company_file_stops_with_the_expected_file_named(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions, "Right Books Inc")
+        qb = QuickBooksSimulator()
+        row = await tenant_row(gw.sessions, tenant.tenant_id)
+        path = company_for(qb, row)
+        other = "C:\\Companies\\Someone Else.qbw"
+        qb.company(other).seed_demo()
+        await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 2)])
+
+        report = await web_connector(gw, tenant, qb, path, wrong_company_open=other).run_session()
+        assert report.request_sets == []  # nothing reached the wrong file
+        message = report.last_errors[-1]
+        assert "Wrong company file" in message and "Someone Else" in message
+        assert row.qb_file_id in message and "Right Books Inc" in message
+        assert qb.company(other).count_by_ref_number("INV2") == 0
+
+
+async def test_slow_quickbooks_still_completes(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 3)])
+        report = await web_connector(
+            gw, tenant, qb, path, quickbooks_delay_seconds=0.3
+        ).run_session()
+        assert report.completed, report.summary()
+        assert qb.company(path).count_by_ref_number("INV3", "Invoice") == 1
+
+
+async def test_dropped_response_then_new_session_posts_everything_exactly_once(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(
+        database_url,
+        amqp_url,
+        topology.namespace,
+        gateway_session_timeout_seconds=1,
+        gateway_batch_max_requests=4,
+    ) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        entries = [invoice(tenant.tenant_id, 100 + n) for n in range(10)]
+        ids = await add_entries(gw.sessions, tenant.tenant_id, entries)
+
+        # Set 1 is the list refresh, set 2 the first write batch: QuickBooks posts it, the
+        # answer never reaches the gateway.
+        dropped = await web_connector(
+            gw, tenant, qb, path, drop_connection_after_set=2
+        ).run_session()
+        assert dropped.dropped
+        assert sum(qb.company(path).count_by_ref_number(f"INV{100 + n}") for n in range(10)) == 4
+        await asyncio.sleep(1.2)  # the abandoned session expires
+
+        again = await web_connector(gw, tenant, qb, path).run_session()
+        assert again.completed, again.summary()
+        assert "oldMessageSetID" in again.request_sets[0]  # recovery comes first
+        for n in range(10):
+            assert qb.company(path).count_by_ref_number(f"INV{100 + n}", "Invoice") == 1
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert {states[i].state for i in ids} == {"posted"}
+
+
+async def test_lock_errors_wait_for_the_next_run(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        ids = await add_entries(
+            gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (11, 12, 13)]
+        )
+        company = qb.company(path)
+        company.inject_lock(3170, count=1)
+        company.inject_lock(3175, count=1)
+        company.inject_lock(3180, count=1)
+
+        first = await web_connector(gw, tenant, qb, path).run_session()
+        assert first.completed, first.summary()
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert {states[i].state for i in ids} == {"queued"}
+        assert {states[i].last_status_code for i in ids} == {"3170", "3175", "3180"}
+        assert "next Web Connector run" in (states[ids[0]].last_status_message or "")
+
+        second = await web_connector(gw, tenant, qb, path).run_session()
+        assert second.completed, second.summary()
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert {states[i].state for i in ids} == {"posted"}
+        assert all(company.count_by_ref_number(f"INV{n}", "Invoice") == 1 for n in (11, 12, 13))
+
+
+async def test_contact_add_with_a_name_in_use_links_the_existing_customer(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        existing = qb.company(path).add_customer("Hooli")
+        qb.company(path).add_vendor("Umbrella")
+        ids = await add_entries(
+            gw.sessions,
+            tenant.tenant_id,
+            [
+                customer_add(tenant.tenant_id, "c-1", "Hooli"),
+                customer_add(tenant.tenant_id, "c-2", "Umbrella"),
+            ],
+        )
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        linked, clash = states[ids[0]], states[ids[1]]
+        assert linked.state == "posted" and "Hooli" in (linked.last_status_message or "")
+        assert clash.state == "failed" and "Umbrella" in (clash.last_status_message or "")
+        assert "Rename the contact in Cin7" in (clash.last_status_message or "")
+        from tests.gateway.gateway_helpers import link_of
+
+        link = await link_of(gw.sessions, tenant.tenant_id, "customer_add", "c-1")
+        assert link is not None and link.txn_id == existing.list_id
+
+
+class StricterQuickBooks(QuickBooksSimulator):
+    """QuickBooks whose parser refuses a set the XSD accepts (reference §3.3, qbxml #15):
+    here, any set containing the memo text POISON."""
+
+    def process_request(self, company_path: str, qbxml: str) -> str:
+        if "POISON" in qbxml:
+            raise QbxmlSetError(detail="stricter than the XSD")
+        return super().process_request(company_path, qbxml)
+
+
+async def test_set_failing_whole_is_split_until_the_bad_entry_is_isolated(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = StricterQuickBooks()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        entries = [invoice(tenant.tenant_id, 200 + n) for n in range(8)]
+        bad = entries[5].model_copy(
+            update={"header": entries[5].header.model_copy(update={"memo": "POISON"})}
+        )
+        entries[5] = bad
+        ids = await add_entries(gw.sessions, tenant.tenant_id, entries)
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        assert report.set_failures  # QuickBooks did refuse sets whole
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert states[ids[5]].state == "failed"
+        assert states[ids[5]].last_status_code == "0x80040400"
+        assert "INV205" in (states[ids[5]].last_status_message or "")
+        good = [i for n, i in enumerate(ids) if n != 5]
+        assert {states[i].state for i in good} == {"posted"}
+        for n in range(8):
+            expected = 0 if n == 5 else 1
+            assert qb.company(path).count_by_ref_number(f"INV{200 + n}", "Invoice") == expected
