@@ -48,6 +48,8 @@ class Plan:
     connection_error_answers: list[str] = field(default_factory=lambda: ["done"])
     nothing_to_do_message: str = "Nothing more to do."
     close_message: str = "OK"
+    auth_answer: list[str] | None = None  # overrides the 4-string answer
+    broken_receive: bool = False  # answer receiveResponseXML with a PHP-style error page
 
 
 @dataclass
@@ -118,6 +120,15 @@ class TestGateway:
                     )
                 )
                 result = self._answer(operation, params)
+                state = self.tickets.get(params.get("ticket", ""))
+            if (
+                operation == "receiveResponseXML"
+                and state is not None
+                and state.plan.broken_receive
+            ):
+                return Response(
+                    b"<b>Fatal error</b>: Uncaught PDOException", media_type="text/html"
+                )
             return Response(_envelope(operation, result), media_type="text/xml; charset=utf-8")
 
         return app
@@ -133,6 +144,8 @@ class TestGateway:
                 return ["", "nvu", "", ""]
             ticket = str(uuid.uuid4())
             self.tickets[ticket] = TicketState(p["strUserName"], plan)
+            if plan.auth_answer is not None:
+                return plan.auth_answer
             return [ticket, plan.auth_status, plan.postpone, plan.min_run]
         state = self.tickets.get(p.get("ticket", ""))
         if state is None:

@@ -241,3 +241,19 @@ async def test_client_version_answers(gateway: Start, qb: QuickBooksSimulator) -
             report = await WebConnectorSimulator(url, "u", "pw", qb, DEMO).run_session()
         assert ("authenticate" in report.calls) is goes_on
         assert report.status == status
+
+
+async def test_qbwc_errors_for_broken_answers(gateway: Start, qb: QuickBooksSimulator) -> None:
+    plans = {
+        "short": Plan("pw", auth_answer=["only-a-ticket"]),
+        "php": Plan("pw", request_sets=[CUSTOMER_QUERY], broken_receive=True),
+    }
+    with gateway(plans) as (_service, url):
+        short = await WebConnectorSimulator(url, "short", "pw", qb, DEMO).run_session()
+        php = await WebConnectorSimulator(url, "php", "pw", qb, DEMO).run_session()
+    assert short.status.startswith("QBWC1012: Authentication failed")
+    assert "Index Out Of Range" in short.status
+    assert short.calls[-1] == "authenticate"
+    assert php.status.startswith("QBWC1042: ReceiveResponseXML failed")
+    assert "not well-formed" in php.status
+    assert php.calls[-1] == "receiveResponseXML" and php.requests_processed == 1
