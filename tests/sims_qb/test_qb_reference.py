@@ -167,3 +167,60 @@ def test_first_call_queries_answer_like_hcp(demo: CompanyFile) -> None:
     assert demo.file_id in response
     assert unescape(response).count("<HostRet>") == 1
     parse_valid(response)
+
+
+def test_the_captured_invoice_reproduced(sim: QuickBooksSimulator) -> None:
+    """Rebuild the request behind the captured InvoiceAddRs and compare field by field."""
+    from sims_qb_helpers import message_set
+
+    company = sim.company("Spree", seed_demo=True)
+    company.add_customer("spree@example.com")
+    company.add_item(
+        "SPREE-T-SHIRT",
+        item_type="ItemNonInventory",
+        price="103.00",
+        account="Sales",
+        sales_tax_code="Non",
+    )
+    company.add_list("Template", "Intuit Service Invoice")
+    address = (
+        "<Addr1>1234 Awesome Street</Addr1><City>Hollywood</City><State>CA</State>"
+        "<PostalCode>90210</PostalCode><Country>USA</Country>"
+    )
+    request = (
+        "<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>spree@example.com</FullName>"
+        "</CustomerRef><TemplateRef><FullName>Intuit Service Invoice</FullName></TemplateRef>"
+        f"<TxnDate>2014-02-03</TxnDate><RefNumber>R1TT46883</RefNumber>"
+        f"<BillAddress>{address}</BillAddress><ShipAddress>{address}</ShipAddress>"
+        "<IsPending>false</IsPending><DueDate>2014-02-03</DueDate><ShipDate>2014-02-03</ShipDate>"
+        "<IsToBePrinted>true</IsToBePrinted><IsToBeEmailed>false</IsToBeEmailed>"
+        "<InvoiceLineAdd><ItemRef><FullName>SPREE-T-SHIRT</FullName></ItemRef>"
+        "<Quantity>2</Quantity></InvoiceLineAdd></InvoiceAdd></InvoiceAddRq>"
+    )
+    (rs,) = rs_list(company.process_request(message_set(request)))
+    ours = rs.find("InvoiceRet")
+    envelope = parse_xml((CAPTURES / "receiveResponseXML-InvoiceAddRs.xml").read_bytes())
+    text = envelope.findtext(".//{http://developer.intuit.com/}response") or ""
+    theirs = parse_xml(text).find("QBXMLMsgsRs/InvoiceAddRs/InvoiceRet")
+    assert ours is not None and theirs is not None
+    assert [c.tag for c in ours] == [c.tag for c in theirs]
+    varying = {
+        "TxnID",
+        "TimeCreated",
+        "TimeModified",
+        "EditSequence",
+        "TxnNumber",
+        "ListID",
+        "TxnLineID",
+        "Addr2",
+        "Addr3",
+    }  # ids, times, and QuickBooks' state/country names
+
+    def values(ret: object) -> list[tuple[str, str]]:
+        return [
+            (e.getroottree().getpath(e), (e.text or "").strip())
+            for e in ret.iter()  # type: ignore[attr-defined]
+            if e.tag not in varying and not len(e)
+        ]
+
+    assert values(ours) == values(theirs)

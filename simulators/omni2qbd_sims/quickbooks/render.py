@@ -48,6 +48,10 @@ def txn_ret(
             continue
         ret.append(copy.deepcopy(child))
     company.refresh_refs(ret)
+    for tag in ("BillAddress", "ShipAddress"):
+        address = ret.find(tag)
+        if address is not None:
+            ret.append(address_block(address, f"{tag}Block"))
     t = totals(company, txn)
     percentage = fmt_rate(t.sales_tax_percentage) if t.sales_tax_percentage else "0.00"
     if txn.txn_type == "Invoice":
@@ -82,6 +86,27 @@ def txn_ret(
             sub(linked, "Amount", fmt_amount(-link.amount))
     sort_children(ret, version)
     return ret
+
+
+def address_block(address: etree._Element, tag: str) -> etree._Element:
+    """The printable block QuickBooks derives from an address: street lines, then
+    "City, State PostalCode", then the country (at most five lines)."""
+    lines = [address.findtext(f"Addr{n}") for n in range(1, 6)]
+    text_lines = [line for line in lines if line]
+    city = address.findtext("City") or ""
+    state_zip = " ".join(
+        x for x in (address.findtext("State"), address.findtext("PostalCode")) if x
+    )
+    city_line = ", ".join(x for x in (city, state_zip) if x)
+    if city_line:
+        text_lines.append(city_line)
+    country = address.findtext("Country")
+    if country:
+        text_lines.append(country)
+    block = etree.Element(tag)
+    for number, line in enumerate(text_lines[:5], start=1):
+        sub(block, f"Addr{number}", line)
+    return block
 
 
 def list_ret(company: CompanyState, record: ListRecord, version: str) -> etree._Element:

@@ -170,6 +170,8 @@ def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) 
     if spec.sales:
         if body.find("IsPending") is None:
             sub(body, "IsPending", "false")
+        if spec.txn_type == "Invoice" and body.find("IsFinanceCharge") is None:
+            sub(body, "IsFinanceCharge", "false")
         if body.find("ItemSalesTaxRef") is None:
             customer = _entity(company, spec, body)
             if customer is not None and customer.item_sales_tax_id in company.lists:
