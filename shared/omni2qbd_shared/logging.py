@@ -21,6 +21,10 @@ def _redact_secrets(
     return event
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -39,7 +43,9 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Resolve sys.stderr at each use: whoever replaces it later (a test runner, a daemon
+        # wrapper) still gets the lines, and a closed old stream never breaks a handler.
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
