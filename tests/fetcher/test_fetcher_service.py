@@ -132,6 +132,27 @@ async def test_service_polls_and_refreshes_on_request(
 
             [message] = await _wait_for(new_revision)
             assert message["cin7_id"] == str(order) and message["payload"]["stage"] == "On Hold"
+            csv_text = (
+                "Reference,Supplier,Invoice Date,Code,Qty,Unit Price\n"
+                "SCN-9,Northwind Traders,2025-11-01,TEN-100-RED,3,12.5\n"
+            )
+            upload = await http.post(
+                f"/tenants/{tenant.tenant_id}/supplier-credit-notes",
+                content=csv_text,
+                headers={"Content-Type": "text/csv"},
+            )
+            assert upload.json() == {
+                "tenant_id": tenant.tenant_id,
+                "credit_notes": 1,
+                "published": 1,
+            }
+            [credit] = await _wait_for(new_revision)
+            assert credit["kind"] == "supplier_credit_note" and credit["payload"]["total"] == -37.5
+            refused = await http.post(
+                f"/tenants/{tenant.tenant_id}/supplier-credit-notes", content="Name\nx\n"
+            )
+            assert refused.status_code == 422 and "Reference" not in refused.json()["detail"]
+            assert "reference" in refused.json()["detail"]
             missing = await http.post("/tenants/no-such-tenant/refresh")
             assert missing.status_code == 404 and "no-such-tenant" in missing.json()["detail"]
     # leaving the block stopped the server: the lifespan stopped the polling loop cleanly

@@ -2,19 +2,22 @@
 
 ``create_app(settings)`` gives the ASGI app ``omni2qbd run fetcher`` serves: /livez, /readyz,
 /metrics, ``POST /tenants/{tenant_id}/refresh`` ("refresh now") and
-``GET /tenants/{tenant_id}/status``; its lifespan starts the polling loop and stops it.
+``GET /tenants/{tenant_id}/status``, ``POST /tenants/{tenant_id}/supplier-credit-notes`` (a CSV
+export, see ``supplier_credits``); its lifespan starts the polling loop and stops it.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.scheduler import FetchScheduler
+from omni2qbd_fetcher.supplier_credits import SupplierCreditCsvError, import_supplier_credits
 from omni2qbd_fetcher.tenant_sync import TenantSyncer
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
@@ -86,6 +89,27 @@ def create_app(
         scheduler = holder.get("scheduler")
         live = [s for s in scheduler.snapshot() if s["tenant_id"] == tenant_id] if scheduler else []
         return {"tenant_id": tenant_id, "kinds": kinds, "scheduler": live[0] if live else None}
+
+    @app.post("/tenants/{tenant_id}/supplier-credit-notes")
+    async def upload_supplier_credits(tenant_id: str, request: Request) -> dict[str, object]:
+        """Import supplier credit notes from a CSV export of Cin7 Omni (body: the CSV file)."""
+        assert runtime.sessions is not None
+        if runtime.publisher is None:
+            raise HTTPException(503, "the fetcher is not connected to the broker yet")
+        async with unit_of_work(runtime.sessions) as session:
+            if await session.get(Tenant, tenant_id) is None:
+                raise HTTPException(404, f"tenant {tenant_id} does not exist")
+        body = await request.body()
+        try:
+            read, published = await import_supplier_credits(
+                tenant_id=tenant_id,
+                data=body,
+                sessions=runtime.sessions,
+                publisher=runtime.publisher,
+            )
+        except SupplierCreditCsvError as exc:
+            raise HTTPException(422, f"the supplier credit note file was refused: {exc}") from exc
+        return {"tenant_id": tenant_id, "credit_notes": read, "published": published}
 
     @app.get("/tenants")
     async def tenants() -> list[dict[str, object]]:

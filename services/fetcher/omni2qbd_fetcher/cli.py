@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import typer
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.options import FetcherOptions
+from omni2qbd_fetcher.supplier_credits import SupplierCreditCsvError, import_supplier_credits
 from omni2qbd_fetcher.tenant_sync import TenantSyncer, TenantSyncError, TurnResult
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import Tenant
-from omni2qbd_shared.messaging import Publisher, Topology, connect, declare_topology
+from omni2qbd_shared.messaging import Publisher, connect, declare_topology
 
 app = typer.Typer(help="Fetch one tenant's Cin7 Omni documents now.")
 
@@ -38,12 +44,12 @@ async def _find_tenant_id(settings: AppSettings, tenant: str) -> str | None:
         await engine.dispose()
 
 
-async def fetch_now(
-    settings: AppSettings, tenant_id: str, topology: Topology | None = None
-) -> TurnResult:
-    """One complete sync of the tenant in this process (same database and broker as the service)."""
-    options = FetcherOptions.from_settings(settings)
-    topology = topology or options.topology(settings)
+@asynccontextmanager
+async def _database_and_broker(
+    settings: AppSettings,
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], Publisher]]:
+    """The same database and broker the service uses, for one command."""
+    topology = FetcherOptions.from_settings(settings).topology(settings)
     engine = create_engine(settings.database_url)
     connection = await connect(settings.amqp_url)
     try:
@@ -51,22 +57,37 @@ async def fetch_now(
         await declare_topology(channel, topology)
         await channel.close()
         publisher = await Publisher.open(connection, topology)
-        sessions = session_factory(engine)
+        try:
+            yield session_factory(engine), publisher
+        finally:
+            await publisher.close()
+    finally:
+        await connection.close()
+        await engine.dispose()
+
+
+async def fetch_now(settings: AppSettings, tenant_id: str) -> TurnResult:
+    """One complete sync of the tenant in this process."""
+    async with _database_and_broker(settings) as (sessions, publisher):
         async with unit_of_work(sessions) as session:
             access = await repo.tenant_access(
                 session, tenant_id, settings.secret_key.get_secret_value()
             )
         if access is None:
             raise LookupError(f"tenant {tenant_id} has no Cin7 credentials; set them first")
+        options = FetcherOptions.from_settings(settings)
         syncer = TenantSyncer(sessions=sessions, publisher=publisher, options=options)
         try:
             return await syncer.turn(access)
         finally:
             await syncer.aclose()
-            await publisher.close()
-    finally:
-        await connection.close()
-        await engine.dispose()
+
+
+async def _import_file(settings: AppSettings, tenant_id: str, data: bytes) -> tuple[int, int]:
+    async with _database_and_broker(settings) as (sessions, publisher):
+        return await import_supplier_credits(
+            tenant_id=tenant_id, data=data, sessions=sessions, publisher=publisher
+        )
 
 
 @app.callback(invoke_without_command=True)
@@ -75,6 +96,13 @@ def fetch(
     via: str | None = typer.Option(
         None, "--via", help="Ask a running fetcher service (its base URL) instead of fetching here."
     ),
+    supplier_credits: Path | None = typer.Option(
+        None,
+        "--supplier-credits",
+        help="Instead of fetching, import supplier credit notes from a Cin7 Omni CSV export.",
+        exists=True,
+        dir_okay=False,
+    ),
 ) -> None:
     """Fetch TENANT's new and changed Cin7 documents now and publish them."""
     settings = AppSettings()
@@ -82,6 +110,19 @@ def fetch(
     if tenant_id is None:
         typer.echo(f"error: no tenant {tenant!r} (see `omni2qbd tenant list`)", err=True)
         raise typer.Exit(2)
+    if supplier_credits is not None:
+        try:
+            read, published = asyncio.run(
+                _import_file(settings, tenant_id, supplier_credits.read_bytes())
+            )
+        except SupplierCreditCsvError as exc:
+            typer.echo(f"error: {supplier_credits}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        typer.echo(
+            f"tenant {tenant_id}: {read} supplier credit notes read from {supplier_credits.name}, "
+            f"{published} new revisions published"
+        )
+        return
     if via:
         response = httpx.post(f"{via.rstrip('/')}/tenants/{tenant_id}/refresh", timeout=30)
         if response.status_code != 202:

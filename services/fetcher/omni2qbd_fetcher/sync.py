@@ -14,14 +14,11 @@ published again, and revisions recorded but never confirmed are published by ``r
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,10 +26,9 @@ from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.cin7_client import MAX_ROWS, Cin7Client, quote
 from omni2qbd_fetcher.kinds import MODIFIED, KindSpec
 from omni2qbd_fetcher.models import format_cin7_datetime, parse_cin7_datetime
+from omni2qbd_fetcher.publishing import Revision, RevisionPublisher
 from omni2qbd_fetcher.revision import revision_of
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import FetchedDocument, utcnow
-from omni2qbd_shared.messages import Cin7DocumentMessage
 from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)
@@ -58,16 +54,6 @@ class SyncResult:
     position: Position | None = None
 
 
-@dataclass
-class _Doc:
-    cin7_id: str
-    revision: str
-    modified: datetime | None
-    position: datetime | None
-    kind: str
-    payload: dict[str, Any]
-
-
 class KindSync:
     """Syncs one (tenant, kind, date field); safe to run again at any time."""
 
@@ -91,6 +77,12 @@ class KindSync:
         self.publisher = publisher
         self.overlap = overlap
         self.rows = rows
+        self.revisions = RevisionPublisher(
+            tenant_id=tenant_id,
+            sessions=sessions,
+            publisher=publisher,
+            lookup_kinds=spec.published_kinds,
+        )
 
     async def start_position(self) -> Position:
         async with unit_of_work(self.sessions) as session:
@@ -110,7 +102,7 @@ class KindSync:
     ) -> SyncResult:
         """Read from the cursor (or ``resume``) to the end, or stop after ``max_pages``."""
         result = SyncResult()
-        await self.recover()
+        await self.revisions.recover(UNCONFIRMED_GRACE)
         position = resume or await self.start_position()
         while max_pages is None or result.pages < max_pages:
             where, order = self._query(position)
@@ -119,7 +111,7 @@ class KindSync:
             )
             result.pages += 1
             docs = [self._doc(item) for item in items]
-            published = await self._process(docs)
+            published = await self.revisions.publish_new(docs)
             result.seen += len(docs)
             result.published += published
             short = len(items) < self.rows
@@ -149,12 +141,12 @@ class KindSync:
         result.position = position
         return result
 
-    def _doc(self, item: dict[str, Any]) -> _Doc:
+    def _doc(self, item: dict[str, Any]) -> Revision:
         modified = parse_cin7_datetime(item.get(MODIFIED))
         position = parse_cin7_datetime(item.get(self.field)) if self.field != MODIFIED else modified
         if position is not None:
             position = position.replace(microsecond=0)
-        return _Doc(
+        return Revision(
             cin7_id=str(item["id"]),
             revision=revision_of(item),
             modified=modified,
@@ -162,67 +154,6 @@ class KindSync:
             kind=self.spec.kind_of(item),
             payload=item,
         )
-
-    async def _process(self, docs: Sequence[_Doc]) -> int:
-        """Record, publish and confirm the page's new revisions; returns how many."""
-        for _attempt in range(3):
-            async with unit_of_work(self.sessions) as session:
-                known = await repo.known_revisions(
-                    session, self.tenant_id, self.spec.published_kinds, (d.cin7_id for d in docs)
-                )
-            fresh: dict[tuple[str, str], _Doc] = {}
-            for doc in docs:
-                if (doc.cin7_id, doc.revision) not in known:
-                    fresh[(doc.cin7_id, doc.revision)] = doc
-            if not fresh:
-                return 0
-            # Recording and publishing finish even if this task is cancelled (shutdown, a
-            # "kill"): a revision is marked published only after the broker confirmed it.
-            if await asyncio.shield(self._record_and_publish(list(fresh.values()))):
-                return len(fresh)
-        raise RuntimeError(f"could not record {self.spec.kind} revisions for {self.tenant_id}")
-
-    async def _record_and_publish(self, docs: Sequence[_Doc]) -> bool:
-        """False if another fetcher recorded some of them first (look again)."""
-        try:
-            async with unit_of_work(self.sessions) as session:
-                for doc in docs:
-                    session.add(
-                        FetchedDocument(
-                            tenant_id=self.tenant_id,
-                            kind=doc.kind,
-                            cin7_id=doc.cin7_id,
-                            revision=doc.revision,
-                            modified_date=doc.modified,
-                            payload=doc.payload,
-                        )
-                    )
-        except IntegrityError:
-            return False
-        await self._publish(docs)
-        return True
-
-    async def _publish(self, docs: Sequence[_Doc | FetchedDocument]) -> None:
-        fetched_at = utcnow()
-        messages = [
-            Cin7DocumentMessage(
-                tenant_id=self.tenant_id,
-                kind=doc.kind,
-                cin7_id=doc.cin7_id,
-                revision=doc.revision,
-                modified_date=doc.modified
-                if isinstance(doc, _Doc)
-                else repo.aware(doc.modified_date),
-                fetched_at=fetched_at,
-                payload=doc.payload,
-            )
-            for doc in docs
-        ]
-        await self.publisher.publish_many(messages)
-        async with unit_of_work(self.sessions) as session:
-            await repo.mark_published(
-                session, self.tenant_id, [(d.cin7_id, d.revision) for d in docs], utcnow()
-            )
 
     async def _advance(self, position: datetime, seen: int, published: int) -> None:
         async with unit_of_work(self.sessions) as session:
@@ -246,14 +177,3 @@ class KindSync:
                 published=published,
                 finished=False,
             )
-
-    async def recover(self) -> int:
-        """Publish revisions another process recorded but never saw confirmed."""
-        async with unit_of_work(self.sessions) as session:
-            stale = await repo.unpublished(
-                session, self.tenant_id, self.spec.published_kinds, UNCONFIRMED_GRACE
-            )
-        if stale:
-            log.warning("republishing_unconfirmed", tenant_id=self.tenant_id, count=len(stale))
-            await asyncio.shield(self._publish(stale))
-        return len(stale)
