@@ -113,6 +113,7 @@ class Cin7Doc:
     def __init__(self, payload: Mapping[str, Any]) -> None:
         self.raw = payload
         self._data = _fold(payload)
+        self._lines: dict[str, list[Cin7Doc]] = {}
 
     def has(self, name: str) -> bool:
         value = self._data.get(name.lower())
@@ -150,10 +151,14 @@ class Cin7Doc:
             raise ValueError(f"field {name}: {exc}") from exc
 
     def lines(self, name: str = "lineItems") -> list[Cin7Doc]:
-        value = self._data.get(name.lower()) or []
-        if not isinstance(value, list):
-            raise ValueError(f"field {name}: expected a list of lines")
-        return [Cin7Doc(line) for line in value if isinstance(line, Mapping)]
+        """The document's lines (read once; several rules walk them)."""
+        key = name.lower()
+        if key not in self._lines:
+            value = self._data.get(key) or []
+            if not isinstance(value, list):
+                raise ValueError(f"field {name}: expected a list of lines")
+            self._lines[key] = [Cin7Doc(line) for line in value if isinstance(line, Mapping)]
+        return self._lines[key]
 
     def sub(self, name: str) -> Cin7Doc:
         value = self._data.get(name.lower())

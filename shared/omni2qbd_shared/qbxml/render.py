@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from copy import deepcopy
 from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
@@ -401,7 +402,7 @@ def message_set(
     for request_id, element in requests:
         if not request_id or len(request_id) > REQUEST_ID_MAX:
             raise ValueError(f"requestID must be 1-{REQUEST_ID_MAX} characters: {request_id!r}")
-        copy = etree.fromstring(etree.tostring(element))
+        copy = deepcopy(element)
         copy.set("requestID", request_id)
         msgs.append(copy)
     body = etree.tostring(root, encoding="unicode")
