@@ -147,6 +147,19 @@ class CompanyState:
         self.requests_processed = 0
         self.sets_processed = 0
 
+    # ---- persistence ----------------------------------------------------------------
+    def __getstate__(self) -> dict[str, object]:
+        # Locks and the clock belong to the running process, not to the company file.
+        state = dict(self.__dict__)
+        state.pop("lock", None)
+        state.pop("_clock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+        self._clock = lambda: datetime.now(DEFAULT_TZ)
+
     # ---- identity -------------------------------------------------------------------
     @property
     def edition(self) -> Edition:

@@ -76,6 +76,12 @@ class QuickBooksSimulator:
             company.seed_demo()
         return company
 
+    def adopt(self, companies: list[CompanyFile]) -> None:
+        """Add company files created elsewhere (loaded from disk), replacing same paths."""
+        with self._lock:
+            for company in companies:
+                self._companies[company.path.casefold()] = company
+
     def companies(self) -> list[CompanyFile]:
         with self._lock:
             return list(self._companies.values())
