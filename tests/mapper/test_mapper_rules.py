@@ -200,3 +200,44 @@ def test_draft_and_contact_documents() -> None:
     contact = {"id": 41, "type": "Customer", "company": "Example Ltd"}
     assert map_document(None, contact, TenantSettings()).status is DocumentStatus.IGNORED
     assert map_document("product", {"id": 1}, TenantSettings()).status is DocumentStatus.IGNORED
+
+
+def test_supplier_credit_imported_from_csv_becomes_a_vendor_credit_with_its_tax() -> None:
+    # The fetcher's CSV import: no Cin7 id, no memberId, negative quantities, tax in the total.
+    payload = {
+        "id": None,
+        "source": "csv-import",
+        "reference": "SCN-12",
+        "company": "Acme Supply Co",
+        "memberId": None,
+        "supplierInvoiceReference": "CR-778",
+        "invoiceDate": "2026-03-04T00:00:00Z",
+        "currencyCode": "USD",
+        "isVoid": False,
+        "status": "APPROVED",
+        "lineItems": [
+            {
+                "sort": 1,
+                "code": "SKU-1",
+                "name": "Widget",
+                "qty": -3.0,
+                "unitPrice": 12.5,
+                "discount": 0.0,
+            }
+        ],
+        "productTotal": -37.5,
+        "total": -40.59,
+    }
+    result = map_document("supplier_credit_note", payload, TenantSettings(), cin7_id="csv-SCN-12")
+    vendor, credit = result.entries
+    assert vendor.kind is EntryKind.VENDOR_ADD and credit.kind is EntryKind.VENDOR_CREDIT
+    assert (
+        credit.source.cin7_id == "csv-SCN-12"
+        and credit.key == "vendor_credit:supplier_credit_note:csv-SCN-12"
+    )
+    assert [(line.role.value, line.account, line.amount) for line in credit.lines] == [
+        ("product", "Inventory Asset", D("37.50")),
+        ("tax", "Inventory Asset", D("3.09")),
+    ]
+    assert credit.total == D("40.59") and credit.ref_number == "CR-778"
+    assert result.status is DocumentStatus.READY

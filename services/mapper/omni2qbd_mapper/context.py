@@ -56,6 +56,8 @@ class MappingContext:
     revision: str
     posted: Sequence[PostedEntry] = ()
     findings: list[Finding] = field(default_factory=list)
+    # The document's id as published (csv-imported supplier credits have no Cin7 id).
+    source_id: str | None = None
     # Entries that must reach QuickBooks before this document's (new customers/vendors).
     dependencies: list[Entry] = field(default_factory=list)
 
@@ -70,14 +72,18 @@ class MappingContext:
         return f"{KIND_LABELS[self.kind]} {self.reference}"
 
     @property
+    def cin7_id(self) -> str:
+        return self.source_id or self.doc.id or self.reference
+
+    @property
     def identity(self) -> str:
         """``sales_order:2221``: who holds a RefNumber (see ``QbListsView.ref_number_owner``)."""
-        return f"{self.kind.value}:{self.doc.id or self.reference}"
+        return f"{self.kind.value}:{self.cin7_id}"
 
     def source(self) -> SourceRef:
         return SourceRef(
             kind=self.kind.value,
-            cin7_id=self.doc.id or self.reference,
+            cin7_id=self.cin7_id,
             revision=self.revision,
             reference=self.doc.text("reference"),
         )

@@ -83,7 +83,14 @@ async def map_and_store(
     posted = await store.posted_entries(session, tenant_id, kind, cin7_id)
     try:
         result = map_document(
-            kind, payload, settings, lists, tenant_id=tenant_id, revision=revision, posted=posted
+            kind,
+            payload,
+            settings,
+            lists,
+            tenant_id=tenant_id,
+            revision=revision,
+            posted=posted,
+            cin7_id=cin7_id,
         )
     except (UnknownKind, ValueError) as exc:
         raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc

@@ -37,12 +37,14 @@ def map_document(
     tenant_id: str = "local",
     revision: str | None = None,
     posted: Sequence[PostedEntry] = (),
+    cin7_id: str | None = None,
 ) -> MappingResult:
     """Map one Cin7 document (as the API returns it) to QuickBooks entries.
 
     ``kind`` may be None to detect it from the fields. ``revision`` defaults to the sha256 of
     the canonical payload (what the fetcher stamps). ``posted`` lists entries of earlier
     revisions that reached QuickBooks (needed to reverse a document voided after posting).
+    ``cin7_id`` is the id the document was published under (default: its ``id`` field).
     Raises ValueError with a plain message when the payload cannot be read at all.
     """
     if kind is None:
@@ -59,6 +61,7 @@ def map_document(
         tenant_id=tenant_id,
         revision=revision or canonical_revision(payload),
         posted=posted,
+        source_id=cin7_id,
     )
     rule = _RULES.get(resolved)
     if rule is None:

@@ -132,7 +132,7 @@ def map_adjustment(ctx: MappingContext) -> MappingResult:
     findings += ctx.check_account(
         settings.accounts.inventory_asset, "accounts.inventory_asset", "the adjustment"
     )
-    key = f"journal:stock_adjustment:{doc.id or ctx.reference}"
+    key = f"journal:stock_adjustment:{ctx.cin7_id}"
     ref, ref_findings = ctx.ref_number(
         settings.adjustments.ref_pattern,
         {"reference": doc.text("reference") or "", "id": doc.id},

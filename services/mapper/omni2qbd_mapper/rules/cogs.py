@@ -137,7 +137,7 @@ def document_journal(
 ) -> Entry:
     """Per-document granularity: one COGS journal per sales order or credit note."""
     settings = ctx.settings
-    key = f"journal:cogs:{ctx.kind.value}:{ctx.doc.id or ctx.reference}"
+    key = f"journal:cogs:{ctx.kind.value}:{ctx.cin7_id}"
     tokens = {
         "reference": ctx.doc.text("reference") or "",
         "id": ctx.doc.id,

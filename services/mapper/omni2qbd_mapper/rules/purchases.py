@@ -10,6 +10,7 @@ endpoint, so a purchase order with a negative total (or a document sent with kin
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from omni2qbd_mapper.cin7doc import Cin7Kind
 from omni2qbd_mapper.context import MappingContext, fmt
@@ -151,16 +152,18 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
             )
         )
     product_gross = sum((c.gross for c in products), ZERO)
+    if doc.has("productTotal"):
+        product_gross = money(abs(doc.dec("productTotal")) if credit else doc.dec("productTotal"))
     header_sum = product_gross + freight + surcharge - discount
     if tax_status(doc) == "excl":
         tax = money(total - header_sum)
-        if tax and doc.has("taxRate") and doc.dec("taxRate") > 0:
+        if tax:
             lines.append(
                 EntryLine(
                     role=LineRole.TAX,
                     account=goods_account,
                     amount=tax,
-                    description=f"Purchase tax {doc.dec('taxRate').normalize():f}%",
+                    description=_tax_description(doc.dec("taxRate")),
                     **{"class": ctx.class_name()},
                 )
             )
@@ -195,7 +198,7 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
 
     party = resolve_party(ctx, "vendor")
     currency, exchange_rate, currency_findings = ctx.currency()
-    key = f"{kind.value}:{ctx.kind.value}:{doc.id or ctx.reference}"
+    key = f"{kind.value}:{ctx.kind.value}:{ctx.cin7_id}"
     pattern_setting = "vendor_credit_ref_pattern" if credit else "bill_ref_pattern"
     tokens = {
         "supplierInvoiceReference": doc.text("supplierInvoiceReference") or "",
@@ -234,6 +237,10 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
         entry.depends_on = [party.contact_entry.key]
         ctx.dependencies.append(party.contact_entry)
     return entry
+
+
+def _tax_description(rate: Decimal) -> str:
+    return f"Purchase tax {rate.normalize():f}%" if rate else "Purchase tax"
 
 
 class _Tokens(dict[str, str]):

@@ -322,7 +322,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     party = resolve_party(ctx, "customer")
     currency, exchange_rate, currency_findings = ctx.currency()
     billing, delivery = document_addresses(doc)
-    key = f"{kind.value}:{ctx.kind.value}:{doc.id or ctx.reference}"
+    key = f"{kind.value}:{ctx.kind.value}:{ctx.cin7_id}"
     entry_kind: Literal["invoice", "credit_memo"] = (
         "invoice" if kind is EntryKind.INVOICE else "credit_memo"
     )
