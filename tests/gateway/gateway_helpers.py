@@ -11,12 +11,13 @@ from datetime import date
 from decimal import Decimal
 
 import uvicorn
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.app import create_app
 from omni2qbd_gateway.outbox import approve
-from omni2qbd_gateway.tenants import NewTenant, create_tenant
+from omni2qbd_gateway.tenants import NewTenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
@@ -87,11 +88,21 @@ async def running_gateway(
         await engine.dispose()
 
 
+# Argon2 with production parameters costs ~0.3 s of CPU per hash; the verifier reads the
+# parameters from the stored hash, so tests store cheap hashes and stay fast. (The gateway's
+# code path is the same; `create_tenant` is exercised by the CLI tests.)
+_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 async def new_tenant(
     sessions: async_sessionmaker[AsyncSession], name: str = "Acme Trading"
 ) -> NewTenant:
+    password = f"pw-{uuid.uuid4().hex}"
+    tenant = Tenant(name=name, qbwc_username="pending", qbwc_password_hash=_CHEAP.hash(password))
+    tenant.qbwc_username = f"{name.lower().replace(' ', '-')}-{tenant.id[:8]}"
     async with unit_of_work(sessions) as db:
-        return await create_tenant(db, name=name, secret_key="test-key", actor="test")
+        db.add(tenant)
+    return NewTenant(tenant.id, tenant.name, tenant.qbwc_username, password)
 
 
 async def tenant_row(sessions: async_sessionmaker[AsyncSession], tenant_id: str) -> Tenant:

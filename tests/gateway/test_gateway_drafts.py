@@ -1,0 +1,148 @@
+"""Re-import while a draft (a Mod with the stored TxnID and EditSequence) and the refusal to
+overwrite what people changed in QuickBooks after approval (DESIGN §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from omni2qbd_shared.messaging import Topology
+from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
+from tests.gateway.gateway_helpers import (
+    add_entries,
+    company_for,
+    invoice,
+    link_of,
+    new_tenant,
+    outbox_states,
+    running_gateway,
+    tenant_row,
+    web_connector,
+)
+
+
+async def test_new_revision_of_a_pending_invoice_is_sent_as_a_mod(
+    database_url: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        first = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 7)])
+        assert (await web_connector(gw, tenant, qb, path).run_session()).completed
+        link = await link_of(gw.sessions, tenant.tenant_id, "invoice", "7")
+        assert link is not None
+        company = qb.company(path)
+        assert company.transaction(link.txn_id).total == 100
+
+        revised = invoice(tenant.tenant_id, 7, amount="250.00", revision="r2")
+        second = await add_entries(gw.sessions, tenant.tenant_id, [revised])
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        assert any("<InvoiceModRq" in s for s in report.request_sets)
+        assert not any("<InvoiceAddRq" in s for s in report.request_sets)
+
+        txn = company.transaction(link.txn_id)
+        assert txn.total == 250 and txn.is_pending is True
+        assert company.count_by_ref_number("INV7", "Invoice") == 1
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert states[second[0]].state == "posted"
+        assert states[first[0]].state == "superseded"
+        new_link = await link_of(gw.sessions, tenant.tenant_id, "invoice", "7")
+        assert new_link is not None and new_link.txn_id == link.txn_id
+        assert new_link.edit_sequence == txn.edit_sequence
+        assert new_link.entry_id == second[0]
+
+
+def _finalise(company: CompanyFile, txn_id: str) -> None:
+    company.mark_final(txn_id)
+
+
+def _edit(company: CompanyFile, txn_id: str) -> None:
+    company.edit_transaction(txn_id, memo="changed by the bookkeeper")
+
+
+def _pay(company: CompanyFile, txn_id: str) -> None:
+    company.mark_final(txn_id)  # QuickBooks takes payments only on final invoices
+    company.apply_payment(txn_id, "40.00")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (_finalise, "marked final"),
+        (_edit, "edited in QuickBooks"),
+        (_pay, "linked transactions"),
+    ],
+)
+async def test_changed_in_quickbooks_after_approval_becomes_locked(
+    sqlite_db: str,
+    amqp_url: str,
+    topology: Topology,
+    change: Callable[[CompanyFile, str], None],
+    words: str,
+) -> None:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        first = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 8)])
+        assert (await web_connector(gw, tenant, qb, path).run_session()).completed
+        link = await link_of(gw.sessions, tenant.tenant_id, "invoice", "8")
+        assert link is not None
+        company = qb.company(path)
+        change(company, link.txn_id)
+        before = company.transaction(link.txn_id)
+
+        second = await add_entries(
+            gw.sessions,
+            tenant.tenant_id,
+            [invoice(tenant.tenant_id, 8, amount="999.00", revision="r2")],
+        )
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        assert not any("<InvoiceModRq" in s for s in report.request_sets)
+        after = company.transaction(link.txn_id)
+        assert after.total == before.total and after.edit_sequence == before.edit_sequence
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert states[second[0]].state == "locked"
+        assert words in (states[second[0]].last_status_message or "")
+        assert "update both systems by hand" in (states[second[0]].last_status_message or "")
+        assert states[first[0]].state == "locked"
+
+
+async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    """Edited between the draft check and the Mod: QuickBooks answers 3200, nothing is
+    overwritten."""
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 9)])
+        assert (await web_connector(gw, tenant, qb, path).run_session()).completed
+        link = await link_of(gw.sessions, tenant.tenant_id, "invoice", "9")
+        assert link is not None
+        second = await add_entries(
+            gw.sessions,
+            tenant.tenant_id,
+            [invoice(tenant.tenant_id, 9, amount="5.00", revision="r2")],
+        )
+        company = qb.company(path)
+
+        class EditsBetweenCheckAndMod(QuickBooksSimulator):
+            def process_request(self, company_path: str, qbxml: str) -> str:
+                if "<InvoiceModRq" in qbxml:
+                    company.edit_transaction(link.txn_id, memo="someone typed here")
+                return super().process_request(company_path, qbxml)
+
+        racing = EditsBetweenCheckAndMod()
+        racing._companies = qb._companies  # the same company file, opened by another user
+        report = await web_connector(gw, tenant, racing, path).run_session()
+        assert report.completed, report.summary()
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert states[second[0]].state == "locked"
+        assert states[second[0]].last_status_code == "3200"
+        assert company.transaction(link.txn_id).total == 100
