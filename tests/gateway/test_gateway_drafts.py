@@ -131,11 +131,12 @@ async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
             [invoice(tenant.tenant_id, 9, amount="5.00", revision="r2")],
         )
         company = qb.company(path)
+        txn_id = link.txn_id
 
         class EditsBetweenCheckAndMod(QuickBooksSimulator):
             def process_request(self, company_path: str, qbxml: str) -> str:
                 if "<InvoiceModRq" in qbxml:
-                    company.edit_transaction(link.txn_id, memo="someone typed here")
+                    company.edit_transaction(txn_id, memo="someone typed here")
                 return super().process_request(company_path, qbxml)
 
         racing = EditsBetweenCheckAndMod()
