@@ -207,7 +207,8 @@ class Entry(BaseModel):
     kind: EntryKind
     subkind: JournalSubkind | None = None
     source: SourceRef
-    # Stable identity of the entry across revisions, e.g. "invoice:sales_order:2221".
+    # Stable identity across revisions: "<entry kind>:<source kind>:<source cin7_id>", e.g.
+    # "invoice:sales_order:2221" or "customer_add:contact:41". ``depends_on`` lists such keys.
     key: str
     tenant_id: str = "local"
     header: EntryHeader = Field(default_factory=EntryHeader)

@@ -91,6 +91,9 @@ def test_every_kind_and_option_renders_valid_qbxml(name: str, version: str) -> N
         assert_valid(result.entries, version)
         for entry in result.entries:
             assert entry.is_balanced(), (name, options, entry.key)
+            # The gateway reads keys (and depends_on) as entry kind : source kind : Cin7 id.
+            assert entry.key == f"{entry.kind.value}:{entry.source.kind}:{entry.source.cin7_id}"
+            assert all(dep in {e.key for e in result.entries} for dep in entry.depends_on)
     assert kinds_seen
 
 

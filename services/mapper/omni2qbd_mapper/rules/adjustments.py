@@ -195,7 +195,7 @@ def map_inventory_value(ctx: MappingContext) -> MappingResult:
         f"Inventory value {period}: Cin7 {fmt(stock_value)}, QuickBooks {fmt(balance)}, "
         f"difference {fmt(difference)}"
     )
-    key = f"journal:inventory_value:{period}"
+    key = f"journal:{ctx.kind.value}:{ctx.cin7_id}"
     ref, ref_findings = ctx.ref_number(
         settings.adjustments.inventory_value_ref_pattern,
         {"period": (period or "").replace("-", "")},

@@ -137,7 +137,7 @@ def document_journal(
 ) -> Entry:
     """Per-document granularity: one COGS journal per sales order or credit note."""
     settings = ctx.settings
-    key = f"journal:cogs:{ctx.kind.value}:{ctx.cin7_id}"
+    key = f"journal:{ctx.kind.value}:{ctx.cin7_id}"
     tokens = {
         "reference": ctx.doc.text("reference") or "",
         "id": ctx.doc.id,
@@ -206,7 +206,7 @@ def map_cogs_month(
             )
         ).encode()
     ).hexdigest()
-    key = f"journal:cogs:month:{period}"
+    key = f"journal:cogs_month:{period}"
     findings: list[Finding] = []
     nothing = not contributions or all(money(v) == 0 for v in by_class.values())
     if nothing and (posted_total is None or posted_total == 0):

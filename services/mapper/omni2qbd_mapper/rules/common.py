@@ -106,12 +106,11 @@ def _reversal(ctx: MappingContext, original: Entry, is_draft: bool, txn_id: str 
         f"{_TXN_NAMES.get(original.kind, original.kind.value)} {original.ref_number or ''}".strip()
     )
     pending = is_draft and original.kind in (EntryKind.INVOICE, EntryKind.CREDIT_MEMO)
-    key = f"journal:reversal:{original.key}"
+    # Its own identity, so it never looks like a re-import of the document's other journals.
+    cin7_id = f"{ctx.cin7_id}:void:{original.kind.value}"
+    key = f"journal:{ctx.kind.value}:{cin7_id}"
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
-    # Its own Cin7 identity, so it never looks like a re-import of the document's other journals.
-    entry.source = entry.source.model_copy(
-        update={"cin7_id": f"{entry.source.cin7_id}:void:{original.kind.value}"}
-    )
+    entry.source = entry.source.model_copy(update={"cin7_id": cin7_id})
     entry.subkind = JournalSubkind.REVERSAL
     entry.txn_date = original.txn_date
     entry.ref_number = (f"RV{original.ref_number or ''}")[:11]
