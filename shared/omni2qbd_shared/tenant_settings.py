@@ -133,6 +133,10 @@ class Sales(_Section):
         default="Cin7 {reference}", description="Memo on invoices/credit memos"
     )
     require_approved: bool = True
+    importable_stages: list[str] = Field(
+        default_factory=list,
+        description="Sales order stages that may be imported, e.g. ['Dispatched']; empty = any",
+    )
     require_dispatched: bool = Field(
         default=False, description="Import sales orders only when fully dispatched"
     )
@@ -153,6 +157,9 @@ class Purchases(_Section):
     vendor_credit_ref_pattern: str = "{supplierInvoiceReference}"
     memo_pattern: str = "Cin7 {reference}"
     require_approved: bool = True
+    importable_stages: list[str] = Field(
+        default_factory=list, description="Purchase order stages that may be imported; empty = any"
+    )
     require_fully_received: bool = False
     negative_purchase_orders_are_credits: bool = Field(
         default=True,

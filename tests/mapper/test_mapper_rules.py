@@ -241,3 +241,15 @@ def test_supplier_credit_imported_from_csv_becomes_a_vendor_credit_with_its_tax(
     ]
     assert credit.total == D("40.59") and credit.ref_number == "CR-778"
     assert result.status is DocumentStatus.READY
+
+
+def test_importable_stages_setting() -> None:
+    only_dispatched = settings_with(sales={"importable_stages": ["dispatched"]})
+    assert (
+        map_document(None, load_doc("so_tax_exclusive"), only_dispatched).status
+        is DocumentStatus.READY
+    )
+    processing = map_document(None, load_doc("so_partial_dispatch"), only_dispatched)
+    assert processing.status is DocumentStatus.NOT_READY
+    (finding,) = processing.findings
+    assert finding.code == "stage_not_importable" and "'Processing'" in finding.message

@@ -32,6 +32,22 @@ def not_ready(ctx: MappingContext, code: str, message: str, field: str) -> Mappi
     )
 
 
+def stage_problem(ctx: MappingContext, stages: list[str]) -> MappingResult | None:
+    """Not ready when the settings name importable stages and the document is in another."""
+    if not stages:
+        return None
+    stage = ctx.doc.text("stage") or ""
+    if stage.casefold() in {s.casefold() for s in stages}:
+        return None
+    return not_ready(
+        ctx,
+        "stage_not_importable",
+        f"{ctx.label} is at stage {stage or '(none)'!r} (field stage); only "
+        f"{', '.join(stages)} may be imported (setting importable_stages).",
+        "stage",
+    )
+
+
 def finish(
     ctx: MappingContext,
     entry: Entry,

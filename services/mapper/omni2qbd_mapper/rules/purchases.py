@@ -21,7 +21,7 @@ from omni2qbd_mapper.rules.amounts import (
     rounding_allowance,
     tax_status,
 )
-from omni2qbd_mapper.rules.common import finish, not_ready, void_result
+from omni2qbd_mapper.rules.common import finish, not_ready, stage_problem, void_result
 from omni2qbd_mapper.rules.contacts import resolve_party
 from omni2qbd_mapper.rules.sales import resolve_item
 from omni2qbd_shared.entries import ZERO, Entry, EntryKind, EntryLine, Finding, LineRole, money
@@ -42,6 +42,9 @@ def map_purchase_order(ctx: MappingContext) -> MappingResult:
             f"{ctx.label} is not approved in Cin7 (fields status, isApproved).",
             "isApproved",
         )
+    stage = stage_problem(ctx, settings.importable_stages)
+    if stage is not None:
+        return stage
     invoiced = doc.when("invoiceDate")
     if invoiced is None:
         return not_ready(

@@ -19,7 +19,7 @@ from omni2qbd_mapper.rules.amounts import (
     to_net,
     unit_rate,
 )
-from omni2qbd_mapper.rules.common import finish, not_ready, void_result
+from omni2qbd_mapper.rules.common import finish, not_ready, stage_problem, void_result
 from omni2qbd_mapper.rules.contacts import document_addresses, resolve_party
 from omni2qbd_shared.entries import (
     ZERO,
@@ -45,6 +45,9 @@ def map_sales_order(ctx: MappingContext) -> MappingResult:
             f"{ctx.label} is still a draft in Cin7 (field status); it is imported once approved.",
             "status",
         )
+    stage = stage_problem(ctx, ctx.settings.sales.importable_stages)
+    if stage is not None:
+        return stage
     invoiced = doc.when("invoiceDate")
     if invoiced is None:
         return not_ready(
