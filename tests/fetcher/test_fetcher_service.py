@@ -20,6 +20,7 @@ from omni2qbd_fetcher.scheduler import FetchScheduler
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import SyncStatus
+from omni2qbd_shared.messages import TenantEventMessage
 from omni2qbd_sims.cin7.server import serve_in_thread
 
 CASCADE = "CascadeToolsAPI"
@@ -132,6 +133,15 @@ async def test_service_polls_and_refreshes_on_request(
 
             [message] = await _wait_for(new_revision)
             assert message["cin7_id"] == str(order) and message["payload"]["stage"] == "On Hold"
+            # the console's "refresh now" arrives as a tenant event on the broker
+            other = max(stack.sim.store.tenants[ACME].records["Contacts"])
+            stack.sim.admin.change_document(ACME, "Contacts", other, notes="moved to Denver")
+            await stack.publisher.publish(
+                TenantEventMessage(tenant_id=tenant.tenant_id, event="refresh_requested")
+            )
+            [contact] = await _wait_for(new_revision)
+            assert contact["kind"] == "contact" and contact["payload"]["notes"] == "moved to Denver"
+
             csv_text = (
                 "Reference,Supplier,Invoice Date,Code,Qty,Unit Price\n"
                 "SCN-9,Northwind Traders,2025-11-01,TEN-100-RED,3,12.5\n"

@@ -3,12 +3,16 @@
 ``create_app(settings)`` gives the ASGI app ``omni2qbd run fetcher`` serves: /livez, /readyz,
 /metrics, ``POST /tenants/{tenant_id}/refresh`` ("refresh now") and
 ``GET /tenants/{tenant_id}/status``, ``POST /tenants/{tenant_id}/supplier-credit-notes`` (a CSV
-export, see ``supplier_credits``); its lifespan starts the polling loop and stops it.
+export, see ``supplier_credits``); its lifespan starts the polling loop and the consumer of
+``tenant.events`` (``refresh_requested`` / ``tenant_created`` sync that tenant now) and stops them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI, HTTPException, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.options import FetcherOptions
@@ -18,7 +22,8 @@ from omni2qbd_fetcher.tenant_sync import TenantSyncer
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Tenant
-from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.messages import Message, TenantEventMessage
+from omni2qbd_shared.messaging import Consumer, Topology
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
 
@@ -35,6 +40,7 @@ def create_app(
         topology=topology or options.topology(settings),
     )
     holder: dict[str, FetchScheduler] = {}
+    consumers: list[Consumer] = []
 
     async def start_polling(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None and rt.publisher is not None
@@ -47,8 +53,32 @@ def create_app(
         )
         scheduler.start()
         holder["scheduler"] = scheduler
+        assert rt.connection is not None
+
+        async def on_tenant_event(
+            event: TenantEventMessage, _session: AsyncSession
+        ) -> Sequence[Message]:
+            # "Refresh now" from the console, or a new tenant: sync it without waiting.
+            if event.event in ("refresh_requested", "tenant_created"):
+                await scheduler.refresh(event.tenant_id)
+            return []
+
+        consumer = Consumer(
+            connection=rt.connection,
+            topology=rt.topology,
+            queue_name="fetcher.tenant-events",
+            model=TenantEventMessage,
+            handler=on_tenant_event,
+            sessions=rt.sessions,
+            prefetch=10,
+            max_retries=settings.message_max_retries,
+        )
+        await consumer.start()
+        consumers.append(consumer)
 
     async def stop_polling(_rt: ServiceRuntime) -> None:
+        while consumers:
+            await consumers.pop().stop()
         scheduler = holder.pop("scheduler", None)
         if scheduler is not None:
             await scheduler.stop()
