@@ -59,6 +59,7 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
         OutboxItem.entry_kind == message.entry_kind,
         OutboxItem.source_kind == message.source.kind,
         OutboxItem.cin7_id == message.source.cin7_id,
+        OutboxItem.entry_id != message.entry_id,
         col(OutboxItem.state).in_(REPLACEABLE),
     )
     for older in (await session.exec(same_document.with_for_update())).all():

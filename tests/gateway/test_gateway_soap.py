@@ -1,0 +1,281 @@
+"""The SOAP surface: WSDL, exact return values (reference §1.4), faults, the state machine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from lxml import etree
+
+from omni2qbd_gateway.soap import INTUIT_NS, OPERATIONS, SOAP12_NS
+from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.qbxml.schema import validation_errors
+from omni2qbd_sims.quickbooks import QuickBooksSimulator
+from omni2qbd_sims.webconnector import soap as wc
+from tests.gateway.gateway_helpers import (
+    Gateway,
+    add_entries,
+    company_for,
+    invoice,
+    new_tenant,
+    running_gateway,
+    tenant_row,
+    web_connector,
+)
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+
+
+@pytest.fixture
+async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
+    async with running_gateway(
+        sqlite_db, amqp_url, topology.namespace, gateway_max_soap_bytes=64 * 1024
+    ) as gateway:
+        yield gateway
+
+
+async def call(gw: Gateway, operation: str, *values: str | int) -> bytes:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(gw.soap_url, content=wc.build_envelope(operation, values))
+    assert answer.status_code == 200, answer.text
+    return answer.content
+
+
+async def post_raw(gw: Gateway, body: bytes) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            gw.soap_url, content=body, headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
+
+
+def fault_text(response: httpx.Response) -> str:
+    assert response.status_code == 500
+    root = etree.fromstring(response.content)
+    fault = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
+    assert fault is not None, response.text
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return fault.findtext("faultstring") or ""
+
+
+async def test_wsdl_lists_every_operation_and_points_at_the_public_url(gw: Gateway) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"{gw.soap_url}?wsdl")
+    assert answer.status_code == 200
+    root = etree.fromstring(answer.content)
+    assert root.get("targetNamespace") == INTUIT_NS
+    names = {op.get("name") for op in root.iter(f"{{{WSDL_NS}}}operation")}
+    assert names >= set(OPERATIONS) >= {
+        "serverVersion", "clientVersion", "authenticate", "sendRequestXML", "receiveResponseXML",
+        "connectionError", "getLastError", "closeConnection", "getInteractiveURL",
+        "interactiveDone", "interactiveRejected", "getServerVersion",
+    }  # fmt: skip
+    address = root.find(f".//{{{WSDL_NS}}}port/{{http://schemas.xmlsoap.org/wsdl/soap/}}address")
+    assert address is not None and address.get("location") == f"{gw.url}/qbwc"
+
+
+async def test_a_generic_soap_client_can_use_the_wsdl(gw: Gateway, tmp_path: object) -> None:
+    """zeep builds its client from our WSDL alone and talks to the endpoint."""
+    zeep = pytest.importorskip("zeep")
+
+    def use() -> tuple[str, list[str]]:
+        client = zeep.Client(f"{gw.soap_url}?wsdl")
+        version = client.service.serverVersion()
+        result = client.service.authenticate(strUserName="nobody", strPassword="wrong")
+        return version, [s or "" for s in result]
+
+    version, auth = await asyncio.to_thread(use)
+    assert version.startswith("Omni2QBD")
+    assert auth == ["", "nvu", "", ""]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"this is not xml", "not an acceptable XML document"),
+        (b"<a><b/></a>", "not a SOAP"),
+        (
+            b'<soap:Envelope xmlns:soap="' + SOAP11.encode() + b'"><soap:Body>'
+            b'<launchMissiles xmlns="http://developer.intuit.com/"/></soap:Body></soap:Envelope>',
+            "unknown operation",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY lol2 '
+            b'"&lol;&lol;&lol;">]><soap:Envelope xmlns:soap="' + SOAP11.encode() + b'">'
+            b'<soap:Body><authenticate xmlns="http://developer.intuit.com/"><strUserName>'
+            b"&lol2;</strUserName></authenticate></soap:Body></soap:Envelope>",
+            "not an acceptable XML document",
+        ),
+        (
+            wc.build_envelope("sendRequestXML", ["t", "", "", "US", "thirteen", 0]),
+            "must be an integer",
+        ),
+        (b"<x>" + b"a" * (70 * 1024) + b"</x>", "larger than"),
+    ],
+    ids=["not-xml", "not-soap", "unknown-operation", "entities", "bad-int", "oversized"],
+)
+async def test_bad_requests_get_a_soap_fault_never_a_stack_trace(
+    gw: Gateway, body: bytes, words: str
+) -> None:
+    assert words in fault_text(await post_raw(gw, body))
+
+
+async def test_return_values_of_the_simple_operations(gw: Gateway) -> None:
+    assert wc.read_string("clientVersion", await call(gw, "clientVersion", "2.3.0.36")) == ""
+    assert wc.read_string("clientVersion", await call(gw, "clientVersion", "1.5.0.0")).startswith(
+        "O:"
+    )
+    assert wc.read_strings("authenticate", await call(gw, "authenticate", "ghost", "x")) == [
+        "",
+        "nvu",
+        "",
+        "",
+    ]
+    unknown = "f" * 64
+    assert (
+        wc.read_string(
+            "sendRequestXML", await call(gw, "sendRequestXML", unknown, "", "", "US", 13, 0)
+        )
+        == ""
+    )
+    assert "expired" in wc.read_string("getLastError", await call(gw, "getLastError", unknown))
+    assert (
+        wc.read_int("receiveResponseXML", await call(gw, "receiveResponseXML", unknown, "", "", ""))
+        < 0
+    )
+    assert (
+        wc.read_string(
+            "connectionError", await call(gw, "connectionError", unknown, "0x80040408", "x")
+        )
+        == "done"
+    )
+    assert wc.read_string("closeConnection", await call(gw, "closeConnection", unknown)) == "OK"
+
+
+async def test_interactive_operations_and_get_server_version(gw: Gateway) -> None:
+    def envelope(op: str, **params: str) -> bytes:
+        inner = "".join(f"<{k}>{v}</{k}>" for k, v in params.items())
+        return (
+            f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><{op} xmlns="{INTUIT_NS}">'
+            f"{inner}</{op}></soap:Body></soap:Envelope>"
+        ).encode()
+
+    async with httpx.AsyncClient() as client:
+        for op, params, expected in (
+            ("getInteractiveURL", {"wcTicket": "t", "sessionID": "s"}, f"{gw.url}/console/"),
+            ("interactiveDone", {"wcTicket": "t"}, "Done"),
+            ("getServerVersion", {"ticket": "t"}, "Omni2QBD"),
+        ):
+            answer = await client.post(gw.soap_url, content=envelope(op, **params))
+            assert answer.status_code == 200
+            assert expected in wc.read_string(op, answer.content)
+        rejected = await client.post(
+            gw.soap_url, content=envelope("interactiveRejected", wcTicket="t", reason="no")
+        )
+        assert wc.read_string("interactiveRejected", rejected.content)
+
+
+async def test_soap_12_envelopes_are_answered_in_soap_12(gw: Gateway) -> None:
+    body = (
+        f'<env:Envelope xmlns:env="{SOAP12_NS}"><env:Body><serverVersion xmlns="{INTUIT_NS}"/>'
+        "</env:Body></env:Envelope>"
+    ).encode()
+    answer = await post_raw(gw, body)
+    assert answer.status_code == 200
+    root = etree.fromstring(answer.content)
+    assert root.tag == f"{{{SOAP12_NS}}}Envelope"
+    assert answer.headers["content-type"].startswith("application/soap+xml")
+
+
+async def test_repeated_login_failures_are_slowed_down_then_reset(gw: Gateway) -> None:
+    tenant = await new_tenant(gw.sessions)
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        answer = wc.read_strings(
+            "authenticate", await call(gw, "authenticate", tenant.qbwc_username, "wrong")
+        )
+        timings.append(time.perf_counter() - started)
+        assert answer[1] == "nvu" and len(answer) == 4
+    assert timings[4] >= 0.45 > timings[0]  # 4th failure onwards waits (0.25 s, then 0.5 s)
+    ok = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )
+    assert len(ok) == 4 and ok[1] == "" and len(ok[0]) >= 32  # >= 128 random bits, hex
+    started = time.perf_counter()
+    await call(gw, "authenticate", tenant.qbwc_username, "wrong")
+    assert time.perf_counter() - started < 0.25  # the success cleared the counter
+
+
+async def test_none_when_nothing_to_do_and_busy_while_a_session_is_live(gw: Gateway) -> None:
+    tenant = await new_tenant(gw.sessions)
+    qb = QuickBooksSimulator()
+    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    first = await web_connector(gw, tenant, qb, path).run_session()  # refreshes the lists
+    assert first.completed, first.summary()
+    again = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )
+    assert again[1] == "none" and len(again) == 4
+
+    await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
+    live = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )
+    assert live[1] == ""
+    busy = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )
+    assert busy[1] == "busy" and busy[0] != live[0]
+
+
+async def test_skipped_answer_puts_the_write_set_in_doubt_and_recovery_comes_first(
+    gw: Gateway,
+) -> None:
+    """reference §1.3: sendRequestXML where receiveResponseXML was expected is a lost answer."""
+    tenant = await new_tenant(gw.sessions)
+    qb = QuickBooksSimulator()
+    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (1, 2)])
+    auth = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )
+    ticket = auth[0]
+    hcp = qb.company(path).hcp_response()
+    lists_set = wc.read_string(
+        "sendRequestXML", await call(gw, "sendRequestXML", ticket, hcp, path, "US", 13, 0)
+    )
+    assert "CustomerQueryRq" in lists_set
+    response = qb.process_request(path, lists_set)
+    progress = wc.read_int(
+        "receiveResponseXML", await call(gw, "receiveResponseXML", ticket, response, "", "")
+    )
+    assert 1 <= progress <= 99
+    writes = wc.read_string(
+        "sendRequestXML", await call(gw, "sendRequestXML", ticket, "", path, "US", 13, 0)
+    )
+    assert "InvoiceAddRq" in writes and "newMessageSetID" in writes
+    qb.process_request(path, writes)  # QuickBooks posts it; the answer is "lost"
+    msgs = etree.fromstring(writes.split("?>", 2)[-1].encode()).find("QBXMLMsgsRq")
+    assert msgs is not None
+    set_id = msgs.get("newMessageSetID")
+    recovery = wc.read_string(
+        "sendRequestXML", await call(gw, "sendRequestXML", ticket, "", path, "US", 13, 0)
+    )
+    assert f'oldMessageSetID="{set_id}"' in recovery
+    assert validation_errors(recovery) == []
+    answer = qb.process_request(path, recovery)
+    assert (
+        wc.read_int(
+            "receiveResponseXML", await call(gw, "receiveResponseXML", ticket, answer, "", "")
+        )
+        == 100
+    )
+    assert wc.read_string("closeConnection", await call(gw, "closeConnection", ticket)).startswith(
+        "Done"
+    )
+    assert qb.company(path).count_by_ref_number("INV1", "Invoice") == 1
+    assert qb.company(path).count_by_ref_number("INV2", "Invoice") == 1
