@@ -358,3 +358,27 @@ def test_inventory_value_reconciliation() -> None:
     assert journal.ref_number == "IV202604"
     periodic = run("inventory_value", settings_with(inventory_method="periodic"), "inventory_value")
     assert periodic.entries[0].lines[1].account == "Cost of Goods Sold"
+
+
+def test_taxable_freight_and_surcharge_with_class_from_branch() -> None:
+    # 3 x 19.99 = 59.97; freight 8.00 taxed in this state; card fee 3.00 not taxed;
+    # tax 6% of 67.97 = 4.0782 -> 4.08; total 75.05.
+    settings = settings_with(
+        tax={"freight_taxable": True}, classes={"branch_class_map": {"5": "Retail:East"}}
+    )
+    result = run("so_freight_surcharge_taxable", settings)
+    invoice = main_entry(result)
+    assert [(line.role.value, line.amount, line.tax_code) for line in invoice.lines] == [
+        ("product", D("59.97"), "Tax"),
+        ("freight", D("8.00"), "Tax"),
+        ("surcharge", D("3.00"), "Non"),
+    ]
+    assert invoice.lines[0].description == "CANDLE Soy candle (Lavender)"
+    assert invoice.lines[2].description == "Card fee"
+    assert invoice.header.computed_tax == D("4.08") and invoice.total == D("75.05")
+    assert invoice.header.class_name == "Retail:East"
+    assert result.status is DocumentStatus.READY
+    # With freight untaxed (the default) Cin7's 4.08 is not 6% of 59.97 (3.60): held.
+    held = run("so_freight_surcharge_taxable")
+    assert held.status is DocumentStatus.HELD
+    assert "tax_mismatch" in codes(held)

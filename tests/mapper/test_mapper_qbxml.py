@@ -31,6 +31,7 @@ DOCUMENTS = {
     "so_tax_inclusive": None,
     "so_tax_exempt": None,
     "so_discounts": None,
+    "so_freight_surcharge_taxable": None,
     "so_many_lines_rounding": None,
     "so_partial_dispatch": None,
     "so_foreign_currency": None,
