@@ -453,7 +453,18 @@ def settings_problems(data: Any) -> list[str]:
     try:
         settings = TenantSettings.model_validate(data)
     except ValidationError as exc:
-        return _pydantic_problems(exc)
+        problems = _pydantic_problems(exc)
+        # Check the rest too: sections with type errors fall back to their defaults so the
+        # semantic checks still run on everything else, and every problem is reported at once.
+        broken = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        remainder = {k: v for k, v in data.items() if k not in broken}
+        try:
+            settings = TenantSettings.model_validate(remainder)
+        except ValidationError:
+            return problems
+        return problems + [
+            p for p in _semantic_problems(settings) if p.split(".")[0].split(":")[0] not in broken
+        ]
     return _semantic_problems(settings)
 
 

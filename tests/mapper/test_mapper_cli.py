@@ -54,11 +54,15 @@ def test_validate_explains_every_problem(tmp_path: Path) -> None:
     assert "sales.invoice_ref_pattern: unknown token(s) {nope}" in err
     assert "tax.taxable_code" in err
     assert "accounts.cogs" in err and "31" in err
-    typo = write_settings(tmp_path, acounts={}, inventory_method="fifo")
+    typo = write_settings(
+        tmp_path, acounts={}, inventory_method="fifo", cogs={"monthly_ref_pattern": "{month}"}
+    )
     result = runner.invoke(settings_app, ["validate", str(typo)])
     assert result.exit_code == 1
     assert "acounts: unknown setting" in result.stderr
     assert "inventory_method: 'fifo' is not one of 'perpetual' or 'periodic'" in result.stderr
+    # Type errors elsewhere do not hide the other sections' problems.
+    assert "cogs.monthly_ref_pattern: unknown token(s) {month}" in result.stderr
     broken = tmp_path / "broken.json"
     broken.write_text('{"time_zone": "UTC",}')
     result = runner.invoke(settings_app, ["validate", str(broken)])
