@@ -1,0 +1,392 @@
+"""The demo's steps: start the stack, fetch, map, approve, post, summarise, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd.demo.company import demo_settings, seed_company
+from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
+from omni2qbd.demo.progress import Snapshot, snapshot
+from omni2qbd.demo.summary import Summary, build_summary
+from omni2qbd_gateway.outbox import approve
+from omni2qbd_gateway.settings_store import save_settings
+from omni2qbd_gateway.tenants import (
+    TenantNotFound,
+    create_tenant,
+    get_tenant,
+    rotate_password,
+    set_cin7_credentials,
+)
+from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.migrate import upgrade_async
+from omni2qbd_shared.db.models import Tenant
+from omni2qbd_shared.db.settings_store import latest_settings
+from omni2qbd_sims.quickbooks import QuickBooksSimulator
+from omni2qbd_sims.quickbooks.company_file import CompanyFile
+from omni2qbd_sims.quickbooks.http_api import create_app as create_quickbooks_app
+from omni2qbd_sims.quickbooks.persistence import load_companies, save_companies
+from omni2qbd_sims.quickbooks.serving import running_server
+from omni2qbd_sims.webconnector import WebConnectorSimulator
+
+TENANT_NAME = "Demo: {company}"
+COMPANY_PATH = "C:\\Companies\\{name}.qbw"
+AMQP_NAMESPACE = "demo."
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data_dir: Path
+    seed: int = 7
+    scale: float = 0.1
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    change: bool = False
+    max_sessions: int = 30
+    settle_seconds: float = 3.0
+    timeout_seconds: float = 600.0
+    database: str | None = None  # default: a SQLite file in data_dir
+
+    @property
+    def database_url(self) -> str:
+        if self.database:
+            return self.database
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'omni2qbd.db').resolve()}"
+
+    @property
+    def quickbooks_state(self) -> Path:
+        return self.data_dir / "quickbooks-company-files.pickle"
+
+
+@dataclass
+class DemoRun:
+    summary: Summary
+    urls: dict[str, str]
+    changed: str | None
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class Demo:
+    """Owns everything the demo starts; ``close`` stops it all in reverse order."""
+
+    def __init__(self, options: DemoOptions, say: Say) -> None:
+        self.options = options
+        self.say = say
+        self.processes = ProcessGroup()
+        self.quickbooks = QuickBooksSimulator()
+        self.engine: AsyncEngine | None = None
+        self.sessions: async_sessionmaker[AsyncSession] | None = None
+        self.urls: dict[str, str] = {}
+        self._quickbooks_server: Any = None
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.processes.stop_all()
+        if self._quickbooks_server is not None:
+            self._quickbooks_server.__exit__(None, None, None)
+            self._quickbooks_server = None
+        save_companies(self.quickbooks, self.options.quickbooks_state)
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "OMNI2QBD_ENVIRONMENT": "development",
+            "OMNI2QBD_SECRET_KEY": PLACEHOLDER_SECRET_KEY,
+            "OMNI2QBD_DATABASE_URL": self.options.database_url,
+            "OMNI2QBD_AMQP_URL": self.options.amqp_url,
+            "OMNI2QBD_AMQP_NAMESPACE": AMQP_NAMESPACE,
+            "OMNI2QBD_FETCHER_POLL_INTERVAL_SECONDS": "15",
+            "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": "1000",
+            "OMNI2QBD_LOG_JSON": "true",
+        }
+
+    def _start(
+        self, name: str, args: list[str], port: int, health_path: str = "/livez"
+    ) -> ManagedProcess:
+        process = ManagedProcess(
+            name=name,
+            args=args,
+            env=self._env(),
+            log_path=self.options.data_dir / "logs" / f"{name}.log",
+            health_url=f"http://127.0.0.1:{port}",
+            health_path=health_path,
+        )
+        self.processes.start(process)
+        self.urls[name] = f"http://127.0.0.1:{port}"
+        return process
+
+    # ---- steps ----------------------------------------------------------------------
+
+    async def run(self) -> DemoRun:
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        self.say(f"Data in {opts.data_dir} (database, QuickBooks company file, logs)")
+        await upgrade_async(opts.database_url)
+        self.engine = create_engine(opts.database_url)
+        self.sessions = session_factory(self.engine)
+        try:
+            return await self._run(opts)
+        finally:
+            await self.engine.dispose()
+
+    async def _run(self, opts: DemoOptions) -> DemoRun:
+        assert self.sessions is not None
+        cin7_port = free_port()
+        self.say("Starting the Cin7 Omni simulator ...")
+        self._start(
+            "cin7-simulator",
+            [
+                "sim",
+                "cin7",
+                "--port",
+                str(cin7_port),
+                "--seed",
+                str(opts.seed),
+                "--scale",
+                str(opts.scale),
+            ],
+            cin7_port,
+            health_path="/_sim/tenants",
+        )
+        account = (await _get_json(f"{self.urls['cin7-simulator']}/_sim/tenants"))[0]
+        tax_rate = await self._tax_rate(account["username"], account["connections"][0]["apiKey"])
+        tenant, password = await self._tenant(account, tax_rate)
+        company = self._company(tenant, tax_rate)
+        self._quickbooks_server = running_server(create_quickbooks_app(self.quickbooks))
+        self.urls["quickbooks-simulator"] = self._quickbooks_server.__enter__()
+
+        self._start_service("gateway")
+        await self._wait_ready(["gateway"])
+
+        connector = WebConnectorSimulator(
+            f"{self.urls['gateway']}/qbwc",
+            tenant.qbwc_username,
+            password,
+            self.quickbooks,
+            company.path,
+            noop_pause_seconds=0.2,
+        )
+        sessions_run, round_trips = 0, 0
+        self.say("Web Connector: first session reads the QuickBooks lists (customers, items ...)")
+        report = await connector.run_session()
+        sessions_run, round_trips = 1, report.round_trips
+        # Mapping starts once the QuickBooks lists are mirrored, so contacts that already
+        # exist in QuickBooks are matched rather than proposed as new.
+        self._start_service("mapper")
+        self._start_service("fetcher")  # it polls Cin7 as soon as it is up
+        await self._wait_ready(["mapper", "fetcher"])
+
+        started = datetime.now(UTC)
+        self.say("Fetching from Cin7 Omni and mapping into entries ...")
+        await _post(f"{self.urls['fetcher']}/tenants/{tenant.id}/refresh")
+        snap = await self._wait_settled(tenant.id, started)
+
+        changed = None
+        if opts.change:
+            changed = await self._change_posted_invoice(tenant.id, account["username"])
+            if changed:
+                started = datetime.now(UTC)
+                await _post(f"{self.urls['fetcher']}/tenants/{tenant.id}/refresh")
+                snap = await self._wait_settled(tenant.id, started)
+
+        async with unit_of_work(self.sessions) as session:
+            approval = await approve(session, tenant.id, None, actor="demo (auto-approve)")
+        self.say(
+            f"Approved {len(approval.approved)} entries with no blocking finding "
+            "(the demo stands in for the bookkeeper here)"
+        )
+        while sessions_run < opts.max_sessions:
+            report = await connector.run_session()
+            sessions_run += 1
+            round_trips += report.round_trips
+            snap = await snapshot(self.sessions, tenant.id)
+            self.say(f"  Web Connector session {sessions_run}: {report.status} | {snap.line()}")
+            waiting = sum(snap.outbox.get(s, 0) for s in ("approved", "queued", "sent", "in_doubt"))
+            if waiting == 0:
+                break
+        save_companies(self.quickbooks, opts.quickbooks_state)
+        summary = await build_summary(
+            self.sessions,
+            tenant.id,
+            company,
+            snap,
+            round_trips=round_trips,
+            session_count=sessions_run,
+        )
+        self.urls["web-connector-user"] = tenant.qbwc_username
+        return DemoRun(summary, dict(self.urls), changed)
+
+    async def _tax_rate(self, username: str, api_key: str) -> Decimal:
+        """The sales tax rate the Cin7 account's orders use (the QuickBooks tax item's rate)."""
+        url = f"{self.urls['cin7-simulator']}/api/v1/SalesOrders?rows=50&fields=taxRate"
+        async with httpx.AsyncClient(auth=(username, api_key), timeout=30) as client:
+            response = await client.get(url)
+        response.raise_for_status()
+        rates = [Decimal(str(row["taxRate"])) for row in response.json() if row.get("taxRate")]
+        return max(rates, key=rates.count) if rates else Decimal("0")
+
+    async def _tenant(self, account: dict[str, Any], tax_rate: Decimal) -> tuple[Tenant, str]:
+        assert self.sessions is not None
+        name = TENANT_NAME.format(company=account["company"])
+        base_url = f"{self.urls['cin7-simulator']}/api/"
+        api_key = account["connections"][0]["apiKey"]
+        async with unit_of_work(self.sessions) as session:
+            try:
+                tenant = await get_tenant(session, name)
+                await set_cin7_credentials(
+                    session,
+                    tenant.id,
+                    secret_key=PLACEHOLDER_SECRET_KEY,
+                    username=account["username"],
+                    api_key=api_key,
+                    base_url=base_url,
+                    actor="demo",
+                )
+                password = (await rotate_password(session, tenant.id, actor="demo")).qbwc_password
+                self.say(f"Re-using the demo tenant {name!r} (a re-run posts nothing twice)")
+            except TenantNotFound:
+                created = await create_tenant(
+                    session,
+                    name=name,
+                    secret_key=PLACEHOLDER_SECRET_KEY,
+                    actor="demo",
+                    cin7_username=account["username"],
+                    cin7_api_key=api_key,
+                    cin7_base_url=base_url,
+                )
+                tenant = await get_tenant(session, created.tenant_id)
+                password = created.qbwc_password
+                self.say(f"Created the demo tenant {name!r}")
+            tenant.qb_company_path = COMPANY_PATH.format(name="Demo Outdoor")
+            session.add(tenant)
+            if await latest_settings(session, tenant.id) is None:
+                await save_settings(session, tenant.id, demo_settings(tax_rate), actor="demo")
+        return tenant, password
+
+    def _company(self, tenant: Tenant, tax_rate: Decimal) -> CompanyFile:
+        load_companies(self.quickbooks, self.options.quickbooks_state)
+        assert tenant.qb_company_path is not None
+        company = self.quickbooks.company(tenant.qb_company_path, file_id=tenant.qb_file_id)
+        seed_company(company, tax_rate=tax_rate)
+        return company
+
+    def _start_service(self, name: str) -> None:
+        self.say(f"Starting the {name} ...")
+        port = free_port()
+        self._start(name, ["run", name, "--port", str(port)], port)
+
+    async def _wait_ready(self, names: list[str]) -> None:
+        deadline = time.monotonic() + 90
+        async with httpx.AsyncClient(timeout=5) as client:
+            for name in names:
+                while True:
+                    self.processes.check_alive()
+                    response = await client.get(f"{self.urls[name]}/readyz")
+                    if response.status_code == 200:
+                        break
+                    if time.monotonic() > deadline:
+                        raise DemoError(f"the {name} is not ready: {response.text}")
+                    await asyncio.sleep(0.3)
+
+    async def _wait_settled(self, tenant_id: str, since: datetime) -> Snapshot:
+        """Until every kind synced since ``since`` and counts stopped moving, with progress."""
+        assert self.sessions is not None
+        deadline = time.monotonic() + self.options.timeout_seconds
+        last_line, stable_since = "", time.monotonic()
+        previous: Snapshot | None = None
+        while True:
+            self.processes.check_alive()
+            snap = await snapshot(self.sessions, tenant_id, since)
+            line = snap.line()
+            if line != last_line:
+                self.say(f"  {line}")
+                last_line = line
+            if previous is None or (snap.fetched, snap.entries, snap.outbox) != (
+                previous.fetched,
+                previous.entries,
+                previous.outbox,
+            ):
+                stable_since = time.monotonic()
+            previous = snap
+            fetched_all = snap.kinds_synced_since >= 6
+            quiet = time.monotonic() - stable_since >= self.options.settle_seconds
+            if fetched_all and quiet and await self._queues_empty():
+                return snap
+            if time.monotonic() > deadline:
+                raise DemoError(f"work did not settle in {self.options.timeout_seconds:.0f} s")
+            await asyncio.sleep(0.5)
+
+    async def _queues_empty(self) -> bool:
+        connection = await aio_pika.connect(self.options.amqp_url)
+        try:
+            channel = await connection.channel()
+            for queue in ("mapper.cin7-documents", "gateway.qb-entries"):
+                declared = await channel.declare_queue(f"{AMQP_NAMESPACE}{queue}", passive=True)
+                if declared.declaration_result.message_count:
+                    return False
+        finally:
+            await connection.close()
+        return True
+
+    async def _change_posted_invoice(self, tenant_id: str, username: str) -> str | None:
+        """Edit a sales order in Cin7 whose invoice is already in QuickBooks (as a draft)."""
+        from omni2qbd_shared.db.models import QbLink
+        from omni2qbd_shared.db.tenancy import scoped
+
+        assert self.sessions is not None
+        async with self.sessions() as session:
+            links = (await session.exec(scoped(QbLink, tenant_id))).all()
+        invoices = sorted(
+            (link for link in links if link.entry_kind == "invoice"), key=lambda link: link.cin7_id
+        )
+        if not invoices:
+            self.say("--change: no invoice is in QuickBooks yet; run the demo once first")
+            return None
+        link = invoices[0]
+        body = {
+            "username": username,
+            "resource": "SalesOrders",
+            "id": int(link.cin7_id),
+            "changes": {"freightTotal": 12.34, "customerOrderNo": "CHANGED-BY-DEMO"},
+        }
+        await _post(f"{self.urls['cin7-simulator']}/_sim/change-document", json_body=body)
+        self.say(
+            f"--change: edited Cin7 sales order {link.cin7_id} (invoice {link.ref_number}, "
+            "still a draft in QuickBooks): it will be re-imported as an InvoiceMod"
+        )
+        return link.cin7_id
+
+
+async def _get_json(url: str) -> Any:
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.get(url)
+        response.raise_for_status()
+        return response.json()
+
+
+async def _post(url: str, json_body: Any = None) -> Any:
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(url, json=json_body)
+        if response.status_code >= 400:
+            raise DemoError(f"POST {url} answered {response.status_code}: {response.text}")
+        return response.json() if response.content else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)

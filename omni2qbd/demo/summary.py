@@ -1,0 +1,214 @@
+"""The bookkeeper's summary, with every QuickBooks figure read from the company file itself."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd.demo.progress import KIND_WORDS, Snapshot
+from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
+from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_sims.quickbooks.company_file import CompanyFile
+
+QB_TYPE = {
+    "invoice": "Invoice",
+    "bill": "Bill",
+    "credit_memo": "CreditMemo",
+    "vendor_credit": "VendorCredit",
+    "journal": "JournalEntry",
+}
+QB_TYPE_WORDS = {
+    "Invoice": "Invoices",
+    "Bill": "Bills",
+    "CreditMemo": "Credit Memos",
+    "VendorCredit": "Vendor Credits",
+    "JournalEntry": "Journal Entries",
+}
+# Cin7 documents whose own total is what QuickBooks must show.
+TOTAL_FIELD_KINDS = {"sales_order", "credit_note", "purchase_order", "supplier_credit_note"}
+NOT_SENT = {"held", "superseded"}
+WAITING_FOR = {
+    "sales_order": "not yet approved or invoiced in Cin7",
+    "purchase_order": "no supplier invoice yet (invoice date and supplier invoice reference)",
+    "credit_note": "not yet completed in Cin7",
+    "stock_adjustment": "not yet approved in Cin7",
+}
+# Kinds that become an entry of their own once importable (contacts and products feed others).
+DOCUMENT_KINDS = set(WAITING_FOR) | {"supplier_credit_note"}
+
+
+@dataclass
+class KindLine:
+    qb_type: str
+    posted_entries: int = 0
+    qb_count: int = 0
+    cin7_total: Decimal = Decimal("0.00")
+    qb_total: Decimal = Decimal("0.00")
+
+
+@dataclass
+class Summary:
+    fetched: Counter[str]
+    by_type: dict[str, KindLine]
+    contacts_added: int
+    held: list[tuple[str, int, str]]  # reason code, count, an example in the product's words
+    round_trips: int
+    sessions: int
+    not_importable: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        out: list[str] = ["", "Summary", "======="]
+        out.append("Documents fetched from Cin7 Omni:")
+        for kind, count in sorted(self.fetched.items()):
+            out.append(f"  {KIND_WORDS.get(kind, kind):<24} {count:>6}")
+        out.append("Posted to QuickBooks (figures read from the QuickBooks company file):")
+        out.append(
+            f"  {'type':<18} {'entries':>8} {'in QB':>7} {'Cin7 total':>14} {'QB total':>14}"
+        )
+        for line in sorted(self.by_type.values(), key=lambda item: item.qb_type):
+            mark = "" if line.cin7_total == line.qb_total else "   <-- differs"
+            out.append(
+                f"  {QB_TYPE_WORDS.get(line.qb_type, line.qb_type):<18} {line.posted_entries:>8} "
+                f"{line.qb_count:>7} {line.cin7_total:>14,.2f} {line.qb_total:>14,.2f}{mark}"
+            )
+        out.append(f"  customers and vendors added to QuickBooks: {self.contacts_added}")
+        out.append("Not importable yet (waiting for a step in Cin7, nothing to fix):")
+        if not self.not_importable:
+            out.append("  nothing")
+        for kind, count in sorted(self.not_importable.items()):
+            out.append(f"  {count:>4} {KIND_WORDS.get(kind, kind)}: {WAITING_FOR.get(kind, '')}")
+        out.append("Held for a person to fix (not sent):")
+        if not self.held:
+            out.append("  nothing")
+        for code, count, example in self.held:
+            out.append(f"  {count:>4} x {code}: {example}")
+        out.append(
+            f"Web Connector: {self.sessions} sessions, {self.round_trips} round trips "
+            "(sendRequestXML/receiveResponseXML pairs)"
+        )
+        if self.ok:
+            out.append(
+                "Result: every importable document is in QuickBooks exactly once, and the "
+                "totals agree to the cent."
+            )
+        else:
+            out.append("Result: NOT reconciled:")
+            out.extend(f"  - {problem}" for problem in self.problems)
+        return "\n".join(out)
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or "0")).quantize(Decimal("0.01"))
+
+
+async def build_summary(
+    sessions: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    company: CompanyFile,
+    snap: Snapshot,
+    *,
+    round_trips: int,
+    session_count: int,
+) -> Summary:
+    async with sessions() as session:
+        outbox = list((await session.exec(scoped(OutboxItem, tenant_id))).all())
+        held_entries = list(
+            (
+                await session.exec(
+                    scoped(Entry, tenant_id).where(col(Entry.state) == "needs_attention")
+                )
+            ).all()
+        )
+        documents = {
+            (d.kind, d.cin7_id, d.revision): d
+            for d in (await session.exec(scoped(FetchedDocument, tenant_id))).all()
+        }
+        with_entries = {
+            (e.source_kind, e.cin7_id) for e in (await session.exec(scoped(Entry, tenant_id))).all()
+        }
+
+    by_type: dict[str, KindLine] = {}
+    problems: list[str] = []
+    contacts_added = 0
+    linked_txns: dict[str, set[str]] = defaultdict(set)
+    for item in outbox:
+        if item.state in NOT_SENT:
+            continue
+        guid = str(item.body.get("external_guid") or "")
+        found = company.find_by_external_guid(guid) if guid else []
+        label = (
+            f"{item.entry_kind} {item.ref_number or ''} (Cin7 {item.source_kind} {item.cin7_id})"
+        )
+        if item.entry_kind in ("customer_add", "vendor_add"):
+            if item.state == "posted":
+                contacts_added += 1
+            continue
+        qb_type = QB_TYPE.get(item.entry_kind, item.entry_kind)
+        line = by_type.setdefault(qb_type, KindLine(qb_type))
+        if item.state != "posted":
+            problems.append(f"{label} is {item.state}: {item.last_status_message or 'not sent'}")
+            continue
+        live = [t for t in found if t.txn_type == qb_type]
+        if len(live) != 1:
+            # A re-import (Mod) keeps one transaction; its GUID is the first version's.
+            by_ref = company.count_by_ref_number(item.ref_number or "", qb_type)
+            if by_ref != 1:
+                problems.append(f"{label} is in QuickBooks {len(live) or by_ref} times, not once")
+                continue
+        line.posted_entries += 1
+        document = documents.get((item.source_kind, item.cin7_id, item.revision))
+        if item.source_kind in TOTAL_FIELD_KINDS and document is not None:
+            line.cin7_total += abs(_money(document.payload.get("total")))
+        else:
+            line.cin7_total += abs(_money(item.body.get("total")))
+        for txn in live or company.transactions(qb_type):
+            if live or txn.ref_number == item.ref_number:
+                linked_txns[qb_type].add(txn.txn_id)
+
+    for qb_type, txn_ids in linked_txns.items():
+        line = by_type[qb_type]
+        line.qb_count = len(txn_ids)
+        line.qb_total = sum(
+            (abs(company.transaction(txn_id).total) for txn_id in txn_ids), Decimal("0.00")
+        )
+        if line.qb_total != line.cin7_total:
+            problems.append(
+                f"{QB_TYPE_WORDS.get(qb_type, qb_type)}: Cin7 total {line.cin7_total:,.2f} "
+                f"but QuickBooks total {line.qb_total:,.2f}"
+            )
+
+    not_importable: Counter[str] = Counter()
+    for kind, cin7_id in {(kind, cin7_id) for kind, cin7_id, _rev in documents}:
+        if kind in DOCUMENT_KINDS and (kind, cin7_id) not in with_entries:
+            not_importable[kind] += 1
+
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for entry in held_entries:
+        for finding in entry.findings:
+            if finding.get("blocking"):
+                reasons[str(finding.get("code"))].append(str(finding.get("message")))
+    held = sorted(
+        ((code, len(messages), messages[0]) for code, messages in reasons.items()),
+        key=lambda row: -row[1],
+    )
+    return Summary(
+        fetched=snap.fetched,
+        by_type=by_type,
+        contacts_added=contacts_added,
+        held=held,
+        not_importable=not_importable,
+        round_trips=round_trips,
+        sessions=session_count,
+        problems=problems,
+    )

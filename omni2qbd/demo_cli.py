@@ -1,0 +1,78 @@
+"""``omni2qbd demo``: the whole product on this machine against the simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Run the whole product here against the simulators.")
+
+
+@app.callback(invoke_without_command=True)
+def demo(
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Print the summary and exit (0 = reconciled)")
+    ] = False,
+    change: Annotated[
+        bool, typer.Option("--change", help="Edit a posted Cin7 order to show a re-import")
+    ] = False,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where state is kept")] = Path(
+        "var/demo"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the Cin7 data")] = 7,
+    scale: Annotated[float, typer.Option("--scale", help="Cin7 data volume")] = 0.1,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Database (default: a SQLite file in --data-dir)"),
+    ] = None,
+    amqp_url: Annotated[
+        str, typer.Option("--amqp-url", envvar="OMNI2QBD_AMQP_URL", help="RabbitMQ")
+    ] = "amqp://guest:guest@127.0.0.1:5672/",
+) -> None:
+    """Fetch from a simulated Cin7 Omni, map, approve, post through a simulated Web
+    Connector into a simulated QuickBooks, and print what happened."""
+    from omni2qbd.demo.flow import Demo, DemoError, DemoOptions
+    from omni2qbd.demo.processes import ProcessFailed
+
+    options = DemoOptions(
+        data_dir=data_dir,
+        seed=seed,
+        scale=scale,
+        amqp_url=amqp_url,
+        change=change,
+        database=database_url,
+    )
+    runner = Demo(options, say=lambda line: typer.echo(line))
+    try:
+        result = asyncio.run(runner.run())
+    except (DemoError, ProcessFailed) as exc:
+        runner.close()
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except BaseException:
+        runner.close()
+        raise
+    typer.echo(result.summary.render())
+    if no_serve:
+        runner.close()
+        raise typer.Exit(0 if result.summary.ok else 1)
+    typer.echo("")
+    typer.echo("Still running (Ctrl-C stops everything):")
+    for name, url in result.urls.items():
+        typer.echo(f"  {name:<22} {url}")
+    typer.echo("  Web Connector SOAP endpoint: " + result.urls["gateway"] + "/qbwc")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            runner.processes.check_alive()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo("Stopping ...")
+        runner.close()
