@@ -382,3 +382,27 @@ def test_taxable_freight_and_surcharge_with_class_from_branch() -> None:
     held = run("so_freight_surcharge_taxable")
     assert held.status is DocumentStatus.HELD
     assert "tax_mismatch" in codes(held)
+
+
+def test_tax_rounded_per_line_by_cin7_is_absorbed_by_the_rounding_line() -> None:
+    # Six lines of 1 x 0.10 at 5%: per line 0.005 -> 0.01 each = 0.06 tax in Cin7's total,
+    # but 5% of 0.60 is 0.03 (QuickBooks' figure). Total 0.66 is matched with a 0.03 rounding.
+    doc = load_doc("so_tax_exclusive")
+    doc["lineItems"] = [
+        {
+            **doc["lineItems"][0],
+            "id": i,
+            "code": f"C{i}",
+            "qty": 1.0,
+            "unitPrice": 0.10,
+            "qtyShipped": 1.0,
+        }
+        for i in range(6)
+    ]
+    doc.update({"taxRate": 5.0, "productTotal": 0.60, "freightTotal": 0.0, "total": 0.66})
+    result = map_document(None, doc, TenantSettings())
+    invoice = main_entry(result)
+    assert result.status is DocumentStatus.READY, result.all_findings()
+    assert invoice.header.computed_tax == D("0.03")
+    assert [line.amount for line in invoice.lines if line.role is LineRole.ROUNDING] == [D("0.03")]
+    assert invoice.total == D("0.66")
