@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 app = typer.Typer(help="Run the Cin7 Omni API simulator.")
@@ -30,6 +32,7 @@ def cin7(
                 f"API key {connection['apiKey']}  ({connection['name']})"
             )
     typer.echo(f"  rate limits: {'off' if no_rate_limits else '3/s, 60/min, 5000/day per key'}")
+    sys.stdout.flush()  # the keys must reach a log file or pipe before the server blocks
     uvicorn.run(create_app(store, config), host=host, port=port, log_level="warning")
 
 
