@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from cin7_testkit import TENANT, ClientFactory, Sim
 
@@ -344,3 +345,17 @@ async def test_cost_change_bumps_only_modified_cogs_date(
     assert parsed.modified_date == before_modified
     assert parsed.modified_cogs_date is not None and parsed.modified_cogs_date > before_cogs
     assert parsed == SalesOrder.model_validate(raw)
+
+
+async def test_simulator_429_is_a_bare_json_string_and_refusals_do_not_count(sim: Sim) -> None:
+    sim.admin.configure(rateLimitsEnabled=True, rateLimits=[[2, 60]])
+    async with httpx.AsyncClient(auth=(TENANT, sim.key())) as http:
+        statuses = [(await http.get(f"{sim.base_url}/v1/Branches")).status_code for _ in range(4)]
+        refused = await http.get(f"{sim.base_url}/v1/Branches")
+    assert statuses == [200, 200, 429, 429]
+    assert refused.json() == "API rate limit exceeded" and "retry-after" not in refused.headers
+    assert sim.admin.stats()[sim.key()] == {"accepted": 2, "throttled": 3}
+    sim.admin.configure(retryAfter=True)
+    async with httpx.AsyncClient(auth=(TENANT, sim.key())) as http:
+        again = await http.get(f"{sim.base_url}/v1/Branches")
+    assert again.status_code == 429 and 0 < int(again.headers["retry-after"]) <= 61

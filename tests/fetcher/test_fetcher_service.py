@@ -16,7 +16,9 @@ from sqlmodel import select
 
 from omni2qbd_fetcher.app import create_app
 from omni2qbd_fetcher.kinds import KINDS
+from omni2qbd_fetcher.repository import tenants_to_sync
 from omni2qbd_fetcher.scheduler import FetchScheduler
+from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import SyncStatus
@@ -201,3 +203,20 @@ async def test_fetch_command_syncs_one_tenant(stack: Stack, db_url: str, amqp_ur
         timeout=60,
     )
     assert unknown.returncode == 2 and "no tenant 'nobody'" in unknown.stderr
+
+
+async def test_unreadable_credentials_skip_only_that_tenant(stack: Stack) -> None:
+    good = await stack.tenant(ACME)
+    async with unit_of_work(stack.sessions) as session:
+        await create_tenant(
+            session,
+            name="Encrypted with another key",
+            secret_key="another-secret-key-0123456789-0123456789",
+            actor="test",
+            cin7_username=BLUEBIRD,
+            cin7_api_key=stack.sim.key(BLUEBIRD),
+            cin7_base_url=stack.sim.base_url,
+        )
+    async with unit_of_work(stack.sessions) as session:
+        found = await tenants_to_sync(session, SECRET)
+    assert [t.tenant_id for t in found] == [good.tenant_id]

@@ -32,6 +32,8 @@ DEFAULT_BASE_URL = "https://api.cin7.com/api"
 MAX_ROWS = 250
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Cin7Model)
+# Clients built without a limiter share these, so one process never exceeds a key's limits.
+DEFAULT_LIMITERS = RateLimiterRegistry()
 
 
 class Cin7Error(Exception):
@@ -133,7 +135,7 @@ class Cin7Client:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.tenant = tenant
-        self.limiter = limiter or RateLimiterRegistry().for_key(api_key)
+        self.limiter = limiter or DEFAULT_LIMITERS.for_key(api_key)
         self.retry = retry or RetryPolicy()
         self.max_limiter_wait = max_limiter_wait
         self._own_http = http is None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +22,9 @@ from omni2qbd_shared.db.models import (
     utcnow,
 )
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.secrets import SecretDecryptionError
+
+log = structlog.get_logger(__name__)
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -47,10 +51,19 @@ async def tenants_to_sync(session: AsyncSession, secret_key: str) -> list[Tenant
     )
     found = []
     for tenant in rows.all():
-        access = await cin7_access(session, tenant.id, secret_key=secret_key)
+        access = await _access(session, tenant.id, secret_key)
         if access is not None:
             found.append(TenantAccess(tenant.id, tenant.name, access))
     return found
+
+
+async def _access(session: AsyncSession, tenant_id: str, secret_key: str) -> Cin7Access | None:
+    try:
+        return await cin7_access(session, tenant_id, secret_key=secret_key)
+    except SecretDecryptionError as exc:
+        # One unreadable credential must not stop every other tenant's sync.
+        log.error("cin7_credentials_unreadable", tenant_id=tenant_id, error=str(exc))
+        return None
 
 
 async def tenant_access(
@@ -59,7 +72,7 @@ async def tenant_access(
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         return None
-    access = await cin7_access(session, tenant.id, secret_key=secret_key)
+    access = await _access(session, tenant.id, secret_key)
     return TenantAccess(tenant.id, tenant.name, access) if access else None
 
 

@@ -124,6 +124,7 @@ class FetchScheduler:
                 raise
             except Exception:
                 log.exception("fetcher_ticker_failed")
+                self._loaded_at = time.monotonic()  # try again at the next reload, not at once
             await asyncio.sleep(0.25)
 
     async def _worker(self) -> None:
