@@ -38,9 +38,10 @@ WAITING_FOR = {
     "purchase_order": "no supplier invoice yet (invoice date and supplier invoice reference)",
     "credit_note": "not yet completed in Cin7",
     "stock_adjustment": "not yet approved in Cin7",
+    "supplier_credit_note": "not yet completed in Cin7",
 }
 # Kinds that become an entry of their own once importable (contacts and products feed others).
-DOCUMENT_KINDS = set(WAITING_FOR) | {"supplier_credit_note"}
+DOCUMENT_KINDS = set(WAITING_FOR)
 
 
 @dataclass
@@ -141,7 +142,6 @@ async def build_summary(
     by_type: dict[str, KindLine] = {}
     problems: list[str] = []
     contacts_added = 0
-    linked_txns: dict[str, set[str]] = defaultdict(set)
     for item in outbox:
         if item.state in NOT_SENT:
             continue
@@ -172,20 +172,28 @@ async def build_summary(
             line.cin7_total += abs(_money(document.payload.get("total")))
         else:
             line.cin7_total += abs(_money(item.body.get("total")))
-        for txn in live or company.transactions(qb_type):
-            if live or txn.ref_number == item.ref_number:
-                linked_txns[qb_type].add(txn.txn_id)
 
-    for qb_type, txn_ids in linked_txns.items():
-        line = by_type[qb_type]
-        line.qb_count = len(txn_ids)
+    # The demo's company file holds only what the bridge wrote, so every transaction of a type
+    # must be accounted for by exactly one posted entry: more means something posted twice.
+    for qb_type, totals in company.totals_by_type().items():
+        if qb_type not in QB_TYPE_WORDS:
+            continue
+        line = by_type.setdefault(qb_type, KindLine(qb_type))
+        line.qb_count = totals.count
         line.qb_total = sum(
-            (abs(company.transaction(txn_id).total) for txn_id in txn_ids), Decimal("0.00")
+            (abs(txn.total) for txn in company.transactions(qb_type)), Decimal("0.00")
         )
+    for qb_type, line in by_type.items():
+        words = QB_TYPE_WORDS.get(qb_type, qb_type)
+        if line.qb_count != line.posted_entries:
+            problems.append(
+                f"{words}: QuickBooks holds {line.qb_count} but {line.posted_entries} entries "
+                "were posted"
+            )
         if line.qb_total != line.cin7_total:
             problems.append(
-                f"{QB_TYPE_WORDS.get(qb_type, qb_type)}: Cin7 total {line.cin7_total:,.2f} "
-                f"but QuickBooks total {line.qb_total:,.2f}"
+                f"{words}: Cin7 total {line.cin7_total:,.2f} but QuickBooks total "
+                f"{line.qb_total:,.2f}"
             )
 
     not_importable: Counter[str] = Counter()
