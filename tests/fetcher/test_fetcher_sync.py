@@ -199,3 +199,16 @@ async def test_page_numbers_alone_would_miss_those_documents(stack: Stack) -> No
         naive = await client.list_all("SalesOrders", order="modifiedDate,id", rows=10)
     everything = stack.sim.store.tenants[ACME].records["SalesOrders"]
     assert len({r["id"] for r in naive}) < len(everything)
+
+
+async def test_a_turn_out_of_time_reads_one_page_per_kind_and_resumes(stack: Stack) -> None:
+    tenant = await stack.tenant()
+    syncer = stack.syncer(rows=25)
+    first = await syncer.turn(tenant, max_seconds=0)
+    passes = sum(len(spec.date_fields) for spec in KINDS)
+    assert not first.finished and first.pages == passes
+    while not (await syncer.turn(tenant, max_seconds=0)).finished:
+        pass
+    messages = await stack.drain()
+    assert Counter(m["kind"] for m in messages) == expected_counts(stack)
+    assert len({(m["cin7_id"], m["revision"]) for m in messages}) == len(messages)

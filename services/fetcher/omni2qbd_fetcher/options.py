@@ -19,8 +19,10 @@ class FetcherTuning(BaseSettings):
 
     # "3/1,60/60,5000/86400" = requests/seconds per window; "off" trusts Cin7's 429s alone.
     cin7_limits: str = "3/1,60/60,5000/86400"
-    workers: int = 4
+    # Turns mostly wait on each key's own rate limit, so many can run at once.
+    workers: int = 16
     pages_per_turn: int = 20
+    turn_seconds: float = 60.0
     tenant_reload_seconds: float = 30.0
     error_backoff_max_seconds: float = 900.0
     request_timeout_seconds: float = 60.0
@@ -45,8 +47,9 @@ class FetcherOptions:
     poll_interval: float = 60.0
     overlap: timedelta = timedelta(minutes=5)
     rows: int = 250
-    workers: int = 4
+    workers: int = 16
     pages_per_turn: int = 20
+    turn_seconds: float | None = 60.0
     tenant_reload_seconds: float = 30.0
     error_backoff_max: float = 900.0
     request_timeout: float = 60.0
@@ -63,6 +66,7 @@ class FetcherOptions:
             rows=settings.fetcher_page_rows,
             workers=tuning.workers,
             pages_per_turn=tuning.pages_per_turn,
+            turn_seconds=tuning.turn_seconds,
             tenant_reload_seconds=tuning.tenant_reload_seconds,
             error_backoff_max=tuning.error_backoff_max_seconds,
             request_timeout=tuning.request_timeout_seconds,

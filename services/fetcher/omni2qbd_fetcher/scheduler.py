@@ -1,9 +1,10 @@
 """Fair polling of every tenant.
 
-Tenants wait in one FIFO queue; a few workers take turns from it. A turn reads at most
-``pages_per_turn`` pages per kind, then the tenant goes to the back of the queue if it has
-more, so a tenant with a large backlog, slow answers or errors holds one worker for one bounded
-turn at a time and never starves the others. A failing tenant is retried with growing delays.
+Tenants wait in one FIFO queue; a pool of workers takes turns from it. A turn reads at most
+``pages_per_turn`` pages per kind and lasts about ``turn_seconds`` at most; then the tenant goes
+to the back of the queue if it has more. So a tenant with a large backlog, slow answers or
+errors holds one worker for one bounded turn at a time and never starves the others. A failing
+tenant is retried with growing delays.
 """
 
 from __future__ import annotations
@@ -146,7 +147,11 @@ class FetchScheduler:
         now = time.monotonic
         state.turns += 1
         try:
-            result = await self.syncer.turn(state.access, max_pages=self.options.pages_per_turn)
+            result = await self.syncer.turn(
+                state.access,
+                max_pages=self.options.pages_per_turn,
+                max_seconds=self.options.turn_seconds,
+            )
         except asyncio.CancelledError:
             raise
         except TenantSyncError as exc:
@@ -168,8 +173,7 @@ class FetchScheduler:
         if result.finished:
             state.due = now() + self.options.poll_interval
         else:
-            state.due = 0.0  # more to read: straight to the back of the queue
-            self._enqueue(state)
+            state.again = True  # more to read: straight to the back of the queue
 
     def snapshot(self) -> list[dict[str, Any]]:
         now = time.monotonic()

@@ -14,6 +14,7 @@ published again, and revisions recorded but never confirmed are published by ``r
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,13 +99,20 @@ class KindSync:
         return f"{since} AND {self.field}<{quote(before)} AND id>{position.tie_after_id}", "id"
 
     async def run(
-        self, *, max_pages: int | None = None, resume: Position | None = None
+        self,
+        *,
+        max_pages: int | None = None,
+        resume: Position | None = None,
+        deadline: float | None = None,
     ) -> SyncResult:
-        """Read from the cursor (or ``resume``) to the end, or stop after ``max_pages``."""
+        """Read from the cursor (or ``resume``) to the end; stop early after ``max_pages``
+        pages or once ``time.monotonic()`` passes ``deadline`` (at least one page is read)."""
         result = SyncResult()
         await self.revisions.recover(UNCONFIRMED_GRACE)
         position = resume or await self.start_position()
-        while max_pages is None or result.pages < max_pages:
+        while (max_pages is None or result.pages < max_pages) and (
+            deadline is None or result.pages == 0 or time.monotonic() < deadline
+        ):
             where, order = self._query(position)
             items = await self.client.list_page(
                 self.spec.resource, where=where, order=order, rows=self.rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -94,8 +95,16 @@ class TenantSyncer:
         self._clients[tenant.tenant_id] = (fingerprint, client)
         return client
 
-    async def turn(self, tenant: TenantAccess, *, max_pages: int | None = None) -> TurnResult:
-        """Sync every kind once; ``max_pages`` bounds the pages per kind and date field."""
+    async def turn(
+        self,
+        tenant: TenantAccess,
+        *,
+        max_pages: int | None = None,
+        max_seconds: float | None = None,
+    ) -> TurnResult:
+        """Sync every kind once. ``max_pages`` bounds the pages per kind and date field and
+        ``max_seconds`` the whole turn; an unfinished turn resumes where it stopped."""
+        deadline = time.monotonic() + max_seconds if max_seconds is not None else None
         result = TurnResult()
         client = self.client_for(tenant)
         await self.prepare(tenant)
@@ -114,7 +123,9 @@ class TenantSyncer:
                     rows=self.options.rows,
                 )
                 try:
-                    outcome = await sync.run(max_pages=max_pages, resume=self._positions.get(key))
+                    outcome = await sync.run(
+                        max_pages=max_pages, resume=self._positions.get(key), deadline=deadline
+                    )
                 except Cin7AuthError as exc:
                     await self._record_error(tenant, spec, str(exc))
                     raise TenantSyncError(str(exc)) from exc
