@@ -306,6 +306,9 @@ async def test_writes_follow_cin7_rules(fresh_sim: Sim, make_client: ClientFacto
     assert created.success and created.id is not None and created.code == f"SO-{created.id}"
     before = await client.get("SalesOrders", created.id)
     assert before is not None and before["status"] == "APPROVED" and before["invoiceNumber"] is None
+    [line] = before["lineItems"]  # linked to its product by code, as Cin7 does
+    assert (line["productOptionId"], line["productId"]) == (option["id"], option["productId"])
+    assert line["name"] and line["unitPrice"] == 10 and line["unitCost"] == 4
     [updated] = await client.update(
         "SalesOrders",
         [

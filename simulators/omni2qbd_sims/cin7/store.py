@@ -239,6 +239,9 @@ def derive_fields(
 ) -> None:
     """Fields Cin7 computes itself: totals, invoice numbers, shipped quantities, void status."""
     lines = record.get("lineItems") or []
+    if resource in schema.LINE_FIELDS:
+        for line in lines:
+            _link_product(account, resource, line)
     if resource in ("SalesOrders", "PurchaseOrders", "CreditNotes"):
         for line in lines:
             for name in ("qty", "unitPrice", "discount"):
@@ -289,6 +292,33 @@ def derive_fields(
         if record.get("completedDate") and not record.get("creditNoteNumber"):
             record["creditNoteNumber"] = account.next_credit_note_number
             account.next_credit_note_number += 1
+
+
+def _link_product(account: TenantAccount, resource: str, line: Record) -> None:
+    """A line given by code or barcode is linked to its product option, as Cin7 does."""
+    if line.get("productOptionId") is not None:
+        return
+    wanted = {str(v).lower() for v in (line.get("code"), line.get("barcode")) if v}
+    if not wanted:
+        return
+    for option in account.records["ProductOptions"].values():
+        codes = {str(option.get(k) or "").lower() for k in ("productOptionCode", "code", "barcode")}
+        if wanted & codes:
+            product = account.records["Products"].get(option["productId"]) or {}
+            cost = (option.get("priceColumns") or {}).get("costUSD")
+            line.update(productOptionId=option["id"], productId=option["productId"])
+            line["code"] = line.get("code") or option.get("productOptionCode")
+            line["name"] = line.get("name") or product.get("name")
+            line["option1"] = line.get("option1") or option.get("option1")
+            if "styleCode" in line:
+                line["styleCode"] = line.get("styleCode") or product.get("styleCode")
+            if "unitCost" in line and line.get("unitCost") is None:
+                line["unitCost"] = cost
+            if line.get("unitPrice") is None:
+                line["unitPrice"] = (
+                    cost if resource == "PurchaseOrders" else option.get("retailPrice")
+                )
+            return
 
 
 def _dispatch_from_movements(line: Record) -> None:
