@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI, HTTPException, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_fetcher import publishing
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.scheduler import FetchScheduler
@@ -82,6 +83,7 @@ def create_app(
         scheduler = holder.pop("scheduler", None)
         if scheduler is not None:
             await scheduler.stop()
+            await publishing.drain()  # publishes under way finish before the broker closes
             await scheduler.syncer.aclose()
 
     async def polling_check() -> str | None:

@@ -9,10 +9,10 @@ by ``recover`` and published then.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,22 @@ from omni2qbd_shared.messages import Cin7DocumentMessage, Cin7Kind
 from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_IN_FLIGHT: set[asyncio.Task[Any]] = set()
+
+
+async def _finish_even_if_cancelled(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end even if the caller is cancelled; ``drain`` waits for it."""
+    task = asyncio.ensure_future(work)
+    _IN_FLIGHT.add(task)
+    task.add_done_callback(_IN_FLIGHT.discard)
+    return await asyncio.shield(task)
+
+
+async def drain(grace_seconds: float = 15.0) -> None:
+    """On shutdown: let publishes that were already under way finish (bounded)."""
+    if _IN_FLIGHT:
+        await asyncio.wait(set(_IN_FLIGHT), timeout=grace_seconds)
 
 
 @dataclass
@@ -67,7 +83,7 @@ class RevisionPublisher:
                 return 0
             # Recording and publishing finish even if this task is cancelled (shutdown, a
             # "kill"): a revision is marked published only after the broker confirmed it.
-            if await asyncio.shield(self._record_and_publish(list(fresh.values()))):
+            if await _finish_even_if_cancelled(self._record_and_publish(list(fresh.values()))):
                 return len(fresh)
         raise RuntimeError(f"could not record revisions for tenant {self.tenant_id}")
 
@@ -119,5 +135,5 @@ class RevisionPublisher:
             stale = await repo.unpublished(session, self.tenant_id, self.lookup_kinds, grace)
         if stale:
             log.warning("republishing_unconfirmed", tenant_id=self.tenant_id, count=len(stale))
-            await asyncio.shield(self._publish(stale))
+            await _finish_even_if_cancelled(self._publish(stale))
         return len(stale)
