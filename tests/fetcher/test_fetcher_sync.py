@@ -15,6 +15,7 @@ import pytest
 from fetcher_testkit import ACME, Stack
 from sqlmodel import select
 
+from omni2qbd_fetcher import publishing
 from omni2qbd_fetcher import sync as sync_module
 from omni2qbd_fetcher.cin7_client import Cin7Client
 from omni2qbd_fetcher.kinds import KINDS
@@ -135,7 +136,7 @@ async def test_killed_mid_page_and_restarted_loses_nothing_and_repeats_nothing(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await asyncio.sleep(0.05)  # a shielded publish still finishing, as in a real shutdown
+        await publishing.drain()  # what the service's shutdown does
     assert 0 < await count_recorded(stack) < total  # the kills hit mid-sync
     await sync_to_the_end(stack, tenant, rows=5)
     messages = await stack.drain()
