@@ -137,6 +137,7 @@ class Demo:
         opts = self.options
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         self.say(f"Data in {opts.data_dir} (database, QuickBooks company file, logs)")
+        await self._check_broker()
         await upgrade_async(opts.database_url)
         self.engine = create_engine(opts.database_url)
         self.sessions = session_factory(self.engine)
@@ -332,6 +333,17 @@ class Demo:
                 raise DemoError(f"work did not settle in {self.options.timeout_seconds:.0f} s")
             await asyncio.sleep(0.5)
 
+    async def _check_broker(self) -> None:
+        try:
+            connection = await asyncio.wait_for(aio_pika.connect(self.options.amqp_url), 10)
+        except Exception as exc:
+            raise DemoError(
+                f"cannot reach RabbitMQ at {_without_password(self.options.amqp_url)} ({exc}). "
+                "Start it (for example `rabbitmq-server -detached`) or point --amqp-url / "
+                "OMNI2QBD_AMQP_URL at one."
+            ) from exc
+        await connection.close()
+
     async def _queues_empty(self) -> bool:
         connection = await aio_pika.connect(self.options.amqp_url)
         try:
@@ -386,6 +398,11 @@ async def _post(url: str, json_body: Any = None) -> Any:
         if response.status_code >= 400:
             raise DemoError(f"POST {url} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None
+
+
+def _without_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('@', 1)[-1]}"
 
 
 def dumps(value: Any) -> str:

@@ -201,4 +201,5 @@ def test_demo_reports_failure_when_rabbitmq_is_unreachable(tmp_path: Path) -> No
         timeout=300,
     )
     assert result.returncode != 0
-    assert "demo failed" in result.stderr
+    assert "demo failed: cannot reach RabbitMQ" in result.stderr
+    assert "guest:guest" not in result.stderr
