@@ -213,3 +213,26 @@ async def test_a_turn_out_of_time_reads_one_page_per_kind_and_resumes(stack: Sta
     messages = await stack.drain()
     assert Counter(m["kind"] for m in messages) == expected_counts(stack)
     assert len({(m["cin7_id"], m["revision"]) for m in messages}) == len(messages)
+
+
+async def test_more_documents_on_one_date_than_a_page_are_walked_by_id(stack: Stack) -> None:
+    account = stack.sim.store.tenants[ACME]
+    orders = sorted(account.records["SalesOrders"].values(), key=lambda o: o["id"])
+    bulk = datetime(2025, 12, 24, 9, 30, tzinfo=UTC)
+    for order in orders[5:42] + orders[50:60]:  # 47 orders (ids not contiguous) on one second
+        order["modifiedDate"] = bulk
+    tenant = await stack.tenant()
+    syncer = stack.syncer(rows=10)
+    while not (await syncer.turn(tenant)).finished:
+        pass
+    messages = [m for m in await stack.drain() if m["kind"] == "sales_order"]
+    assert sorted(int(m["cin7_id"]) for m in messages) == [o["id"] for o in orders]
+    async with unit_of_work(stack.sessions) as session:
+        cursor = await session.get(SyncCursor, (tenant.tenant_id, "sales_order", "modifiedDate"))
+    newest = max(o["modifiedDate"] for o in orders)
+    assert cursor is not None and cursor.position.replace(tzinfo=UTC) == newest
+    # the tie is walked by id, not re-read page after page: close to the fewest requests
+    fewest = sum(
+        (len(account.records[spec.resource]) // 10 + 1) * len(spec.date_fields) for spec in KINDS
+    )
+    assert syncer.client_for(tenant).requests_sent <= fewest + 3

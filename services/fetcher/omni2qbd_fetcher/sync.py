@@ -134,12 +134,12 @@ class KindSync:
                 await self._advance(done_date, len(docs), published)
                 continue
             if short or last is None:
-                end = max(position.anchor, last) if last else position.anchor
-                if end > EPOCH:
-                    await self._advance(end, len(docs), published)
+                # The cursor is the newest date actually read, never a date merely asked for.
+                if last is not None:
+                    await self._advance(last, len(docs), published)
                 else:
                     await self._count(len(docs), published)
-                result.finished, result.position = True, Position(end)
+                result.finished, result.position = True, Position(last or position.anchor)
                 return result
             if all(doc.position == last for doc in docs):
                 position = Position(last, int(items[-1]["id"]))  # a whole page on one date
