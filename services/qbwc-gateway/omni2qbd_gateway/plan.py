@@ -13,12 +13,14 @@ The plan's memory lives in ``QbwcSession.plan`` (JSON) and the sent sets in
 
 from __future__ import annotations
 
+import contextlib
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlmodel import col
+from sqlalchemy import and_, case, func
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists
@@ -104,10 +106,30 @@ def plan_defaults(stored: dict[str, Any] | None) -> dict[str, Any]:
     return plan
 
 
-async def links_by_key(session: AsyncSession, tenant_id: str) -> dict[tuple[str, str, str], QbLink]:
+async def links_for(
+    session: AsyncSession, tenant_id: str, items: list[OutboxItem]
+) -> dict[tuple[str, str, str], QbLink]:
+    """The QuickBooks links of these items' documents (one query, bounded by the items)."""
+    if not items:
+        return {}
+    cin7_ids = sorted({item.cin7_id for item in items})
+    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(cin7_ids))
     return {
         (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(scoped(QbLink, tenant_id))).all()
+        for link in (await session.exec(query)).all()
+    }
+
+
+async def links_for_keys(
+    session: AsyncSession, tenant_id: str, keys: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], QbLink]:
+    if not keys:
+        return {}
+    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(sorted(k[2] for k in keys)))
+    return {
+        (link.entry_kind, link.source_kind, link.cin7_id): link
+        for link in (await session.exec(query)).all()
+        if (link.entry_kind, link.source_kind, link.cin7_id) in keys
     }
 
 
@@ -118,29 +140,75 @@ async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcReque
     return list((await session.exec(query.order_by(col(QbwcRequest.id)))).all())
 
 
+def _contacts_first() -> Any:
+    return case((col(OutboxItem.entry_kind).in_(CONTACT_KINDS), 0), else_=1)
+
+
+async def _in_flight_keys(session: AsyncSession, tenant_id: str) -> set[tuple[str, str, str]]:
+    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(("sent", "in_doubt")))
+    return {natural_key(row) for row in (await session.exec(query)).all()}
+
+
 async def sendable_items(
-    session: AsyncSession, tenant_id: str, deferred: list[str]
+    session: AsyncSession,
+    tenant_id: str,
+    deferred: list[str],
+    *,
+    limit: int | None = None,
+    kinds: tuple[str, ...] | None = None,
+    only: list[str] | None = None,
 ) -> list[OutboxItem]:
+    """Approved entries in sending order (contacts first, then by approval), at most ``limit``.
+
+    A newer version waits while the older one's fate in QuickBooks is unknown (in flight).
+    """
+    in_flight = await _in_flight_keys(session, tenant_id)
     query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
-    rows = [row for row in (await session.exec(query)).all() if row.entry_id not in deferred]
-    in_flight = {
-        natural_key(row)
-        for row in (
-            await session.exec(
-                scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(("sent", "in_doubt")))
-            )
-        ).all()
-    }
-    # A newer version waits while the older one's fate in QuickBooks is unknown.
-    rows = [row for row in rows if natural_key(row) not in in_flight]
-    rows.sort(
-        key=lambda r: (
-            0 if r.entry_kind in CONTACT_KINDS else 1,
-            r.approved_at.isoformat() if r.approved_at else "",
-            r.entry_id,
-        )
+    if deferred:
+        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
+    if kinds is not None:
+        query = query.where(col(OutboxItem.entry_kind).in_(kinds))
+    if only is not None:
+        query = query.where(col(OutboxItem.entry_id).in_(only))
+    query = query.order_by(_contacts_first(), col(OutboxItem.approved_at), col(OutboxItem.entry_id))
+    if limit is not None:
+        query = query.limit(limit + len(in_flight))
+    rows = [row for row in (await session.exec(query)).all() if natural_key(row) not in in_flight]
+    return rows[:limit] if limit is not None else rows
+
+
+async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[str]) -> int:
+    query = (
+        select(func.count())
+        .select_from(OutboxItem)
+        .where(OutboxItem.tenant_id == tenant_id, col(OutboxItem.state).in_(SENDABLE))
     )
-    return rows
+    if deferred:
+        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
+    return int((await session.exec(query)).one())
+
+
+async def reimport_items(
+    session: AsyncSession, tenant_id: str, deferred: list[str]
+) -> list[tuple[OutboxItem, QbLink]]:
+    """Approved entries whose document is already in QuickBooks under an older entry."""
+    query = (
+        scoped(OutboxItem, tenant_id)
+        .join(
+            QbLink,
+            and_(
+                col(QbLink.tenant_id) == col(OutboxItem.tenant_id),
+                col(QbLink.entry_kind) == col(OutboxItem.entry_kind),
+                col(QbLink.source_kind) == col(OutboxItem.source_kind),
+                col(QbLink.cin7_id) == col(OutboxItem.cin7_id),
+                col(QbLink.entry_id) != col(OutboxItem.entry_id),
+            ),
+        )
+        .where(col(OutboxItem.state).in_(SENDABLE))
+    )
+    items = [row for row in (await session.exec(query)).all() if row.entry_id not in deferred]
+    links = await links_for(session, tenant_id, items)
+    return [(item, links[natural_key(item)]) for item in items if natural_key(item) in links]
 
 
 def _entry(item: OutboxItem) -> Entry:
@@ -159,7 +227,7 @@ async def recovery_set(
         for item in [await session.get(OutboxItem, eid) for eid in request.entry_ids]
         if item is not None and item.tenant_id == tenant_id
     ]
-    links = await links_by_key(session, tenant_id)
+    links = await links_for(session, tenant_id, items)
     by_type: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     mods: dict[str, list[str]] = {}
@@ -262,18 +330,11 @@ async def list_set(
 async def draft_candidates(
     session: AsyncSession, tenant_id: str, plan: dict[str, Any]
 ) -> list[tuple[OutboxItem, QbLink]]:
-    links = await links_by_key(session, tenant_id)
-    found: list[tuple[OutboxItem, QbLink]] = []
-    for item in await sendable_items(session, tenant_id, plan["deferred"]):
-        link = links.get(natural_key(item))
-        if (
-            link is not None
-            and link.entry_id != item.entry_id
-            and item.entry_kind not in CONTACT_KINDS
-            and item.entry_id not in plan["mods_checked"]
-        ):
-            found.append((item, link))
-    return found
+    return [
+        (item, link)
+        for item, link in await reimport_items(session, tenant_id, plan["deferred"])
+        if item.entry_kind not in CONTACT_KINDS and item.entry_id not in plan["mods_checked"]
+    ]
 
 
 def drafts_set(version: str, candidates: list[tuple[OutboxItem, QbLink]]) -> OutgoingSet:
@@ -302,15 +363,27 @@ async def writes_set(
     limits: Limits,
 ) -> tuple[OutgoingSet | None, list[Rejected]]:
     """The next batch of approved entries, or None; plus entries that cannot be rendered."""
-    candidates = await sendable_items(session, tenant_id, plan["deferred"])
     isolate: list[list[str]] = plan["isolate"]
-    if isolate:
-        group = set(isolate[0])
-        candidates = [c for c in candidates if c.entry_id in group]
-        if not candidates:
-            isolate.pop(0)
-            return await writes_set(session, tenant_id, version, plan, limits)
-    links = await links_by_key(session, tenant_id)
+    # A window a little larger than one batch: some may wait for a dependency or a check.
+    window = limits.max_requests * 2 + 10
+    candidates = await sendable_items(
+        session, tenant_id, plan["deferred"], limit=window, only=isolate[0] if isolate else None
+    )
+    if isolate and not candidates:
+        isolate.pop(0)
+        return await writes_set(session, tenant_id, version, plan, limits)
+    entries: dict[str, Entry] = {}
+    for item in candidates:
+        with contextlib.suppress(ValueError):
+            entries[item.entry_id] = _entry(item)
+    dependency_keys = {
+        parts
+        for entry in entries.values()
+        for key in entry.depends_on
+        if len(parts := tuple(key.split(":", 2))) == 3
+    }
+    links = await links_for(session, tenant_id, candidates)
+    links.update(await links_for_keys(session, tenant_id, dependency_keys))  # type: ignore[arg-type]
     pending_keys = {natural_key(c) for c in candidates}
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
@@ -320,7 +393,7 @@ async def writes_set(
             break
         link = links.get(natural_key(item))
         try:
-            entry = _entry(item)
+            entry = entries[item.entry_id] if item.entry_id in entries else _entry(item)
             if not _dependencies_met(entry, links, pending_keys, chosen):
                 continue
             if link is not None and link.entry_id != item.entry_id:
@@ -376,11 +449,8 @@ async def contact_repeats(
     session: AsyncSession, tenant_id: str, plan: dict[str, Any]
 ) -> list[OutboxItem]:
     """Approved contact adds whose contact is already linked in QuickBooks: nothing to send."""
-    links = await links_by_key(session, tenant_id)
     return [
         item
-        for item in await sendable_items(session, tenant_id, plan["deferred"])
+        for item, _link in await reimport_items(session, tenant_id, plan["deferred"])
         if item.entry_kind in CONTACT_KINDS
-        and (link := links.get(natural_key(item))) is not None
-        and link.entry_id != item.entry_id
     ]

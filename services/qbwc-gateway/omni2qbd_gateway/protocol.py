@@ -268,8 +268,8 @@ class QbwcService:
         units += 1 if state["link_names"] else 0
         units += 0 if state["lists_done"] else 1 + len(state["iterators"])
         units += 1 if await plan.draft_candidates(db, tenant.id, state) else 0
-        sendable = await plan.sendable_items(db, tenant.id, state["deferred"])
-        units += math.ceil(len(sendable) / self.options.limits.max_requests)
+        sendable = await plan.sendable_count(db, tenant.id, state["deferred"])
+        units += math.ceil(sendable / self.options.limits.max_requests)
         return units
 
     async def _has_work(
@@ -288,16 +288,9 @@ class QbwcService:
             return True
         if await plan.draft_candidates(db, tenant.id, state):
             return True
-        if await plan.contact_repeats(db, tenant.id, state):
-            return True
-        outgoing, _rejected = await plan.writes_set(
-            db,
-            tenant.id,
-            tenant.qbxml_version,
-            dict(state, isolate=list(state["isolate"])),
-            self.options.limits,
-        )
-        return outgoing is not None
+        # Approved entries remain. If none of them can go out after all (waiting for a
+        # dependency), the next sendRequestXML says so and the update ends normally.
+        return await plan.sendable_count(db, tenant.id, state["deferred"]) > 0
 
     # -- receiveResponseXML ------------------------------------------------------------------
 
