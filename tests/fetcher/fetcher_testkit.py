@@ -51,9 +51,18 @@ def cin7() -> Iterator[Sim]:
 
 
 @pytest.fixture
-def db_url(sqlite_url: str) -> str:
-    upgrade(sqlite_url)
-    return sqlite_url
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A migrated SQLite database, or PostgreSQL when parametrized with "postgres"."""
+    url = (
+        request.getfixturevalue("pg_url")
+        if getattr(request, "param", None) == "postgres"
+        else sqlite_url
+    )
+    upgrade(url)
+    return url
+
+
+BOTH_DATABASES = pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fetcher_testkit import ACME, Stack
+from fetcher_testkit import ACME, BOTH_DATABASES, Stack
 from sqlmodel import select
 
 from omni2qbd_fetcher import publishing
@@ -25,12 +25,6 @@ from omni2qbd_shared.db.models import FetchedDocument, SyncCursor, SyncStatus
 
 RESOURCE_OF = {spec.kind: spec.resource for spec in KINDS}
 UNLIMITED = ((100_000, 1.0),)
-
-
-@pytest.fixture
-def db_url(database_url: str) -> str:
-    """These tests run on SQLite and on PostgreSQL (the shared ``database_url`` fixture)."""
-    return database_url
 
 
 def expected_counts(stack: Stack, username: str = ACME) -> Counter[str]:
@@ -57,6 +51,7 @@ async def sync_to_the_end(stack: Stack, tenant: Any, **options: Any) -> None:
     raise AssertionError("the sync never finished")
 
 
+@BOTH_DATABASES
 async def test_n_documents_give_n_revisions_and_correct_cursors(stack: Stack) -> None:
     tenant = await stack.tenant()
     started = datetime.now(UTC).replace(microsecond=0)
@@ -121,6 +116,7 @@ async def count_recorded(stack: Stack) -> int:
         return len((await session.exec(select(FetchedDocument))).all())
 
 
+@BOTH_DATABASES
 async def test_killed_mid_page_and_restarted_loses_nothing_and_repeats_nothing(
     stack: Stack,
 ) -> None:
