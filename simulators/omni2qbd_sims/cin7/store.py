@@ -109,9 +109,10 @@ class Cin7Store:
                 line["transactionId"] = record["id"]
                 line["createdDate"] = now
                 line["sort"] = line.get("sort") or sort
-        if resource in ("SalesOrders", "PurchaseOrders", "CreditNotes"):
-            prefix = {"SalesOrders": "SO", "PurchaseOrders": "PO", "CreditNotes": "CRN"}[resource]
+        prefix = _REFERENCE_PREFIX.get(resource)
+        if prefix is not None:  # "leave blank to auto-generate in an insert"
             record["reference"] = record["reference"] or f"{prefix}-{record['id']}"
+        if resource in ("SalesOrders", "PurchaseOrders", "CreditNotes"):
             approved = record["isApproved"] is not False
             record["isApproved"] = approved
             record["status"] = "APPROVED" if approved else "DRAFT"
@@ -172,6 +173,12 @@ def _get_ci(data: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+_REFERENCE_PREFIX = {
+    "SalesOrders": "SO",
+    "PurchaseOrders": "PO",
+    "CreditNotes": "CRN",
+    "Adjustments": "ADJ",
+}
 _READ_ONLY = frozenset(
     {
         "id",
