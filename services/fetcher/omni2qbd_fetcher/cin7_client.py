@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
+import structlog
 
 from omni2qbd_fetcher.models import (
     MODEL_FOR,
@@ -30,7 +30,7 @@ from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry
 
 DEFAULT_BASE_URL = "https://api.cin7.com/api"
 MAX_ROWS = 250
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 M = TypeVar("M", bound=Cin7Model)
 # Clients built without a limiter share these, so one process never exceeds a key's limits.
 DEFAULT_LIMITERS = RateLimiterRegistry()
@@ -207,7 +207,11 @@ class Cin7Client:
                 break
             delay = self.retry.delay(attempt, retry_after)
             log.warning(
-                "cin7 %s for tenant %s: %s; retry in %.1fs", what, self.tenant, last_problem, delay
+                "cin7_retry",
+                tenant=self.tenant,
+                request=what,
+                problem=last_problem,
+                retry_in=round(delay, 2),
             )
             await asyncio.sleep(delay)
         raise Cin7UnavailableError(
