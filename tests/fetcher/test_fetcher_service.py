@@ -124,6 +124,9 @@ async def test_service_polls_and_refreshes_on_request(
                 stack, ACME
             )
             assert len(await stack.drain()) == expected_total(stack, ACME)
+            metrics = (await http.get("/metrics")).text
+            assert 'omni2qbd_fetcher_revisions_published_total{kind="sales_order"}' in metrics
+            assert 'omni2qbd_fetcher_cin7_requests_total{outcome="ok"}' in metrics
 
             order = min(stack.sim.store.tenants[ACME].records["SalesOrders"])
             stack.sim.admin.change_document(ACME, "SalesOrders", order, stage="On Hold")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 
+from omni2qbd_fetcher.metrics import CIN7_REQUESTS
 from omni2qbd_fetcher.models import (
     MODEL_FOR,
     Cin7Model,
@@ -108,6 +109,14 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "client_error"
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -188,8 +197,10 @@ class Cin7Client:
                     ) from exc
                 last_problem = f"network error {type(exc).__name__}"
                 retry_after = None
+                CIN7_REQUESTS.labels("network").inc()
             else:
                 status = response.status_code
+                CIN7_REQUESTS.labels(_outcome(status)).inc()
                 if status < 400:
                     return response
                 if status in (401, 403):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
+from omni2qbd_fetcher.metrics import REVISIONS_PUBLISHED
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import FetchedDocument, utcnow
 from omni2qbd_shared.messages import Cin7DocumentMessage, Cin7Kind
@@ -124,6 +125,8 @@ class RevisionPublisher:
             for doc in docs
         ]
         await self.publisher.publish_many(messages)
+        for message in messages:
+            REVISIONS_PUBLISHED.labels(message.kind).inc()
         async with unit_of_work(self.sessions) as session:
             await repo.mark_published(
                 session, self.tenant_id, [(d.cin7_id, d.revision) for d in docs], utcnow()

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
+from omni2qbd_fetcher.metrics import SYNC_FAILURES, TENANTS
 from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.repository import TenantAccess
 from omni2qbd_fetcher.tenant_sync import TenantSyncer, TenantSyncError
@@ -91,6 +92,7 @@ class FetchScheduler:
         for tenant_id in list(self.tenants):
             if tenant_id not in seen and not self.tenants[tenant_id].running:
                 del self.tenants[tenant_id]
+        TENANTS.set(len(self.tenants))
         self._loaded_at = time.monotonic()
 
     async def refresh(self, tenant_id: str) -> bool:
@@ -155,6 +157,7 @@ class FetchScheduler:
         except asyncio.CancelledError:
             raise
         except TenantSyncError as exc:
+            SYNC_FAILURES.inc()
             state.failures += 1
             state.last_error = str(exc)
             delay = exc.retry_in or min(
@@ -164,6 +167,7 @@ class FetchScheduler:
             log.warning("tenant_sync_failed", tenant_id=state.access.tenant_id, retry_in=delay)
             return
         except Exception as exc:
+            SYNC_FAILURES.inc()
             state.failures += 1
             state.last_error = f"{type(exc).__name__}: {exc}"
             state.due = now() + min(self.options.error_backoff_max, 5.0 * 2**state.failures)
