@@ -25,9 +25,9 @@ from tests.gateway.gateway_helpers import (
 
 
 async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
-    database_url: str, amqp_url: str, topology: Topology
+    sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -44,9 +44,9 @@ async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
 
 
 async def test_wrong_company_file_stops_with_the_expected_file_named(
-    database_url: str, amqp_url: str, topology: Topology
+    sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions, "Right Books Inc")
         qb = QuickBooksSimulator()
         row = await tenant_row(gw.sessions, tenant.tenant_id)
@@ -64,9 +64,9 @@ async def test_wrong_company_file_stops_with_the_expected_file_named(
 
 
 async def test_slow_quickbooks_still_completes(
-    database_url: str, amqp_url: str, topology: Topology
+    sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -113,9 +113,9 @@ async def test_dropped_response_then_new_session_posts_everything_exactly_once(
 
 
 async def test_lock_errors_wait_for_the_next_run(
-    database_url: str, amqp_url: str, topology: Topology
+    sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -142,9 +142,9 @@ async def test_lock_errors_wait_for_the_next_run(
 
 
 async def test_contact_add_with_a_name_in_use_links_the_existing_customer(
-    database_url: str, amqp_url: str, topology: Topology
+    sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -182,9 +182,9 @@ class StricterQuickBooks(QuickBooksSimulator):
 
 
 async def test_set_failing_whole_is_split_until_the_bad_entry_is_isolated(
-    database_url: str, amqp_url: str, topology: Topology
+    sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = StricterQuickBooks()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -206,3 +206,67 @@ async def test_set_failing_whole_is_split_until_the_bad_entry_is_isolated(
         for n in range(8):
             expected = 0 if n == 5 else 1
             assert qb.company(path).count_by_ref_number(f"INV{200 + n}", "Invoice") == expected
+
+
+class CrashesAfterPosting(QuickBooksSimulator):
+    """QuickBooks applies the first write set, then the request processor fails
+    (0x80040402 "unexpected error"): the gateway cannot know whether it was applied."""
+
+    crashed = False
+
+    def process_request(self, company_path: str, qbxml: str) -> str:
+        answer = super().process_request(company_path, qbxml)
+        if "newMessageSetID" in qbxml and not self.crashed:
+            self.crashed = True
+            raise QbxmlSetError(hresult="0x80040402", message="Unexpected error.")
+        return answer
+
+
+async def test_unanswered_write_set_is_verified_in_the_same_session(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = CrashesAfterPosting()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        ids = await add_entries(
+            gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 400 + n) for n in range(3)]
+        )
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        assert any("oldMessageSetID" in s for s in report.request_sets)
+        for n in range(3):
+            assert qb.company(path).count_by_ref_number(f"INV{400 + n}", "Invoice") == 1
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert {states[i].state for i in ids} == {"posted"}
+        assert all("verified" in (states[i].last_status_message or "") for i in ids)
+
+
+async def test_list_mirror_pages_through_iterators(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    from sqlmodel import func, select
+
+    from omni2qbd_shared.db.models import QbListItem
+
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        for n in range(450):
+            qb.company(path).add_customer(f"Customer {n:03d}")
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        continues = [s for s in report.request_sets if 'iterator="Continue"' in s]
+        assert len(continues) == 2  # 452 customers in pages of 200
+        async with gw.sessions() as db:
+            count = (
+                await db.exec(
+                    select(func.count())
+                    .select_from(QbListItem)
+                    .where(
+                        QbListItem.tenant_id == tenant.tenant_id, QbListItem.list_type == "customer"
+                    )
+                )
+            ).one()
+        assert count == 452

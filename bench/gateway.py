@@ -1,0 +1,388 @@
+"""Benchmark of the qbwc-gateway (issue 5 §9).
+
+Runs the real gateway as its own process (``omni2qbd run gateway``) on a fresh database and
+drives it over HTTP with Web Connector sessions against the in-memory QuickBooks simulator:
+
+1. SOAP round trips per second and p50/p99 latency per call with 1, 10 and 50 Web
+   Connectors at once (one tenant each, each posting ``--invoices`` invoices in batches);
+2. Web Connector round trips needed to post 1,000 invoices with batching (the default
+   50 requests per message set) against one request per round trip (what the open-source
+   QBWC servers do);
+3. the gateway process's peak memory (VmHWM) after each part.
+
+    .venv/bin/python bench/gateway.py                      # SQLite file database
+    .venv/bin/python bench/gateway.py --database-url postgresql+asyncpg://postgres@127.0.0.1/x
+
+Tenants are created with the production Argon2 parameters, so ``authenticate`` costs what
+it costs in production; its latency is reported on its own line as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from omni2qbd_gateway.outbox import approve
+from omni2qbd_gateway.tenants import NewTenant, create_tenant
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.migrate import upgrade
+from omni2qbd_shared.db.models import OutboxItem, Tenant
+from omni2qbd_shared.entries import (
+    Entry,
+    EntryHeader,
+    EntryKind,
+    EntryLine,
+    Ref,
+    SourceRef,
+    external_guid_for,
+)
+from omni2qbd_sims.quickbooks import QuickBooksSimulator
+from omni2qbd_sims.webconnector import soap as wc
+from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class GatewayProcess:
+    def __init__(self, database_url: str, amqp_url: str, batch: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "OMNI2QBD_DATABASE_URL": database_url,
+            "OMNI2QBD_AMQP_URL": amqp_url,
+            "OMNI2QBD_AMQP_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}.",
+            "OMNI2QBD_GATEWAY_PUBLIC_URL": self.url,
+            "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": str(batch),
+            "OMNI2QBD_LOG_LEVEL": "WARNING",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "omni2qbd", "run", "gateway", "--port", str(self.port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def wait(self) -> None:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    await client.get(f"{self.url}/livez", timeout=1)
+                    return
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        raise RuntimeError("the gateway did not start")
+
+    def peak_memory_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def invoice(tenant_id: str, number: int) -> Entry:
+    key = f"invoice:sales_order:{number}"
+    return Entry(
+        kind=EntryKind.INVOICE,
+        source=SourceRef(kind="sales_order", cin7_id=str(number), revision="r1"),
+        key=key,
+        tenant_id=tenant_id,
+        header=EntryHeader(party=Ref(name="Acme Corp"), is_pending=True, memo=f"SO-{number}"),
+        lines=[
+            EntryLine(
+                item=Ref(name="Widget"),
+                qty=Decimal(2),
+                rate=Decimal(25),
+                amount=Decimal("50.00"),
+                description="Widget",
+            ),
+            EntryLine(item=Ref(name="Consulting"), amount=Decimal("150.00"), description="Setup"),
+        ],
+        ref_number=f"B{number}",
+        txn_date=date(2026, 11, 20),
+        total=Decimal("200.00"),
+        external_guid=external_guid_for(tenant_id, key, "r1"),
+    )
+
+
+async def make_tenants(database_url: str, count: int, invoices: int) -> list[NewTenant]:
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    created: list[NewTenant] = []
+    try:
+        for n in range(count):
+            async with unit_of_work(sessions) as db:
+                tenant = await create_tenant(
+                    db, name=f"Bench {uuid.uuid4().hex[:6]} {n}", secret_key="bench", actor="bench"
+                )
+            created.append(tenant)
+            async with unit_of_work(sessions) as db:
+                for k in range(invoices):
+                    entry = invoice(tenant.tenant_id, k)
+                    db.add(
+                        OutboxItem(
+                            entry_id=str(uuid.uuid4()),
+                            tenant_id=tenant.tenant_id,
+                            entry_kind="invoice",
+                            source_kind="sales_order",
+                            cin7_id=str(k),
+                            revision="r1",
+                            ref_number=entry.ref_number,
+                            body=entry.model_dump(mode="json"),
+                        )
+                    )
+            async with unit_of_work(sessions) as db:
+                await approve(db, tenant.tenant_id, None, actor="bench")
+    finally:
+        await engine.dispose()
+    return created
+
+
+async def file_ids(database_url: str, tenants: list[NewTenant]) -> dict[str, str]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as db:
+            found = {}
+            for tenant in tenants:
+                row = await db.get(Tenant, tenant.tenant_id)
+                assert row is not None
+                found[tenant.tenant_id] = row.qb_file_id
+            return found
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Timings:
+    calls: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, operation: str, seconds: float) -> None:
+        self.calls.setdefault(operation, []).append(seconds)
+
+    def all(self) -> list[float]:
+        return [s for values in self.calls.values() for s in values]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def drive_session(
+    client: httpx.AsyncClient,
+    url: str,
+    tenant: NewTenant,
+    qb: QuickBooksSimulator,
+    path: str,
+    timings: Timings,
+) -> int:
+    """One Web Connector update, timing each SOAP call; returns the number of calls."""
+    calls = 0
+
+    async def call(operation: str, *values: str | int) -> bytes:
+        nonlocal calls
+        started = time.perf_counter()
+        answer = await client.post(url, content=wc.build_envelope(operation, values))
+        timings.add(operation, time.perf_counter() - started)
+        calls += 1
+        return answer.content
+
+    await call("serverVersion")
+    await call("clientVersion", "2.3.0.36")
+    ticket, status = wc.read_strings(
+        "authenticate", await call("authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )[:2]
+    if status in ("none", "nvu", "busy"):
+        await call("closeConnection", ticket)
+        return calls
+    hcp = qb.company(path).hcp_response()
+    while True:
+        request = wc.read_string(
+            "sendRequestXML", await call("sendRequestXML", ticket, hcp, path, "US", 13, 0)
+        )
+        hcp = ""
+        if not request:
+            await call("getLastError", ticket)
+            break
+        response = qb.process_request(path, request)
+        percent = wc.read_int(
+            "receiveResponseXML", await call("receiveResponseXML", ticket, response, "", "")
+        )
+        if percent >= 100 or percent < 0:
+            break
+    await call("closeConnection", ticket)
+    return calls
+
+
+async def concurrency_run(
+    database_url: str, amqp_url: str, connectors: int, invoices: int, batch: int
+) -> dict[str, float]:
+    await asyncio.to_thread(upgrade, database_url)
+    tenants = await make_tenants(database_url, connectors, invoices)
+    ids = await file_ids(database_url, tenants)
+    qb = QuickBooksSimulator()
+    paths = {}
+    for tenant in tenants:
+        path = f"C:\\Bench\\{tenant.qbwc_username}.qbw"
+        qb.company(path, file_id=ids[tenant.tenant_id]).seed_demo()
+        paths[tenant.tenant_id] = path
+    gateway = GatewayProcess(database_url, amqp_url, batch)
+    try:
+        await gateway.wait()
+        timings = Timings()
+        limits = httpx.Limits(max_connections=connectors + 5)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            started = time.perf_counter()
+            counts = await asyncio.gather(
+                *(
+                    drive_session(client, f"{gateway.url}/qbwc", t, qb, paths[t.tenant_id], timings)
+                    for t in tenants
+                )
+            )
+            elapsed = time.perf_counter() - started
+        posted = sum(len(qb.company(p).transactions("Invoice")) for p in paths.values())
+        assert posted == connectors * invoices, f"posted {posted} of {connectors * invoices}"
+        values = timings.all()
+        auth = timings.calls["authenticate"]
+        return {
+            "connectors": connectors,
+            "calls": sum(counts),
+            "seconds": elapsed,
+            "rps": sum(counts) / elapsed,
+            "p50_ms": 1000 * statistics.median(values),
+            "p99_ms": 1000 * percentile(values, 99),
+            "auth_p50_ms": 1000 * statistics.median(auth),
+            "send_p50_ms": 1000 * statistics.median(timings.calls["sendRequestXML"]),
+            "recv_p50_ms": 1000 * statistics.median(timings.calls["receiveResponseXML"]),
+            "peak_mb": gateway.peak_memory_mb(),
+        }
+    finally:
+        gateway.stop()
+
+
+async def thousand_invoices(database_url: str, amqp_url: str, batch: int) -> dict[str, float]:
+    await asyncio.to_thread(upgrade, database_url)
+    tenants = await make_tenants(database_url, 1, 1000)
+    ids = await file_ids(database_url, tenants)
+    qb = QuickBooksSimulator()
+    path = "C:\\Bench\\thousand.qbw"
+    qb.company(path, file_id=ids[tenants[0].tenant_id]).seed_demo()
+    gateway = GatewayProcess(database_url, amqp_url, batch)
+    try:
+        await gateway.wait()
+        tenant = tenants[0]
+        simulator = WebConnectorSimulator(
+            f"{gateway.url}/qbwc", tenant.qbwc_username, tenant.qbwc_password, qb, path
+        )
+        started = time.perf_counter()
+        report = await simulator.run_session()
+        elapsed = time.perf_counter() - started
+        assert report.completed, report.summary()
+        posted = len(qb.company(path).transactions("Invoice"))
+        assert posted == 1000, f"posted {posted}"
+        return {
+            "batch": batch,
+            "round_trips": report.round_trips,
+            "sets": report.requests_processed,
+            "seconds": elapsed,
+            "peak_mb": gateway.peak_memory_mb(),
+        }
+    finally:
+        gateway.stop()
+
+
+def database_for(base: str | None, workdir: Path, name: str) -> str:
+    if base is None:
+        return f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
+    import asyncpg  # type: ignore[import-untyped]
+
+    db = f"omni2qbd_bench_{name}_{uuid.uuid4().hex[:6]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{db}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return base.rsplit("/", 1)[0] + "/" + db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file)")
+    parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument("--invoices", type=int, default=40, help="per Web Connector")
+    parser.add_argument("--batch", type=int, default=10, help="requests per set (part 1)")
+    parser.add_argument("--levels", default="1,10,50")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}")
+        print(
+            "\n1. concurrent Web Connectors (each: its own tenant, "
+            f"{args.invoices} invoices, {args.batch} per set)"
+        )
+        print(
+            "WCs | SOAP calls | seconds | calls/s | p50 ms | p99 ms | authenticate p50 ms | "
+            "sendRequestXML p50 ms | receiveResponseXML p50 ms | gateway peak MB"
+        )
+        for level in (int(x) for x in args.levels.split(",")):
+            url = database_for(args.database_url, workdir, f"c{level}")
+            r = asyncio.run(concurrency_run(url, args.amqp_url, level, args.invoices, args.batch))
+            cells = [
+                f"{level}",
+                f"{r['calls']:.0f}",
+                f"{r['seconds']:.2f}",
+                f"{r['rps']:.0f}",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p99_ms']:.1f}",
+                f"{r['auth_p50_ms']:.1f}",
+                f"{r['send_p50_ms']:.1f}",
+                f"{r['recv_p50_ms']:.1f}",
+                f"{r['peak_mb']:.0f}",
+            ]
+            print(" | ".join(cells))
+        print("\n2. posting 1,000 invoices in one Web Connector update")
+        print("requests per set | WC round trips | qbXML sets | seconds | gateway peak MB")
+        for batch in (50, 1):
+            url = database_for(args.database_url, workdir, f"k{batch}")
+            r = asyncio.run(thousand_invoices(url, args.amqp_url, batch))
+            row = f"{batch} | {r['round_trips']:.0f} | {r['sets']:.0f} | {r['seconds']:.1f}"
+            print(f"{row} | {r['peak_mb']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
