@@ -406,8 +406,7 @@ async def writes_set(
             else:
                 element = render_add(entry, version)
             element.set("requestID", entry_request_id(item.entry_id))
-            message_set(version, [element])  # validates this request alone
-        except (RenderError, InvalidRequestSet, ValueError) as exc:
+        except (RenderError, ValueError) as exc:
             what = describe_entry(item.entry_kind, item.ref_number, item.cin7_id, item.source_kind)
             rejected.append(Rejected(item, f"The {what} cannot be sent to QuickBooks: {exc}"))
             continue
@@ -419,7 +418,20 @@ async def writes_set(
     if not chosen:
         return None, rejected
     set_id = new_message_set_id()
-    xml = message_set(version, [element for _, element in chosen], new_message_set_id=set_id)
+    try:
+        xml = message_set(version, [element for _, element in chosen], new_message_set_id=set_id)
+    except InvalidRequestSet:
+        # Rare (the renderer follows the XSD): find which requests are invalid, set them
+        # aside with the reason, and build the batch again from the rest.
+        for item, element in chosen:
+            try:
+                message_set(version, [element])
+            except InvalidRequestSet as exc:
+                what = describe_entry(
+                    item.entry_kind, item.ref_number, item.cin7_id, item.source_kind
+                )
+                rejected.append(Rejected(item, f"The {what} cannot be sent to QuickBooks: {exc}"))
+        return None, rejected
     return (
         OutgoingSet("writes", xml, [item.entry_id for item, _ in chosen], message_set_id=set_id),
         rejected,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists, pending
@@ -18,6 +19,7 @@ from omni2qbd_gateway.plan import (
     CONTACT_KINDS,
     TXN_TYPES,
     entry_id_of,
+    links_for,
     natural_key,
 )
 from omni2qbd_gateway.qbxml_io import RequestResult, ResponseSet, text_of
@@ -41,6 +43,8 @@ class Ctx:
     db: AsyncSession
     tenant_id: str
     plan: dict[str, Any]
+    # Links of the documents being answered, loaded once per set (not once per entry).
+    links: dict[tuple[str, str, str], QbLink] | None = None
 
 
 def what(item: OutboxItem) -> str:
@@ -91,10 +95,13 @@ async def record_posted(
     ret: etree._Element | None = None,
 ) -> None:
     key = natural_key(item)
-    query = scoped(QbLink, ctx.tenant_id).where(
-        QbLink.entry_kind == key[0], QbLink.source_kind == key[1], QbLink.cin7_id == key[2]
-    )
-    link = (await ctx.db.exec(query)).one_or_none()
+    if ctx.links is not None:
+        link = ctx.links.get(key)
+    else:
+        query = scoped(QbLink, ctx.tenant_id).where(
+            QbLink.entry_kind == key[0], QbLink.source_kind == key[1], QbLink.cin7_id == key[2]
+        )
+        link = (await ctx.db.exec(query)).one_or_none()
     now = utcnow()
     if link is None:
         link = QbLink(
@@ -123,6 +130,8 @@ async def record_posted(
     link.is_pending = is_pending
     link.updated_at = now
     ctx.db.add(link)
+    if ctx.links is not None:
+        ctx.links[key] = link
     if item.entry_kind in CONTACT_KINDS:
         await _record_contact(ctx, item, txn_id, ret)
     set_state(ctx, item, "posted", "posted", code="0", message=message, link=link)
@@ -223,17 +232,19 @@ async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
 
 
 async def items_of(ctx: Ctx, entry_ids: list[str]) -> list[OutboxItem]:
-    found = []
-    for entry_id in entry_ids:
-        item = await ctx.db.get(OutboxItem, entry_id)
-        if item is not None and item.tenant_id == ctx.tenant_id:
-            found.append(item)
-    return found
+    """These entries of this tenant (one query), in the order given."""
+    if not entry_ids:
+        return []
+    query = scoped(OutboxItem, ctx.tenant_id).where(col(OutboxItem.entry_id).in_(entry_ids))
+    found = {item.entry_id: item for item in (await ctx.db.exec(query)).all()}
+    return [found[entry_id] for entry_id in entry_ids if entry_id in found]
 
 
 async def apply_writes(ctx: Ctx, request: QbwcRequest, response: ResponseSet) -> None:
     by_id = response.by_request_id()
-    for item in await items_of(ctx, request.entry_ids):
+    items = await items_of(ctx, request.entry_ids)
+    ctx.links = await links_for(ctx.db, ctx.tenant_id, items)
+    for item in items:
         answers = by_id.get(f"e-{item.entry_id}"[:50])
         if not answers:
             # stopOnError ended the set before this request: nothing was written for it.
