@@ -19,6 +19,7 @@ from omni2qbd_fetcher.cin7_client import (
     where_since,
 )
 from omni2qbd_fetcher.models import PurchaseOrder, SalesOrder, parse_cin7_datetime
+from omni2qbd_fetcher.rate_limit import RateLimitWait
 
 
 def by_id(items: list[dict[str, Any]]) -> list[int]:
@@ -362,3 +363,17 @@ async def test_simulator_429_is_a_bare_json_string_and_refusals_do_not_count(sim
     async with httpx.AsyncClient(auth=(TENANT, sim.key())) as http:
         again = await http.get(f"{sim.base_url}/v1/Branches")
     assert again.status_code == 429 and 0 < int(again.headers["retry-after"]) <= 61
+
+
+async def test_exhausted_budget_raises_instead_of_sleeping_for_hours(
+    sim: Sim, make_client: ClientFactory
+) -> None:
+    client = make_client(sim, limits=((2, 3600.0),), max_limiter_wait=1.0)
+    await client.list_page("Branches")
+    await client.list_page("Branches")
+    started = time.monotonic()
+    with pytest.raises(RateLimitWait) as caught:
+        await client.list_page("Branches")
+    assert time.monotonic() - started < 0.5
+    assert 3500 < caught.value.seconds <= 3600.1
+    assert client.requests_sent == 2

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -173,7 +174,9 @@ async def test_service_polls_and_refreshes_on_request(
     # leaving the block stopped the server: the lifespan stopped the polling loop cleanly
 
 
-async def test_fetch_command_syncs_one_tenant(stack: Stack, db_url: str, amqp_url: str) -> None:
+async def test_fetch_command_syncs_one_tenant(
+    stack: Stack, db_url: str, amqp_url: str, tmp_path: Path
+) -> None:
     tenant = await stack.tenant(BLUEBIRD)
     env = {
         **os.environ,
@@ -206,6 +209,26 @@ async def test_fetch_command_syncs_one_tenant(stack: Stack, db_url: str, amqp_ur
         timeout=60,
     )
     assert unknown.returncode == 2 and "no tenant 'nobody'" in unknown.stderr
+    export = tmp_path / "supplier-credits.csv"
+    export.write_text(
+        "Reference,Supplier,Supplier Inv No,Invoice Date,Code,Qty,Unit Price\n"
+        "SCN-1,Northwind Traders,VC-1,2025-11-02,TEN-100-RED,2,10\n"
+        "SCN-1,Northwind Traders,VC-1,2025-11-02,MUG-159-GRE,1,5\n"
+    )
+    imported = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "omni2qbd", "fetch", tenant.name, "--supplier-credits", str(export)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert (
+        "1 supplier credit notes read" in imported.stdout and "1 new revisions" in imported.stdout
+    )
+    [credit] = await stack.drain()
+    assert credit["kind"] == "supplier_credit_note" and credit["payload"]["total"] == -25.0
 
 
 async def test_unreadable_credentials_skip_only_that_tenant(stack: Stack) -> None:

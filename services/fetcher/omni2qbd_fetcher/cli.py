@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,7 +23,11 @@ from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_wo
 from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.messaging import Publisher, connect, declare_topology
 
-app = typer.Typer(help="Fetch one tenant's Cin7 Omni documents now.")
+# Options may follow TENANT (`fetch acme --via URL`): a group stops at its first argument otherwise.
+app = typer.Typer(
+    help="Fetch one tenant's Cin7 Omni documents now.",
+    context_settings={"allow_interspersed_args": True},
+)
 
 
 async def _find_tenant_id(settings: AppSettings, tenant: str) -> str | None:
@@ -106,7 +111,15 @@ def fetch(
 ) -> None:
     """Fetch TENANT's new and changed Cin7 documents now and publish them."""
     settings = AppSettings()
-    tenant_id = asyncio.run(_find_tenant_id(settings, tenant))
+    try:
+        tenant_id = asyncio.run(_find_tenant_id(settings, tenant))
+    except (SQLAlchemyError, OSError) as exc:
+        typer.echo(
+            f"error: cannot read the tenants from the database ({type(exc).__name__}); check "
+            "OMNI2QBD_DATABASE_URL and run `omni2qbd migrate`",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
     if tenant_id is None:
         typer.echo(f"error: no tenant {tenant!r} (see `omni2qbd tenant list`)", err=True)
         raise typer.Exit(2)
