@@ -115,11 +115,20 @@ async def tenant_row(sessions: async_sessionmaker[AsyncSession], tenant_id: str)
         return row
 
 
-def company_for(qb: QuickBooksSimulator, tenant: Tenant, name: str | None = None) -> str:
-    """A QuickBooks company file carrying the tenant's FileID, with the lists entries use."""
+def company_for(
+    qb: QuickBooksSimulator, tenant: Tenant, name: str | None = None, *, minimal: bool = False
+) -> str:
+    """A QuickBooks company file carrying the tenant's FileID, with the lists entries use
+    (``minimal``: only the customer, item and accounts the default invoice needs)."""
     path = COMPANY_PATH.format(name=name or tenant.qbwc_username)
     company = qb.company(path, file_id=tenant.qb_file_id)
-    company.seed_demo()
+    if minimal:
+        company.add_account("Accounts Receivable", "AccountsReceivable")
+        company.add_account("Sales", "Income")
+        company.add_item("Consulting", item_type="ItemService", price="150.00", account="Sales")
+        company.add_customer("Acme Corp")
+    else:
+        company.seed_demo()
     return path
 
 
