@@ -75,6 +75,12 @@ def ids(clause: str) -> list[int]:
         ("id=1 OR id=2 AND total>0", [1]),  # AND binds tighter than OR
         ("company='x' and Id = 1 OR Reference = 'SO-2'", [2]),
         ("", [1, 2, 3]),
+        ("NOT company='Acme Ltd'", [1]),  # NOT of unknown (NULL company) is still unknown
+        ("NOT (company='x' AND id=3)", [1, 2]),  # unknown AND true stays unknown
+        ("NOT (company='x' AND id=2)", [1, 2, 3]),  # unknown AND false is false
+        ("company='x' OR id=3", [3]),  # unknown OR true is true
+        ("id IN (1, NULL)", [1]),
+        ("id NOT IN (1, NULL)", []),  # as on SQL Server: NULL in the list makes it unknown
     ],
 )
 def test_operator(clause: str, expected: list[int]) -> None:

@@ -11,7 +11,8 @@ Grammar (keywords and field names case-insensitive)::
     value      := 'string' (with '' escapes) | number | unquoted ISO date | TRUE | FALSE | NULL
 
 Comparisons follow SQL Server, where Cin7 Omni keeps its data: text compares without regard to
-case, and a comparison with a NULL field is never true.
+case, and logic is three-valued: a comparison with NULL is unknown, ``NOT unknown`` is still
+unknown, and only records whose clause is true are returned.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from omni2qbd_sims.cin7.dates import looks_like_date, parse_date
 
 Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
+Truth = bool | None  # None: SQL's "unknown"
+_Node = Callable[[Record], Truth]
 
 
 class WhereError(ValueError):
@@ -76,10 +79,10 @@ class _Parser:
     def parse(self) -> Predicate:
         if not self.tokens:
             return lambda _record: True
-        predicate = self._or()
+        node = self._or()
         if self.pos != len(self.tokens):
             raise WhereError(f"unexpected {self.tokens[self.pos].text!r}")
-        return predicate
+        return lambda record: node(record) is True
 
     def _peek(self) -> _Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -99,26 +102,26 @@ class _Parser:
         self.pos += 1
         return token
 
-    def _or(self) -> Predicate:
+    def _or(self) -> _Node:
         parts = [self._and()]
         while self._keyword("OR"):
             parts.append(self._and())
         if len(parts) == 1:
             return parts[0]
-        return lambda record: any(part(record) for part in parts)
+        return lambda record: _any([part(record) for part in parts])
 
-    def _and(self) -> Predicate:
+    def _and(self) -> _Node:
         parts = [self._not()]
         while self._keyword("AND"):
             parts.append(self._not())
         if len(parts) == 1:
             return parts[0]
-        return lambda record: all(part(record) for part in parts)
+        return lambda record: _all([part(record) for part in parts])
 
-    def _not(self) -> Predicate:
+    def _not(self) -> _Node:
         if self._keyword("NOT"):
             inner = self._not()
-            return lambda record: not inner(record)
+            return lambda record: _negate(inner(record))
         token = self._peek()
         if token and token.kind == "(":
             self.pos += 1
@@ -151,7 +154,7 @@ class _Parser:
             return None
         raise WhereError(f"expected a value but found {token.text!r}")
 
-    def _comparison(self) -> Predicate:
+    def _comparison(self) -> _Node:
         field = self._field()
         if self._keyword("IS"):
             negate = self._keyword("NOT")
@@ -166,17 +169,13 @@ class _Parser:
                 self.pos += 1
                 values.append(self._value())
             self._expect(")")
-            return lambda record: (
-                record.get(field) is not None and _in(record.get(field), values) != negate
-            )
+            return lambda record: _in(record.get(field), values, negate)
         if self._keyword("LIKE"):
             pattern = self._value()
             if not isinstance(pattern, str):
                 raise WhereError("LIKE needs a quoted pattern")
             regex = _like_regex(pattern)
-            return lambda record: (
-                record.get(field) is not None and _like(record.get(field), regex) != negate
-            )
+            return lambda record: _like(record.get(field), regex, negate)
         if negate:
             raise WhereError("NOT must be followed by IN or LIKE here")
         op = self._expect("op").text
@@ -214,7 +213,25 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def _compare(left: Any, op: str, right: Any) -> bool:
+def _any(values: list[Truth]) -> Truth:
+    if True in values:
+        return True
+    return None if None in values else False
+
+
+def _all(values: list[Truth]) -> Truth:
+    if False in values:
+        return False
+    return None if None in values else True
+
+
+def _negate(value: Truth) -> Truth:
+    return None if value is None else not value
+
+
+def _compare(left: Any, op: str, right: Any) -> Truth:
+    if left is None or right is None:
+        return None
     pair = _coerce(left, right)
     if pair is None:
         return False
@@ -235,8 +252,9 @@ def _compare(left: Any, op: str, right: Any) -> bool:
         return False
 
 
-def _in(left: Any, values: list[Any]) -> bool:
-    return any(_compare(left, "=", value) for value in values)
+def _in(left: Any, values: list[Any], negate: bool) -> Truth:
+    found = _any([_compare(left, "=", value) for value in values])
+    return _negate(found) if negate else found
 
 
 def _like_regex(pattern: str) -> re.Pattern[str]:
@@ -251,10 +269,12 @@ def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
-def _like(value: Any, regex: re.Pattern[str]) -> bool:
-    if value is None or isinstance(value, dict | list):
+def _like(value: Any, regex: re.Pattern[str], negate: bool) -> Truth:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
         return False
-    return regex.fullmatch(str(value)) is not None
+    return (regex.fullmatch(str(value)) is not None) != negate
 
 
 def compile_where(text: str | None, fields: Mapping[str, str]) -> Predicate:
