@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import messages as m
@@ -41,14 +41,27 @@ STATE_ORDER = (
 
 async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequence[m.Message]:
     """Consumer handler for ``qb.entries`` (runs in the consumer's transaction)."""
-    tenant = await session.get(Tenant, message.tenant_id)
+    # Versions of one document can arrive at once (the consumer has a prefetch > 1): the
+    # tenant row lock makes them take turns, so each sees the one before and supersedes it.
+    # (On SQLite the engine's BEGIN IMMEDIATE does the same.)
+    locked = select(Tenant).where(Tenant.id == message.tenant_id).with_for_update()
+    tenant = (await session.exec(locked)).first()
     if tenant is None:
         raise PoisonMessage(f"entry {message.entry_id} names unknown tenant {message.tenant_id}")
     existing = await session.get(OutboxItem, message.entry_id)
+    withdrawn = message.state == "superseded"
+    if existing is None and withdrawn:
+        return []  # withdrawn before it ever arrived: nothing to hold back
     if existing is not None:
         if existing.tenant_id != message.tenant_id:
             raise PoisonMessage(f"entry {message.entry_id} already belongs to another tenant")
-        if existing.state in ("ready", "held") and existing.body != message.entry:
+        if withdrawn and existing.state in REPLACEABLE:
+            # The mapper withdrew it (document voided or no longer importable, nothing posted).
+            existing.state = "superseded"
+            existing.last_status_message = "withdrawn: the Cin7 document no longer needs it"
+            existing.updated_at = utcnow()
+            session.add(existing)
+        elif existing.state in ("ready", "held") and existing.body != message.entry:
             # The mapper re-derived the same version (settings or lists changed): refresh it.
             existing.body = dict(message.entry)
             existing.state = "held" if message.state in ("held", "needs_attention") else "ready"
@@ -60,9 +73,12 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
         OutboxItem.source_kind == message.source.kind,
         OutboxItem.cin7_id == message.source.cin7_id,
         OutboxItem.entry_id != message.entry_id,
-        col(OutboxItem.state).in_(REPLACEABLE),
     )
-    for older in (await session.exec(same_document.with_for_update())).all():
+    siblings = list((await session.exec(same_document.with_for_update())).all())
+    newer = [row for row in siblings if row.version > message.version]
+    stale = bool(newer)
+    replaceable = [row for row in siblings if row.state in REPLACEABLE]
+    for older in replaceable if not stale else []:
         older.state = "superseded"
         older.last_status_message = f"replaced by a newer version (entry {message.entry_id})"
         older.updated_at = utcnow()
@@ -76,7 +92,19 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
             source_kind=message.source.kind,
             cin7_id=message.source.cin7_id,
             revision=message.source.revision,
-            state="held" if message.state in ("held", "needs_attention") else "ready",
+            version=message.version,
+            state=(
+                "superseded"
+                if stale
+                else "held"
+                if message.state in ("held", "needs_attention")
+                else "ready"
+            ),
+            last_status_message=(
+                f"arrived after the newer version {newer[0].version} (entry {newer[0].entry_id})"
+                if stale
+                else None
+            ),
             ref_number=_ref_number(body),
             body=body,
         )

@@ -189,6 +189,8 @@ class OutboxItem(SQLModel, table=True):
     source_kind: str = Field(max_length=32)
     cin7_id: str = Field(max_length=64)
     revision: str = Field(max_length=64)
+    # The mapper's version of this document's entry; a lower one arriving late is stale.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     # ready | held | approved | queued | sent | posted | failed | locked | in_doubt | superseded
     state: str = Field(default="ready", max_length=24)
     ref_number: str | None = Field(default=None, max_length=40)
