@@ -15,15 +15,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import structlog
 
 from omni2qbd_fetcher.metrics import CIN7_REQUESTS
 from omni2qbd_fetcher.models import (
-    MODEL_FOR,
-    Cin7Model,
     UpsertResult,
     format_cin7_datetime,
 )
@@ -32,7 +30,6 @@ from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry
 DEFAULT_BASE_URL = "https://api.cin7.com/api"
 MAX_ROWS = 250
 log = structlog.get_logger(__name__)
-M = TypeVar("M", bound=Cin7Model)
 # Clients built without a limiter share these, so one process never exceeds a key's limits.
 DEFAULT_LIMITERS = RateLimiterRegistry()
 
@@ -322,12 +319,3 @@ class Cin7Client:
         self, resource: str, records: Sequence[Mapping[str, Any]]
     ) -> list[UpsertResult]:
         return await self._write("PUT", resource, records)
-
-
-def parse_document(resource: str, payload: Mapping[str, Any]) -> Cin7Model:
-    """The typed view of a raw record of ``resource``."""
-    return MODEL_FOR[resource].model_validate(payload)
-
-
-def parse_as(model: type[M], payload: Mapping[str, Any]) -> M:
-    return model.model_validate(payload)

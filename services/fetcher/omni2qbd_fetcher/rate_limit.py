@@ -42,7 +42,6 @@ class KeyRateLimiter:
         self._blocked_until = 0.0
         self._clock = clock
         self._lock = asyncio.Lock()
-        self.acquired = 0
 
     def _wait(self, now: float) -> float:
         wait = self._blocked_until - now
@@ -62,7 +61,6 @@ class KeyRateLimiter:
                 if wait <= 0:
                     for spent in self._spent:
                         spent.append(now)
-                    self.acquired += 1
                     return
                 if max_wait is not None and wait > max_wait:
                     raise RateLimitWait(wait)

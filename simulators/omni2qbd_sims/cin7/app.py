@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -45,7 +45,6 @@ class SimConfig:
     # Whether 429 answers carry Retry-After; the real API's behaviour is unconfirmed (§6.2).
     retry_after: bool = False
     date_form: DateForm = DateForm.ISO_Z
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Reply(Exception):

@@ -8,7 +8,7 @@ emit any of them so that clients prove they read every one.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
 
@@ -76,9 +76,3 @@ def parse_date(text: str) -> datetime:
 
 def looks_like_date(text: str) -> bool:
     return bool(_DATE_RE.match(text.strip()))
-
-
-def as_utc(value: date | datetime) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
