@@ -8,7 +8,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -232,3 +232,21 @@ async def test_more_documents_on_one_date_than_a_page_are_walked_by_id(stack: St
         (len(account.records[spec.resource]) // 10 + 1) * len(spec.date_fields) for spec in KINDS
     )
     assert syncer.client_for(tenant).requests_sent <= fewest + 3
+
+
+async def test_a_late_visible_document_inside_the_overlap_window_is_picked_up(
+    stack: Stack,
+) -> None:
+    tenant = await stack.tenant()
+    await sync_to_the_end(stack, tenant)
+    await stack.drain()
+    orders = stack.sim.store.tenants[ACME].records["SalesOrders"]
+    newest = max(o["modifiedDate"] for o in orders.values())
+    # Committed late by Cin7: its modifiedDate is older than what the cursor already passed.
+    late = dict(next(iter(orders.values())), id=9_999_001, reference="SO-LATE")
+    late["modifiedDate"] = newest - timedelta(minutes=2)
+    too_late = dict(late, id=9_999_002, reference="SO-TOO-LATE")
+    too_late["modifiedDate"] = newest - timedelta(minutes=10)
+    orders[late["id"]], orders[too_late["id"]] = late, too_late
+    await sync_to_the_end(stack, tenant)  # overlap: 5 minutes
+    assert [m["payload"]["reference"] for m in await stack.drain()] == ["SO-LATE"]
