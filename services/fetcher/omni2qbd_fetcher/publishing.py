@@ -45,6 +45,10 @@ async def drain(grace_seconds: float = 15.0) -> None:
         await asyncio.wait(set(_IN_FLIGHT), timeout=grace_seconds)
 
 
+class PublishError(Exception):
+    """The broker did not confirm; the revisions stay recorded as unconfirmed."""
+
+
 @dataclass
 class Revision:
     cin7_id: str
@@ -124,7 +128,12 @@ class RevisionPublisher:
             )
             for doc in docs
         ]
-        await self.publisher.publish_many(messages)
+        try:
+            await self.publisher.publish_many(messages)
+        except Exception as exc:  # any broker failure: the revisions stay unconfirmed
+            raise PublishError(
+                f"publishing {len(messages)} revisions of tenant {self.tenant_id} failed: {exc!r}"
+            ) from exc
         for message in messages:
             REVISIONS_PUBLISHED.labels(message.kind).inc()
         async with unit_of_work(self.sessions) as session:

@@ -104,11 +104,14 @@ class KindSync:
         max_pages: int | None = None,
         resume: Position | None = None,
         deadline: float | None = None,
+        recover: bool = True,
     ) -> SyncResult:
         """Read from the cursor (or ``resume``) to the end; stop early after ``max_pages``
-        pages or once ``time.monotonic()`` passes ``deadline`` (at least one page is read)."""
+        pages or once ``time.monotonic()`` passes ``deadline`` (at least one page is read).
+        ``recover`` first publishes revisions a dead process left unconfirmed."""
         result = SyncResult()
-        await self.revisions.recover(UNCONFIRMED_GRACE)
+        if recover:
+            await self.revisions.recover(UNCONFIRMED_GRACE)
         position = resume or await self.start_position()
         while (max_pages is None or result.pages < max_pages) and (
             deadline is None or result.pages == 0 or time.monotonic() < deadline

@@ -20,6 +20,7 @@ from omni2qbd_fetcher.cin7_client import (
 )
 from omni2qbd_fetcher.kinds import KINDS, MODIFIED, MODIFIED_COGS, KindSpec
 from omni2qbd_fetcher.options import FetcherOptions
+from omni2qbd_fetcher.publishing import PublishError
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry, RateLimitWait
 from omni2qbd_fetcher.repository import TenantAccess
 from omni2qbd_fetcher.sync import KindSync, Position
@@ -29,6 +30,7 @@ from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)
 UNLIMITED: tuple[tuple[int, float], ...] = ((1_000_000_000, 1.0),)
+RECOVERY_INTERVAL = 600.0
 
 
 class TenantSyncError(Exception):
@@ -70,6 +72,16 @@ class TenantSyncer:
         )
         self._clients: dict[str, tuple[str, Cin7Client]] = {}
         self._positions: dict[tuple[str, str, str], Position] = {}
+        self._recovered_at: dict[tuple[str, str, str], float] = {}
+
+    def _recovery_due(self, key: tuple[str, str, str]) -> bool:
+        """Unconfirmed revisions only come from a process that died or a failed publish, so
+        look for them at start, after a failure here, and every few minutes (other replicas)."""
+        now = time.monotonic()
+        if now - self._recovered_at.get(key, -RECOVERY_INTERVAL) >= RECOVERY_INTERVAL:
+            self._recovered_at[key] = now
+            return True
+        return False
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -124,8 +136,15 @@ class TenantSyncer:
                 )
                 try:
                     outcome = await sync.run(
-                        max_pages=max_pages, resume=self._positions.get(key), deadline=deadline
+                        max_pages=max_pages,
+                        resume=self._positions.get(key),
+                        deadline=deadline,
+                        recover=self._recovery_due(key),
                     )
+                except PublishError as exc:
+                    self._recovered_at.pop(key, None)  # look for unconfirmed ones next time
+                    await self._record_error(tenant, spec, str(exc))
+                    raise TenantSyncError(str(exc)) from exc
                 except Cin7AuthError as exc:
                     await self._record_error(tenant, spec, str(exc))
                     raise TenantSyncError(str(exc)) from exc
