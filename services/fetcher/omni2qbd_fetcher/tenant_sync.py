@@ -23,7 +23,7 @@ from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.publishing import PublishError
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry, RateLimitWait
 from omni2qbd_fetcher.repository import TenantAccess
-from omni2qbd_fetcher.sync import KindSync, Position
+from omni2qbd_fetcher.sync import UNCONFIRMED_GRACE, KindSync, Position
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import utcnow
 from omni2qbd_shared.messaging import Publisher
@@ -142,7 +142,10 @@ class TenantSyncer:
                         recover=self._recovery_due(key),
                     )
                 except PublishError as exc:
-                    self._recovered_at.pop(key, None)  # look for unconfirmed ones next time
+                    # they become recoverable once older than the grace: look again then
+                    self._recovered_at[key] = (
+                        time.monotonic() - RECOVERY_INTERVAL + UNCONFIRMED_GRACE.total_seconds() + 1
+                    )
                     await self._record_error(tenant, spec, str(exc))
                     raise TenantSyncError(str(exc)) from exc
                 except Cin7AuthError as exc:
