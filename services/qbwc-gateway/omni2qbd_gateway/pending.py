@@ -75,10 +75,12 @@ class PendingPublisher:
         sessions: async_sessionmaker[AsyncSession],
         publisher: Callable[[], Publisher | None],
         interval_seconds: float = 2.0,
+        coalesce_seconds: float = 0.2,
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
         self._interval = interval_seconds
+        self._coalesce = coalesce_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -102,6 +104,8 @@ class PendingPublisher:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                # Gather what the next few calls commit into one publish (one delete).
+                await asyncio.sleep(self._coalesce)
             self._wake.clear()
             try:
                 await self.flush()

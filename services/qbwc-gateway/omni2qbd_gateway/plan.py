@@ -178,14 +178,11 @@ async def sendable_items(
 
 
 async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[str]) -> int:
-    query = (
-        select(func.count())
-        .select_from(OutboxItem)
-        .where(OutboxItem.tenant_id == tenant_id, col(OutboxItem.state).in_(SENDABLE))
-    )
+    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
     if deferred:
         query = query.where(col(OutboxItem.entry_id).not_in(deferred))
-    return int((await session.exec(query)).one())
+    counted = select(func.count()).select_from(query.subquery())
+    return int((await session.exec(counted)).one())
 
 
 async def reimport_items(
