@@ -13,6 +13,7 @@ itself costs the same for known and unknown names (``secrets.verify_password``).
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,9 @@ from omni2qbd_shared.db.models import AuthFailure, QbwcRequest, QbwcSession, Ten
 from omni2qbd_shared.db.tenancy import scoped
 
 LIVE_STATES = ("authenticated", "working")
+# Argon2 verification takes ~64 MiB and a core for a fraction of a second: more at once than
+# there are cores only adds memory, not speed.
+_ARGON2_SLOTS = asyncio.Semaphore(max(1, os.cpu_count() or 1))
 FREE_ATTEMPTS = 3
 MAX_DELAY_SECONDS = 8.0
 
@@ -74,7 +78,8 @@ async def check_credentials(session: AsyncSession, username: str, password: str)
     ).one_or_none()
     stored_hash = tenant.qbwc_password_hash if tenant is not None else None
     # Argon2 is CPU work: off the event loop, so other Web Connectors are not stalled.
-    ok = await asyncio.to_thread(secrets.verify_password, stored_hash, password)
+    async with _ARGON2_SLOTS:
+        ok = await asyncio.to_thread(secrets.verify_password, stored_hash, password)
     if not ok or tenant is None or not tenant.active:
         return None
     return tenant
