@@ -33,8 +33,9 @@ from omni2qbd_gateway.tenants import (
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
-from omni2qbd_shared.db.models import Tenant
+from omni2qbd_shared.db.models import OutboxItem, Tenant
 from omni2qbd_shared.db.settings_store import latest_settings
+from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.http_api import create_app as create_quickbooks_app
@@ -206,21 +207,29 @@ class Demo:
                 await _post(f"{self.urls['fetcher']}/tenants/{tenant.id}/refresh")
                 snap = await self._wait_settled(tenant.id, started)
 
-        async with unit_of_work(self.sessions) as session:
-            approval = await approve(session, tenant.id, None, actor="demo (auto-approve)")
-        self.say(
-            f"Approved {len(approval.approved)} entries with no blocking finding "
-            "(the demo stands in for the bookkeeper here)"
-        )
-        while sessions_run < opts.max_sessions:
+        approved_total = 0
+        for round_number in range(1, opts.max_sessions + 1):
+            # The demo stands in for the bookkeeper: whatever is ready (and, for a couple of
+            # rounds, whatever failed) is approved before each Web Connector run.
+            approved = await self._approve_ready(tenant.id, retry_failed=round_number <= 3)
+            approved_total += approved
+            if round_number == 1:
+                self.say(
+                    f"Approved {approved} entries with no blocking finding "
+                    "(the demo stands in for the bookkeeper here)"
+                )
+            elif approved:
+                self.say(f"  approved {approved} more (new versions, or a retry after a failure)")
+            snap = await snapshot(self.sessions, tenant.id)
+            waiting = sum(snap.outbox.get(s, 0) for s in ("approved", "queued", "sent", "in_doubt"))
+            if waiting == 0 and round_number > 1:
+                break
             report = await connector.run_session()
             sessions_run += 1
             round_trips += report.round_trips
             snap = await snapshot(self.sessions, tenant.id)
             self.say(f"  Web Connector session {sessions_run}: {report.status} | {snap.line()}")
-            waiting = sum(snap.outbox.get(s, 0) for s in ("approved", "queued", "sent", "in_doubt"))
-            if waiting == 0:
-                break
+            await self._wait_quiet(tenant.id)
         save_companies(self.quickbooks, opts.quickbooks_state)
         summary = await build_summary(
             self.sessions,
@@ -232,6 +241,36 @@ class Demo:
         )
         self.urls["web-connector-user"] = tenant.qbwc_username
         return DemoRun(summary, dict(self.urls), changed)
+
+    async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
+        assert self.sessions is not None
+        async with self.sessions() as session:
+            rows = (await session.exec(scoped(OutboxItem, tenant_id))).all()
+        wanted = [
+            row.entry_id
+            for row in rows
+            if row.state == "ready" or (retry_failed and row.state == "failed")
+        ]
+        if not wanted:
+            return 0
+        async with unit_of_work(self.sessions) as session:
+            result = await approve(session, tenant_id, wanted, actor="demo (auto-approve)")
+        return len(result.approved)
+
+    async def _wait_quiet(self, tenant_id: str) -> None:
+        """Let results and list changes from a session reach the mapper before going on."""
+        assert self.sessions is not None
+        previous: Snapshot | None = None
+        for _ in range(40):
+            await asyncio.sleep(0.5)
+            snap = await snapshot(self.sessions, tenant_id)
+            unchanged = previous is not None and (snap.entries, snap.outbox) == (
+                previous.entries,
+                previous.outbox,
+            )
+            if unchanged and await self._queues_empty():
+                return
+            previous = snap
 
     async def _tax_rate(self, username: str, api_key: str) -> Decimal:
         """The sales tax rate the Cin7 account's orders use (the QuickBooks tax item's rate)."""
@@ -348,7 +387,12 @@ class Demo:
         connection = await aio_pika.connect(self.options.amqp_url)
         try:
             channel = await connection.channel()
-            for queue in ("mapper.cin7-documents", "gateway.qb-entries"):
+            for queue in (
+                "mapper.cin7-documents",
+                "mapper.qb-results",
+                "mapper.qb-lists",
+                "gateway.qb-entries",
+            ):
                 declared = await channel.declare_queue(f"{AMQP_NAMESPACE}{queue}", passive=True)
                 if declared.declaration_result.message_count:
                     return False

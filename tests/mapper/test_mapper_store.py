@@ -303,3 +303,32 @@ async def test_ref_number_held_by_another_document_gets_a_suffix(sessions: Sessi
     await deliver(sessions, handlers.handle_document, doc_message(tenant, "sales_order", second))
     refs = sorted(r.ref_number or "" for r in await rows(sessions, tenant, entry_kind="invoice"))
     assert refs == ["SO-2221", "SO-2221-2"]
+
+
+async def test_contact_document_keeps_the_customer_add_its_orders_need(sessions: Sessions) -> None:
+    tenant = await make_tenant(sessions)
+    order = load_doc("so_tax_exclusive")
+    await deliver(sessions, handlers.handle_document, doc_message(tenant, "sales_order", order))
+    (customer_add,) = await rows(sessions, tenant, entry_kind="customer_add")
+    contact = {"id": int(customer_add.cin7_id), "company": "Anything", "type": "Customer"}
+    out = await deliver(sessions, handlers.handle_document, doc_message(tenant, "contact", contact))
+    assert not [msg for msg in out if isinstance(msg, m.EntryMessage) and msg.state == "superseded"]
+    (still,) = await rows(sessions, tenant, entry_kind="customer_add")
+    assert still.state == "ready"
+
+
+async def test_another_order_of_the_same_customer_keeps_one_customer_add(
+    sessions: Sessions,
+) -> None:
+    tenant = await make_tenant(sessions)
+    first = load_doc("so_tax_exclusive")
+    second = {
+        **first,
+        "id": first["id"] + 1,
+        "reference": "SO-OTHER",
+        "deliveryAddress1": "Another street 9",
+    }
+    await deliver(sessions, handlers.handle_document, doc_message(tenant, "sales_order", first))
+    await deliver(sessions, handlers.handle_document, doc_message(tenant, "sales_order", second))
+    adds = await rows(sessions, tenant, entry_kind="customer_add")
+    assert [row.state for row in adds] == ["ready"]

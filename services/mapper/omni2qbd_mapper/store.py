@@ -35,6 +35,9 @@ from omni2qbd_shared.tenant_settings import TenantSettings
 READY = "ready"
 NEEDS_ATTENTION = "needs_attention"
 SUPERSEDED = "superseded"
+# Contacts and products post nothing themselves; the CustomerAdd/VendorAdd rows filed under a
+# contact belong to the orders that need them, so a contact's own revision must not retire them.
+FEEDER_KINDS = ("contact", "product")
 VOID = "void"
 POSTED = "posted"
 LOCKED = "locked"
@@ -326,7 +329,8 @@ async def apply_result(
         await upsert_entry(session, tenant_id, entry, out)
         if entry.source.kind == source_kind:
             kept.append((entry.kind.value, entry.source.cin7_id))
-    await retire_missing(session, tenant_id, source_kind, cin7_id, kept, result.status, out)
+    if source_kind not in FEEDER_KINDS:
+        await retire_missing(session, tenant_id, source_kind, cin7_id, kept, result.status, out)
     if result.status in (DocumentStatus.READY, DocumentStatus.HELD) or result.cogs:
         await store_contributions(
             session, tenant_id, source_kind, cin7_id, revision, result.cogs, out

@@ -225,9 +225,22 @@ def _new_contact(
     identity = member_id or hashlib.sha256(name.casefold().encode()).hexdigest()[:16]
     kind = EntryKind.CUSTOMER_ADD if party == "customer" else EntryKind.VENDOR_ADD
     key = f"{kind.value}:contact:{identity}"
-    # The contact entry's revision follows the contact's details, not the document's, so a new
-    # revision of the order does not look like a changed contact.
-    revision = hashlib.sha256(details.model_dump_json().encode()).hexdigest()
+    # The contact entry's revision follows who the contact is, not the document it came from:
+    # each order carries its own addresses and phone, and a new revision per order would
+    # replace an already approved CustomerAdd every time another order of that customer is
+    # mapped (taking its approval away while its invoices wait for it).
+    identity_fields = details.model_dump_json(
+        include={
+            "name",
+            "company_name",
+            "first_name",
+            "last_name",
+            "email",
+            "currency",
+            "cin7_member_id",
+        }
+    )
+    revision = hashlib.sha256(identity_fields.encode()).hexdigest()
     entry = ctx.new_entry(kind, key)
     entry.source = SourceRef(kind="contact", cin7_id=identity, revision=revision, reference=name)
     entry.external_guid = external_guid_for(ctx.tenant_id, key, revision)
