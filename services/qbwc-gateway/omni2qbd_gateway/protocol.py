@@ -162,6 +162,9 @@ class QbwcService:
                 # reference §1.3: an answer went missing. Writes in it are now in doubt and are
                 # resolved before anything else is written (the plan starts with recovery).
                 await self._abandon_outstanding(db, row, "the Web Connector skipped its answer")
+                if (state.get("outstanding") or {}).get("purpose") == "lists":
+                    # Iterators of the lost answer are unknown: read the lists again.
+                    state["lists_started"], state["iterators"] = False, {}
                 state["outstanding"] = None
             if row.phase == "start":
                 problem = self._start(row, tenant, call)
@@ -241,6 +244,8 @@ class QbwcService:
             return await plan.recovery_set(db, tenant.id, version, doubtful[0])
         if state["link_names"]:
             return plan.link_set(version, state["link_names"])
+        if not state["lists_done"] and state["lists_started"] and not state["iterators"]:
+            state["lists_done"] = True
         if not state["lists_done"]:
             return await plan.list_set(db, tenant.id, version, state)
         candidates = await plan.draft_candidates(db, tenant.id, state)
