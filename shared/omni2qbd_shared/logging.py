@@ -31,15 +31,16 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
         if json_output
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_secrets,
+        structlog.processors.format_exc_info,
+    ]
+    _route_standard_logging(level, shared, renderer)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_secrets,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
@@ -48,6 +49,34 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of each record."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+def _route_standard_logging(level: str, shared: list[Any], renderer: Any) -> None:
+    """Libraries (httpx, aio-pika, uvicorn, our stdlib loggers) log in the same JSON lines,
+    with the tenant bound in the context."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = _StderrHandler()
+    handler.setFormatter(formatter)
+    handler.set_name("omni2qbd")
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.get_name() == "omni2qbd":
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.getLevelNamesMapping().get(level.upper(), logging.INFO))
+    # One line per HTTP request from httpx is noise at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def bind_tenant(tenant_id: str | None) -> None:

@@ -24,3 +24,19 @@ def test_json_lines_carry_the_tenant_and_hide_secrets(capsys: pytest.CaptureFixt
     assert line["password"] == "***" and line["api_key"] == "***"
     structlog.get_logger("t").info("after")
     assert "tenant_id" not in json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+
+
+def test_standard_library_logs_are_json_with_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    configure_logging("INFO", json_output=True)
+    bind_tenant("tenant-7")
+    try:
+        logging.getLogger("omni2qbd_fetcher.cin7_client").warning("network error; retry in %ss", 2)
+    finally:
+        bind_tenant(None)
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["event"] == "network error; retry in 2s"
+    assert line["tenant_id"] == "tenant-7"
+    assert line["level"] == "warning"
+    assert line["logger"] == "omni2qbd_fetcher.cin7_client"
