@@ -12,6 +12,7 @@ from cin7_testkit import TENANT, ClientFactory, Sim
 
 from omni2qbd_fetcher.cin7_client import (
     Cin7AuthError,
+    Cin7Client,
     Cin7RequestError,
     Cin7UnavailableError,
     RetryPolicy,
@@ -19,7 +20,7 @@ from omni2qbd_fetcher.cin7_client import (
     where_since,
 )
 from omni2qbd_fetcher.models import PurchaseOrder, SalesOrder, parse_cin7_datetime
-from omni2qbd_fetcher.rate_limit import RateLimitWait
+from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimitWait
 
 
 def by_id(items: list[dict[str, Any]]) -> list[int]:
@@ -377,3 +378,20 @@ async def test_exhausted_budget_raises_instead_of_sleeping_for_hours(
     assert time.monotonic() - started < 0.5
     assert 3500 < caught.value.seconds <= 3600.1
     assert client.requests_sent == 2
+
+
+async def test_base_url_with_or_without_v1_reaches_the_same_api(sim: Sim) -> None:
+    pages = []
+    for base_url in (sim.base_url, sim.base_url.rstrip("/") + "/v1/"):
+        client = Cin7Client(
+            tenant="t",
+            username=TENANT,
+            api_key=sim.key(TENANT),
+            base_url=base_url,
+            limiter=KeyRateLimiter(((1000, 1.0),)),
+        )
+        try:
+            pages.append(await client.list_page("Contacts", page=1, rows=5))
+        finally:
+            await client.aclose()
+    assert pages[0] and pages[0] == pages[1]

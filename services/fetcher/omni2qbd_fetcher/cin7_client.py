@@ -146,7 +146,9 @@ class Cin7Client:
         self.max_limiter_wait = max_limiter_wait
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout)
-        self._base = base_url.rstrip("/") + "/v1/"
+        # People paste either ".../api" or ".../api/v1" (what Cin7's docs and our simulator
+        # show); both mean the same API.
+        self._base = base_url.rstrip("/").removesuffix("/v1") + "/v1/"
         self._auth = httpx.BasicAuth(username, api_key)
         self.requests_sent = 0
 
