@@ -143,3 +143,14 @@ def test_preview_accepts_a_one_element_page_and_reports_bad_input(tmp_path: Path
     bad_settings = write_settings(tmp_path, tax={"mode": "guess"})
     result = runner.invoke(preview_app, ["--settings", str(bad_settings), str(page)])
     assert result.exit_code == 1 and "tax.mode" in result.stderr
+
+
+def test_preview_accepts_options_after_the_document(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path)
+    document = str(CORPUS / "so_tax_exclusive.json")
+    before = runner.invoke(
+        preview_app, ["--settings", str(settings), "--format", "qbxml", document]
+    )
+    after = runner.invoke(preview_app, [document, "--settings", str(settings), "--format", "qbxml"])
+    assert after.exit_code == before.exit_code == 0, after.output
+    assert validation_errors(after.stdout) == []

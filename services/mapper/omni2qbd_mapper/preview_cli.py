@@ -26,7 +26,11 @@ from omni2qbd_shared.tenant_settings import SettingsError, load_settings_text
 EXIT_HELD = 3
 EXIT_NOT_IMPORTABLE = 4
 
-app = typer.Typer(help="Show the entry and qbXML a Cin7 document would become.")
+app = typer.Typer(
+    help="Show the entry and qbXML a Cin7 document would become.",
+    # so `preview DOC.json --settings FILE` works as well as `preview --settings FILE DOC.json`
+    context_settings={"allow_interspersed_args": True},
+)
 
 
 class OutputFormat(StrEnum):
