@@ -244,5 +244,18 @@ def _mount_optional_commands() -> None:
 _mount_optional_commands()
 
 
+def _add_settings_storage_commands() -> None:
+    """`settings set|history` join the mapper's `settings example|validate` group."""
+    from omni2qbd.settings_commands import settings_history, settings_set
+
+    for sub_app, name in ((group.typer_instance, group.name) for group in app.registered_groups):
+        if name == "settings" and sub_app is not None:
+            sub_app.command("set")(settings_set)
+            sub_app.command("history")(settings_history)
+
+
+_add_settings_storage_commands()
+
+
 def main() -> None:
     app()

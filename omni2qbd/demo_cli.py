@@ -30,6 +30,9 @@ def demo(
         str | None,
         typer.Option("--database-url", help="Database (default: a SQLite file in --data-dir)"),
     ] = None,
+    amqp_namespace: Annotated[
+        str, typer.Option("--amqp-namespace", help="Prefix of the demo's exchanges and queues")
+    ] = "demo.",
     amqp_url: Annotated[
         str, typer.Option("--amqp-url", envvar="OMNI2QBD_AMQP_URL", help="RabbitMQ")
     ] = "amqp://guest:guest@127.0.0.1:5672/",
@@ -46,6 +49,7 @@ def demo(
         amqp_url=amqp_url,
         change=change,
         database=database_url,
+        amqp_namespace=amqp_namespace,
     )
     runner = Demo(options, say=lambda line: typer.echo(line))
     try:

@@ -60,6 +60,7 @@ class DemoOptions:
     settle_seconds: float = 3.0
     timeout_seconds: float = 600.0
     database: str | None = None  # default: a SQLite file in data_dir
+    amqp_namespace: str = AMQP_NAMESPACE
 
     @property
     def database_url(self) -> str:
@@ -111,7 +112,7 @@ class Demo:
             "OMNI2QBD_SECRET_KEY": PLACEHOLDER_SECRET_KEY,
             "OMNI2QBD_DATABASE_URL": self.options.database_url,
             "OMNI2QBD_AMQP_URL": self.options.amqp_url,
-            "OMNI2QBD_AMQP_NAMESPACE": AMQP_NAMESPACE,
+            "OMNI2QBD_AMQP_NAMESPACE": self.options.amqp_namespace,
             "OMNI2QBD_FETCHER_POLL_INTERVAL_SECONDS": "15",
             "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": "1000",
             "OMNI2QBD_LOG_JSON": "true",
@@ -393,7 +394,9 @@ class Demo:
                 "mapper.qb-lists",
                 "gateway.qb-entries",
             ):
-                declared = await channel.declare_queue(f"{AMQP_NAMESPACE}{queue}", passive=True)
+                declared = await channel.declare_queue(
+                    f"{self.options.amqp_namespace}{queue}", passive=True
+                )
                 if declared.declaration_result.message_count:
                     return False
         finally:

@@ -119,15 +119,12 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> None
         )
     for spec in topology.all_queues():
         await channel.declare_queue(spec.dead_letter_queue, durable=True)
-        # Delay queue: messages wait out their TTL, then dead-letter back to the work queue.
+        # Delay queue: each message carries its own expiration (so the delay can change
+        # without redeclaring the queue), then dead-letters back to the work queue.
         await channel.declare_queue(
             spec.retry_queue,
             durable=True,
-            arguments={
-                "x-message-ttl": topology.retry_delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": spec.name,
-            },
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": spec.name},
         )
         queue = await channel.declare_queue(
             spec.name,
@@ -184,7 +181,12 @@ class Publisher:
         await asyncio.gather(*(self.publish(message) for message in batch))
 
     async def publish_raw(
-        self, routing_key: str, body: bytes, headers: dict[str, Any] | None = None
+        self,
+        routing_key: str,
+        body: bytes,
+        headers: dict[str, Any] | None = None,
+        *,
+        expiration_ms: int | None = None,
     ) -> None:
         """Publish to the default exchange (a queue by name): used for DLQ and retry."""
         await self._channel.default_exchange.publish(
@@ -193,6 +195,7 @@ class Publisher:
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 headers=headers or {},
+                expiration=expiration_ms / 1000 if expiration_ms is not None else None,
             ),
             routing_key=routing_key,
             mandatory=True,
@@ -323,7 +326,12 @@ class Consumer:
         headers = dict(incoming.headers or {})
         headers[RETRIES_HEADER] = retries
         headers[REASON_HEADER] = reason[:1000]
-        await self._publisher.publish_raw(self.spec.retry_queue, incoming.body, headers)
+        await self._publisher.publish_raw(
+            self.spec.retry_queue,
+            incoming.body,
+            headers,
+            expiration_ms=self._topology.retry_delay_ms,
+        )
         await incoming.ack()
 
     async def _dead_letter(self, incoming: AbstractIncomingMessage, reason: str) -> None:

@@ -8,15 +8,18 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import aio_pika
 import pytest
 
+from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.persistence import load_companies
-from tests.conftest import AMQP_URL, REPO_ROOT
+from tests.conftest import AMQP_URL, REPO_ROOT, run_blocking
 
 SCALE = "0.05"
 QB_TYPES = {
@@ -26,6 +29,31 @@ QB_TYPES = {
     "vendor_credit": "VendorCredit",
     "journal": "JournalEntry",
 }
+
+
+def namespace_for(data_dir: Path) -> str:
+    """One broker namespace per data directory: runs of one test share it, tests never do."""
+    return f"e2e{abs(hash(str(data_dir))) % 10**8}."
+
+
+@pytest.fixture(autouse=True)
+def remove_demo_queues(tmp_path: Path) -> Iterator[None]:
+    yield
+
+    async def remove() -> None:
+        topology = Topology(namespace=namespace_for(tmp_path))
+        connection = await aio_pika.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            for spec in topology.all_queues():
+                for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
+                    await channel.queue_delete(name)
+            for exchange in topology.exchanges:
+                await channel.exchange_delete(topology.exchange_name(exchange))
+        finally:
+            await connection.close()
+
+    run_blocking(remove())
 
 
 def run_demo(data_dir: Path, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
