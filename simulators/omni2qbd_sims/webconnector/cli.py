@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import typer
 
@@ -11,8 +12,10 @@ app = typer.Typer(help="QuickBooks Web Connector simulator (drives a gateway ove
 
 @app.callback(invoke_without_command=True)
 def webconnector(
-    url: str = typer.Option(..., "--url", help="The gateway's QBWC endpoint (AppURL)."),
-    user: str = typer.Option(..., "--user", help="QBWC user name (UserName in the .qwc)."),
+    url: str = typer.Option(
+        "", "--url", help="The gateway's QBWC endpoint (default: AppURL of --qwc)."
+    ),
+    user: str = typer.Option("", "--user", help="QBWC user name (default: UserName of --qwc)."),
     password: str = typer.Option(
         ..., "--password", help="QBWC password.", envvar="OMNI2QBD_WC_PASSWORD"
     ),
@@ -39,17 +42,42 @@ def webconnector(
     ),
     noop_pause: float = typer.Option(5.0, "--noop-pause", help="Seconds to pause on NoOp."),
     verbose: bool = typer.Option(False, "--verbose", help="Also print the qbXML exchanged."),
+    qwc: Path | None = typer.Option(
+        None,
+        "--qwc",
+        help="The tenant's .qwc file: its FileID and OwnerID are written into the company file "
+        "on first connect, as the real Web Connector does.",
+    ),
 ) -> None:
     """Run the updates and print what QBWC would show."""
     from omni2qbd_sims.quickbooks import QuickBooksSimulator
+    from omni2qbd_sims.webconnector.qwc_file import QwcFileError, read_qwc
     from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
 
+    application = None
+    if qwc is not None:
+        try:
+            application = read_qwc(qwc)
+        except QwcFileError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        url = url or application.app_url
+        user = user or application.username
+    if not url or not user:
+        typer.echo("error: give --url and --user, or a --qwc file that has them", err=True)
+        raise typer.Exit(2)
     backend: QuickBooksSimulator | str
     if quickbooks:
         backend = quickbooks
     else:
         backend = QuickBooksSimulator()
-        backend.company(company, seed_demo=seed_demo)
+        opened = backend.company(
+            company,
+            seed_demo=seed_demo,
+            file_id=application.file_id if application else None,
+        )
+        if application is not None:
+            opened.owner_id = application.owner_id
     simulator = WebConnectorSimulator(
         url,
         user,
