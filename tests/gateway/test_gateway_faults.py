@@ -270,3 +270,16 @@ async def test_list_mirror_pages_through_iterators(
                 )
             ).one()
         assert count == 452
+
+
+async def test_an_old_web_connector_is_told_the_version_it_needs(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        report = await web_connector(gw, tenant, qb, path, client_version="1.1.0.0").run_session()
+        assert report.client_version_answer == "O:2.1.0.30"
+        assert "authenticate" not in report.calls
+        assert "2.1.0.30" in report.status

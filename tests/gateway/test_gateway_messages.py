@@ -163,3 +163,43 @@ async def run_flow(
     assert [c["full_name"] for b in customer_changes for c in b["changes"]] == [
         "Globex Corporation"
     ]
+
+
+async def test_results_wait_in_the_database_while_the_broker_is_down(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    """The Web Connector session does not need RabbitMQ; its results are kept and published
+    by the next gateway process that reaches the broker."""
+    from sqlmodel import select
+
+    from omni2qbd_shared.db.models import GatewayPendingMessage
+    from tests.conftest import closed_port
+    from tests.gateway.gateway_helpers import add_entries
+
+    dead_broker = f"amqp://guest:guest@127.0.0.1:{closed_port()}/"
+    qb = QuickBooksSimulator()
+    async with running_gateway(sqlite_db, dead_broker, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 61)])
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        async with gw.sessions() as db:
+            waiting = (await db.exec(select(GatewayPendingMessage))).all()
+        assert any(row.body.get("entry_id") == ids[0] for row in waiting)
+
+    connection = await connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, topology)
+        results_q = await listen(connection, topology, m.EXCHANGE_QB_RESULTS)
+        async with running_gateway(sqlite_db, amqp_url, topology.namespace):
+
+            async def delivered() -> Any:
+                bodies = await drain(results_q)
+                return [b for b in bodies if b["entry_id"] == ids[0]]
+
+            found = await wait_for(delivered)
+            assert found[0]["outcome"] == "posted"
+    finally:
+        await connection.close()

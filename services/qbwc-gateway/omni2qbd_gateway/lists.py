@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.qbxml_io import RequestResult, sub, text_of
@@ -193,23 +193,3 @@ async def latest_refresh(session: AsyncSession, tenant_id: str) -> datetime | No
     if len(rows) < len(LIST_SPECS) or not times:
         return None
     return min(times)
-
-
-async def list_count(session: AsyncSession, tenant_id: str, list_type: str) -> int:
-    query = scoped(QbListItem, tenant_id).where(QbListItem.list_type == list_type)
-    return len((await session.exec(query)).all())
-
-
-__all__ = [
-    "LIST_SPECS",
-    "SPEC_BY_TYPE",
-    "ListSpec",
-    "apply_list_result",
-    "build_query",
-    "cursors",
-    "latest_refresh",
-    "list_request_id",
-    "list_type_of",
-    "record_list_item",
-    "select",
-]
