@@ -241,6 +241,9 @@ class Demo:
             session_count=sessions_run,
         )
         self.urls["web-connector-user"] = tenant.qbwc_username
+        # Shown so a person can point the Web Connector simulator (or a real one) at it; the
+        # demo tenant gets a new password on every run.
+        self.urls["web-connector-password"] = password
         return DemoRun(summary, dict(self.urls), changed)
 
     async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
