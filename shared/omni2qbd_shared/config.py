@@ -66,6 +66,12 @@ class AppSettings(BaseSettings):
                 '`python -c "import secrets; print(secrets.token_urlsafe(48))"`) and set '
                 "OMNI2QBD_SECRET_KEY to it. Keep it safe: Cin7 API keys are encrypted with it."
             )
+        if self.environment == "production" and "://guest:guest@" in self.amqp_url:
+            raise PlaceholderSecretError(
+                "OMNI2QBD_AMQP_URL uses RabbitMQ's default guest/guest login, which is only "
+                "allowed outside production. Create a RabbitMQ user with its own password and "
+                "put it in OMNI2QBD_AMQP_URL (amqp://USER:PASSWORD@HOST:5672/)."
+            )
         return self
 
     @property

@@ -33,4 +33,13 @@ def test_placeholder_secret_refused_in_production(monkeypatch: pytest.MonkeyPatc
 def test_real_secret_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMNI2QBD_ENVIRONMENT", "production")
     monkeypatch.setenv("OMNI2QBD_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("OMNI2QBD_AMQP_URL", "amqp://omni2qbd:s3cret@rabbit:5672/")
     assert AppSettings(_env_file=None).environment == "production"  # type: ignore[call-arg]
+
+
+def test_default_rabbitmq_login_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNI2QBD_ENVIRONMENT", "production")
+    monkeypatch.setenv("OMNI2QBD_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("OMNI2QBD_AMQP_URL", "amqp://guest:guest@rabbit:5672/")
+    with pytest.raises(ValueError, match="guest/guest"):
+        AppSettings(_env_file=None)  # type: ignore[call-arg]
