@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from omni2qbd_gateway.app import options_from
+from omni2qbd_gateway.protocol import QbwcService
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QbxmlSetError, QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
@@ -102,6 +104,11 @@ async def test_dropped_response_then_new_session_posts_everything_exactly_once(
         assert dropped.dropped
         assert sum(qb.company(path).count_by_ref_number(f"INV{100 + n}") for n in range(10)) == 4
         await asyncio.sleep(1.2)  # the abandoned session expires
+        # The gateway's sweeper (run here directly) marks the unanswered batch in doubt.
+        service = QbwcService(gw.sessions, options_from(gw.settings))
+        assert await service.expire_stale_sessions() == 1
+        states = await outbox_states(gw.sessions, tenant.tenant_id)
+        assert sorted(s.state for s in states.values()).count("in_doubt") == 4
 
         again = await web_connector(gw, tenant, qb, path).run_session()
         assert again.completed, again.summary()

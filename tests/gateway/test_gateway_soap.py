@@ -153,6 +153,9 @@ async def test_return_values_of_the_simple_operations(gw: Gateway) -> None:
         == "done"
     )
     assert wc.read_string("closeConnection", await call(gw, "closeConnection", unknown)) == "OK"
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{gw.url}/metrics")).text
+    assert 'omni2qbd_qbwc_calls_total{operation="authenticate",outcome="ok"}' in metrics
 
 
 async def test_interactive_operations_and_get_server_version(gw: Gateway) -> None:

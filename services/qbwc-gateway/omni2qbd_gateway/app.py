@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,6 +15,7 @@ from datetime import timedelta
 import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
+from prometheus_client import Counter, Histogram
 
 from omni2qbd_gateway import sessions
 from omni2qbd_gateway.outbox import upsert_entry
@@ -49,12 +52,34 @@ def options_from(settings: AppSettings) -> GatewayOptions:
     )
 
 
+SOAP_CALLS = Counter(
+    "omni2qbd_qbwc_calls_total", "Web Connector SOAP calls", ["operation", "outcome"]
+)
+SOAP_SECONDS = Histogram(
+    "omni2qbd_qbwc_call_seconds", "Time to answer a Web Connector SOAP call", ["operation"]
+)
+SWEEP_SECONDS = 60.0
+
+
 @dataclass
 class GatewayParts:
     """What the gateway adds to the shared runtime (created once the database is up)."""
 
     service: QbwcService
     pending: PendingPublisher
+    sweeper: asyncio.Task[None] | None = None
+
+
+async def _sweep(service: QbwcService) -> None:
+    """Expire abandoned sessions once a minute (any replica may do it; it is idempotent)."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            expired = await service.expire_stale_sessions()
+            if expired:
+                log.info("qbwc_sessions_expired", count=expired)
+        except Exception as exc:
+            log.warning("qbwc_sweep_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 @dataclass
@@ -88,6 +113,10 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
         for consumer in rt.consumers:
             await consumer.stop()
         if rt.gateway_parts is not None:
+            if rt.gateway_parts.sweeper is not None:
+                rt.gateway_parts.sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await rt.gateway_parts.sweeper
             await rt.gateway_parts.pending.stop()
 
     runtime.on_ready.append(start_consumer)
@@ -110,6 +139,7 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
     created = GatewayParts(service, pending)
     runtime.gateway_parts = created
     pending.start()
+    created.sweeper = asyncio.create_task(_sweep(service), name="gateway-session-sweeper")
     return created
 
 
@@ -156,12 +186,17 @@ def create_app(settings: AppSettings) -> FastAPI:
         try:
             call = parse_call(body, max_bytes=limit)
         except SoapFault as fault:
+            SOAP_CALLS.labels("unknown", "fault").inc()
             return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        operation = call.operation.name
         try:
-            result = await parts(runtime).service.handle(call)
+            with SOAP_SECONDS.labels(operation).time():
+                result = await parts(runtime).service.handle(call)
         except SoapFault as fault:
+            SOAP_CALLS.labels(operation, "fault").inc()
             return _soap_response(fault_envelope(fault, call.soap_ns), call.soap_ns, 500)
         except Exception:
+            SOAP_CALLS.labels(operation, "error").inc()
             reference = pysecrets.token_hex(6)
             log.exception("qbwc_call_failed", operation=call.operation.name, reference=reference)
             failure = SoapFault(
@@ -170,6 +205,7 @@ def create_app(settings: AppSettings) -> FastAPI:
                 "Server",
             )
             return _soap_response(fault_envelope(failure, call.soap_ns), call.soap_ns, 500)
+        SOAP_CALLS.labels(operation, "ok").inc()
         return _soap_response(response_envelope(call, result), call.soap_ns)
 
     @app.get("/support")

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists, plan, results, sessions
@@ -430,6 +431,30 @@ class QbwcService:
         ctx.plan["iterators"] = iterators
         if not iterators:
             ctx.plan["lists_done"] = True
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    async def expire_stale_sessions(self) -> int:
+        """End sessions whose Web Connector stopped calling; their unanswered writes become
+        ``in_doubt`` now, so ``omni2qbd status`` shows it without waiting for a new login."""
+        cutoff = utcnow() - self.options.session_timeout
+        async with self._transaction() as db:
+            # Maintenance across tenants: only the tenant ids are read here; each tenant's
+            # sessions are then handled through the tenant scope.
+            query = select(QbwcSession.tenant_id).where(
+                col(QbwcSession.state).in_(sessions.LIVE_STATES),
+                col(QbwcSession.last_seen_at) < cutoff,
+            )
+            tenant_ids = sorted(set((await db.exec(query)).all()))
+            ended = 0
+            for tenant_id in tenant_ids:
+                live = await sessions.end_stale_sessions(
+                    db, tenant_id, self.options.session_timeout, only_stale=True
+                )
+                for row in live.ended:
+                    await self._abandon_outstanding(db, row, "the session expired")
+                    ended += 1
+            return ended
 
     # -- the rest ----------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ class LiveCheck:
 
 
 async def end_stale_sessions(
-    session: AsyncSession, tenant_id: str, stale_after: timedelta
+    session: AsyncSession, tenant_id: str, stale_after: timedelta, *, only_stale: bool = False
 ) -> LiveCheck:
     """Expire this tenant's sessions that stopped talking; report whether one is still live.
 
@@ -105,7 +105,7 @@ async def end_stale_sessions(
     busy = False
     for row in (await session.exec(query.with_for_update())).all():
         stale = aware(row.last_seen_at) < now - stale_after
-        if stale or row.expected_call == "closeConnection":
+        if stale or (row.expected_call == "closeConnection" and not only_stale):
             row.state = "expired" if stale else "closed"
             row.ended_at = now
             row.last_error = row.last_error or (
