@@ -220,7 +220,10 @@ async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
         set_state(ctx, item, "queued", "retry_later", code=code, message=verdict.reason)
     elif verdict.verdict == "name_in_use":
         contact = (item.body.get("header") or {}).get("contact") or {}
-        ctx.plan["link_names"][item.entry_id] = [TXN_TYPES[item.entry_kind], contact.get("name")]
+        if not contact.get("name"):
+            set_state(ctx, item, "failed", "failed", code=code, message=rs.message)
+            return
+        ctx.plan["link_names"][item.entry_id] = [TXN_TYPES[item.entry_kind], contact["name"]]
         item.state = "queued"
         item.last_status_code = code
         item.last_status_message = "the name exists in QuickBooks; linking to it"
