@@ -51,12 +51,15 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     )
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is at the time of each record."""
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time of each record (never to a stream that
+    was replaced and closed since)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
 
 
 def _route_standard_logging(level: str, shared: list[Any], renderer: Any) -> None:
