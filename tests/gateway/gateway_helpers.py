@@ -249,3 +249,21 @@ async def link_of(
             QbLink.entry_kind == entry_kind, QbLink.cin7_id == cin7_id
         )
         return (await db.exec(query)).one_or_none()
+
+
+def bill(tenant_id: str, number: int, *, amount: str = "80.00", revision: str = "r1") -> Entry:
+    """A bill with one expense line (QuickBooks has no draft state for bills: a bill is a
+    draft while untouched since the bridge wrote it and not paid)."""
+    key = f"bill:purchase_order:{number}"
+    return Entry(
+        kind=EntryKind.BILL,
+        source=SourceRef(kind="purchase_order", cin7_id=str(number), revision=revision),
+        key=key,
+        tenant_id=tenant_id,
+        header=EntryHeader(party=Ref(name="Widget Supply Co"), memo=f"Cin7 PO-{number}"),
+        lines=[EntryLine(account="Inventory Asset", amount=Decimal(amount), description="Stock")],
+        ref_number=f"SUP-{number}",
+        txn_date=date(2026, 11, 18),
+        total=Decimal(amount),
+        external_guid=external_guid_for(tenant_id, key, revision),
+    )

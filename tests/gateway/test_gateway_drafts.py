@@ -147,3 +147,45 @@ async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
         assert states[second[0]].state == "locked"
         assert states[second[0]].last_status_code == "3200"
         assert company.transaction(link.txn_id).total == 100
+
+
+async def test_bill_is_re_imported_while_untouched_and_locked_once_paid(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    from tests.gateway.gateway_helpers import bill
+
+    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+        tenant = await new_tenant(gw.sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        await add_entries(gw.sessions, tenant.tenant_id, [bill(tenant.tenant_id, 5)])
+        assert (await web_connector(gw, tenant, qb, path).run_session()).completed
+        link = await link_of(gw.sessions, tenant.tenant_id, "bill", "5")
+        assert link is not None
+        company = qb.company(path)
+
+        revised = await add_entries(
+            gw.sessions,
+            tenant.tenant_id,
+            [bill(tenant.tenant_id, 5, amount="95.00", revision="r2")],
+        )
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        assert any("<BillModRq" in s for s in report.request_sets)
+        assert company.transaction(link.txn_id).total == 95
+        assert company.count_by_ref_number("SUP-5", "Bill") == 1
+        assert (await outbox_states(gw.sessions, tenant.tenant_id))[revised[0]].state == "posted"
+
+        company.apply_payment(link.txn_id, "95.00")
+        third = await add_entries(
+            gw.sessions,
+            tenant.tenant_id,
+            [bill(tenant.tenant_id, 5, amount="99.00", revision="r3")],
+        )
+        report = await web_connector(gw, tenant, qb, path).run_session()
+        assert report.completed, report.summary()
+        assert company.transaction(link.txn_id).total == 95
+        state = (await outbox_states(gw.sessions, tenant.tenant_id))[third[0]]
+        assert state.state == "locked" and "linked transactions" in (
+            state.last_status_message or ""
+        )
