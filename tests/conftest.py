@@ -120,11 +120,8 @@ def amqp_url() -> str:
     return AMQP_URL
 
 
-@pytest.fixture
-async def topology() -> AsyncIterator[Topology]:
-    """A topology whose names are unique to this test; deleted from the broker afterwards."""
-    topo = Topology(namespace=f"t{uuid.uuid4().hex[:10]}.", retry_delay_ms=300)
-    yield topo
+async def delete_topology(topo: Topology) -> None:
+    """Remove a test's exchanges and queues from the shared broker."""
     connection = await aio_pika.connect(AMQP_URL)
     try:
         channel = await connection.channel()
@@ -135,3 +132,11 @@ async def topology() -> AsyncIterator[Topology]:
             await channel.exchange_delete(topo.exchange_name(exchange))
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def topology() -> AsyncIterator[Topology]:
+    """A topology whose names are unique to this test; deleted from the broker afterwards."""
+    topo = Topology(namespace=f"t{uuid.uuid4().hex[:10]}.", retry_delay_ms=300)
+    yield topo
+    await delete_topology(topo)

@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import aio_pika
 import pytest
 
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.persistence import load_companies
-from tests.conftest import AMQP_URL, REPO_ROOT, run_blocking
+from tests.conftest import AMQP_URL, REPO_ROOT, delete_topology, run_blocking
 
 SCALE = "0.05"
 QB_TYPES = {
@@ -39,21 +38,7 @@ def namespace_for(data_dir: Path) -> str:
 @pytest.fixture(autouse=True)
 def remove_demo_queues(tmp_path: Path) -> Iterator[None]:
     yield
-
-    async def remove() -> None:
-        topology = Topology(namespace=namespace_for(tmp_path))
-        connection = await aio_pika.connect(AMQP_URL)
-        try:
-            channel = await connection.channel()
-            for spec in topology.all_queues():
-                for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
-                    await channel.queue_delete(name)
-            for exchange in topology.exchanges:
-                await channel.exchange_delete(topology.exchange_name(exchange))
-        finally:
-            await connection.close()
-
-    run_blocking(remove())
+    run_blocking(delete_topology(Topology(namespace=namespace_for(tmp_path))))
 
 
 def run_demo(data_dir: Path, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
