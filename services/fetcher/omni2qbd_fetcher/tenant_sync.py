@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_fetcher import leases
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.cin7_client import (
     Cin7AuthError,
@@ -31,6 +33,8 @@ from omni2qbd_shared.messaging import Publisher
 log = structlog.get_logger(__name__)
 UNLIMITED: tuple[tuple[int, float], ...] = ((1_000_000_000, 1.0),)
 RECOVERY_INTERVAL = 600.0
+LONG_TURN_SECONDS = 1800.0
+LEASE_MARGIN_SECONDS = 60.0
 
 
 class TenantSyncError(Exception):
@@ -70,6 +74,7 @@ class TenantSyncer:
             timeout=options.request_timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
+        self.holder = leases.holder_name()
         self._clients: dict[str, tuple[str, Cin7Client]] = {}
         self._positions: dict[tuple[str, str, str], Position] = {}
         self._recovered_at: dict[tuple[str, str, str], float] = {}
@@ -116,6 +121,21 @@ class TenantSyncer:
     ) -> TurnResult:
         """Sync every kind once. ``max_pages`` bounds the pages per kind and date field and
         ``max_seconds`` the whole turn; an unfinished turn resumes where it stopped."""
+        # A turn without a time bound (``omni2qbd fetch``) holds the lease for long enough
+        # to read a large account; it is released as soon as the turn ends.
+        lease_for = timedelta(seconds=(max_seconds or LONG_TURN_SECONDS) + LEASE_MARGIN_SECONDS)
+        busy = await leases.claim(self.sessions, tenant.tenant_id, self.holder, lease_for)
+        if busy is not None:
+            retry_in = max(5.0, (busy.until - utcnow()).total_seconds())
+            raise TenantSyncError(busy.describe(), retry_in=retry_in)
+        try:
+            return await self._turn(tenant, max_pages=max_pages, max_seconds=max_seconds)
+        finally:
+            await leases.release(self.sessions, tenant.tenant_id, self.holder)
+
+    async def _turn(
+        self, tenant: TenantAccess, *, max_pages: int | None, max_seconds: float | None
+    ) -> TurnResult:
         deadline = time.monotonic() + max_seconds if max_seconds is not None else None
         result = TurnResult()
         client = self.client_for(tenant)

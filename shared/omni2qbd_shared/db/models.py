@@ -130,6 +130,17 @@ class FetchedDocument(SQLModel, table=True):
     payload: dict[str, Any] = _json()
 
 
+class SyncLease(SQLModel, table=True):
+    """Which fetcher process syncs a tenant right now: one at a time per tenant, so two
+    processes never spend the same Cin7 API key's rate limit at once."""
+
+    __tablename__ = "sync_leases"
+
+    tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=36)
+    holder: str = Field(max_length=200)
+    lease_until: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 class SyncStatus(SQLModel, table=True):
     """Per tenant and kind: last success, last error and counts, for the console and /readyz."""
 
