@@ -66,8 +66,7 @@ async def running_gateway(
         gateway_public_url=f"http://127.0.0.1:{port}",
         log_level=str(overrides.pop("log_level", "WARNING")),
         log_json=False,
-        # Same delay as the tests' topology fixture: RabbitMQ refuses to redeclare a queue
-        # with other arguments.
+        # Quick retries, like the tests' topology fixture.
         message_retry_delay_ms=int(str(overrides.pop("message_retry_delay_ms", 300))),
         **overrides,  # type: ignore[arg-type]
     )
