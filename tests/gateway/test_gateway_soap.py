@@ -282,3 +282,25 @@ async def test_skipped_answer_puts_the_write_set_in_doubt_and_recovery_comes_fir
     )
     assert qb.company(path).count_by_ref_number("INV1", "Invoice") == 1
     assert qb.company(path).count_by_ref_number("INV2", "Invoice") == 1
+
+
+async def test_unknown_user_and_wrong_password_cost_the_same(gw: Gateway) -> None:
+    """nvu in constant time: an unknown name is verified against a dummy Argon2 hash with
+    the production parameters, like a real tenant's (created here the production way)."""
+    from omni2qbd_gateway.tenants import create_tenant
+    from omni2qbd_shared.db.engine import unit_of_work
+
+    async with unit_of_work(gw.sessions) as db:
+        real = await create_tenant(db, name="Timing Co", secret_key="k", actor="test")
+
+    async def timed(username: str, password: str) -> float:
+        started = time.perf_counter()
+        answer = wc.read_strings("authenticate", await call(gw, "authenticate", username, password))
+        assert answer == ["", "nvu", "", ""]
+        return time.perf_counter() - started
+
+    wrong = [await timed(real.qbwc_username, "not-the-password") for _ in range(2)]
+    unknown = [await timed(f"nobody-{n}", "not-the-password") for n in range(2)]
+    ratio = min(wrong) / min(unknown)
+    assert 0.4 < ratio < 2.5, (wrong, unknown)
+    assert min(unknown) > 0.02  # a real Argon2 verification happened
