@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
@@ -139,6 +140,55 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> None
             await queue.bind(spec.exchange, routing_key=key)
 
 
+async def ensure_topology(connection: AbstractRobustConnection, topology: Topology) -> None:
+    """Declare the topology at start-up, tolerating queues an older version declared with
+    other arguments: the broker refuses to change them (PRECONDITION_FAILED), so they are
+    used as they are, with a warning saying how to apply the new ones."""
+    channel = await connection.channel()
+    try:
+        await declare_topology(channel, topology)
+        return
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        log.warning(
+            "queue_arguments_differ",
+            detail=str(exc)[:300],
+            hint="an existing queue keeps its old arguments; delete it while the services "
+            "are stopped to have it declared anew",
+        )
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    # Declare what can be declared; a queue that exists with other arguments is bound as is.
+    for exchange in topology.exchanges:
+        channel = await connection.channel()
+        await channel.declare_exchange(
+            topology.exchange_name(exchange), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await channel.close()
+    for spec in topology.all_queues():
+        for name, arguments in (
+            (spec.dead_letter_queue, None),
+            (
+                spec.retry_queue,
+                {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": spec.name},
+            ),
+            (
+                spec.name,
+                {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": spec.dead_letter_queue},
+            ),
+        ):
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+            except aiormq.exceptions.ChannelPreconditionFailed:
+                channel = await connection.channel()
+                queue = await channel.declare_queue(name, passive=True)
+            if name == spec.name:
+                for key in spec.binding_keys:
+                    await queue.bind(spec.exchange, routing_key=key)
+            await channel.close()
+
+
 def encode(message: m.Message) -> aio_pika.Message:
     return aio_pika.Message(
         body=message.model_dump_json().encode("utf-8"),
@@ -245,9 +295,9 @@ class Consumer:
         self.dead_lettered = 0
 
     async def start(self) -> None:
+        await ensure_topology(self._connection, self._topology)
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self._prefetch)
-        await declare_topology(self._channel, self._topology)
         self._publisher = await Publisher.open(self._connection, self._topology)
         self._queue = await self._channel.get_queue(self.spec.name, ensure=False)
         self._consumer_tag = await self._queue.consume(self._on_message, no_ack=False)

@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.logging import configure_logging
-from omni2qbd_shared.messaging import Publisher, Topology, connect, declare_topology
+from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
 
 log = structlog.get_logger(__name__)
 
@@ -80,9 +80,7 @@ class ServiceRuntime:
                 except (OSError, TimeoutError, ConnectionError, Exception) as exc:
                     log.warning("broker_unreachable", service=self.name, error=str(exc))
                     await asyncio.sleep(self.broker_retry_seconds)
-            channel = await self.connection.channel()
-            await declare_topology(channel, self.topology)
-            await channel.close()
+            await ensure_topology(self.connection, self.topology)
             self.publisher = await Publisher.open(self.connection, self.topology)
         for hook in self.on_ready:
             await hook(self)

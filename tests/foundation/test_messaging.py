@@ -309,3 +309,32 @@ async def test_stop_finishes_in_flight_work_or_leaves_it_for_redelivery(
         redelivered = await queue.get(fail=False)
     assert redelivered is not None and redelivered.redelivered
     await redelivered.ack()
+
+
+async def test_queues_declared_by_an_older_version_do_not_stop_start_up(
+    connection: AbstractRobustConnection,
+    topology: Topology,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    spec = topology.queue(QUEUE)
+    channel = await connection.channel()
+    # an earlier release declared the delay queue with a queue-wide TTL
+    await channel.declare_queue(
+        spec.retry_queue,
+        durable=True,
+        arguments={
+            "x-message-ttl": 300,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": spec.name,
+        },
+    )
+    consumer = make_consumer(connection, topology, sessions)
+    await consumer.start()  # would fail with PRECONDITION_FAILED without the fallback
+    try:
+        publisher = await Publisher.open(connection, topology)
+        await publisher.publish(event("old-queues"))
+        await publisher.close()
+        await wait_for(lambda: asyncio.sleep(0, consumer.processed == 1))
+        assert await count_events(sessions, "old-queues") == 1
+    finally:
+        await consumer.stop()

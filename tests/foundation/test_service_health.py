@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
 import httpx
 import pytest
 
-from tests.conftest import AMQP_URL, closed_port
+from omni2qbd_shared.messaging import Topology
+from tests.conftest import AMQP_URL, closed_port, delete_topology, run_blocking
 from tests.service_process import running_service, wait_ready
 
 SERVICES = ["gateway", "fetcher", "mapper"]
@@ -24,7 +26,19 @@ def _available(service: str) -> bool:
 def test_service_is_ready_with_real_database_and_broker(service: str, database_url: str) -> None:
     if not _available(service):
         pytest.fail(f"omni2qbd_{service}.app is missing")
-    env = {"OMNI2QBD_DATABASE_URL": database_url, "OMNI2QBD_AMQP_URL": AMQP_URL}
+    namespace = f"health{uuid.uuid4().hex[:8]}."
+    env = {
+        "OMNI2QBD_DATABASE_URL": database_url,
+        "OMNI2QBD_AMQP_URL": AMQP_URL,
+        "OMNI2QBD_AMQP_NAMESPACE": namespace,
+    }
+    try:
+        _check_service(service, env)
+    finally:
+        run_blocking(delete_topology(Topology(namespace=namespace)))
+
+
+def _check_service(service: str, env: dict[str, str]) -> None:
     with running_service(service, env) as (base, process):
         assert httpx.get(f"{base}/livez").json()["status"] == "ok"
         ready = wait_ready(base)
