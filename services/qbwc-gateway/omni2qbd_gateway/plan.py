@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import and_, case, func
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -185,27 +185,25 @@ async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[s
     return int((await session.exec(counted)).one())
 
 
+def window_for(limits: Limits) -> int:
+    """How many of the next approved entries one call looks at: a little more than a batch,
+    since some may wait for a dependency or a draft check. Bounded, so a call costs the same
+    with 10 or 10,000 entries waiting."""
+    return limits.max_requests * 2 + 10
+
+
 async def reimport_items(
-    session: AsyncSession, tenant_id: str, deferred: list[str]
+    session: AsyncSession, tenant_id: str, deferred: list[str], window: int
 ) -> list[tuple[OutboxItem, QbLink]]:
-    """Approved entries whose document is already in QuickBooks under an older entry."""
-    query = (
-        scoped(OutboxItem, tenant_id)
-        .join(
-            QbLink,
-            and_(
-                col(QbLink.tenant_id) == col(OutboxItem.tenant_id),
-                col(QbLink.entry_kind) == col(OutboxItem.entry_kind),
-                col(QbLink.source_kind) == col(OutboxItem.source_kind),
-                col(QbLink.cin7_id) == col(OutboxItem.cin7_id),
-                col(QbLink.entry_id) != col(OutboxItem.entry_id),
-            ),
-        )
-        .where(col(OutboxItem.state).in_(SENDABLE))
-    )
-    items = [row for row in (await session.exec(query)).all() if row.entry_id not in deferred]
+    """Among the next approved entries, those whose document is already in QuickBooks under
+    an older entry (a re-import: a Mod, or for a contact nothing to do)."""
+    items = await sendable_items(session, tenant_id, deferred, limit=window)
     links = await links_for(session, tenant_id, items)
-    return [(item, links[natural_key(item)]) for item in items if natural_key(item) in links]
+    return [
+        (item, link)
+        for item in items
+        if (link := links.get(natural_key(item))) is not None and link.entry_id != item.entry_id
+    ]
 
 
 def _entry(item: OutboxItem) -> Entry:
@@ -325,11 +323,11 @@ async def list_set(
 
 
 async def draft_candidates(
-    session: AsyncSession, tenant_id: str, plan: dict[str, Any]
+    session: AsyncSession, tenant_id: str, plan: dict[str, Any], window: int
 ) -> list[tuple[OutboxItem, QbLink]]:
     return [
         (item, link)
-        for item, link in await reimport_items(session, tenant_id, plan["deferred"])
+        for item, link in await reimport_items(session, tenant_id, plan["deferred"], window)
         if item.entry_kind not in CONTACT_KINDS and item.entry_id not in plan["mods_checked"]
     ]
 
@@ -361,8 +359,7 @@ async def writes_set(
 ) -> tuple[OutgoingSet | None, list[Rejected]]:
     """The next batch of approved entries, or None; plus entries that cannot be rendered."""
     isolate: list[list[str]] = plan["isolate"]
-    # A window a little larger than one batch: some may wait for a dependency or a check.
-    window = limits.max_requests * 2 + 10
+    window = window_for(limits)
     candidates = await sendable_items(
         session, tenant_id, plan["deferred"], limit=window, only=isolate[0] if isolate else None
     )
@@ -455,11 +452,11 @@ def _dependencies_met(
 
 
 async def contact_repeats(
-    session: AsyncSession, tenant_id: str, plan: dict[str, Any]
+    session: AsyncSession, tenant_id: str, plan: dict[str, Any], window: int
 ) -> list[OutboxItem]:
     """Approved contact adds whose contact is already linked in QuickBooks: nothing to send."""
     return [
         item
-        for item, _link in await reimport_items(session, tenant_id, plan["deferred"])
+        for item, _link in await reimport_items(session, tenant_id, plan["deferred"], window)
         if item.entry_kind in CONTACT_KINDS
     ]

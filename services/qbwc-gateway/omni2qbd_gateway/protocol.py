@@ -64,6 +64,10 @@ class QbwcService:
     after_commit: Callable[[], None] = lambda: None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    @property
+    def _window(self) -> int:
+        return plan.window_for(self.options.limits)
+
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
         guard = self._lock if self.serialise_writes else contextlib.nullcontext()
@@ -249,10 +253,10 @@ class QbwcService:
             state["lists_done"] = True
         if not state["lists_done"]:
             return await plan.list_set(db, tenant.id, version, state)
-        candidates = await plan.draft_candidates(db, tenant.id, state)
+        candidates = await plan.draft_candidates(db, tenant.id, state, self._window)
         if candidates:
             return plan.drafts_set(version, candidates)
-        for item in await plan.contact_repeats(db, tenant.id, state):
+        for item in await plan.contact_repeats(db, tenant.id, state, self._window):
             results.set_state(
                 ctx, item, "posted", "posted", code="0", message="already in QuickBooks"
             )
@@ -273,7 +277,7 @@ class QbwcService:
         units = len(await plan.in_doubt_sets(db, tenant.id))
         units += 1 if state["link_names"] else 0
         units += 0 if state["lists_done"] else 1 + len(state["iterators"])
-        units += 1 if await plan.draft_candidates(db, tenant.id, state) else 0
+        units += 1 if await plan.draft_candidates(db, tenant.id, state, self._window) else 0
         sendable = await plan.sendable_count(db, tenant.id, state["deferred"])
         units += math.ceil(sendable / self.options.limits.max_requests)
         return units
@@ -292,7 +296,7 @@ class QbwcService:
                 return True
         elif not state["lists_done"]:
             return True
-        if await plan.draft_candidates(db, tenant.id, state):
+        if await plan.draft_candidates(db, tenant.id, state, self._window):
             return True
         # Approved entries remain. If none of them can go out after all (waiting for a
         # dependency), the next sendRequestXML says so and the update ends normally.
