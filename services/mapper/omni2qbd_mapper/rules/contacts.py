@@ -117,7 +117,8 @@ def resolve_party(ctx: MappingContext, party: Party) -> PartyResolution:
                     ctx.finding(
                         "contact_matched_by_name",
                         f"{ctx.label}: {name!r} matched QuickBooks {label} "
-                        f"{by_name.full_name!r} by name; confirm the match in the console.",
+                        f"{by_name.full_name!r} by name; to make it permanent, add memberId "
+                        f"{member_id} to contacts.{party}_map in the tenant settings.",
                         field="company",
                         blocking=False,
                     )
@@ -132,7 +133,8 @@ def resolve_party(ctx: MappingContext, party: Party) -> PartyResolution:
                     ctx.finding(
                         "contact_matched_by_email",
                         f"{ctx.label}: contact e-mail {email!r} matched QuickBooks {label} "
-                        f"{by_email.full_name!r}; confirm the match in the console.",
+                        f"{by_email.full_name!r}; to make it permanent, add memberId "
+                        f"{member_id} to contacts.{party}_map in the tenant settings.",
                         field="memberEmail",
                         blocking=False,
                     )
@@ -159,7 +161,8 @@ def resolve_party(ctx: MappingContext, party: Party) -> PartyResolution:
                 ctx.finding(
                     "unmatched_contact",
                     f"{ctx.label}: Cin7 contact {name!r} (memberId {member_id}) is not matched "
-                    f"to a QuickBooks {label}. Match it in the console (creating new contacts is "
+                    f"to a QuickBooks {label}. Map it in contacts.{party}_map of the tenant "
+                    "settings (`omni2qbd settings set`; creating new contacts is "
                     "off: contacts.create_unmatched).",
                     field="memberId",
                 )
@@ -177,7 +180,8 @@ def _new_contact(
         ctx.finding(
             "new_contact",
             f"{ctx.label}: Cin7 contact {name!r} has no QuickBooks {label} yet; a new {label} is "
-            "created on import (or match it to an existing one in the console).",
+            "created on import (or map it to an existing one in contacts."
+            f"{party}_map of the tenant settings).",
             field="memberId",
             blocking=False,
         )
@@ -200,8 +204,9 @@ def _new_contact(
                 "name_in_use",
                 f"{ctx.label}: the name {name!r} is already used by a QuickBooks "
                 f"{owner.replace('_', ' ')}, and QuickBooks names must be unique across customers, "
-                f"vendors, employees and other names. Rename the Cin7 contact or match it in the "
-                "console.",
+                f"vendors, employees and other names. Rename the Cin7 contact, or map memberId "
+                f"{member_id} to another QuickBooks {party} in contacts.{party}_map of the "
+                "tenant settings.",
                 field="company",
             )
         )

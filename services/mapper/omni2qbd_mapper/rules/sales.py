@@ -546,8 +546,8 @@ def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[F
             ctx.finding(
                 "unmapped_item",
                 f"{ctx.label}, line {component.line_no}: {what} (field {field}) has no QuickBooks "
-                f"item, so the default item {default!r} is used. Map it in items.item_map or "
-                "match it in the console.",
+                f"item, so the default item {default!r} is used. Map it in items.item_map of "
+                "the tenant settings.",
                 field=field,
                 blocking=False,
             ),
