@@ -203,3 +203,34 @@ async def test_results_wait_in_the_database_while_the_broker_is_down(
             assert found[0]["outcome"] == "posted"
     finally:
         await connection.close()
+
+
+async def test_entry_for_an_unknown_tenant_goes_to_the_dead_letter_queue(
+    sqlite_db: str, amqp_url: str, topology: Topology
+) -> None:
+    connection = await connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        await declare_topology(channel, topology)
+        publisher = await Publisher.open(connection, topology)
+        async with running_gateway(sqlite_db, amqp_url, topology.namespace):
+            ghost = str(uuid.uuid4())
+            await publisher.publish(
+                m.EntryMessage(
+                    entry_id=str(uuid.uuid4()),
+                    tenant_id=ghost,
+                    entry_kind="invoice",
+                    source=m.EntrySource(kind="sales_order", cin7_id="1", revision="r1"),
+                    entry=invoice(ghost, 1).model_dump(mode="json"),
+                )
+            )
+            dlq = await channel.get_queue(topology.queue("gateway.qb-entries").dead_letter_queue)
+
+            async def dead() -> Any:
+                return await dlq.get(no_ack=True, fail=False)
+
+            letter = await wait_for(dead)
+            assert json.loads(letter.body)["tenant_id"] == ghost
+            assert "unknown tenant" in str((letter.headers or {}).get("x-omni2qbd-reason"))
+    finally:
+        await connection.close()
