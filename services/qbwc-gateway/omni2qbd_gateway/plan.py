@@ -101,7 +101,6 @@ def plan_defaults(stored: dict[str, Any] | None) -> dict[str, Any]:
     plan.setdefault("lists_done", False)
     plan.setdefault("page", 0)
     plan.setdefault("units_done", 0)
-    plan.setdefault("units_total", 1)
     plan.setdefault("errors", 0)
     return plan
 

@@ -23,13 +23,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway import lists, plan, results, sessions
+from omni2qbd_gateway import lists, pending, plan, results, sessions
 from omni2qbd_gateway.company import file_id_problem, negotiate_version, read_hcp
 from omni2qbd_gateway.qbxml_io import parse_response
 from omni2qbd_gateway.qwc import OWNER_ID
 from omni2qbd_gateway.soap import Call, SoapFault
 from omni2qbd_shared import messages as m
-from omni2qbd_shared.db.models import QbwcRequest, QbwcSession, Tenant, utcnow
+from omni2qbd_shared.db.models import OutboxItem, QbwcRequest, QbwcSession, Tenant, utcnow
+from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.secrets import new_ticket
 from omni2qbd_shared.xmlsafe import UnsafeXmlError
 
 log = structlog.get_logger(__name__)
@@ -179,7 +181,6 @@ class QbwcService:
                     db.add(row)
                     log.warning("qbwc_session_refused", tenant_id=tenant.id, reason=problem)
                     return ""
-                state["units_total"] = 1 + await self._remaining_units(db, tenant, state)
             version = row.qbxml_version or tenant.qbxml_version
             outgoing = await self._next_set(db, tenant, version, state)
             if outgoing is None:
@@ -422,8 +423,6 @@ class QbwcService:
                 continue
             changes = await lists.apply_list_result(ctx.db, ctx.tenant_id, list_type, rs)
             if changes:
-                from omni2qbd_gateway import pending
-
                 pending.stage(
                     ctx.db,
                     m.ListChangesMessage(
@@ -502,9 +501,6 @@ class QbwcService:
             return summary or f"Done. {counts}"
 
     async def _counts(self, db: AsyncSession, row: QbwcSession) -> str:
-        from omni2qbd_shared.db.models import OutboxItem
-        from omni2qbd_shared.db.tenancy import scoped
-
         items = (await db.exec(scoped(OutboxItem, row.tenant_id))).all()
         tally: dict[str, int] = {}
         for item in items:
@@ -528,6 +524,4 @@ class QbwcService:
 
 def sessions_ticket_placeholder() -> str:
     """A ticket for answers that open no session (``none``/``busy``); it matches nothing."""
-    from omni2qbd_shared.secrets import new_ticket
-
     return f"x{new_ticket()[:31]}"
