@@ -10,7 +10,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
-_hasher = PasswordHasher()
+# OWASP's Argon2id baseline (19 MiB, 2 passes, 1 lane): every Web Connector login pays one
+# verification, and with hundreds of tenants starting their runs together the library default
+# (64 MiB, 3 passes, 4 lanes) made logins queue for seconds. Existing hashes keep the
+# parameters they were made with; verification reads them from the hash.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verifying against this when the user name is unknown makes "no such user" cost the same
 # time as "wrong password", so timing does not reveal which user names exist.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))

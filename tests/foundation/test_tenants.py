@@ -52,7 +52,7 @@ async def test_create_prints_credentials_and_stores_only_a_hash(
         assert tenant is not None
         assert tenant.qbwc_username == created["qbwc_username"]
         assert created["qbwc_password"] not in tenant.qbwc_password_hash
-        assert tenant.qbwc_password_hash.startswith("$argon2")
+        assert tenant.qbwc_password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
         assert verify_password(tenant.qbwc_password_hash, created["qbwc_password"])
         credential = (await session.exec(select(Cin7Credential))).one()
         assert "k-123-secret" not in credential.api_key_encrypted
