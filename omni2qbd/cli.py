@@ -257,5 +257,30 @@ def _add_settings_storage_commands() -> None:
 _add_settings_storage_commands()
 
 
+def _database_problem(exc: Exception) -> str:
+    from omni2qbd_shared.service import _safe_url
+
+    url = _safe_url(AppSettings().database_url)
+    text = str(getattr(exc, "orig", exc))
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return (
+            f"the database {url} has no Omni2QBD tables yet (or an older schema): "
+            "run `omni2qbd migrate` first"
+        )
+    return f"cannot use the database {url}: {text.splitlines()[0] if text else exc}"
+
+
 def main() -> None:
-    app()
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        app()
+    except DBAPIError as exc:
+        # Operators get one plain line, not a driver traceback.
+        typer.echo(f"error: {_database_problem(exc)}", err=True)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        if exc.errno is None or "connect" not in str(exc).lower():
+            raise
+        typer.echo(f"error: {_database_problem(exc)}", err=True)
+        raise SystemExit(2) from None

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -15,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared.db.credentials import cin7_access
 from omni2qbd_shared.db.models import Cin7Credential, Tenant
 from omni2qbd_shared.secrets import verify_password
+from tests.conftest import closed_port
 
 SECRET = "test-secret-key-that-is-long-enough-for-production"
 
@@ -90,3 +92,16 @@ def test_half_given_cin7_credentials_are_refused(database_url: str) -> None:
     result = omni2qbd(database_url, "tenant", "create", "--name", "X", "--cin7-username", "u")
     assert result.returncode == 2
     assert "--cin7-api-key" in result.stderr
+
+
+def test_database_without_schema_or_server_gets_one_plain_line(tmp_path: Path) -> None:
+    empty = omni2qbd(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", "tenant", "list")
+    assert empty.returncode == 2
+    assert "run `omni2qbd migrate` first" in empty.stderr
+    assert "Traceback" not in empty.stderr
+    down = omni2qbd(
+        f"postgresql+asyncpg://postgres:pw@127.0.0.1:{closed_port()}/x", "tenant", "list"
+    )
+    assert down.returncode == 2
+    assert "cannot use the database postgresql+asyncpg://127.0.0.1:" in down.stderr
+    assert "pw" not in down.stderr and "Traceback" not in down.stderr
