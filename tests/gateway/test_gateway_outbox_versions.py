@@ -84,3 +84,30 @@ async def test_withdrawn_entry_is_no_longer_sendable(
     # a withdrawal for an entry the gateway never saw creates nothing
     await _deliver(sessions, _version(tenant_id, 5, state="superseded"))
     assert await _states(sessions, tenant_id) == {1: "superseded"}
+
+
+async def test_status_says_why_an_entry_is_held(sessions: async_sessionmaker[AsyncSession]) -> None:
+    from omni2qbd_gateway.outbox import status_rows
+
+    tenant_id = await _tenant(sessions)
+    held = _version(tenant_id, 1, state="held").model_copy(
+        update={
+            "entry": {
+                "ref_number": "SO-7",
+                "findings": [
+                    {"code": "new_contact", "blocking": False, "message": "not this one"},
+                    {
+                        "code": "foreign_currency",
+                        "blocking": True,
+                        "message": "Sales order SO-7 is in CAD (field currencyCode)",
+                    },
+                    {"code": "name_too_long", "blocking": True, "message": "name too long"},
+                ],
+            }
+        }
+    )
+    await _deliver(sessions, held)
+    async with sessions() as db:
+        (row,) = await status_rows(db, tenant_id)
+    assert row.state == "held"
+    assert row.status_message == "Sales order SO-7 is in CAD (field currencyCode) (and 1 more)"

@@ -128,7 +128,8 @@ def status_command(
             count = sum(1 for x in rows if x.state == current)
             typer.echo(f"\n{current.upper()} ({count})")
         qb = f" TxnID {r.txn_id}" if r.txn_id else ""
-        outcome = f" [{r.status_code}] {r.status_message}" if r.status_message else ""
+        code = f" [{r.status_code}]" if r.status_code else ""
+        outcome = f"{code} {r.status_message}" if r.status_message else code
         who = f" approved by {r.approved_by}" if r.approved_by else ""
         typer.echo(
             f"  {r.entry_id}  {r.entry_kind:<13} {r.ref_number or '-':<12} {r.source}{who}{qb}"

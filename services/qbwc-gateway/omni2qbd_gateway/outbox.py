@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -185,6 +186,20 @@ class StatusRow:
     txn_number: str | None
 
 
+def held_reason(body: dict[str, Any]) -> str | None:
+    """Why an entry is held, in the mapper's words (its first blocking finding)."""
+    findings = body.get("findings")
+    blocking = (
+        [str(f.get("message")) for f in findings if isinstance(f, dict) and f.get("blocking")]
+        if isinstance(findings, list)
+        else []
+    )
+    if not blocking:
+        return None
+    more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+    return blocking[0] + more
+
+
 async def status_rows(session: AsyncSession, tenant_id: str) -> list[StatusRow]:
     items = (await session.exec(scoped(OutboxItem, tenant_id))).all()
     links = {
@@ -205,7 +220,8 @@ async def status_rows(session: AsyncSession, tenant_id: str) -> list[StatusRow]:
                 approved_by=item.approved_by,
                 approved_at=item.approved_at,
                 status_code=item.last_status_code,
-                status_message=item.last_status_message,
+                status_message=item.last_status_message
+                or (held_reason(item.body) if item.state == "held" else None),
                 txn_id=link.txn_id if link and linked else None,
                 edit_sequence=link.edit_sequence if link and linked else None,
                 txn_number=link.txn_number if link and linked else None,
