@@ -80,6 +80,7 @@ class Rejected:
 
     item: OutboxItem
     reason: str
+    code: str = "render"
 
 
 def natural_key(item: OutboxItem) -> tuple[str, str, str]:
@@ -130,6 +131,19 @@ async def links_for_keys(
         for link in (await session.exec(query)).all()
         if (link.entry_kind, link.source_kind, link.cin7_id) in keys
     }
+
+
+async def approved_keys(
+    session: AsyncSession, tenant_id: str, keys: set[tuple[str, str, str]]
+) -> set[tuple[str, str, str]]:
+    """Which of these documents have an approved (or sent) entry waiting to be posted."""
+    if not keys:
+        return set()
+    query = scoped(OutboxItem, tenant_id).where(
+        col(OutboxItem.cin7_id).in_(sorted(k[2] for k in keys)),
+        col(OutboxItem.state).in_(("approved", "queued", "sent", "in_doubt")),
+    )
+    return {natural_key(item) for item in (await session.exec(query)).all()} & keys
 
 
 async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcRequest]:
@@ -377,7 +391,12 @@ async def writes_set(
     }
     links = await links_for(session, tenant_id, candidates)
     links.update(await links_for_keys(session, tenant_id, dependency_keys))  # type: ignore[arg-type]
-    pending_keys = {natural_key(c) for c in candidates}
+    # Dependencies approved but outside this window (or in flight) are waited for, not failed.
+    pending_keys = {natural_key(c) for c in candidates} | await approved_keys(
+        session,
+        tenant_id,
+        dependency_keys,  # type: ignore[arg-type]
+    )
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
     size = _SET_OVERHEAD_BYTES
@@ -387,7 +406,23 @@ async def writes_set(
         link = links.get(natural_key(item))
         try:
             entry = entries[item.entry_id] if item.entry_id in entries else _entry(item)
-            if not _dependencies_met(entry, links, pending_keys, chosen):
+            missing = _missing_dependency(entry, links, pending_keys, chosen)
+            if missing == WAIT_FOR_DEPENDENCY:
+                continue
+            if missing is not None:
+                # Sending it would only earn a 3140 "invalid reference" from QuickBooks.
+                what = describe_entry(
+                    item.entry_kind, item.ref_number, item.cin7_id, item.source_kind
+                )
+                rejected.append(
+                    Rejected(
+                        item,
+                        f"The {what} was not sent: it needs the {missing} first, which is not "
+                        "in QuickBooks and not approved (it may be held: see `omni2qbd status`). "
+                        "Fix or approve that one, then approve this entry again.",
+                        code="dependency",
+                    )
+                )
                 continue
             if link is not None and link.entry_id != item.entry_id:
                 if item.entry_kind in CONTACT_KINDS:
@@ -431,13 +466,18 @@ async def writes_set(
     )
 
 
-def _dependencies_met(
+WAIT_FOR_DEPENDENCY = "wait"
+
+
+def _missing_dependency(
     entry: Entry,
     links: dict[tuple[str, str, str], QbLink],
     pending_keys: set[tuple[str, str, str]],
     chosen: list[tuple[OutboxItem, etree._Element]],
-) -> bool:
-    """A dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or goes first."""
+) -> str | None:
+    """None when every dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or
+    goes first; WAIT_FOR_DEPENDENCY when one is approved but not in this batch yet; otherwise
+    the missing dependency, in words."""
     chosen_keys = {natural_key(item) for item, _ in chosen}
     for key in entry.depends_on:
         parts = tuple(key.split(":", 2))
@@ -446,8 +486,10 @@ def _dependencies_met(
         if parts in links or parts in chosen_keys:
             continue
         if parts in pending_keys:
-            return False  # approved but not in this batch yet: wait for it
-    return True
+            return WAIT_FOR_DEPENDENCY
+        kind, source_kind, cin7_id = parts
+        return f"{kind.replace('_', ' ')} for Cin7 {source_kind} {cin7_id}"
+    return None
 
 
 async def contact_repeats(

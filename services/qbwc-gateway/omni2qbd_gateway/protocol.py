@@ -267,7 +267,7 @@ class QbwcService:
             )
             for bad in rejected:
                 results.set_state(
-                    ctx, bad.item, "failed", "failed", code="render", message=bad.reason
+                    ctx, bad.item, "failed", "failed", code=bad.code, message=bad.reason
                 )
             if outgoing is not None or not rejected:
                 return outgoing
