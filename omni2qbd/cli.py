@@ -96,7 +96,13 @@ def run(
     )
 
 
-def _print_tenant(payload: dict[str, Any], as_json: bool) -> None:
+def _print_tenant(tenant: Any, as_json: bool) -> None:
+    """The tenant's Web Connector credentials (a NewTenant), the password shown only here."""
+    payload = {
+        "tenant_id": tenant.tenant_id,
+        "qbwc_username": tenant.qbwc_username,
+        "qbwc_password": tenant.qbwc_password,
+    }
     if as_json:
         typer.echo(json.dumps(payload))
         return
@@ -145,14 +151,7 @@ def tenant_create(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _print_tenant(
-        {
-            "tenant_id": created.tenant_id,
-            "qbwc_username": created.qbwc_username,
-            "qbwc_password": created.qbwc_password,
-        },
-        as_json,
-    )
+    _print_tenant(created, as_json)
 
 
 @tenant_app.command("list")
@@ -200,14 +199,7 @@ def tenant_rotate_password(
     except TenantNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _print_tenant(
-        {
-            "tenant_id": rotated.tenant_id,
-            "qbwc_username": rotated.qbwc_username,
-            "qbwc_password": rotated.qbwc_password,
-        },
-        as_json,
-    )
+    _print_tenant(rotated, as_json)
 
 
 # Commands that live with the part they drive: (module, group on the command line, parent).
@@ -258,9 +250,9 @@ _add_settings_storage_commands()
 
 
 def _database_problem(exc: Exception) -> str:
-    from omni2qbd_shared.service import _safe_url
+    from omni2qbd_shared.config import without_credentials
 
-    url = _safe_url(AppSettings().database_url)
+    url = without_credentials(AppSettings().database_url)
     text = str(getattr(exc, "orig", exc))
     if "no such table" in text or ("does not exist" in text and "relation" in text):
         return (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from omni2qbd_gateway.tenants import (
     rotate_password,
     set_cin7_credentials,
 )
-from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
+from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY, without_credentials
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
 from omni2qbd_shared.db.models import OutboxItem, Tenant
@@ -381,7 +380,7 @@ class Demo:
             connection = await asyncio.wait_for(aio_pika.connect(self.options.amqp_url), 10)
         except Exception as exc:
             raise DemoError(
-                f"cannot reach RabbitMQ at {_without_password(self.options.amqp_url)} ({exc}). "
+                f"cannot reach RabbitMQ at {without_credentials(self.options.amqp_url)} ({exc}). "
                 "Start it (for example `rabbitmq-server -detached`) or point --amqp-url / "
                 "OMNI2QBD_AMQP_URL at one."
             ) from exc
@@ -448,12 +447,3 @@ async def _post(url: str, json_body: Any = None) -> Any:
         if response.status_code >= 400:
             raise DemoError(f"POST {url} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None
-
-
-def _without_password(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('@', 1)[-1]}"
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)

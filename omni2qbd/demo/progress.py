@@ -9,7 +9,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem, SyncStatus
+from omni2qbd_shared.db.models import (
+    Entry,
+    FetchedDocument,
+    OutboxItem,
+    SyncStatus,
+    aware,
+)
 from omni2qbd_shared.db.tenancy import scoped
 
 KIND_WORDS = {
@@ -57,12 +63,6 @@ async def snapshot(
         synced = 0
         if since is not None:
             for status in (await session.exec(scoped(SyncStatus, tenant_id))).all():
-                if status.last_success_at is not None and _aware(status.last_success_at) >= since:
+                if status.last_success_at is not None and aware(status.last_success_at) >= since:
                     synced += 1
     return Snapshot(fetched, entries, outbox, synced)
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

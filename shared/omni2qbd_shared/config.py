@@ -79,6 +79,14 @@ class AppSettings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def without_credentials(url: str) -> str:
+    """A database or broker URL without its user and password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('@', 1)[1]}"
+
+
 @functools.cache
 def get_settings() -> AppSettings:
     return AppSettings()

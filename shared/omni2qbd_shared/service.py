@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.config import AppSettings, without_credentials
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.logging import configure_logging
 from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
@@ -122,7 +122,7 @@ class ServiceRuntime:
         if not self.needs_broker:
             return None
         if self.connection is None or self.connection.is_closed:
-            return f"cannot connect to RabbitMQ at {_safe_url(self.settings.amqp_url)}"
+            return f"cannot connect to RabbitMQ at {without_credentials(self.settings.amqp_url)}"
         return None
 
     async def readiness(self) -> dict[str, str]:
@@ -137,14 +137,6 @@ class ServiceRuntime:
         if not failures and not self.started.is_set():
             failures["startup"] = "still starting"
         return failures
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('@', 1)[1]}"
 
 
 def create_service_app(runtime: ServiceRuntime, *, title: str | None = None) -> FastAPI:

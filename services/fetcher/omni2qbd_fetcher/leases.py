@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_fetcher.repository import aware
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import SyncLease, utcnow
+from omni2qbd_shared.db.models import SyncLease, aware, utcnow
 
 
 def holder_name() -> str:

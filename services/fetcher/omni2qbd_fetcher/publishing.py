@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.metrics import REVISIONS_PUBLISHED
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import FetchedDocument, utcnow
+from omni2qbd_shared.db.models import FetchedDocument, aware, utcnow
 from omni2qbd_shared.messages import Cin7DocumentMessage, Cin7Kind
 from omni2qbd_shared.messaging import Publisher
 
@@ -122,7 +122,7 @@ class RevisionPublisher:
                 revision=doc.revision,
                 modified_date=doc.modified
                 if isinstance(doc, Revision)
-                else repo.aware(doc.modified_date),
+                else aware(doc.modified_date),
                 fetched_at=fetched_at,
                 payload=doc.payload,
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -19,19 +19,13 @@ from omni2qbd_shared.db.models import (
     SyncCursor,
     SyncStatus,
     Tenant,
+    aware,
     utcnow,
 )
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.secrets import SecretDecryptionError
 
 log = structlog.get_logger(__name__)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

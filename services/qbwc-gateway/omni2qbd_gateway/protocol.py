@@ -29,7 +29,14 @@ from omni2qbd_gateway.qbxml_io import parse_response
 from omni2qbd_gateway.qwc import OWNER_ID
 from omni2qbd_gateway.soap import Call, SoapFault
 from omni2qbd_shared import messages as m
-from omni2qbd_shared.db.models import OutboxItem, QbwcRequest, QbwcSession, Tenant, utcnow
+from omni2qbd_shared.db.models import (
+    OutboxItem,
+    QbwcRequest,
+    QbwcSession,
+    Tenant,
+    aware,
+    utcnow,
+)
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.secrets import new_ticket
 from omni2qbd_shared.xmlsafe import UnsafeXmlError
@@ -290,10 +297,7 @@ class QbwcService:
             return True
         if at_start:
             refreshed = await lists.latest_refresh(db, tenant.id)
-            if (
-                refreshed is None
-                or sessions.aware(refreshed) < utcnow() - self.options.list_refresh_every
-            ):
+            if refreshed is None or aware(refreshed) < utcnow() - self.options.list_refresh_every:
                 return True
         elif not state["lists_done"]:
             return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import secrets
-from omni2qbd_shared.db.models import AuthFailure, QbwcRequest, QbwcSession, Tenant, utcnow
+from omni2qbd_shared.db.models import (
+    AuthFailure,
+    QbwcRequest,
+    QbwcSession,
+    Tenant,
+    aware,
+    utcnow,
+)
 from omni2qbd_shared.db.tenancy import scoped
 
 LIVE_STATES = ("authenticated", "working")
@@ -32,11 +39,6 @@ LIVE_STATES = ("authenticated", "working")
 _ARGON2_SLOTS = asyncio.Semaphore(max(1, os.cpu_count() or 1))
 FREE_ATTEMPTS = 3
 MAX_DELAY_SECONDS = 8.0
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def failure_delay(failures: int) -> float:
