@@ -2,7 +2,9 @@
 
 A service starts even when the database or broker is down: ``/livez`` answers, ``/readyz``
 answers 503 naming what is unreachable, and the broker connection is retried in the
-background until it succeeds. Work starts only once both are up.
+background until it succeeds. Work starts only once both are up. Later outages are survived
+the same way: aio-pika's robust connection reconnects and re-declares the consumers, and
+``/readyz`` says ``broker`` for as long as any consumer of the service cannot consume.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared.config import AppSettings, without_credentials
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.logging import configure_logging
-from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
+from omni2qbd_shared.messaging import Consumer, Publisher, Topology, connect, ensure_topology
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,8 @@ class ServiceRuntime:
     extra_checks: dict[str, Check] = field(default_factory=dict)
     needs_broker: bool = True
     broker_retry_seconds: float = 2.0
+    # The service's consumers, registered by its start hook; /readyz asks each one.
+    consumers: list[Consumer] = field(default_factory=list)
 
     engine: AsyncEngine | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
@@ -121,9 +125,15 @@ class ServiceRuntime:
     async def check_broker(self) -> str | None:
         if not self.needs_broker:
             return None
+        where = without_credentials(self.settings.amqp_url)
         if self.connection is None or self.connection.is_closed:
-            return f"cannot connect to RabbitMQ at {without_credentials(self.settings.amqp_url)}"
-        return None
+            return f"cannot connect to RabbitMQ at {where}"
+        # A robust connection is not "closed" while it reconnects; it is just not connected.
+        connected = getattr(self.connection, "connected", None)
+        if connected is not None and not connected.is_set():
+            return f"lost the connection to RabbitMQ at {where}; reconnecting"
+        problems = [why for why in (c.consuming for c in self.consumers) if why]
+        return "; ".join(problems)[:300] if problems else None
 
     async def readiness(self) -> dict[str, str]:
         """Failed checks by name, with why; empty when ready."""

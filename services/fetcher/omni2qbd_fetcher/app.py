@@ -41,7 +41,7 @@ def create_app(
         topology=topology or options.topology(settings),
     )
     holder: dict[str, FetchScheduler] = {}
-    consumers: list[Consumer] = []
+    consumers: list[Consumer] = runtime.consumers  # /readyz asks each whether it consumes
 
     async def start_polling(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None and rt.publisher is not None

@@ -29,7 +29,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
     runtime = ServiceRuntime(name="mapper", settings=settings)
     if topology is not None:
         runtime.topology = topology
-    consumers: list[Consumer] = []
+    consumers: list[Consumer] = runtime.consumers  # /readyz asks each whether it consumes
 
     async def start_consumers(rt: ServiceRuntime) -> None:
         assert rt.connection is not None and rt.sessions is not None

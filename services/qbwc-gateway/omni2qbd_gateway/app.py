@@ -9,7 +9,7 @@ import base64
 import binascii
 import contextlib
 import secrets as pysecrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -85,7 +85,6 @@ async def _sweep(service: QbwcService) -> None:
 @dataclass
 class GatewayRuntime(ServiceRuntime):
     gateway_parts: GatewayParts | None = None
-    consumers: list[Consumer] = field(default_factory=list)
 
 
 def create_runtime(settings: AppSettings) -> GatewayRuntime:
