@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from omni2qbd_shared.db.migrate import upgrade_async
 from tests.conftest import AMQP_URL
 from tests.faults.tcp_proxy import TcpProxy
 
@@ -34,3 +35,9 @@ async def pg_proxy() -> AsyncIterator[TcpProxy]:
     await proxy.start()
     yield proxy
     await proxy.close()
+
+
+@pytest.fixture
+async def migrated_pg(pg_url: str) -> str:
+    await upgrade_async(pg_url)
+    return pg_url

@@ -21,7 +21,6 @@ from omni2qbd_mapper.context import canonical_revision
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory
-from omni2qbd_shared.db.migrate import upgrade_async
 from omni2qbd_shared.db.models import Entry
 from omni2qbd_shared.messaging import Publisher, Topology, connect
 from tests.conftest import AMQP_URL
@@ -53,12 +52,6 @@ def document(tenant_id: str, number: int) -> m.Cin7DocumentMessage:
         fetched_at=datetime.now(UTC),
         payload=payload,
     )
-
-
-@pytest.fixture
-async def migrated_pg(pg_url: str) -> str:
-    await upgrade_async(pg_url)
-    return pg_url
 
 
 async def readyz(app: FastAPI) -> httpx.Response:
