@@ -126,13 +126,19 @@ async def _with_session(work: Any) -> Any:
 def tenant_create(
     name: Annotated[str, typer.Option("--name", help="Client company name")],
     cin7_username: Annotated[str | None, typer.Option("--cin7-username")] = None,
-    cin7_api_key: Annotated[str | None, typer.Option("--cin7-api-key")] = None,
+    cin7_api_key: Annotated[str | None, typer.Option("--cin7-api-key", hidden=True)] = None,
+    key_stdin: Annotated[
+        bool, typer.Option("--cin7-api-key-stdin", help="Read the Cin7 API key from stdin")
+    ] = False,
     cin7_base_url: Annotated[str | None, typer.Option("--cin7-base-url")] = None,
     qbxml_version: Annotated[str, typer.Option("--qbxml-version")] = "13.0",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
     """Create a tenant; prints its id and Web Connector user name and password."""
+    from omni2qbd.secret_input import cin7_api_key_from
     from omni2qbd_gateway.tenants import create_tenant
+
+    cin7_api_key = cin7_api_key_from(cin7_api_key, key_stdin, cin7_username)
 
     async def work(session: Any, settings: AppSettings) -> Any:
         return await create_tenant(

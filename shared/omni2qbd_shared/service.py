@@ -161,7 +161,15 @@ def create_service_app(runtime: ServiceRuntime, *, title: str | None = None) -> 
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title or f"omni2qbd {runtime.name}", lifespan=lifespan)
+    # The interactive docs describe every endpoint to whoever reaches the port: development only.
+    public_docs = runtime.settings.environment != "production"
+    app = FastAPI(
+        title=title or f"omni2qbd {runtime.name}",
+        lifespan=lifespan,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url="/openapi.json" if public_docs else None,
+    )
     app.state.runtime = runtime
 
     @app.get("/livez", include_in_schema=False)
