@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade
-from omni2qbd_shared.secrets import new_secret_key
 
 T = TypeVar("T")
 
@@ -66,12 +65,6 @@ def migrate(
     settings = load_settings()
     upgrade(settings.database_url, revision)
     typer.echo(f"database is at revision {revision}")
-
-
-@app.command("secret-key")
-def secret_key() -> None:
-    """Print a new random secret key for OMNI2QBD_SECRET_KEY."""
-    typer.echo(new_secret_key())
 
 
 @app.command()
@@ -218,6 +211,8 @@ MOUNTS: list[tuple[str, str, typer.Typer]] = [
     ("omni2qbd_mapper.preview_cli", "preview", app),
     ("omni2qbd_gateway.cli", "", app),
     ("omni2qbd.demo_cli", "demo", app),
+    ("omni2qbd.secret_key_commands", "secret-key", app),
+    ("omni2qbd.dlq_commands", "dlq", app),
 ]
 
 

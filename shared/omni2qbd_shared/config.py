@@ -63,9 +63,6 @@ class AppSettings(BaseSettings):
     database_max_overflow: int = Field(default=5, ge=0)
     # A handler failing because the database is unreachable is retried for this long.
     message_transient_retry_max_seconds: float = Field(default=3600.0, ge=0)
-    # Old values of OMNI2QBD_SECRET_KEY, comma separated, still accepted for decryption
-    # until `omni2qbd secret-key rotate` re-encrypted everything with the current key.
-    previous_secret_keys: SecretStr = SecretStr("")
     # Days the qbXML requests and responses of Web Connector sessions are kept (0: forever).
     gateway_request_retention_days: int = Field(default=30, ge=0)
 
