@@ -18,6 +18,7 @@ from omni2qbd_gateway.qwc import QwcError, build_qwc
 from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.dead_letters import dead_letter_lines
 
 T = TypeVar("T")
 
@@ -90,11 +91,16 @@ def status_command(
 ) -> None:
     """List a tenant's entries by state, with their QuickBooks outcome."""
 
-    async def work(session: AsyncSession, _settings: AppSettings) -> Any:
+    dead: list[str] = []  # dead-lettered documents of this tenant, by name with the reason
+
+    async def work(session: AsyncSession, settings: AppSettings) -> Any:
         row = await get_tenant(session, tenant)
+        dead.extend(await dead_letter_lines(settings, row.id))
         return row.name, await status_rows(session, row.id)
 
     name, rows = _run(work)
+    if dead and not as_json:
+        typer.echo(f"DEAD-LETTERED ({len(dead)}): see `omni2qbd dlq list`\n" + "\n".join(dead))
     if as_json:
         typer.echo(
             json.dumps(
