@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
 
-from omni2qbd_gateway import sessions
+from omni2qbd_gateway import retention, sessions
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
@@ -70,11 +70,12 @@ class GatewayParts:
     sweeper: asyncio.Task[None] | None = None
 
 
-async def _sweep(service: QbwcService) -> None:
+async def _sweep(service: QbwcService, retention_days: int = 0) -> None:
     """Expire abandoned sessions once a minute (any replica may do it; it is idempotent)."""
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
         try:
+            await retention.sweep_requests(service.sessions_factory, retention_days)
             expired = await service.expire_stale_sessions()
             if expired:
                 log.info("qbwc_sessions_expired", count=expired)
@@ -138,7 +139,10 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
     created = GatewayParts(service, pending)
     runtime.gateway_parts = created
     pending.start()
-    created.sweeper = asyncio.create_task(_sweep(service), name="gateway-session-sweeper")
+    retention_days = runtime.settings.gateway_request_retention_days
+    created.sweeper = asyncio.create_task(
+        _sweep(service, retention_days), name="gateway-session-sweeper"
+    )
     return created
 
 
