@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared.config import AppSettings, without_credentials
-from omni2qbd_shared.db.engine import create_engine, session_factory
+from omni2qbd_shared.db.engine import READ_ONLY, create_engine, session_factory
 from omni2qbd_shared.logging import configure_logging
 from omni2qbd_shared.messaging import Consumer, Publisher, Topology, connect, ensure_topology
 
@@ -70,7 +70,11 @@ class ServiceRuntime:
             )
 
     async def start(self) -> None:
-        self.engine = create_engine(self.settings.database_url)
+        self.engine = create_engine(
+            self.settings.database_url,
+            pool_size=self.settings.database_pool_size,
+            max_overflow=self.settings.database_max_overflow,
+        )
         self.sessions = session_factory(self.engine)
         self._starter = asyncio.create_task(self._start_work(), name=f"{self.name}-start")
 
@@ -117,6 +121,8 @@ class ServiceRuntime:
         try:
             async with asyncio.timeout(3):
                 async with self.engine.connect() as connection:
+                    # A health check must not queue behind SQLite's writer.
+                    await connection.execution_options(**{READ_ONLY: True})
                     await connection.execute(text("SELECT 1"))
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"[:300]
