@@ -9,10 +9,10 @@ import pytest
 
 from omni2qbd_shared.db.migrate import upgrade_async
 from tests.conftest import AMQP_URL
-from tests.faults.tcp_proxy import TcpProxy
+from tests.faults.tcp_proxy import TcpProxy, ThreadedProxy
 
 
-def through(url: str, proxy: TcpProxy) -> str:
+def through(url: str, proxy: TcpProxy | ThreadedProxy) -> str:
     """The same URL with its host and port replaced by the proxy's."""
     parts = urlsplit(url)
     credentials = parts.netloc.rpartition("@")[0]

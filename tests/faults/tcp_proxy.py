@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any
 
 
 class TcpProxy:
@@ -80,3 +83,36 @@ class TcpProxy:
 
     async def close(self) -> None:
         await self.cut()
+
+
+class ThreadedProxy:
+    """A ``TcpProxy`` on its own event loop in a thread, for tests that block (subprocesses)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.proxy = TcpProxy(target_host, target_port)
+        self._call(self.proxy.start())
+
+    def _call(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    @property
+    def connections(self) -> int:
+        return self.proxy.connections
+
+    def cut(self) -> None:
+        self._call(self.proxy.cut())
+
+    def restore(self) -> None:
+        self._call(self.proxy.restore())
+
+    def close(self) -> None:
+        self._call(self.proxy.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
