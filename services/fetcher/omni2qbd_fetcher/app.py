@@ -75,6 +75,7 @@ def create_app(
             sessions=rt.sessions,
             prefetch=10,
             max_retries=settings.message_max_retries,
+            transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
         )
         await consumer.start()
         consumers.append(consumer)

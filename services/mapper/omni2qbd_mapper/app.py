@@ -43,6 +43,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 sessions=rt.sessions,
                 prefetch=settings.mapper_prefetch,
                 max_retries=settings.message_max_retries,
+                transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
             )
             await consumer.start()
             consumers.append(consumer)

@@ -103,6 +103,7 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
             sessions=rt.sessions,
             prefetch=settings.gateway_prefetch,
             max_retries=settings.message_max_retries,
+            transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
         )
         await consumer.start()
         rt.consumers.append(consumer)
