@@ -33,13 +33,15 @@ def _settings() -> AppSettings:
         raise typer.Exit(2) from exc
 
 
-def _run(work: Callable[[AsyncSession, AppSettings], Awaitable[T]]) -> T:
+def _run(
+    work: Callable[[AsyncSession, AppSettings], Awaitable[T]], *, read_only: bool = False
+) -> T:
     settings = _settings()
 
     async def main() -> T:
         engine = create_engine(settings.database_url)
         try:
-            async with unit_of_work(session_factory(engine)) as session:
+            async with unit_of_work(session_factory(engine), read_only=read_only) as session:
                 return await work(session, settings)
         finally:
             await engine.dispose()
@@ -98,7 +100,7 @@ def status_command(
         dead.extend(await dead_letter_lines(settings, row.id))
         return row.name, await status_rows(session, row.id)
 
-    name, rows = _run(work)
+    name, rows = _run(work, read_only=True)  # SQLite: status never waits for a writer
     if dead and not as_json:
         typer.echo(f"DEAD-LETTERED ({len(dead)}): see `omni2qbd dlq list`\n" + "\n".join(dead))
     if as_json:
