@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade
-from omni2qbd_shared.secrets import new_secret_key
 
 T = TypeVar("T")
 
@@ -66,12 +65,6 @@ def migrate(
     settings = load_settings()
     upgrade(settings.database_url, revision)
     typer.echo(f"database is at revision {revision}")
-
-
-@app.command("secret-key")
-def secret_key() -> None:
-    """Print a new random secret key for OMNI2QBD_SECRET_KEY."""
-    typer.echo(new_secret_key())
 
 
 @app.command()
@@ -126,13 +119,19 @@ async def _with_session(work: Any) -> Any:
 def tenant_create(
     name: Annotated[str, typer.Option("--name", help="Client company name")],
     cin7_username: Annotated[str | None, typer.Option("--cin7-username")] = None,
-    cin7_api_key: Annotated[str | None, typer.Option("--cin7-api-key")] = None,
+    cin7_api_key: Annotated[str | None, typer.Option("--cin7-api-key", hidden=True)] = None,
+    key_stdin: Annotated[
+        bool, typer.Option("--cin7-api-key-stdin", help="Read the Cin7 API key from stdin")
+    ] = False,
     cin7_base_url: Annotated[str | None, typer.Option("--cin7-base-url")] = None,
     qbxml_version: Annotated[str, typer.Option("--qbxml-version")] = "13.0",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
     """Create a tenant; prints its id and Web Connector user name and password."""
+    from omni2qbd.secret_input import cin7_api_key_from
     from omni2qbd_gateway.tenants import create_tenant
+
+    cin7_api_key = cin7_api_key_from(cin7_api_key, key_stdin, cin7_username)
 
     async def work(session: Any, settings: AppSettings) -> Any:
         return await create_tenant(
@@ -212,6 +211,8 @@ MOUNTS: list[tuple[str, str, typer.Typer]] = [
     ("omni2qbd_mapper.preview_cli", "preview", app),
     ("omni2qbd_gateway.cli", "", app),
     ("omni2qbd.demo_cli", "demo", app),
+    ("omni2qbd.secret_key_commands", "secret-key", app),
+    ("omni2qbd.dlq_commands", "dlq", app),
 ]
 
 

@@ -63,7 +63,7 @@ async def _save_and_announce(
     from omni2qbd_gateway.tenants import get_tenant
     from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
     from omni2qbd_shared.messages import TenantEventMessage
-    from omni2qbd_shared.messaging import Publisher, Topology, connect, declare_topology
+    from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
 
     engine = create_engine(settings.database_url)
     try:
@@ -82,8 +82,7 @@ async def _save_and_announce(
         return version, tenant_id, f"RabbitMQ unreachable: {type(exc).__name__}"
     try:
         topology = Topology(namespace=settings.amqp_namespace)
-        channel = await connection.channel()
-        await declare_topology(channel, topology)
+        await ensure_topology(connection, topology)  # tolerates queues an older version made
         publisher = await Publisher.open(connection, topology)
         await publisher.publish(event)
         await publisher.close()

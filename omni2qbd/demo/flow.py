@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,8 +110,13 @@ class Demo:
         return {
             "OMNI2QBD_ENVIRONMENT": "development",
             "OMNI2QBD_SECRET_KEY": PLACEHOLDER_SECRET_KEY,
-            "OMNI2QBD_DATABASE_URL": self.options.database_url,
-            "OMNI2QBD_AMQP_URL": self.options.amqp_url,
+            # A fault test routes the services (not the demo's own checks) through a proxy.
+            "OMNI2QBD_DATABASE_URL": os.environ.get(
+                "OMNI2QBD_DEMO_SERVICES_DATABASE_URL", self.options.database_url
+            ),
+            "OMNI2QBD_AMQP_URL": os.environ.get(
+                "OMNI2QBD_DEMO_SERVICES_AMQP_URL", self.options.amqp_url
+            ),
             "OMNI2QBD_AMQP_NAMESPACE": self.options.amqp_namespace,
             "OMNI2QBD_FETCHER_POLL_INTERVAL_SECONDS": "15",
             "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": "1000",

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import (
     Entry,
     FetchedDocument,
@@ -50,7 +51,8 @@ class Snapshot:
 async def snapshot(
     sessions: async_sessionmaker[AsyncSession], tenant_id: str, since: datetime | None = None
 ) -> Snapshot:
-    async with sessions() as session:
+    # Only reads: on SQLite it must not take the write lock the services need.
+    async with unit_of_work(sessions, read_only=True) as session:
         fetched: Counter[str] = Counter()
         for doc in (await session.exec(scoped(FetchedDocument, tenant_id))).all():
             fetched[doc.kind] += 1

@@ -12,6 +12,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd.demo.progress import KIND_WORDS, Snapshot
+from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
@@ -122,7 +123,8 @@ async def build_summary(
     round_trips: int,
     session_count: int,
 ) -> Summary:
-    async with sessions() as session:
+    # Only reads: on SQLite it must not take the write lock the services need.
+    async with unit_of_work(sessions, read_only=True) as session:
         outbox = list((await session.exec(scoped(OutboxItem, tenant_id))).all())
         held_entries = list(
             (

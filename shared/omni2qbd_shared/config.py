@@ -53,6 +53,19 @@ class AppSettings(BaseSettings):
     message_max_retries: int = Field(default=5, ge=0)
     message_retry_delay_ms: int = Field(default=5000, ge=1)
 
+    # --- reliability (issue 13) ---
+    # Bearer token the fetcher's control API (/tenants...) requires. Without one, that API
+    # answers only clients on this machine, and nobody in production.
+    fetcher_api_token: SecretStr | None = None
+    # Connections each process keeps to PostgreSQL: sized to its concurrency (consumers'
+    # prefetch, fetcher workers, HTTP requests) so load never forks new backends in bursts.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
+    # A handler failing because the database is unreachable is retried for this long.
+    message_transient_retry_max_seconds: float = Field(default=3600.0, ge=0)
+    # Days the qbXML requests and responses of Web Connector sessions are kept (0: forever).
+    gateway_request_retention_days: int = Field(default=30, ge=0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> AppSettings:
         if self.environment != "development" and (

@@ -6,8 +6,15 @@ Rules every consumer follows (after FastStream's and aio-pika's semantics):
   messages it produced were confirmed by the broker;
 * a message that can never succeed (unparseable, unknown tenant, ``PoisonMessage``) is copied
   to the queue's dead-letter queue with the reason in its headers, then acknowledged;
+* a transient error (database or broker unreachable, failover, deadlock, serialization
+  failure; see ``transient``) is waited out: the handler runs again with growing pauses while
+  the message stays unacknowledged, and it never counts towards the dead-letter queue;
 * any other error sends it through the queue's delay queue for a later retry, and after
   ``max_retries`` to the dead-letter queue;
+* the consumer and its queue are declared on aio-pika's robust channel, so after a broker
+  outage they are declared and consuming again by themselves;
+* every work queue is a priority queue and publishers give a flooding tenant's messages low
+  priority (``fairness``), so one tenant's flood cannot hold back the others;
 * a consumer that dies before acking leaves the message unacked, so the broker redelivers it;
   handlers are idempotent by natural keys, so a redelivery changes nothing.
 """
@@ -15,9 +22,11 @@ Rules every consumer follows (after FastStream's and aio-pika's semantics):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aio_pika
@@ -36,13 +45,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.fairness import MAX_PRIORITY, TenantShare
 from omni2qbd_shared.logging import bind_tenant
+from omni2qbd_shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
 
 REASON_HEADER = "x-omni2qbd-reason"
 RETRIES_HEADER = "x-omni2qbd-retries"
 ORIGIN_QUEUE_HEADER = "x-omni2qbd-queue"
+DEAD_LETTERED_AT_HEADER = "x-omni2qbd-dead-lettered-at"
+# How a work queue is declared: rejected messages are kept in its DLQ; priorities for fairness.
 
 MessageT = TypeVar("MessageT", bound=m.Message)
 
@@ -112,6 +125,15 @@ async def connect(amqp_url: str) -> AbstractRobustConnection:
     return await aio_pika.connect_robust(amqp_url, client_properties={"product": "omni2qbd"})
 
 
+def work_queue_arguments(spec: QueueSpec) -> dict[str, Any]:
+    return {
+        # A message rejected without requeue (or one we could not handle) is kept.
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": spec.dead_letter_queue,
+        "x-max-priority": MAX_PRIORITY,
+    }
+
+
 async def declare_topology(channel: AbstractChannel, topology: Topology) -> None:
     """Declare everything; idempotent, so every service does it at start-up."""
     for exchange in topology.exchanges:
@@ -128,13 +150,7 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> None
             arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": spec.name},
         )
         queue = await channel.declare_queue(
-            spec.name,
-            durable=True,
-            arguments={
-                # A message rejected without requeue (or one we could not handle) is kept.
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": spec.dead_letter_queue,
-            },
+            spec.name, durable=True, arguments=work_queue_arguments(spec)
         )
         for key in spec.binding_keys:
             await queue.bind(spec.exchange, routing_key=key)
@@ -172,10 +188,7 @@ async def ensure_topology(connection: AbstractRobustConnection, topology: Topolo
                 spec.retry_queue,
                 {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": spec.name},
             ),
-            (
-                spec.name,
-                {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": spec.dead_letter_queue},
-            ),
+            (spec.name, work_queue_arguments(spec)),
         ):
             channel = await connection.channel()
             try:
@@ -189,12 +202,13 @@ async def ensure_topology(connection: AbstractRobustConnection, topology: Topolo
             await channel.close()
 
 
-def encode(message: m.Message) -> aio_pika.Message:
+def encode(message: m.Message, priority: int | None = None) -> aio_pika.Message:
     return aio_pika.Message(
         body=message.model_dump_json().encode("utf-8"),
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         headers={"schema_version": message.schema_version},
+        priority=priority,
     )
 
 
@@ -205,10 +219,13 @@ class Publisher:
     instead of vanishing.
     """
 
-    def __init__(self, channel: AbstractChannel, topology: Topology) -> None:
+    def __init__(
+        self, channel: AbstractChannel, topology: Topology, share: TenantShare | None = None
+    ) -> None:
         self._channel = channel
         self._topology = topology
         self._exchanges: dict[str, AbstractExchange] = {}
+        self.share = share or TenantShare()
 
     @classmethod
     async def open(cls, connection: AbstractRobustConnection, topology: Topology) -> Publisher:
@@ -224,7 +241,10 @@ class Publisher:
 
     async def publish(self, message: m.Message) -> None:
         exchange = await self._exchange(message.exchange)
-        await exchange.publish(encode(message), routing_key=message.routing_key(), mandatory=True)
+        priority = self.share.priority(getattr(message, "tenant_id", None))
+        await exchange.publish(
+            encode(message, priority), routing_key=message.routing_key(), mandatory=True
+        )
 
     async def publish_many(self, batch: Sequence[m.Message]) -> None:
         # Confirms are awaited together: the broker pipelines them, one round trip per batch.
@@ -237,6 +257,7 @@ class Publisher:
         headers: dict[str, Any] | None = None,
         *,
         expiration_ms: int | None = None,
+        priority: int | None = None,
     ) -> None:
         """Publish to the default exchange (a queue by name): used for DLQ and retry."""
         await self._channel.default_exchange.publish(
@@ -246,6 +267,7 @@ class Publisher:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 headers=headers or {},
                 expiration=expiration_ms / 1000 if expiration_ms is not None else None,
+                priority=priority,
             ),
             routing_key=routing_key,
             mandatory=True,
@@ -277,6 +299,8 @@ class Consumer:
         sessions: async_sessionmaker[AsyncSession],
         prefetch: int,
         max_retries: int = 5,
+        transient_retry_max_seconds: float = 3600.0,
+        transient_first_delay: float = 0.5,
     ) -> None:
         self.spec = topology.queue(queue_name)
         self._connection = connection
@@ -286,6 +310,8 @@ class Consumer:
         self._sessions = sessions
         self._prefetch = prefetch
         self._max_retries = max_retries
+        self._transient_max = transient_retry_max_seconds
+        self._transient_first_delay = transient_first_delay
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -293,14 +319,29 @@ class Consumer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self.processed = 0
         self.dead_lettered = 0
+        self.transient_retries = 0
 
     async def start(self) -> None:
         await ensure_topology(self._connection, self._topology)
         self._channel = await self._connection.channel(publisher_confirms=True)
         await self._channel.set_qos(prefetch_count=self._prefetch)
         self._publisher = await Publisher.open(self._connection, self._topology)
-        self._queue = await self._channel.get_queue(self.spec.name, ensure=False)
+        # A passive declare (not get_queue) registers the queue with the robust channel, which
+        # is what makes aio-pika declare it and consume from it again after a reconnect.
+        self._queue = await self._channel.declare_queue(self.spec.name, passive=True)
         self._consumer_tag = await self._queue.consume(self._on_message, no_ack=False)
+
+    @property
+    def consuming(self) -> str | None:
+        """None while messages can arrive; otherwise why not, for ``/readyz``."""
+        if self._consumer_tag is None or self._channel is None:
+            return f"not consuming {self.spec.name}"
+        connected = getattr(self._connection, "connected", None)
+        if self._connection.is_closed or (connected is not None and not connected.is_set()):
+            return f"lost the broker connection; not consuming {self.spec.name}"
+        if self._channel.is_closed:
+            return f"channel closed; not consuming {self.spec.name}"
+        return None
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop taking new messages, let in-flight ones finish, then close.
@@ -345,18 +386,53 @@ class Consumer:
         bind_tenant(getattr(message, "tenant_id", None))
         bound = log.bind(queue=self.spec.name)
         try:
-            async with unit_of_work(self._sessions) as session:
-                outgoing = await self._handler(message, session)
+            outgoing = await self._handle(message, bound)
             if outgoing:
                 await self._publisher.publish_many(outgoing)
         except PoisonMessage as exc:
             await self._dead_letter(incoming, str(exc))
             return
         except Exception as exc:
+            if is_transient(exc):
+                # The broker went away while publishing (or the database never came back
+                # in time): hand the message back; it is redelivered once things are up.
+                bound.warning("message_requeued", reason=f"{type(exc).__name__}: {exc}"[:300])
+                with contextlib.suppress(Exception):
+                    await incoming.nack(requeue=True)
+                return
             await self._retry_or_dead_letter(incoming, exc, bound)
             return
-        await incoming.ack()
+        try:
+            await incoming.ack()
+        except Exception as exc:
+            # The channel died after the commit: the broker redelivers, the handler is idempotent.
+            bound.warning("message_ack_lost", reason=f"{type(exc).__name__}: {exc}"[:300])
+            return
         self.processed += 1
+
+    async def _handle(
+        self, message: m.Message, bound: structlog.typing.FilteringBoundLogger
+    ) -> Sequence[m.Message]:
+        """Run the handler in one transaction, waiting out database outages with backoff."""
+        delay, waited = self._transient_first_delay, 0.0
+        while True:
+            try:
+                async with unit_of_work(self._sessions) as session:
+                    return await self._handler(message, session)
+            except PoisonMessage:
+                raise
+            except Exception as exc:
+                if not is_transient(exc) or waited >= self._transient_max:
+                    raise
+                self.transient_retries += 1
+                bound.warning(
+                    "message_waiting_for_database",
+                    retry_in=delay,
+                    reason=f"{type(exc).__name__}: {exc}"[:300],
+                )
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 30.0)
 
     async def _retry_or_dead_letter(
         self,
@@ -381,6 +457,7 @@ class Consumer:
             incoming.body,
             headers,
             expiration_ms=self._topology.retry_delay_ms,
+            priority=incoming.priority,
         )
         await incoming.ack()
 
@@ -390,6 +467,7 @@ class Consumer:
         headers = dict(incoming.headers or {})
         headers[REASON_HEADER] = reason[:1000]
         headers[ORIGIN_QUEUE_HEADER] = self.spec.name
+        headers[DEAD_LETTERED_AT_HEADER] = datetime.now(UTC).isoformat(timespec="seconds")
         await self._publisher.publish_raw(self.spec.dead_letter_queue, incoming.body, headers)
         await incoming.ack()
         self.dead_lettered += 1

@@ -1,4 +1,12 @@
-"""Encryption at rest (Cin7 API keys) and password hashing (Web Connector passwords)."""
+"""Encryption at rest (Cin7 API keys) and password hashing (Web Connector passwords).
+
+``OMNI2QBD_SECRET_KEY`` is a key ring: one key, or several separated by commas during a
+rotation. The first encrypts; every one decrypts (Fernet's ``MultiFernet``). Each stored
+secret names the key it was encrypted with (``v2:<key id>:<Fernet token>``), so a secret whose
+key is missing from the ring says which key it needs instead of failing vaguely. Rotation:
+put the new key first (``NEW,OLD``), restart, run ``omni2qbd secret-key rotate`` (re-encrypts
+every secret with NEW), then drop OLD.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 # OWASP's Argon2id baseline (19 MiB, 2 passes, 1 lane): every Web Connector login pays one
 # verification, and with hundreds of tenants starting their runs together the library default
@@ -24,24 +32,63 @@ class SecretDecryptionError(ValueError):
     pass
 
 
+TOKEN_VERSION = "v2"  # noqa: S105 (a format marker, not a secret)
+
+
 def _fernet(secret_key: str) -> Fernet:
     # Fernet needs 32 url-safe base64 bytes; derive them so any long random string works.
     digest = hashlib.sha256(b"omni2qbd:encryption-at-rest:" + secret_key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
+def key_ring(secret_key: str) -> list[str]:
+    """The keys of an ``OMNI2QBD_SECRET_KEY`` value, the current one first."""
+    return [key.strip() for key in secret_key.split(",") if key.strip()]
+
+
+def key_id(secret_key: str) -> str:
+    """A short public name of one key (it reveals nothing about the key)."""
+    return hashlib.sha256(b"omni2qbd:key-id:" + secret_key.encode()).hexdigest()[:8]
+
+
 def encrypt(secret_key: str, plaintext: str) -> str:
-    return _fernet(secret_key).encrypt(plaintext.encode("utf-8")).decode("ascii")
+    current = key_ring(secret_key)[0]
+    token = _fernet(current).encrypt(plaintext.encode("utf-8")).decode("ascii")
+    return f"{TOKEN_VERSION}:{key_id(current)}:{token}"
+
+
+def encrypted_with(token: str) -> str | None:
+    """The id of the key a stored secret was encrypted with (None for the old format)."""
+    version, _, rest = token.partition(":")
+    return rest.partition(":")[0] if version == TOKEN_VERSION else None
+
+
+def needs_rotation(secret_key: str, token: str) -> bool:
+    return encrypted_with(token) != key_id(key_ring(secret_key)[0])
 
 
 def decrypt(secret_key: str, token: str) -> str:
+    ring = key_ring(secret_key)
+    wanted = encrypted_with(token)
+    if wanted is not None:
+        keys = [key for key in ring if key_id(key) == wanted]
+        if not keys:
+            raise SecretDecryptionError(
+                f"a stored secret was encrypted with key {wanted}, which is not in "
+                f"OMNI2QBD_SECRET_KEY (it holds {', '.join(key_id(k) for k in ring)}): add that "
+                "key back (comma separated, after the current one) to read it"
+            )
+        body = token.split(":", 2)[2]
+    else:
+        keys, body = ring, token  # written before key ids: try every key
     try:
-        return _fernet(secret_key).decrypt(token.encode("ascii")).decode("utf-8")
+        plain = MultiFernet([_fernet(key) for key in keys]).decrypt(body.encode("ascii"))
     except InvalidToken as exc:
         raise SecretDecryptionError(
             "a stored secret cannot be decrypted: OMNI2QBD_SECRET_KEY differs from the key "
             "it was encrypted with"
         ) from exc
+    return plain.decode("utf-8")
 
 
 def hash_password(password: str) -> str:

@@ -2,7 +2,9 @@
 
 A service starts even when the database or broker is down: ``/livez`` answers, ``/readyz``
 answers 503 naming what is unreachable, and the broker connection is retried in the
-background until it succeeds. Work starts only once both are up.
+background until it succeeds. Work starts only once both are up. Later outages are survived
+the same way: aio-pika's robust connection reconnects and re-declares the consumers, and
+``/readyz`` says ``broker`` for as long as any consumer of the service cannot consume.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared.config import AppSettings, without_credentials
-from omni2qbd_shared.db.engine import create_engine, session_factory
+from omni2qbd_shared.db.engine import READ_ONLY, create_engine, session_factory
 from omni2qbd_shared.logging import configure_logging
-from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
+from omni2qbd_shared.messaging import Consumer, Publisher, Topology, connect, ensure_topology
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,8 @@ class ServiceRuntime:
     extra_checks: dict[str, Check] = field(default_factory=dict)
     needs_broker: bool = True
     broker_retry_seconds: float = 2.0
+    # The service's consumers, registered by its start hook; /readyz asks each one.
+    consumers: list[Consumer] = field(default_factory=list)
 
     engine: AsyncEngine | None = None
     sessions: async_sessionmaker[AsyncSession] | None = None
@@ -66,7 +70,11 @@ class ServiceRuntime:
             )
 
     async def start(self) -> None:
-        self.engine = create_engine(self.settings.database_url)
+        self.engine = create_engine(
+            self.settings.database_url,
+            pool_size=self.settings.database_pool_size,
+            max_overflow=self.settings.database_max_overflow,
+        )
         self.sessions = session_factory(self.engine)
         self._starter = asyncio.create_task(self._start_work(), name=f"{self.name}-start")
 
@@ -113,6 +121,8 @@ class ServiceRuntime:
         try:
             async with asyncio.timeout(3):
                 async with self.engine.connect() as connection:
+                    # A health check must not queue behind SQLite's writer.
+                    await connection.execution_options(**{READ_ONLY: True})
                     await connection.execute(text("SELECT 1"))
         except Exception as exc:
             return f"{type(exc).__name__}: {exc}"[:300]
@@ -121,9 +131,15 @@ class ServiceRuntime:
     async def check_broker(self) -> str | None:
         if not self.needs_broker:
             return None
+        where = without_credentials(self.settings.amqp_url)
         if self.connection is None or self.connection.is_closed:
-            return f"cannot connect to RabbitMQ at {without_credentials(self.settings.amqp_url)}"
-        return None
+            return f"cannot connect to RabbitMQ at {where}"
+        # A robust connection is not "closed" while it reconnects; it is just not connected.
+        connected = getattr(self.connection, "connected", None)
+        if connected is not None and not connected.is_set():
+            return f"lost the connection to RabbitMQ at {where}; reconnecting"
+        problems = [why for why in (c.consuming for c in self.consumers) if why]
+        return "; ".join(problems)[:300] if problems else None
 
     async def readiness(self) -> dict[str, str]:
         """Failed checks by name, with why; empty when ready."""
@@ -151,7 +167,15 @@ def create_service_app(runtime: ServiceRuntime, *, title: str | None = None) -> 
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title or f"omni2qbd {runtime.name}", lifespan=lifespan)
+    # The interactive docs describe every endpoint to whoever reaches the port: development only.
+    public_docs = runtime.settings.environment != "production"
+    app = FastAPI(
+        title=title or f"omni2qbd {runtime.name}",
+        lifespan=lifespan,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url="/openapi.json" if public_docs else None,
+    )
     app.state.runtime = runtime
 
     @app.get("/livez", include_in_schema=False)

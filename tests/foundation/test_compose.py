@@ -18,7 +18,15 @@ def compose() -> dict[str, Any]:
 
 def test_stack_has_broker_database_migration_and_three_services() -> None:
     services = compose()["services"]
-    assert set(services) == {"rabbitmq", "postgres", "migrate", "fetcher", "mapper", "gateway"}
+    assert set(services) == {
+        "rabbitmq",
+        "postgres",
+        "migrate",
+        "fetcher",
+        "mapper",
+        "gateway",
+        "caddy",
+    }
     assert "management" in services["rabbitmq"]["image"]
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["migrate"]["command"] == ["omni2qbd", "migrate"]
@@ -54,3 +62,19 @@ def test_configuration_uses_only_documented_variables() -> None:
         r"OMNI2QBD_SECRET_KEY: \$\{OMNI2QBD_SECRET_KEY:\?",
         (REPO_ROOT / "docker-compose.yml").read_text(),
     ), "the secret key must be required, never defaulted"
+
+
+def test_only_the_tls_proxy_is_published_for_the_public_host() -> None:
+    """The Web Connector needs HTTPS: Caddy terminates it for OMNI2QBD_PUBLIC_HOST and is the
+    only published service (no plain-HTTP gateway, no RabbitMQ management UI)."""
+    services = compose()["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"caddy"}
+    caddy = services["caddy"]
+    assert caddy["image"].startswith("caddy:")
+    assert caddy["command"][:2] == ["caddy", "reverse-proxy"]
+    assert "${OMNI2QBD_PUBLIC_HOST:?" in caddy["command"][caddy["command"].index("--from") + 1]
+    assert caddy["command"][caddy["command"].index("--to") + 1] == "gateway:8103"
+    assert sorted(caddy["ports"]) == ["443:443", "80:80"]
+    public_url = services["gateway"]["environment"]["OMNI2QBD_GATEWAY_PUBLIC_URL"]
+    assert public_url.startswith("https://${OMNI2QBD_PUBLIC_HOST:?")

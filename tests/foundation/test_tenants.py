@@ -21,7 +21,9 @@ from tests.conftest import closed_port
 SECRET = "test-secret-key-that-is-long-enough-for-production"
 
 
-def omni2qbd(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def omni2qbd(
+    database_url: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "OMNI2QBD_DATABASE_URL": database_url,
@@ -34,11 +36,14 @@ def omni2qbd(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
+        input=stdin,
     )
 
 
-def create(database_url: str, *extra: str) -> dict[str, Any]:
-    result = omni2qbd(database_url, "tenant", "create", "--name", "Acme Widgets", *extra, "--json")
+def create(database_url: str, *extra: str, stdin: str | None = None) -> dict[str, Any]:
+    result = omni2qbd(
+        database_url, "tenant", "create", "--name", "Acme Widgets", *extra, "--json", stdin=stdin
+    )
     assert result.returncode == 0, result.stderr
     created: dict[str, Any] = json.loads(result.stdout)
     return created
@@ -47,7 +52,9 @@ def create(database_url: str, *extra: str) -> dict[str, Any]:
 async def test_create_prints_credentials_and_stores_only_a_hash(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    created = create(database_url, "--cin7-username", "acme", "--cin7-api-key", "k-123-secret")
+    created = create(
+        database_url, "--cin7-username", "acme", "--cin7-api-key-stdin", stdin="k-123-secret\n"
+    )
     assert set(created) == {"tenant_id", "qbwc_username", "qbwc_password"}
     async with sessions() as session:
         tenant = await session.get(Tenant, created["tenant_id"])
@@ -91,7 +98,24 @@ def test_list_shows_tenants_and_unknown_tenant_is_explained(database_url: str) -
 def test_half_given_cin7_credentials_are_refused(database_url: str) -> None:
     result = omni2qbd(database_url, "tenant", "create", "--name", "X", "--cin7-username", "u")
     assert result.returncode == 2
-    assert "--cin7-api-key" in result.stderr
+    assert "--cin7-api-key-stdin" in result.stderr
+
+
+def test_a_cin7_key_on_the_command_line_is_refused(database_url: str) -> None:
+    """The key would show in `ps`; it comes from stdin or OMNI2QBD_CIN7_API_KEY instead."""
+    result = omni2qbd(
+        database_url,
+        "tenant",
+        "create",
+        "--name",
+        "X",
+        "--cin7-username",
+        "u",
+        "--cin7-api-key",
+        "k-on-the-command-line",
+    )
+    assert result.returncode == 2
+    assert "ps" in result.stderr and "--cin7-api-key-stdin" in result.stderr
 
 
 def test_database_without_schema_or_server_gets_one_plain_line(tmp_path: Path) -> None:

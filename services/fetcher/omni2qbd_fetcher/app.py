@@ -3,19 +3,21 @@
 ``create_app(settings)`` gives the ASGI app ``omni2qbd run fetcher`` serves: /livez, /readyz,
 /metrics, ``POST /tenants/{tenant_id}/refresh`` ("refresh now") and
 ``GET /tenants/{tenant_id}/status``, ``POST /tenants/{tenant_id}/supplier-credit-notes`` (a CSV
-export, see ``supplier_credits``); its lifespan starts the polling loop and the consumer of
-``tenant.events`` (``refresh_requested`` / ``tenant_created`` sync that tenant now) and stops them.
+export, see ``supplier_credits``), all for an operator only (``access``); its lifespan starts
+the polling loop and the consumer of ``tenant.events`` (``refresh_requested`` /
+``tenant_created`` sync that tenant now) and stops them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import publishing
 from omni2qbd_fetcher import repository as repo
+from omni2qbd_fetcher.access import require_operator
 from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.scheduler import FetchScheduler
 from omni2qbd_fetcher.supplier_credits import SupplierCreditCsvError, import_supplier_credits
@@ -41,7 +43,7 @@ def create_app(
         topology=topology or options.topology(settings),
     )
     holder: dict[str, FetchScheduler] = {}
-    consumers: list[Consumer] = []
+    consumers: list[Consumer] = runtime.consumers  # /readyz asks each whether it consumes
 
     async def start_polling(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None and rt.publisher is not None
@@ -73,6 +75,7 @@ def create_app(
             sessions=rt.sessions,
             prefetch=10,
             max_retries=settings.message_max_retries,
+            transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
         )
         await consumer.start()
         consumers.append(consumer)
@@ -96,6 +99,7 @@ def create_app(
     runtime.on_stop.append(stop_polling)
     runtime.extra_checks["polling"] = polling_check
     app = create_service_app(runtime, title="omni2qbd fetcher")
+    operator_only = [Depends(require_operator(settings))]  # see ``access``
 
     def scheduler_or_503() -> FetchScheduler:
         scheduler = holder.get("scheduler")
@@ -103,7 +107,7 @@ def create_app(
             raise HTTPException(503, "the fetcher is still starting (database or broker not up)")
         return scheduler
 
-    @app.post("/tenants/{tenant_id}/refresh", status_code=202)
+    @app.post("/tenants/{tenant_id}/refresh", status_code=202, dependencies=operator_only)
     async def refresh(tenant_id: str) -> dict[str, str]:
         """Sync this tenant now instead of at its next poll."""
         if not await scheduler_or_503().refresh(tenant_id):
@@ -112,20 +116,22 @@ def create_app(
             )
         return {"status": "queued", "tenant_id": tenant_id}
 
-    @app.get("/tenants/{tenant_id}/status")
+    @app.get("/tenants/{tenant_id}/status", dependencies=operator_only)
     async def status(tenant_id: str) -> dict[str, object]:
         """Per kind: last success, last error, counts and cursors; plus the scheduler's view."""
-        assert runtime.sessions is not None
+        if runtime.sessions is None:
+            raise HTTPException(503, "the fetcher is still starting (database not up)")
         async with unit_of_work(runtime.sessions) as session:
             kinds = await repo.statuses(session, tenant_id)
         scheduler = holder.get("scheduler")
         live = [s for s in scheduler.snapshot() if s["tenant_id"] == tenant_id] if scheduler else []
         return {"tenant_id": tenant_id, "kinds": kinds, "scheduler": live[0] if live else None}
 
-    @app.post("/tenants/{tenant_id}/supplier-credit-notes")
+    @app.post("/tenants/{tenant_id}/supplier-credit-notes", dependencies=operator_only)
     async def upload_supplier_credits(tenant_id: str, request: Request) -> dict[str, object]:
         """Import supplier credit notes from a CSV export of Cin7 Omni (body: the CSV file)."""
-        assert runtime.sessions is not None
+        if runtime.sessions is None:
+            raise HTTPException(503, "the fetcher is still starting (database not up)")
         if runtime.publisher is None:
             raise HTTPException(503, "the fetcher is not connected to the broker yet")
         async with unit_of_work(runtime.sessions) as session:
@@ -143,7 +149,7 @@ def create_app(
             raise HTTPException(422, f"the supplier credit note file was refused: {exc}") from exc
         return {"tenant_id": tenant_id, "credit_notes": read, "published": published}
 
-    @app.get("/tenants")
+    @app.get("/tenants", dependencies=operator_only)
     async def tenants() -> list[dict[str, object]]:
         return scheduler_or_503().snapshot()
 

@@ -4,6 +4,12 @@ Paging follows reference §3.3 (``rows`` up to 250, stop on ``[]`` or a short pa
 request first takes a slot from the API key's limiter; 429, 5xx and transport errors are retried
 with exponential backoff (honouring ``Retry-After`` if Cin7 sends one); other 4xx are not
 retried. 401 and 403 raise :class:`Cin7AuthError`, whose message says what the tenant must fix.
+
+A broken or hostile Cin7 must hurt only its own tenant, so every request has a total time
+limit (a server dripping one byte at a time does not hold a worker), a body size limit, a
+redirect is an error (never an empty success), a ``Retry-After`` longer than the client
+would wait ends the sync with a message saying when it resumes, and a body that is not
+strict JSON (``NaN``, ``Infinity``) is refused in words.
 """
 
 from __future__ import annotations
@@ -70,6 +76,18 @@ class Cin7RequestError(Cin7Error):
 class Cin7UnavailableError(Cin7Error):
     """Cin7 kept failing (429, 5xx, network) after every retry."""
 
+    def __init__(self, message: str, retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+@dataclass(frozen=True)
+class ResponseLimits:
+    """What one answer of Cin7 may cost: seconds in total and bytes of body."""
+
+    total_seconds: float = 30.0
+    max_bytes: int = 20 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -106,6 +124,24 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"the body contains {name}, which is not a JSON number; nothing was imported")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
+
+
 def _outcome(status: int) -> str:
     if status < 400:
         return "ok"
@@ -139,8 +175,10 @@ class Cin7Client:
         timeout: float = 60.0,
         max_limiter_wait: float | None = 300.0,
         http: httpx.AsyncClient | None = None,
+        limits: ResponseLimits | None = None,
     ) -> None:
         self.tenant = tenant
+        self.limits = limits or ResponseLimits()
         self.limiter = limiter or DEFAULT_LIMITERS.for_key(api_key)
         self.retry = retry or RetryPolicy()
         self.max_limiter_wait = max_limiter_wait
@@ -178,14 +216,16 @@ class Cin7Client:
             await self.limiter.acquire(self.max_limiter_wait)
             self.requests_sent += 1
             try:
-                response = await self._http.request(
-                    method,
-                    self._base + path,
-                    params=params,
-                    json=body,
-                    auth=self._auth,
-                    headers={"Accept": "application/json"},
-                )
+                response = await self._send(method, path, params, body)
+            except TimeoutError as exc:
+                # Not retried: a Cin7 this slow would hold a worker for every attempt.
+                CIN7_REQUESTS.labels("network").inc()
+                raise Cin7UnavailableError(
+                    f"Cin7 Omni did not finish answering {what} for {self.tenant!r} within "
+                    f"{self.limits.total_seconds:.0f} seconds (a slow or stalled connection); "
+                    "syncing this tenant is retried later. If it persists, check Cin7 Omni's "
+                    "status and the tenant's Cin7 base URL."
+                ) from exc
             except httpx.TransportError as exc:
                 # A POST that may have reached Cin7 must not be repeated (it would duplicate).
                 if not idempotent and not isinstance(
@@ -200,12 +240,29 @@ class Cin7Client:
             else:
                 status = response.status_code
                 CIN7_REQUESTS.labels(_outcome(status)).inc()
+                if 300 <= status < 400:
+                    target = response.headers.get("location", "(no Location given)")
+                    raise Cin7RequestError(
+                        self.tenant,
+                        status,
+                        what,
+                        f"a redirect to {target[:200]}, which is not followed: check the "
+                        "tenant's Cin7 base URL (it should be https://api.cin7.com/api)",
+                    )
                 if status < 400:
                     return response
                 if status in (401, 403):
                     raise Cin7AuthError(self.tenant, status, resource)
                 if status == 429:
                     retry_after = _retry_after(response)
+                    if retry_after is not None and retry_after > self.retry.max_delay:
+                        raise Cin7UnavailableError(
+                            f"Cin7 Omni asked tenant {self.tenant!r} to wait "
+                            f"{_duration(retry_after)} before the next request (HTTP 429 with "
+                            "Retry-After); this tenant's sync pauses meanwhile. If that is "
+                            "unexpected, check the API connection's limits in Cin7 Omni.",
+                            retry_in=retry_after,
+                        )
                     self.limiter.pause(self.retry.delay(attempt, retry_after))
                     last_problem = "HTTP 429 (rate limit)"
                 elif status >= 500 and idempotent:
@@ -229,10 +286,59 @@ class Cin7Client:
             f"({last_problem})"
         )
 
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, str | int] | None, body: Any
+    ) -> httpx.Response:
+        """One request within the total time limit, its body read up to the size limit."""
+        async with asyncio.timeout(self.limits.total_seconds):
+            request = self._http.build_request(
+                method,
+                self._base + path,
+                params=params,
+                json=body,
+                headers={"Accept": "application/json"},
+            )
+            response = await self._http.send(
+                request, auth=self._auth, stream=True, follow_redirects=False
+            )
+            try:
+                declared = int(response.headers.get("content-length") or 0)
+                if declared > self.limits.max_bytes:
+                    raise self._too_large(response, method, path)
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():  # decoded: a zip bomb counts whole
+                    size += len(chunk)
+                    if size > self.limits.max_bytes:
+                        raise self._too_large(response, method, path)
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+        # The body is already decoded: keep the headers but not the encoding's.
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code, headers=headers, content=b"".join(chunks), request=request
+        )
+
+    def _too_large(self, response: httpx.Response, method: str, path: str) -> Cin7RequestError:
+        return Cin7RequestError(
+            self.tenant,
+            response.status_code,
+            f"{method} /v1/{path}",
+            f"the answer is larger than {self.limits.max_bytes // (1024 * 1024)} MB and was "
+            "refused; a page of 250 documents is far smaller, so Cin7 or something between "
+            "is sending something else",
+        )
+
     @staticmethod
     def _json(response: httpx.Response, tenant: str, what: str) -> Any:
         try:
-            return json.loads(response.content)
+            return json.loads(response.content, parse_constant=_refuse_constant)
+        except _NotJson as exc:
+            raise Cin7RequestError(tenant, response.status_code, what, str(exc)) from exc
         except ValueError as exc:
             raise Cin7RequestError(
                 tenant, response.status_code, what, "the body is not JSON"

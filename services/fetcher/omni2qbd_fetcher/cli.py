@@ -21,7 +21,7 @@ from omni2qbd_fetcher.tenant_sync import TenantSyncer, TenantSyncError, TurnResu
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import Tenant
-from omni2qbd_shared.messaging import Publisher, connect, declare_topology
+from omni2qbd_shared.messaging import Publisher, connect, ensure_topology
 
 # Options may follow TENANT (`fetch acme --via URL`): a group stops at its first argument otherwise.
 app = typer.Typer(
@@ -58,9 +58,7 @@ async def _database_and_broker(
     engine = create_engine(settings.database_url)
     connection = await connect(settings.amqp_url)
     try:
-        channel = await connection.channel()
-        await declare_topology(channel, topology)
-        await channel.close()
+        await ensure_topology(connection, topology)  # tolerates queues an older version made
         publisher = await Publisher.open(connection, topology)
         try:
             yield session_factory(engine), publisher
@@ -73,13 +71,18 @@ async def _database_and_broker(
 
 async def fetch_now(settings: AppSettings, tenant_id: str) -> TurnResult:
     """One complete sync of the tenant in this process."""
+    # The credentials are checked before the broker is touched: a tenant that cannot be
+    # synced is refused in words, without connecting anywhere else.
+    secret_key = settings.secret_key.get_secret_value()
+    engine = create_engine(settings.database_url)
+    try:
+        async with unit_of_work(session_factory(engine)) as session:
+            access = await repo.tenant_access(session, tenant_id, secret_key)
+            if access is None:
+                raise LookupError(await repo.credentials_problem(session, tenant_id, secret_key))
+    finally:
+        await engine.dispose()
     async with _database_and_broker(settings) as (sessions, publisher):
-        async with unit_of_work(sessions) as session:
-            access = await repo.tenant_access(
-                session, tenant_id, settings.secret_key.get_secret_value()
-            )
-        if access is None:
-            raise LookupError(f"tenant {tenant_id} has no Cin7 credentials; set them first")
         options = FetcherOptions.from_settings(settings)
         syncer = TenantSyncer(sessions=sessions, publisher=publisher, options=options)
         try:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from omni2qbd_fetcher.cin7_client import RetryPolicy
+from omni2qbd_fetcher.cin7_client import ResponseLimits, RetryPolicy
 from omni2qbd_fetcher.rate_limit import CIN7_LIMITS
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.messaging import Topology
@@ -28,6 +28,11 @@ class FetcherTuning(BaseSettings):
     request_timeout_seconds: float = 60.0
     retry_attempts: int = 6
     retry_base_delay_seconds: float = 1.0
+    # A hostile or broken Cin7 hurts only its own tenant: each answer's total time and size,
+    # and how many pages one pass over a kind may read before it is stopped and reported.
+    request_total_seconds: float = 30.0
+    max_response_bytes: int = 20 * 1024 * 1024
+    max_pages_per_sync: int = 200
     # Prefix for exchange and queue names, to share one broker between isolated stacks (tests).
     topology_namespace: str = ""
 
@@ -56,6 +61,8 @@ class FetcherOptions:
     cin7_limits: tuple[tuple[int, float], ...] | None = CIN7_LIMITS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     topology_namespace: str = ""
+    response_limits: ResponseLimits = field(default_factory=ResponseLimits)
+    max_pages_per_sync: int = 200
 
     @classmethod
     def from_settings(cls, settings: AppSettings) -> FetcherOptions:
@@ -75,6 +82,10 @@ class FetcherOptions:
                 attempts=tuning.retry_attempts, base_delay=tuning.retry_base_delay_seconds
             ),
             topology_namespace=tuning.topology_namespace,
+            response_limits=ResponseLimits(
+                total_seconds=tuning.request_total_seconds, max_bytes=tuning.max_response_bytes
+            ),
+            max_pages_per_sync=tuning.max_pages_per_sync,
         )
 
     def topology(self, settings: AppSettings) -> Topology:

@@ -55,9 +55,29 @@ async def _access(session: AsyncSession, tenant_id: str, secret_key: str) -> Cin
     try:
         return await cin7_access(session, tenant_id, secret_key=secret_key)
     except SecretDecryptionError as exc:
-        # One unreadable credential must not stop every other tenant's sync.
+        # One unreadable credential must not stop every other tenant's sync; the tenant's
+        # sync status says why it is not synced.
         log.error("cin7_credentials_unreadable", tenant_id=tenant_id, error=str(exc))
+        await record_error(session, tenant_id, CREDENTIALS, unreadable_key(exc))
         return None
+
+
+CREDENTIALS = "credentials"  # the sync status row that reports unreadable credentials
+
+
+def unreadable_key(exc: SecretDecryptionError) -> str:
+    return f"the tenant's Cin7 API key cannot be decrypted, so it is not synced: {exc}"
+
+
+async def credentials_problem(session: AsyncSession, tenant_id: str, secret_key: str) -> str:
+    """Why a tenant has no usable Cin7 access, in words."""
+    if await session.get(Cin7Credential, tenant_id) is None:
+        return f"tenant {tenant_id} has no Cin7 credentials; set them first"
+    try:
+        await cin7_access(session, tenant_id, secret_key=secret_key)
+    except SecretDecryptionError as exc:
+        return unreadable_key(exc)
+    return f"tenant {tenant_id} is not active"
 
 
 async def tenant_access(

@@ -4,7 +4,8 @@ Tenants wait in one FIFO queue; a pool of workers takes turns from it. A turn re
 ``pages_per_turn`` pages per kind and lasts about ``turn_seconds`` at most; then the tenant goes
 to the back of the queue if it has more. So a tenant with a large backlog, slow answers or
 errors holds one worker for one bounded turn at a time and never starves the others. A failing
-tenant is retried with growing delays.
+tenant is retried with growing delays, and tenants whose last turn failed (a slow, stalled or
+broken Cin7) may hold at most half of the workers, so healthy tenants always have the rest.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class FetchScheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded_at = -1e9
         self._wake = asyncio.Event()
+        self._failing_running = 0
 
     @property
     def running(self) -> bool:
@@ -136,10 +138,16 @@ class FetchScheduler:
             state = self.tenants.get(tenant_id)
             if state is None:
                 continue
+            failing = state.failures > 0
+            if failing and self._failing_running >= max(1, self.options.workers // 2):
+                state.queued, state.due = False, time.monotonic() + 1.0  # the ticker requeues it
+                continue
             state.queued, state.running = False, True
+            self._failing_running += failing
             try:
                 await self._turn(state)
             finally:
+                self._failing_running -= failing
                 state.running = False
                 if state.again:
                     state.again, state.due = False, 0.0

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
-from omni2qbd_fetcher.cin7_client import MAX_ROWS, Cin7Client, quote
+from omni2qbd_fetcher.cin7_client import MAX_ROWS, Cin7Client, Cin7Error, quote
 from omni2qbd_fetcher.kinds import MODIFIED, KindSpec
 from omni2qbd_fetcher.models import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_fetcher.publishing import Revision, RevisionPublisher
@@ -36,6 +36,14 @@ log = structlog.get_logger(__name__)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # A revision recorded this long ago and still unconfirmed belongs to a process that died.
 UNCONFIRMED_GRACE = timedelta(seconds=30)
+
+
+class Cin7DataError(Cin7Error):
+    """A record Cin7 sent cannot be read (a wrong type, a missing id); nothing of it is stored."""
+
+
+class Cin7PagingError(Cin7Error):
+    """Cin7 pages without end or answers the same page again: the pass is stopped."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ class KindSync:
                 self.spec.resource, where=where, order=order, rows=self.rows
             )
             result.pages += 1
-            docs = [self._doc(item) for item in items]
+            docs = [self._doc(item, index, result.pages) for index, item in enumerate(items, 1)]
             published = await self.revisions.publish_new(docs)
             result.seen += len(docs)
             result.published += published
@@ -133,7 +141,10 @@ class KindSync:
                     position = Position(done_date + timedelta(seconds=1))
                 else:
                     done_date = position.anchor
-                    position = Position(position.anchor, int(items[-1]["id"]))
+                    following = Position(position.anchor, int(items[-1]["id"]))
+                    if following == position:
+                        raise self._same_page(position.anchor)
+                    position = following
                 await self._advance(done_date, len(docs), published)
                 continue
             if short or last is None:
@@ -145,16 +156,41 @@ class KindSync:
                 result.finished, result.position = True, Position(last or position.anchor)
                 return result
             if all(doc.position == last for doc in docs):
-                position = Position(last, int(items[-1]["id"]))  # a whole page on one date
+                following = Position(last, int(items[-1]["id"]))  # a whole page on one date
             else:
-                position = Position(last)  # records at `last` come back once and dedupe
+                following = Position(last)  # records at `last` come back once and dedupe
+            if following == position:
+                raise self._same_page(last)
+            position = following
             await self._advance(last, len(docs), published)
         result.position = position
         return result
 
-    def _doc(self, item: dict[str, Any]) -> Revision:
-        modified = parse_cin7_datetime(item.get(MODIFIED))
-        position = parse_cin7_datetime(item.get(self.field)) if self.field != MODIFIED else modified
+    def _same_page(self, at: datetime) -> Cin7PagingError:
+        return Cin7PagingError(
+            f"Cin7 Omni answered the same full page of {self.spec.resource} twice (from "
+            f"{format_cin7_datetime(at)}), so it ignores the date filter; the sync of this kind "
+            "stopped instead of reading the same records forever"
+        )
+
+    def _doc(self, item: dict[str, Any], index: int = 0, page: int = 0) -> Revision:
+        where = f"record {index} of page {page} of {self.spec.resource}"
+        raw_id = item.get("id")
+        if isinstance(raw_id, bool) or not isinstance(raw_id, int):
+            raise Cin7DataError(
+                f"{where}: field 'id' is {_shown(raw_id)}, expected a whole number; "
+                "nothing of this page was imported"
+            )
+        try:
+            modified = parse_cin7_datetime(item.get(MODIFIED))
+            position = (
+                parse_cin7_datetime(item.get(self.field)) if self.field != MODIFIED else modified
+            )
+        except ValueError as exc:
+            raise Cin7DataError(
+                f"{where} (Cin7 id {raw_id}): a date field cannot be read ({exc}); "
+                "nothing of this page was imported"
+            ) from exc
         if position is not None:
             position = position.replace(microsecond=0)
         return Revision(
@@ -188,3 +224,9 @@ class KindSync:
                 published=published,
                 finished=False,
             )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "missing"
+    return f"{value!r}"[:60] + f" (a {type(value).__name__})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ UNLIMITED: tuple[tuple[int, float], ...] = ((1_000_000_000, 1.0),)
 RECOVERY_INTERVAL = 600.0
 LONG_TURN_SECONDS = 1800.0
 LEASE_MARGIN_SECONDS = 60.0
+# However long Cin7 asks to wait (Retry-After), a tenant is tried again within a day.
+MAX_PAUSE_SECONDS = 86400.0
 
 
 class TenantSyncError(Exception):
@@ -78,6 +81,8 @@ class TenantSyncer:
         self._clients: dict[str, tuple[str, Cin7Client]] = {}
         self._positions: dict[tuple[str, str, str], Position] = {}
         self._recovered_at: dict[tuple[str, str, str], float] = {}
+        # Pages read by each unfinished pass, across turns, for ``max_pages_per_sync``.
+        self._pass_pages: dict[tuple[str, str, str], int] = {}
 
     def _recovery_due(self, key: tuple[str, str, str]) -> bool:
         """Unconfirmed revisions only come from a process that died or a failed publish, so
@@ -108,6 +113,7 @@ class TenantSyncer:
             limiter=limiter,
             retry=self.options.retry,
             http=self._http,
+            limits=self.options.response_limits,
         )
         self._clients[tenant.tenant_id] = (fingerprint, client)
         return client
@@ -129,7 +135,21 @@ class TenantSyncer:
             retry_in = max(5.0, (busy.until - utcnow()).total_seconds())
             raise TenantSyncError(busy.describe(), retry_in=retry_in)
         try:
-            return await self._turn(tenant, max_pages=max_pages, max_seconds=max_seconds)
+            if max_seconds is None:
+                return await self._turn(tenant, max_pages=max_pages, max_seconds=None)
+            # The deadline is checked between pages; this bounds the turn as a whole, so a
+            # Cin7 that answers slowly on every retry cannot hold a worker for long.
+            limit = max_seconds + 2 * self.options.response_limits.total_seconds
+            try:
+                async with asyncio.timeout(limit):
+                    return await self._turn(tenant, max_pages=max_pages, max_seconds=max_seconds)
+            except TimeoutError as exc:
+                text = (
+                    f"one sync turn took longer than {limit:.0f} seconds because Cin7 Omni "
+                    "answers slowly; the turn was stopped and is retried later"
+                )
+                await self._record_error(tenant, self.kinds[0], text)
+                raise TenantSyncError(text) from exc
         finally:
             await leases.release(self.sessions, tenant.tenant_id, self.holder)
 
@@ -183,7 +203,8 @@ class TenantSyncer:
                     # same, so end the turn and let the scheduler back off.
                     text = f"{spec.resource} by {date_field}: {exc}"
                     await self._record_error(tenant, spec, text)
-                    raise TenantSyncError(text) from exc
+                    retry_in = min(exc.retry_in, MAX_PAUSE_SECONDS) if exc.retry_in else None
+                    raise TenantSyncError(text, retry_in=retry_in) from exc
                 except (Cin7Error, OSError, TimeoutError) as exc:
                     text = f"{spec.resource} by {date_field}: {exc}"
                     await self._record_error(tenant, spec, text)
@@ -194,6 +215,12 @@ class TenantSyncer:
                 result.pages += outcome.pages
                 if outcome.finished:
                     self._positions.pop(key, None)
+                    self._pass_pages.pop(key, None)
+                elif self._too_many_pages(key, outcome.pages):
+                    text = self._endless_paging(spec, date_field)
+                    self._positions.pop(key, None)
+                    await self._record_error(tenant, spec, text)
+                    raise TenantSyncError(text, retry_in=self.options.error_backoff_max)
                 else:
                     result.finished = kind_finished = False
                     if outcome.position is not None:
@@ -206,6 +233,23 @@ class TenantSyncer:
         if result.errors:
             raise TenantSyncError("; ".join(result.errors))
         return result
+
+    def _too_many_pages(self, key: tuple[str, str, str], pages: int) -> bool:
+        self._pass_pages[key] = self._pass_pages.get(key, 0) + pages
+        if self._pass_pages[key] < self.options.max_pages_per_sync:
+            return False
+        self._pass_pages.pop(key, None)
+        return True
+
+    def _endless_paging(self, spec: KindSpec, date_field: str) -> str:
+        pages = self.options.max_pages_per_sync
+        return (
+            f"Cin7 Omni kept sending full pages of {spec.resource} by {date_field}: {pages} "
+            f"pages (about {pages * self.options.rows} documents) in one sync without reaching "
+            f"the end. Syncing pauses for {self.options.error_backoff_max / 60:.0f} minutes so "
+            "this account cannot flood the others; if it really has that many changes, raise "
+            "OMNI2QBD_FETCHER_MAX_PAGES_PER_SYNC."
+        )
 
     async def prepare(self, tenant: TenantAccess) -> None:
         """Before a kind's very first pass, pin its COGS cursor to now.

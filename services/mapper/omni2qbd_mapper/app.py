@@ -29,7 +29,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
     runtime = ServiceRuntime(name="mapper", settings=settings)
     if topology is not None:
         runtime.topology = topology
-    consumers: list[Consumer] = []
+    consumers: list[Consumer] = runtime.consumers  # /readyz asks each whether it consumes
 
     async def start_consumers(rt: ServiceRuntime) -> None:
         assert rt.connection is not None and rt.sessions is not None
@@ -43,6 +43,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 sessions=rt.sessions,
                 prefetch=settings.mapper_prefetch,
                 max_retries=settings.message_max_retries,
+                transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
             )
             await consumer.start()
             consumers.append(consumer)

@@ -9,7 +9,7 @@ import base64
 import binascii
 import contextlib
 import secrets as pysecrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
 
-from omni2qbd_gateway import sessions
+from omni2qbd_gateway import retention, sessions
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
@@ -70,11 +70,12 @@ class GatewayParts:
     sweeper: asyncio.Task[None] | None = None
 
 
-async def _sweep(service: QbwcService) -> None:
+async def _sweep(service: QbwcService, retention_days: int = 0) -> None:
     """Expire abandoned sessions once a minute (any replica may do it; it is idempotent)."""
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
         try:
+            await retention.sweep_requests(service.sessions_factory, retention_days)
             expired = await service.expire_stale_sessions()
             if expired:
                 log.info("qbwc_sessions_expired", count=expired)
@@ -85,7 +86,6 @@ async def _sweep(service: QbwcService) -> None:
 @dataclass
 class GatewayRuntime(ServiceRuntime):
     gateway_parts: GatewayParts | None = None
-    consumers: list[Consumer] = field(default_factory=list)
 
 
 def create_runtime(settings: AppSettings) -> GatewayRuntime:
@@ -103,6 +103,7 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
             sessions=rt.sessions,
             prefetch=settings.gateway_prefetch,
             max_retries=settings.message_max_retries,
+            transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
         )
         await consumer.start()
         rt.consumers.append(consumer)
@@ -139,7 +140,10 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
     created = GatewayParts(service, pending)
     runtime.gateway_parts = created
     pending.start()
-    created.sweeper = asyncio.create_task(_sweep(service), name="gateway-session-sweeper")
+    retention_days = runtime.settings.gateway_request_retention_days
+    created.sweeper = asyncio.create_task(
+        _sweep(service, retention_days), name="gateway-session-sweeper"
+    )
     return created
 
 

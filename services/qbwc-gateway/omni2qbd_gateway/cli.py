@@ -18,6 +18,7 @@ from omni2qbd_gateway.qwc import QwcError, build_qwc
 from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.dead_letters import dead_letter_lines
 
 T = TypeVar("T")
 
@@ -32,13 +33,15 @@ def _settings() -> AppSettings:
         raise typer.Exit(2) from exc
 
 
-def _run(work: Callable[[AsyncSession, AppSettings], Awaitable[T]]) -> T:
+def _run(
+    work: Callable[[AsyncSession, AppSettings], Awaitable[T]], *, read_only: bool = False
+) -> T:
     settings = _settings()
 
     async def main() -> T:
         engine = create_engine(settings.database_url)
         try:
-            async with unit_of_work(session_factory(engine)) as session:
+            async with unit_of_work(session_factory(engine), read_only=read_only) as session:
                 return await work(session, settings)
         finally:
             await engine.dispose()
@@ -90,11 +93,16 @@ def status_command(
 ) -> None:
     """List a tenant's entries by state, with their QuickBooks outcome."""
 
-    async def work(session: AsyncSession, _settings: AppSettings) -> Any:
+    dead: list[str] = []  # dead-lettered documents of this tenant, by name with the reason
+
+    async def work(session: AsyncSession, settings: AppSettings) -> Any:
         row = await get_tenant(session, tenant)
+        dead.extend(await dead_letter_lines(settings, row.id))
         return row.name, await status_rows(session, row.id)
 
-    name, rows = _run(work)
+    name, rows = _run(work, read_only=True)  # SQLite: status never waits for a writer
+    if dead and not as_json:
+        typer.echo(f"DEAD-LETTERED ({len(dead)}): see `omni2qbd dlq list`\n" + "\n".join(dead))
     if as_json:
         typer.echo(
             json.dumps(

@@ -12,6 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# How long a SQLite writer waits for the current one before "database is locked"; the
+# consumers retry that error as transient beyond this.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# Execution option of a transaction that only reads: on SQLite it takes no write lock.
+READ_ONLY = "omni2qbd_read_only"
+
 
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control from the sqlite3 module, which would otherwise run SELECTs
@@ -22,7 +28,9 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers continue while a writer commits; busy_timeout waits instead of failing
     # with "database is locked" when the three services share one file.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    # WAL's default: a commit writes the log, not the database file; readers never block it.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -30,20 +38,42 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # SQLite has one writer at a time; taking the write lock when the transaction starts
     # makes every transaction see the data as of its start and queue behind the current
-    # writer (busy_timeout) instead of failing half-way.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # writer (busy_timeout) instead of failing half-way. A transaction that only reads
+    # (``READ_ONLY``: health checks, status commands) needs no lock: with WAL it reads a
+    # snapshot while a writer works.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An engine; ``pool_size``/``max_overflow`` size PostgreSQL's pool to the caller's
+    concurrency (a service passes its settings), so load reuses connections instead of
+    opening and closing backends in bursts."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
+        )
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pool_size is not None:
+        kwargs["pool_size"] = pool_size
+        # A connection lives long, but not forever: failovers and server restarts clear out.
+        kwargs.setdefault("pool_recycle", 1800)
+    if max_overflow is not None:
+        kwargs["max_overflow"] = max_overflow
     return create_async_engine(url, **kwargs)
 
 
@@ -53,10 +83,15 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def unit_of_work(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], *, read_only: bool = False
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends normally, rolled back on any error."""
+    """One transaction: committed when the block ends normally, rolled back on any error.
+
+    ``read_only`` promises that the block only reads: on SQLite it then waits for no writer.
+    """
     async with sessions() as session:
+        if read_only:
+            await session.connection(execution_options={READ_ONLY: True})
         try:
             yield session
             await session.commit()

@@ -1,0 +1,63 @@
+"""The embedded SQLite default under concurrent services, and PostgreSQL's pool size."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+from sqlalchemy import text
+from sqlmodel import func, select
+
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.migrate import upgrade_async
+from omni2qbd_shared.db.models import Tenant
+from tests.conftest import PG_ADMIN_DSN
+
+
+async def test_a_reader_does_not_wait_for_the_sqlite_writer(sqlite_url: str) -> None:
+    await upgrade_async(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessions = session_factory(engine)
+    try:
+        async with unit_of_work(sessions) as writer:
+            writer.add(
+                Tenant(id=str(uuid.uuid4()), name="A", qbwc_username="a", qbwc_password_hash="x")
+            )
+            await writer.flush()  # the writer now holds SQLite's write lock
+            # Without read_only this would queue behind the writer for the busy timeout
+            # (30 s) and fail; the limit here only keeps a regression from hanging.
+            async with asyncio.timeout(20):
+                async with unit_of_work(sessions, read_only=True) as reader:
+                    seen = (await reader.exec(select(func.count()).select_from(Tenant))).one()
+            assert seen == 0  # the snapshot from before the writer's commit
+        async with unit_of_work(sessions, read_only=True) as reader:
+            assert (await reader.exec(select(func.count()).select_from(Tenant))).one() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_pool_bounds_the_backends_a_burst_opens(pg_url: str) -> None:
+    engine = create_engine(pg_url, pool_size=4, max_overflow=1)
+    sessions = session_factory(engine)
+    database = pg_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    peak = 0
+    asking = asyncio.Lock()  # one admin connection answers one question at a time
+
+    async def work() -> None:
+        nonlocal peak
+        async with unit_of_work(sessions) as session:
+            await session.exec(text("SELECT pg_sleep(0.05)"))  # type: ignore[call-overload]
+            async with asking:
+                count = await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database
+                )
+            peak = max(peak, int(count))
+
+    try:
+        await asyncio.gather(*(work() for _ in range(40)))
+    finally:
+        await admin.close()
+        await engine.dispose()
+    assert 1 <= peak <= 5
