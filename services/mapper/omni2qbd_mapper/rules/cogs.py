@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from omni2qbd_mapper.context import MappingContext, fmt
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult
+from omni2qbd_mapper.rules.lists_gate import hold_until_lists_read
 from omni2qbd_shared.entries import (
     ZERO,
     Entry,
@@ -150,6 +151,9 @@ def document_journal(
     memo = f"COGS of {ctx.label}"
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
     entry.subkind = JournalSubkind.COGS
+    # COGS follows the revenue: the journal waits for the invoice / credit memo.
+    revenue = "invoice" if ctx.kind.value == "sales_order" else "credit_memo"
+    entry.depends_on = [f"{revenue}:{ctx.kind.value}:{ctx.cin7_id}"]
     entry.header.memo = memo
     entry.lines = journal_lines(settings, contribution.amount, contribution.class_name, memo)
     entry.ref_number = ref
@@ -235,6 +239,20 @@ def map_cogs_month(
                     "or raise cogs.months_open to re-post it.",
                 )
             )
+    pending = [c for c in contributions if c.pending]
+    if pending:
+        findings.append(
+            _finding(
+                label,
+                "cogs_includes_pending",
+                f"{label} includes the cost of {len(pending)} document(s) whose invoice or "
+                f"credit memo is still a pending draft in QuickBooks "
+                f"({fmt(money(sum((c.amount for c in pending), ZERO)))}). They count because "
+                "they are in QuickBooks; mark them final there, or delete them and mark the "
+                "Cin7 documents do not import.",
+                blocking=False,
+            )
+        )
     ref = settings.cogs.monthly_ref_pattern.format_map({"period": period.replace("-", "")})
     ref = ref[-REF_NUMBER_LIMITS["journal"] :]
     memo = f"Cost of goods sold for {_month_label(period)} ({len(contributions)} Cin7 documents)"
@@ -283,7 +301,8 @@ def map_cogs_month(
                     )
                 )
     status = DocumentStatus.HELD if entry.held else DocumentStatus.READY
-    return MappingResult(kind="cogs_month", document=label, status=status, entries=[entry])
+    result = MappingResult(kind="cogs_month", document=label, status=status, entries=[entry])
+    return hold_until_lists_read(result, lists)
 
 
 def _finding(

@@ -144,14 +144,15 @@ def _tax_rate(ctx: MappingContext) -> Decimal:
     return ctx.doc.dec("taxRate") if ctx.doc.has("taxRate") else ZERO
 
 
-def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Decimal | None]:
+def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Decimal | None, str]:
+    """The sales tax item, its mapped rate, and the setting that named it."""
     tax = ctx.settings.tax
     alternative = ctx.doc.text("alternativeTaxRate")
     for key in (alternative, f"{rate.normalize():f}" if rate else None):
         if key and key in tax.tax_item_map:
             mapped = tax.tax_item_map[key]
-            return mapped.item, mapped.rate
-    return tax.default_tax_item, None
+            return mapped.item, mapped.rate, f"tax.tax_item_map[{key!r}]"
+    return tax.default_tax_item, None, "tax.default_tax_item"
 
 
 def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
@@ -255,13 +256,15 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     computed_tax = ZERO
     tax_item: Ref | None = None
     if settings.tax.mode is TaxMode.SALES_TAX_ITEM:
-        item_name, mapped_rate = _tax_item_name(ctx, rate)
+        item_name, mapped_rate, tax_setting = _tax_item_name(ctx, rate)
         if item_name:
             found = ctx.lists.find("sales_tax_item", item_name)
             tax_item = (
                 Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=item_name)
             )
-            qb_rate = _check_tax_item(ctx, item_name, mapped_rate, rate, taxable_doc, findings)
+            qb_rate = _check_tax_item(
+                ctx, item_name, tax_setting, mapped_rate, rate, taxable_doc, findings
+            )
             taxable_total = sum(
                 (line.amount for line in lines if line.tax_code == settings.tax.taxable_code), ZERO
             )
@@ -395,12 +398,18 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
 
 def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
     if ctx.lists.is_mirrored("class") and ctx.lists.find("class", name) is None:
+        branch = ctx.doc.text("branchId")
+        setting = (
+            f"classes.branch_class_map[{branch!r}]"
+            if branch is not None and branch in ctx.settings.classes.branch_class_map
+            else "classes.default_class"
+        )
         return [
             ctx.finding(
                 "unmapped_class",
-                f"{ctx.label}: QuickBooks has no class {name!r} (for Cin7 branch "
-                f"{ctx.doc.text('branchId')}, setting classes.branch_class_map).",
-                field="branchId",
+                f"{ctx.label}: QuickBooks has no class {name!r} (for Cin7 branch {branch}, "
+                f"setting {setting}). Create it in QuickBooks or change the setting.",
+                field=setting,
             )
         ]
     return []
@@ -409,6 +418,7 @@ def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
 def _check_tax_item(
     ctx: MappingContext,
     item_name: str,
+    setting: str,
     mapped_rate: Decimal | None,
     rate: Decimal,
     taxable_doc: bool,
@@ -420,9 +430,9 @@ def _check_tax_item(
         findings.append(
             ctx.finding(
                 "unmapped_tax_item",
-                f"{ctx.label}: QuickBooks has no sales tax item {item_name!r} (settings "
-                "tax.default_tax_item / tax.tax_item_map).",
-                field="taxRate",
+                f"{ctx.label}: QuickBooks has no sales tax item {item_name!r} (setting "
+                f"{setting}). Create it in QuickBooks or change the setting.",
+                field=setting,
             )
         )
     qb_rate = (found.tax_rate if found else None) or mapped_rate
