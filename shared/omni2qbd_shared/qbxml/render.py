@@ -186,6 +186,7 @@ def _sales_body(body: etree._Element, entry: Entry, mod: bool) -> None:
         _text(body, "PONumber", header.po_number, 25)
     _ref(body, "ItemSalesTaxRef", header.sales_tax_item, 31)
     _text(body, "Memo", header.memo, 4095)
+    _ref(body, "CustomerSalesTaxCodeRef", header.customer_tax_code, 3)
     _exchange_rate(body, entry)
     if not mod:
         _guid(body, entry)
@@ -308,6 +309,8 @@ def _contact_body(body: etree._Element, entry: Entry, mod: bool) -> None:
     _address(body, "ShipAddress", contact.ship_address)
     _text(body, "Phone", contact.phone, 21)
     _text(body, "Email", contact.email, 1023)
+    if customer:
+        _ref(body, "SalesTaxCodeRef", contact.sales_tax_code, 3)
     if not mod:
         _guid(body, entry)
     if contact.currency:

@@ -172,12 +172,16 @@ def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) 
             sub(body, "IsPending", "false")
         if spec.txn_type == "Invoice" and body.find("IsFinanceCharge") is None:
             sub(body, "IsFinanceCharge", "false")
-        if body.find("ItemSalesTaxRef") is None:
-            customer = _entity(company, spec, body)
-            if customer is not None and customer.item_sales_tax_id in company.lists:
-                company.write_ref(
-                    sub(body, "ItemSalesTaxRef"), company.lists[customer.item_sales_tax_id]
-                )
+        customer = _entity(company, spec, body)
+        defaults = (
+            ("ItemSalesTaxRef", customer.item_sales_tax_id if customer else None),
+            # QuickBooks applies the customer's own sales tax code when the request sends
+            # none: a customer coded non-taxable drops the tax of every taxable line.
+            ("CustomerSalesTaxCodeRef", customer.sales_tax_code_id if customer else None),
+        )
+        for tag, list_id in defaults:
+            if body.find(tag) is None and list_id in company.lists:
+                company.write_ref(sub(body, tag), company.lists[list_id or ""])
     if body.find("DueDate") is None and spec.txn_type in ("Invoice", "Bill"):
         due = date.fromisoformat(body.findtext("TxnDate") or company.now().date().isoformat())
         terms_id = body.findtext("TermsRef/ListID")

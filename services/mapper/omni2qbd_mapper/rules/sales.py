@@ -218,27 +218,48 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
         settings.tax.tolerance, sum(1 for c in components if c.taxable)
     )
     if abs(cin7_tax - tax_wanted) > tax_allowance:
-        expectation = (
-            "an exempt document has no tax"
-            if status == "exempt"
-            else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
-        )
         blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
-        findings.append(
-            ctx.finding(
-                "tax_mismatch",
-                f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
-                f"{expectation} "
-                f"(fields total, taxRate, taxStatus)."
-                + (
-                    " QuickBooks would compute a different total, so the entry is held."
-                    if blocking
-                    else " Cin7's tax amount is posted as it is."
-                ),
-                field="total",
-                blocking=blocking,
+        explained = _taxability_setting_differs(ctx, components, extra, status, rate, cin7_tax)
+        if explained is not None:
+            findings.append(
+                ctx.finding(
+                    "tax_mismatch",
+                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} (fields total, "
+                    f"taxRate), which is {rate.normalize():f}% of the products "
+                    f"{explained[1]}; but setting {explained[0]} says otherwise. Change "
+                    f"{explained[0]} in the tenant settings if that is how your state taxes "
+                    "it, or correct the document in Cin7."
+                    + (
+                        " QuickBooks would compute a different total, so the entry is held."
+                        if blocking
+                        else " Cin7's tax amount is posted as it is."
+                    ),
+                    field=explained[0],
+                    blocking=blocking,
+                )
             )
-        )
+        else:
+            expectation = (
+                "an exempt document has no tax"
+                if status == "exempt"
+                else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
+            )
+            findings.append(
+                ctx.finding(
+                    "tax_mismatch",
+                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
+                    f"{expectation} "
+                    f"(fields total, taxRate, taxStatus)."
+                    + (
+                        " QuickBooks would compute a different total, so the entry is held."
+                        if blocking
+                        else " Cin7's tax amount is posted as it is."
+                    ),
+                    field="total",
+                    blocking=blocking,
+                )
+            )
+    findings += _mixed_tax_rates(ctx, rate)
     allowance = rounding_allowance(settings.rounding.tolerance, len(components) + 1)
     if abs(product_total - product_gross) > allowance:
         findings.append(
@@ -330,6 +351,11 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
             subtotal += difference
 
     party = resolve_party(ctx, "customer")
+    customer_code = _customer_tax_code(ctx, taxable_doc)
+    if party.contact_entry is not None and party.contact_entry.header.contact is not None:
+        party.contact_entry.header.contact.sales_tax_code = customer_code
+    else:
+        findings += _customer_code_differs(ctx, party.ref, customer_code)
     currency, exchange_rate, currency_findings = ctx.currency()
     billing, delivery = document_addresses(doc)
     key = f"{kind.value}:{ctx.kind.value}:{ctx.cin7_id}"
@@ -375,6 +401,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     entry.header.sales_tax_item = tax_item
     entry.header.computed_tax = computed_tax
     entry.header.tax_account = settings.accounts.sales_tax_payable
+    entry.header.customer_tax_code = customer_code
     entry.header.exchange_rate = exchange_rate
     entry.header.bill_address = billing
     entry.header.ship_address = delivery
@@ -469,6 +496,9 @@ class _Tokens(dict[str, str]):
 
 def _tax_code(ctx: MappingContext, taxable: bool) -> str:
     tax = ctx.settings.tax
+    if tax.mode is TaxMode.TAX_LINE:
+        # Cin7's tax is its own line: a taxable code would let QuickBooks add its tax on top.
+        return tax.non_taxable_code
     return tax.taxable_code if taxable else tax.non_taxable_code
 
 
@@ -605,3 +635,98 @@ def _extra_line(ctx: MappingContext, component: Component, findings: list[Findin
         amount=component.net,
         description=component.description,
     )
+
+
+def _customer_tax_code(ctx: MappingContext, taxable_doc: bool) -> str:
+    """The customer tax code matching what Cin7 charged: taxable when QuickBooks computes
+    Cin7's tax; non-taxable when the document has no tax or carries it as its own line."""
+    tax = ctx.settings.tax
+    if tax.mode is TaxMode.SALES_TAX_ITEM and taxable_doc:
+        return tax.taxable_code
+    return tax.non_taxable_code
+
+
+def _customer_code_differs(ctx: MappingContext, customer: Ref, code: str) -> list[Finding]:
+    """The transaction carries the right code anyway; say when QuickBooks' customer differs."""
+    found = ctx.lists.find("customer", customer.name) if customer.name else None
+    if found is None or not found.sales_tax_code:
+        return []
+    if found.sales_tax_code.casefold() == code.casefold():
+        return []
+    return [
+        ctx.finding(
+            "customer_tax_code_differs",
+            f"{ctx.label}: QuickBooks customer {found.full_name!r} has sales tax code "
+            f"{found.sales_tax_code!r} but Cin7 charged this document as {code!r} (fields "
+            f"taxStatus, taxRate); the transaction is sent with {code!r} so Cin7's tax is kept. "
+            "Check the customer's tax code in QuickBooks.",
+            field="taxStatus",
+            blocking=False,
+        )
+    ]
+
+
+def _taxability_setting_differs(
+    ctx: MappingContext,
+    components: list[Component],
+    extra: list[Component],
+    status: str,
+    rate: Decimal,
+    cin7_tax: Decimal,
+) -> tuple[str, str] | None:
+    """When flipping the freight / surcharge taxability setting reproduces Cin7's tax, the
+    document's own numbers show how they were taxed: name the setting that disagrees."""
+    if status == "exempt" or not rate:
+        return None
+    settings_names = {
+        LineRole.FREIGHT: ("tax.freight_taxable", "freight"),
+        LineRole.SURCHARGE: ("tax.surcharge_taxable", "surcharge"),
+    }
+    candidates = [c for c in extra if c.role in settings_names]
+    flips = [[c] for c in candidates] + ([candidates] if len(candidates) == 2 else [])
+    for flip in flips:
+        trial = [
+            Component(c.role, c.gross, not c.taxable, c.description, c.net)
+            if any(c is f for f in flip)
+            else c
+            for c in components
+        ]
+        to_net(trial, status, rate)
+        allowance = rounding_allowance(
+            ctx.settings.tax.tolerance, sum(1 for c in trial if c.taxable)
+        )
+        if abs(expected_tax(trial, status, rate) - cin7_tax) <= allowance:
+            taxed = "with" if not flip[0].taxable else "without"
+            setting = " and ".join(settings_names[c.role][0] for c in flip)
+            words = " and ".join(f"{settings_names[c.role][1]} ({fmt(c.gross)})" for c in flip)
+            return setting, f"{taxed} the {words}"
+    return None
+
+
+def _mixed_tax_rates(ctx: MappingContext, rate: Decimal) -> list[Finding]:
+    """QuickBooks applies one sales tax item per invoice: lines at another rate cannot be
+    expressed (a zero rate is simply non-taxable)."""
+    others = []
+    for number, line in enumerate(ctx.doc.lines(), start=1):
+        if line.has("taxRate"):
+            line_rate = line.dec("taxRate")
+            if line_rate and line_rate != rate:
+                others.append(f"line {number} at {line_rate.normalize():f}%")
+    if not others:
+        return []
+    blocking = ctx.settings.tax.mode is TaxMode.SALES_TAX_ITEM
+    return [
+        ctx.finding(
+            "mixed_tax_rates",
+            f"{ctx.label} has mixed tax rates: {', '.join(others)} against the document's "
+            f"{rate.normalize():f}% (fields lineItems[].taxRate, taxRate). "
+            + (
+                "QuickBooks charges one sales tax item per invoice, so the entry is held; "
+                "use a sales tax group item in tax.tax_item_map or tax.mode tax_line."
+                if blocking
+                else "Cin7's tax amount is posted as it is, on its own line."
+            ),
+            field="lineItems[].taxRate",
+            blocking=blocking,
+        )
+    ]
