@@ -36,6 +36,32 @@ KIND_LABELS = {
 }
 
 
+ItemRole = Literal["product", "charge", "discount"]
+
+# The bridge posts values, never quantities (DESIGN §1): only these item types may carry its
+# lines. An Inventory Part would make QuickBooks post its own COGS and move quantities, on
+# top of the bridge's COGS journals.
+ALLOWED_ITEM_TYPES: dict[ItemRole, tuple[str, ...]] = {
+    "product": ("ItemNonInventory", "ItemService"),
+    "charge": ("ItemOtherCharge", "ItemService", "ItemNonInventory"),
+    "discount": ("ItemDiscount", "ItemOtherCharge"),
+}
+ITEM_TYPE_WORDS = {
+    "ItemService": "Service",
+    "ItemNonInventory": "Non-inventory Part",
+    "ItemOtherCharge": "Other Charge",
+    "ItemInventory": "Inventory Part",
+    "ItemInventoryAssembly": "Inventory Assembly",
+    "ItemSalesTax": "Sales Tax Item",
+    "ItemSalesTaxGroup": "Sales Tax Group",
+    "ItemDiscount": "Discount",
+    "ItemSubtotal": "Subtotal",
+    "ItemPayment": "Payment",
+    "ItemGroup": "Group",
+    "ItemFixedAsset": "Fixed Asset",
+}
+
+
 def canonical_revision(payload: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON form: the revision the fetcher stamps on each document."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -137,7 +163,9 @@ class MappingContext:
             ]
         return []
 
-    def check_item(self, name: str, setting: str, purpose: str) -> list[Finding]:
+    def check_item(
+        self, name: str, setting: str, purpose: str, role: ItemRole = "charge"
+    ) -> list[Finding]:
         if self.lists.is_mirrored("item") and self.lists.find("item", name) is None:
             return [
                 self.finding(
@@ -147,7 +175,33 @@ class MappingContext:
                     field=setting,
                 )
             ]
-        return []
+        return self.check_item_type(name, role, setting)
+
+    def check_item_type(self, name: str, role: ItemRole, where: str) -> list[Finding]:
+        """Hold the entry when the QuickBooks item has a type the bridge must not post to."""
+        found = self.lists.find("item", name)
+        if found is None or found.item_type is None:
+            return []
+        allowed = ALLOWED_ITEM_TYPES[role]
+        if found.item_type in allowed:
+            return []
+        kind = ITEM_TYPE_WORDS.get(found.item_type, found.item_type)
+        choices = " or ".join(ITEM_TYPE_WORDS[t] for t in allowed)
+        why = (
+            " QuickBooks would post its own cost of goods sold and move quantities on top of "
+            "the bridge's COGS journals (the bridge syncs values, not quantities)."
+            if found.item_type in ("ItemInventory", "ItemInventoryAssembly")
+            else ""
+        )
+        return [
+            self.finding(
+                "item_type_not_allowed",
+                f"{self.label}: QuickBooks item {found.full_name!r} ({where}) is an {kind}, "
+                f"which the bridge does not put on its lines.{why} Choose a {choices} item "
+                "for it (items.item_map or the items settings).",
+                field=where,
+            )
+        ]
 
     def item_ref(self, name: str) -> Ref:
         found = self.lists.find("item", name)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Literal
 
 from omni2qbd_mapper.cin7doc import Cin7Doc
-from omni2qbd_mapper.context import MappingContext, fmt
+from omni2qbd_mapper.context import ItemRole, MappingContext, fmt
 from omni2qbd_mapper.result import MappingResult
 from omni2qbd_mapper.rules import cogs as cogs_rules
 from omni2qbd_mapper.rules.amounts import (
@@ -535,7 +535,10 @@ def _product_lines(
             )
         if groups:
             findings += ctx.check_item(
-                settings.items.account_mode_item, "items.account_mode_item", "account-mode lines"
+                settings.items.account_mode_item,
+                "items.account_mode_item",
+                "account-mode lines",
+                "product",
             )
         return lines
 
@@ -571,14 +574,18 @@ def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[F
         if code in settings.items.item_map:
             name = settings.items.item_map[code]
             return ctx.item_ref(name), ctx.check_item(
-                name, f"items.item_map[{code!r}]", f"product {code}"
+                name, f"items.item_map[{code!r}]", f"product {code}", "product"
             )
         confirmed = ctx.lists.confirmed_match("item", code)
         if confirmed is not None:
-            return Ref(name=confirmed.full_name, list_id=confirmed.list_id), []
+            return Ref(name=confirmed.full_name, list_id=confirmed.list_id), ctx.check_item_type(
+                confirmed.full_name, "product", field
+            )
         found = ctx.lists.find("item", code)
         if found is not None:
-            return Ref(name=found.full_name, list_id=found.list_id), []
+            return Ref(name=found.full_name, list_id=found.list_id), ctx.check_item_type(
+                found.full_name, "product", field
+            )
     default = settings.items.default_item
     what = f"product code {code!r}" if code else "a line without a product code"
     if default:
@@ -591,7 +598,7 @@ def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[F
                 field=field,
                 blocking=False,
             ),
-            *ctx.check_item(default, "items.default_item", "unmapped products"),
+            *ctx.check_item(default, "items.default_item", "unmapped products", "product"),
         ]
     return Ref(name=code or "?"), [
         ctx.finding(
@@ -623,7 +630,8 @@ def _extra_line(ctx: MappingContext, component: Component, findings: list[Findin
             "discount",
         ),
     }[component.role]
-    findings += ctx.check_item(item_name, f"items.{what}_item", what)
+    role: ItemRole = "discount" if component.role is LineRole.DISCOUNT else "charge"
+    findings += ctx.check_item(item_name, f"items.{what}_item", what, role)
     if account_mode:
         findings += ctx.check_account(account, f"accounts for {what}", what)
     return EntryLine(
