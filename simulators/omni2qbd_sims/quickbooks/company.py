@@ -74,6 +74,8 @@ _KIND_LABEL = {
 }
 
 
+TEMPLATE_NAMES = {"Invoice": "Intuit Service Invoice", "CreditMemo": "Custom Credit Memo"}
+
 _LINE_SUFFIXES = ("LineAdd", "LineMod", "LineRet", "DebitLine", "CreditLine")
 
 
@@ -292,6 +294,13 @@ class CompanyState:
                 setattr(record, key, value)
             self.lists[record.list_id] = record
             return record
+
+    def default_template(self, txn_type: str) -> ListRecord:
+        """The form template QuickBooks puts on a sale sent without one (created on first
+        use, as the sample company files have it)."""
+        name = TEMPLATE_NAMES.get(txn_type, f"Intuit {txn_type}")
+        found = self.find_list(("Template",), full_name=name)
+        return found if found is not None else self.add_list("Template", name)
 
     def touch_list(self, record: ListRecord) -> None:
         record.edit_sequence = self.new_edit_sequence()
