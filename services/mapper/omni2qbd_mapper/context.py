@@ -203,6 +203,39 @@ class MappingContext:
             )
         ]
 
+    def rounding_note(self, difference: Decimal, rounded_amounts: int) -> list[Finding]:
+        """Say so when the rounding line is more than a cent per rounded line: a difference
+        that size is not rounding alone, and nobody should find it only in the ledger."""
+        if abs(difference) <= Decimal("0.01") * max(rounded_amounts, 1):
+            return []
+        return [
+            self.finding(
+                "rounding_difference",
+                f"{self.label}: the lines differ from Cin7's total (field total) by "
+                f"{fmt(difference)}, more than a cent per line ({rounded_amounts} lines); "
+                f"{fmt(difference)} is posted as a rounding line to "
+                f"{self.settings.accounts.rounding!r}. Above rounding.tolerance "
+                f"({fmt(self.settings.rounding.tolerance)}) the entry would be held.",
+                field="total",
+                blocking=False,
+            )
+        ]
+
+    def unmapped_account_code(self, code: str | None, line_no: int, used: str) -> list[Finding]:
+        """The note docs/mapper.md promises for a Cin7 accountCode missing from account_map."""
+        if not code or code in self.settings.accounts.account_map:
+            return []
+        return [
+            self.finding(
+                "unmapped_account",
+                f"{self.label}, line {line_no}: Cin7 account code {code!r} (field "
+                f"lineItems[{line_no - 1}].accountCode) is not in accounts.account_map, so the "
+                f"line posts to {used!r}. Map it in the tenant settings if it should not.",
+                field=f"lineItems[{line_no - 1}].accountCode",
+                blocking=False,
+            )
+        ]
+
     def item_ref(self, name: str) -> Ref:
         found = self.lists.find("item", name)
         return Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=name)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from omni2qbd_mapper.context import MappingContext
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult
 from omni2qbd_mapper.rules import cogs as cogs_rules
-from omni2qbd_mapper.rules.limits import quickbooks_limits
+from omni2qbd_mapper.rules.limits import quickbooks_limits, shortened_text
 from omni2qbd_shared.entries import (
     Entry,
     EntryKind,
@@ -57,6 +57,10 @@ def finish(
 ) -> MappingResult:
     """Dependencies first, then the entry, then a per-document COGS journal if configured."""
     entry.findings.extend(quickbooks_limits(ctx, entry))
+    entry.findings.extend(shortened_text(ctx, entry))
+    for dependency in ctx.dependencies:
+        notes = shortened_text(ctx, dependency)
+        dependency.findings.extend(n for n in notes if n not in dependency.findings)
     entries: list[Entry] = []
     seen: set[str] = set()
     for dependency in ctx.dependencies:

@@ -331,6 +331,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
                 )
             )
         else:
+            findings += ctx.rounding_note(difference, len(components))
             lines.append(
                 EntryLine(
                     role=LineRole.ROUNDING,
@@ -515,6 +516,9 @@ def _product_lines(
         groups: dict[tuple[str, bool], list[Component]] = {}
         for component in products:
             account = account_map.get(component.account_code or "", settings.accounts.income)
+            findings += ctx.unmapped_account_code(
+                component.account_code, component.line_no, account
+            )
             groups.setdefault((account, component.taxable), []).append(component)
         lines = []
         for (account, taxable), members in groups.items():
@@ -547,6 +551,9 @@ def _product_lines(
         item, item_findings = resolve_item(ctx, component)
         findings += item_findings
         override = component.account_code in account_map if component.account_code else False
+        findings += ctx.unmapped_account_code(
+            component.account_code, component.line_no, f"the account of item {item.label()}"
+        )
         lines.append(
             EntryLine(
                 role=LineRole.PRODUCT,
