@@ -337,9 +337,34 @@ class MappingContext:
                     )
                 ],
             )
-        # Cin7 stores units of document currency per unit of the account's base currency;
-        # QuickBooks wants home currency per unit of the foreign currency.
-        return code, (Decimal(1) / rate).quantize(Decimal("0.000001")), []
+        # Cin7 stores units of document currency per unit of the account's base currency
+        # (docs/mapper.md, "Currency", says how sure that is); QuickBooks wants home currency
+        # per unit of the foreign currency.
+        exchange_rate = (Decimal(1) / rate).quantize(Decimal("0.000001"))
+        return code, exchange_rate, self._rate_moved(code, exchange_rate)
+
+    def _rate_moved(self, code: str, exchange_rate: Decimal) -> list[Finding]:
+        """A rate far from the tenant's previous one for the currency is checked by a person:
+        it is how an inverted or mistyped rate shows before it reaches the books."""
+        previous = self.lists.previous_exchange_rate(code)
+        if previous is None or previous <= 0:
+            return []
+        limit = self.settings.currency.max_rate_change_percent
+        moved = abs(exchange_rate / previous - 1) * 100
+        if moved <= limit:
+            return []
+        return [
+            self.finding(
+                "exchange_rate_moved",
+                f"{self.label}: its exchange rate gives {exchange_rate.normalize():f} "
+                f"{self.settings.home_currency} per {code} (field currencyRate "
+                f"{self.doc.dec('currencyRate').normalize():f}), {moved.quantize(Decimal('0.1'))}% "
+                f"away from the previous {previous.normalize():f} for {code}, more than "
+                f"currency.max_rate_change_percent ({limit.normalize():f}%). Check the rate in "
+                "Cin7, or raise the setting if the currency really moved that much.",
+                field="currencyRate",
+            )
+        ]
 
 
 class _Blank(dict[str, str]):
