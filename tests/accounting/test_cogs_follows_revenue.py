@@ -4,10 +4,18 @@ QuickBooks (or a person marked it "do not import"); a late one re-opens its mont
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from omni2qbd.cli import app as cli
 from omni2qbd_mapper import handlers
 from omni2qbd_mapper.cogs_status import cogs_status, describe_cogs_status
 from omni2qbd_shared import messages as m
+from omni2qbd_shared.db.engine import create_engine, session_factory
+from omni2qbd_shared.db.migrate import upgrade
+from tests.conftest import run_blocking
 from tests.mapper.conftest import load_doc
 from tests.mapper.test_mapper_store import (
     Sessions,
@@ -108,3 +116,34 @@ async def test_posted_credit_note_returns_its_cost(sessions: Sessions) -> None:
         ("Cost of Goods Sold", "credit"),
         ("Inventory Asset", "debit"),
     }
+
+
+def test_status_shows_cogs_per_month(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'status.db'}"
+    upgrade(url)
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", url)
+
+    async def prepare() -> str:
+        engine = create_engine(url)
+        try:
+            sessions = session_factory(engine)
+            tenant = await make_tenant(sessions)
+            for payload in (load_doc("so_tax_exclusive"), load_doc("so_foreign_currency")):
+                await deliver(
+                    sessions, handlers.handle_document, doc_message(tenant, "sales_order", payload)
+                )
+            invoice = next(
+                r for r in await rows(sessions, tenant, entry_kind="invoice") if r.cin7_id == "2221"
+            )
+            await post(sessions, tenant, invoice.id)
+            return tenant
+        finally:
+            await engine.dispose()
+
+    tenant = run_blocking(prepare())
+    shown = CliRunner().invoke(cli, ["status", tenant])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "COGS 2022-09: 85.00 counted (1 documents in QuickBooks, of which 85.00 on 1 pending "
+        "drafts); 85.00 waiting for 1 invoices/credit memos to reach QuickBooks"
+    ) in shown.output

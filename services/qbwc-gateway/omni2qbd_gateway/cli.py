@@ -121,8 +121,7 @@ def status_command(
         return
     if not rows:
         typer.echo(f"{name}: no entries yet")
-        return
-    current = None
+    current: str | None = None
     for r in rows:
         if r.state != current:
             current = r.state
