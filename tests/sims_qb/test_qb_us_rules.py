@@ -153,3 +153,17 @@ def test_hcp_response_lists_subscribed_services(demo: CompanyFile) -> None:
 
 
 _ = message_set  # the helpers module is shared; keep its import list stable
+
+
+def test_a_write_answered_info_without_ret_as_captured(send: Send, demo: CompanyFile) -> None:
+    """For the gateway's in-doubt handling: a real answer had status 3210, Info, no Ret."""
+    demo.inject_answer(
+        3210,
+        "Info",
+        'The "AppliedToTxnAdd payment amount" field has an invalid value "129.43".  '
+        "QuickBooks error message: You cannot pay more than the amount due.",
+        request_types=["InvoiceAddRq"],
+    )
+    (rs,) = rs_list(send(invoice_add("I1")))
+    assert status(rs)[:2] == (3210, "Info") and rs.find("InvoiceRet") is None
+    assert [t.ref_number for t in demo.transactions("Invoice")] == ["I1"]  # it was saved

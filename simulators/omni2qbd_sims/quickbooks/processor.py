@@ -148,10 +148,16 @@ def _run_one(ctx: RequestContext, rq: etree._Element) -> tuple[etree._Element, b
         if handler is None:
             raise RequestFailed(1030, f"{tag} is not supported by this implementation.")
         us_rules.check_request(rq)
+        injected = ctx.company.take_answer(tag)
+        if injected is not None and not injected.apply:
+            raise RequestFailed(injected.code, injected.message, injected.severity)
         result = handler(ctx, rq)
         status = result.status
         rets = result.rets
         attrs = result.attrs or {}
+        if injected is not None:
+            # Saved, but answered with a status and without the Ret.
+            raise RequestFailed(injected.code, injected.message, injected.severity)
     except RequestFailed as failure:
         status = failure.status
         rets = failure.rets  # a 3200 carries the transaction as it is now
