@@ -125,7 +125,7 @@ async def handle_document(
     if await _is_stale(session, message):
         log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
         return []
-    lists = await load_lists(session, message.tenant_id)
+    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     await map_and_store(
         session,
@@ -159,7 +159,7 @@ async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequ
     if not periods:
         return []
     settings = await _tenant_settings(session, message.tenant_id)
-    lists = await load_lists(session, message.tenant_id)
+    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     await _rebuild_months(session, message.tenant_id, periods, settings, lists, out)
     return out.messages
@@ -174,7 +174,7 @@ async def reevaluate(
         settings = await _tenant_settings(session, tenant_id)
     except PoisonMessage:
         return []  # an event for a tenant deleted meanwhile: nothing to re-evaluate
-    lists = await load_lists(session, tenant_id)
+    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     for source_kind, cin7_id, revision in await store.open_document_revisions(
         session, tenant_id, held_only
@@ -228,6 +228,6 @@ async def _do_not_import(
     await store.mark_do_not_import(session, message.tenant_id, entry_ids, out)
     if out.touched_periods:
         settings = await _tenant_settings(session, message.tenant_id)
-        lists = await load_lists(session, message.tenant_id)
+        lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
         await _rebuild_months(session, message.tenant_id, out.touched_periods, settings, lists, out)
     return out.messages

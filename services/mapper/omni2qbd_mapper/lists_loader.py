@@ -50,13 +50,20 @@ async def _read_lists(session: AsyncSession, tenant_id: str) -> list[str]:
     ]
 
 
+# How far back the previous exchange rate per currency is looked for.
+RATE_HISTORY = 500
+
+
 async def _exchange_rates(session: AsyncSession, tenant_id: str) -> dict[str, Decimal]:
-    """The newest exchange rate per currency among entries already in QuickBooks."""
+    """The newest exchange rate per currency among the latest entries in QuickBooks."""
     rows = await session.exec(
-        scoped(EntryRow, tenant_id).where(
+        scoped(EntryRow, tenant_id)
+        .where(
             col(EntryRow.state).in_(("posted", "locked")),
             col(EntryRow.entry_kind).in_(("invoice", "credit_memo", "bill", "vendor_credit")),
         )
+        .order_by(col(EntryRow.txn_date).desc())
+        .limit(RATE_HISTORY)
     )
     newest: dict[str, tuple[str, Decimal]] = {}
     for row in rows.all():
@@ -71,9 +78,14 @@ async def _exchange_rates(session: AsyncSession, tenant_id: str) -> dict[str, De
     return {currency: rate for currency, (_when, rate) in newest.items()}
 
 
-async def load_lists(session: AsyncSession, tenant_id: str) -> QbLists:
+async def load_lists(
+    session: AsyncSession, tenant_id: str, *, exchange_rates: bool = False
+) -> QbLists:
+    """The tenant's view; ``exchange_rates`` (multi-currency tenants) adds the previous rate
+    per currency for the plausibility check."""
     lists = QbLists.for_tenant(await _read_lists(session, tenant_id))
-    lists.exchange_rates = await _exchange_rates(session, tenant_id)
+    if exchange_rates:
+        lists.exchange_rates = await _exchange_rates(session, tenant_id)
     rows = (await session.exec(scoped(QbListItem, tenant_id).where(QbListItem.is_active))).all()
     grouped: dict[ListName, list[QbListElement]] = {}
     for row in rows:

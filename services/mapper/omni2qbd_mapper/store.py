@@ -52,6 +52,7 @@ IN_QUICKBOOKS = (POSTED, LOCKED)
 # The entries whose QuickBooks fate decides whether a document's COGS counts.
 REVENUE_KINDS = (EntryKind.INVOICE.value, EntryKind.CREDIT_MEMO.value)
 COUNTS_COGS = (POSTED, LOCKED, DO_NOT_IMPORT)
+_ID_CHUNK = 500
 
 CONTRIBUTION_KIND = "cogs_contribution"
 CURRENT = "current"
@@ -292,13 +293,17 @@ async def revenue_states(
     wanted = set(documents)
     if not wanted:
         return {}
-    statement = scoped(EntryRow, tenant_id).where(
-        col(EntryRow.entry_kind).in_(REVENUE_KINDS),
-        col(EntryRow.state).in_(COUNTS_COGS),
-        col(EntryRow.cin7_id).in_(sorted({cin7_id for _kind, cin7_id in wanted})),
-    )
+    ids = sorted({cin7_id for _kind, cin7_id in wanted})
     found: dict[tuple[str, str], RevenueState] = {}
-    for row in (await session.exec(statement)).all():
+    revenue_rows: list[EntryRow] = []
+    for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
+        statement = scoped(EntryRow, tenant_id).where(
+            col(EntryRow.entry_kind).in_(REVENUE_KINDS),
+            col(EntryRow.state).in_(COUNTS_COGS),
+            col(EntryRow.cin7_id).in_(ids[start : start + _ID_CHUNK]),
+        )
+        revenue_rows += (await session.exec(statement)).all()
+    for row in revenue_rows:
         key = (row.source_kind, row.cin7_id)
         if key not in wanted:
             continue
