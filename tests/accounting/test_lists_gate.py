@@ -77,3 +77,15 @@ def test_a_settings_name_quickbooks_lacks_is_a_finding_naming_the_setting() -> N
     assert result.held
     (missing,) = [f for f in result.all_findings() if f.code == "unmapped_tax_item"]
     assert "tax.default_tax_item" in missing.message and missing.field == "tax.default_tax_item"
+
+
+def test_account_mode_names_the_exact_account_setting() -> None:
+    from tests.mapper.conftest import settings_with
+
+    settings = settings_with(sales={"line_mode": "account"})
+    accounts = [QbListElement("A1", "Accounts Receivable")]  # no Sales, no Freight Income
+    result = map_document(
+        "sales_order", load_doc("so_tax_exclusive"), settings, read_company(account=accounts)
+    )
+    fields = {f.field for f in result.all_findings() if f.code == "unmapped_account"}
+    assert {"accounts.income", "accounts.freight_income"} <= fields

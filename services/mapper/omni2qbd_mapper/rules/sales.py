@@ -523,8 +523,11 @@ def _product_lines(
         lines = []
         for (account, taxable), members in groups.items():
             codes = ", ".join(c.code or c.description for c in members)
+            mapped_from = [c.account_code for c in members if c.account_code in account_map]
             findings += ctx.check_account(
-                account, "accounts.income / accounts.account_map", "sales"
+                account,
+                f"accounts.account_map[{mapped_from[0]!r}]" if mapped_from else "accounts.income",
+                "sales",
             )
             lines.append(
                 EntryLine(
@@ -640,7 +643,12 @@ def _extra_line(ctx: MappingContext, component: Component, findings: list[Findin
     role: ItemRole = "discount" if component.role is LineRole.DISCOUNT else "charge"
     findings += ctx.check_item(item_name, f"items.{what}_item", what, role)
     if account_mode:
-        findings += ctx.check_account(account, f"accounts for {what}", what)
+        account_setting = {
+            LineRole.FREIGHT: "accounts.freight_income",
+            LineRole.SURCHARGE: "accounts.surcharge_income",
+            LineRole.DISCOUNT: "accounts.discounts_given",
+        }[component.role]
+        findings += ctx.check_account(account, account_setting, what)
     return EntryLine(
         role=component.role,
         account=account,
