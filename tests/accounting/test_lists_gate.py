@@ -89,3 +89,20 @@ def test_account_mode_names_the_exact_account_setting() -> None:
     )
     fields = {f.field for f in result.all_findings() if f.code == "unmapped_account"}
     assert {"accounts.income", "accounts.freight_income"} <= fields
+
+
+async def test_a_shared_customer_add_keeps_its_version_across_its_orders(
+    sessions: Sessions,
+) -> None:
+    """Each order carries its own address; the CustomerAdd they share stays one version, so
+    an approval of it is never taken away by the next order of that customer."""
+    tenant = await make_tenant(sessions)
+    first = load_doc("so_tax_exclusive")
+    second = {**first, "id": 5001, "reference": "SO-5001", "deliveryAddress1": "9 Other Rd"}
+    exempt = {**first, "id": 5002, "reference": "SO-5002", "taxStatus": "Exempt", "total": 210.0}
+    for payload in (first, second, exempt):
+        await deliver(
+            sessions, handlers.handle_document, doc_message(tenant, "sales_order", payload)
+        )
+    (add,) = await rows(sessions, tenant, entry_kind="customer_add")
+    assert (add.state, add.version) == ("ready", 1)

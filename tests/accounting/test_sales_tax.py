@@ -48,7 +48,10 @@ def test_a_new_customer_gets_the_code_cin7_charged() -> None:
     books = company()
     result = map_document("sales_order", load_doc("so_tax_exempt"), settings_with(), mirror(books))
     add = next(e for e in result.entries if e.kind is EntryKind.CUSTOMER_ADD)
-    assert add.header.contact is not None and add.header.contact.sales_tax_code == "Non"
+    # created with a code (the taxable default: the same for all its orders) ...
+    assert add.header.contact is not None and add.header.contact.sales_tax_code == "Tax"
+    # ... while this exempt invoice says non-taxable itself
+    assert invoice_of(result).header.customer_tax_code == "Non"
     answers = post_result(books, result)
     assert qb_total(books, answers, invoice_of(result)) == Decimal(
         str(load_doc("so_tax_exempt")["total"])

@@ -55,6 +55,7 @@ COUNTS_COGS = (POSTED, LOCKED, DO_NOT_IMPORT)
 _ID_CHUNK = 500
 
 CONTRIBUTION_KIND = "cogs_contribution"
+CONTACT_SOURCE = "contact"
 CURRENT = "current"
 COGS_MONTH_SOURCE = "cogs_month"
 
@@ -179,6 +180,13 @@ async def upsert_entry(
     if same is not None:
         if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID, DO_NOT_IMPORT):
             return same  # already sent, or an old revision delivered again: nothing to do
+        if entry.source.kind == CONTACT_SOURCE and same.state == values["state"]:
+            # A new customer/vendor is shared by all its orders, each with its own address
+            # and findings: only a change of held/ready makes a new version, so an approved
+            # CustomerAdd is not replaced (losing its approval) every time another order of
+            # that customer is mapped.
+            out.messages.append(entry_message(same))
+            return same
         changed = any(getattr(same, k) != v for k, v in values.items() if k != "total") or (
             same.total is None or Decimal(same.total) != entry.total
         )

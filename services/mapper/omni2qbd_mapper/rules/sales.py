@@ -354,7 +354,9 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     party = resolve_party(ctx, "customer")
     customer_code = _customer_tax_code(ctx, taxable_doc)
     if party.contact_entry is not None and party.contact_entry.header.contact is not None:
-        party.contact_entry.header.contact.sales_tax_code = customer_code
+        # The customer's default code, the same whichever of its orders is mapped (a shared
+        # CustomerAdd must not change between them); each transaction sends its own code.
+        party.contact_entry.header.contact.sales_tax_code = _customer_tax_code(ctx, True)
     else:
         findings += _customer_code_differs(ctx, party.ref, customer_code)
     currency, exchange_rate, currency_findings = ctx.currency()
