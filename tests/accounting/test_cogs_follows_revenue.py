@@ -147,3 +147,13 @@ def test_status_shows_cogs_per_month(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "COGS 2022-09: 85.00 counted (1 documents in QuickBooks, of which 85.00 on 1 pending "
         "drafts); 85.00 waiting for 1 invoices/credit memos to reach QuickBooks"
     ) in shown.output
+
+
+def test_preview_says_when_the_cogs_counts(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text("{}")
+    document = Path(__file__).parents[1] / "mapper" / "corpus" / "so_tax_exclusive.json"
+    shown = CliRunner().invoke(cli, ["preview", "--settings", str(settings), str(document)])
+    assert shown.exit_code == 0, shown.output
+    assert "[cogs] 2022-09: 85.00. This document's COGS counts" in shown.output
+    assert "a pending draft counts" in shown.output
