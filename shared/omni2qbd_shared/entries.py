@@ -169,6 +169,8 @@ class ContactDetails(BaseModel):
     terms: str | None = None
     currency: str | None = None
     cin7_member_id: str | None = None
+    # Customers: the sales tax code the new customer gets (what Cin7 charged them).
+    sales_tax_code: str | None = None
 
 
 class EntryHeader(BaseModel):
@@ -183,6 +185,9 @@ class EntryHeader(BaseModel):
     # a line (tax-line mode) is in the lines instead and this stays zero.
     computed_tax: Money = ZERO
     tax_account: str | None = None
+    # Invoices and credit memos: the customer's sales tax code for this transaction, sent so
+    # a customer coded otherwise in QuickBooks cannot silently drop (or add) Cin7's tax.
+    customer_tax_code: str | None = None
     exchange_rate: Decimal | None = None
     due_date: date | None = None
     terms: str | None = None

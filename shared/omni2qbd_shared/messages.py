@@ -116,7 +116,10 @@ class TenantEventMessage(Message):
     exchange: ClassVar[str] = EXCHANGE_TENANT_EVENTS
 
     tenant_id: str
-    event: Literal["settings_saved", "match_confirmed", "refresh_requested", "tenant_created"]
+    # do_not_import: detail {"entry_ids": [...]}, entries a person will not import (mapper)
+    event: Literal[
+        "settings_saved", "match_confirmed", "refresh_requested", "tenant_created", "do_not_import"
+    ]
     actor: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 

@@ -1,9 +1,14 @@
 """The mapper's view of a tenant's QuickBooks lists (customers, vendors, items, accounts, ...).
 
 The gateway keeps the mirror in the database; the mapper consumer and the gateway build a
-``QbLists`` from it, and ``omni2qbd preview`` passes an empty one. An empty list means "not
-mirrored yet": the mapper then trusts the names in the settings file instead of holding the
-entry for an account it cannot see.
+``QbLists`` from it, and ``omni2qbd preview`` passes an empty one.
+
+Two kinds of view exist. An *offline* view (``QbLists()``, what ``preview`` uses) knows no
+QuickBooks company: an empty list there means "not mirrored", and the mapper trusts the
+names in the settings file. A *tenant* view (``QbLists.for_tenant(read_lists)``, what the
+mapper service builds) knows which lists the gateway has read from QuickBooks: until it has
+read them, every entry waits (it is held with a finding saying so), and once a list was read
+a name missing from it is missing from QuickBooks, even when the list is empty.
 """
 
 from __future__ import annotations
@@ -16,6 +21,16 @@ from typing import Literal, Protocol
 
 NameListKind = Literal["customer", "vendor", "employee", "other_name"]
 ListName = Literal["customer", "vendor", "item", "account", "class", "sales_tax_item"]
+
+# The lists an entry may be checked against before it can be called ready.
+REQUIRED_LISTS: tuple[ListName, ...] = (
+    "customer",
+    "vendor",
+    "item",
+    "account",
+    "class",
+    "sales_tax_item",
+)
 
 _SPACES = re.compile(r"\s+")
 
@@ -33,6 +48,11 @@ class QbListElement:
     is_active: bool = True
     # Sales tax items only: the rate QuickBooks will charge, in percent.
     tax_rate: Decimal | None = None
+    # Items only: QuickBooks' item type as its Ret names it ("ItemNonInventory", "ItemService",
+    # "ItemOtherCharge", "ItemDiscount", "ItemInventory", ...); None when not known.
+    item_type: str | None = None
+    # Customers only: the customer's sales tax code (e.g. "Tax", "Non") when QuickBooks has one.
+    sales_tax_code: str | None = None
 
 
 class QbListsView(Protocol):
@@ -40,6 +60,15 @@ class QbListsView(Protocol):
     (normalised) full name unless said otherwise."""
 
     def is_mirrored(self, list_name: ListName) -> bool: ...
+
+    def awaiting_lists(self) -> list[str]:
+        """Lists a tenant view has not read from QuickBooks yet (always empty offline)."""
+        ...
+
+    def previous_exchange_rate(self, currency: str) -> Decimal | None:
+        """The exchange rate (home units per foreign unit) of the tenant's latest entry in
+        ``currency`` before this one, if any."""
+        ...
 
     def find(self, list_name: ListName, full_name: str) -> QbListElement | None: ...
 
@@ -71,10 +100,17 @@ class QbLists:
     matches: dict[tuple[str, str], QbListElement] = field(default_factory=dict)
     other_names: dict[str, NameListKind] = field(default_factory=dict)
     ref_numbers: dict[tuple[str, str], str] = field(default_factory=dict)
+    # None: offline (no company known). Otherwise the lists the gateway has read so far.
+    read_lists: frozenset[str] | None = None
+    exchange_rates: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> QbLists:
         return cls()
+
+    @classmethod
+    def for_tenant(cls, read_lists: Iterable[str]) -> QbLists:
+        return cls(read_lists=frozenset(read_lists))
 
     def add(self, list_name: ListName, elements: Iterable[QbListElement]) -> QbLists:
         target = self.lists.setdefault(list_name, {})
@@ -98,7 +134,17 @@ class QbLists:
         return self
 
     def is_mirrored(self, list_name: ListName) -> bool:
+        if self.read_lists is not None and list_name in self.read_lists:
+            return True
         return bool(self.lists.get(list_name))
+
+    def awaiting_lists(self) -> list[str]:
+        if self.read_lists is None:
+            return []
+        return [name for name in REQUIRED_LISTS if name not in self.read_lists]
+
+    def previous_exchange_rate(self, currency: str) -> Decimal | None:
+        return self.exchange_rates.get(currency.upper())
 
     def find(self, list_name: ListName, full_name: str) -> QbListElement | None:
         return self.lists.get(list_name, {}).get(normalise_name(full_name))

@@ -48,6 +48,12 @@ class TaxMode(StrEnum):
     TAX_LINE = "tax_line"  # Cin7's tax amount posted as an explicit line
 
 
+class CreditNoteRestock(StrEnum):
+    QTY_SHIPPED = "qty_shipped"
+    ALL = "all"
+    NONE = "none"
+
+
 class CogsGranularity(StrEnum):
     MONTHLY = "monthly"
     PER_DOCUMENT = "per_document"
@@ -227,6 +233,12 @@ class Cogs(_Section):
     document_ref_pattern: str = Field(
         default="CG{id}", description="Per-document COGS; tokens {reference} {id} {invoiceNumber}"
     )
+    credit_note_restock: CreditNoteRestock = Field(
+        default=CreditNoteRestock.QTY_SHIPPED,
+        description="What a credit note returned to stock (its COGS reversal): qty_shipped = "
+        "the lines' qtyShipped (a line without it holds the credit note); all = every "
+        "returned quantity; none = never reverse COGS",
+    )
 
 
 class Adjustments(_Section):
@@ -240,6 +252,15 @@ class Rounding(_Section):
         default=Decimal("0.05"),
         ge=0,
         description="Largest rounding line allowed; a bigger difference holds the entry",
+    )
+
+
+class Currency(_Section):
+    max_rate_change_percent: Decimal = Field(
+        default=Decimal("10"),
+        ge=0,
+        description="A document's exchange rate moving more than this percentage from the "
+        "tenant's previous rate for that currency is a finding to check",
     )
 
 
@@ -266,6 +287,8 @@ class TenantSettings(BaseModel):
     cogs: Cogs = Field(default_factory=Cogs)
     adjustments: Adjustments = Field(default_factory=Adjustments)
     rounding: Rounding = Field(default_factory=Rounding)
+    # accounting (issue 12): exchange-rate plausibility
+    currency: Currency = Field(default_factory=Currency)
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)

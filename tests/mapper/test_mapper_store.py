@@ -27,12 +27,16 @@ from omni2qbd_shared.db.models import (
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import PoisonMessage
 from omni2qbd_shared.tenant_settings import TenantSettings
-from tests.mapper.conftest import load_doc
+from tests.mapper.conftest import load_doc, mirror_rows
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def make_tenant(sessions: Sessions, settings: dict[str, Any] | None = None) -> str:
+async def make_tenant(
+    sessions: Sessions, settings: dict[str, Any] | None = None, *, mirrored: bool = True
+) -> str:
+    """A tenant; ``mirrored``: its QuickBooks lists were read and hold every name the
+    settings use (as after the first Web Connector session)."""
     tenant_id = str(uuid.uuid4())
     async with unit_of_work(sessions) as session:
         session.add(
@@ -50,6 +54,11 @@ async def make_tenant(sessions: Sessions, settings: dict[str, Any] | None = None
                     tenant_id=tenant_id, version=1, body=settings, created_by="test"
                 )
             )
+        if mirrored:
+            await session.flush()
+            parsed = TenantSettings.model_validate(settings) if settings else None
+            for row in mirror_rows(tenant_id, parsed):
+                session.add(row)
     return tenant_id
 
 
@@ -91,7 +100,7 @@ async def test_document_becomes_entries_once_and_redelivery_changes_nothing(
     tenant = await make_tenant(sessions)
     message = doc_message(tenant, "sales_order", load_doc("so_tax_exclusive"))
     first = await deliver(sessions, handlers.handle_document, message)
-    assert states(first) == [("customer_add", "ready"), ("invoice", "ready"), ("journal", "ready")]
+    assert states(first) == [("customer_add", "ready"), ("invoice", "ready")]
     invoice = next(
         msg for msg in first if isinstance(msg, m.EntryMessage) and msg.entry_kind == "invoice"
     )
@@ -101,13 +110,22 @@ async def test_document_becomes_entries_once_and_redelivery_changes_nothing(
     assert [(r.state, r.version, r.ref_number, r.txn_date) for r in stored] == [
         ("ready", 1, "SO-2221", "2022-09-16")
     ]
-    # The monthly COGS journal for September 2022 was built from the order's contribution.
-    (month,) = await rows(sessions, tenant, source_kind="cogs_month")
-    assert month.cin7_id == "2022-09" and Decimal(month.total) == Decimal("85.00")
+    # COGS follows the revenue: no COGS journal while the invoice is not in QuickBooks.
+    assert await rows(sessions, tenant, source_kind="cogs_month") == []
 
     again = await deliver(sessions, handlers.handle_document, message)
     assert [msg.entry_id for msg in again] == [msg.entry_id for msg in first]  # type: ignore[attr-defined]
-    assert len(await rows(sessions, tenant)) == len(await rows(sessions, tenant)) == 4
+    assert len(await rows(sessions, tenant)) == 3
+
+    # Once the invoice is posted, September 2022's journal is built from its contribution.
+    (row,) = stored
+    result = m.ResultMessage(entry_id=row.id, tenant_id=tenant, outcome="posted", txn_id="T-1")
+    out = await deliver(sessions, handlers.handle_result, result)
+    assert states(out) == [("journal", "ready")]
+    (month,) = await rows(sessions, tenant, source_kind="cogs_month")
+    assert month.cin7_id == "2022-09" and Decimal(month.total) == Decimal("85.00")
+    # the invoice is a pending draft (sales.is_pending): counted, and said so
+    assert any(f["code"] == "cogs_includes_pending" for f in month.findings)
 
 
 async def test_new_revision_supersedes_unsent_entry_and_reimports_posted(
@@ -126,7 +144,8 @@ async def test_new_revision_supersedes_unsent_entry_and_reimports_posted(
 
     posted = invoices[1]
     result = m.ResultMessage(entry_id=posted.id, tenant_id=tenant, outcome="posted", txn_id="T-1")
-    assert await deliver(sessions, handlers.handle_result, result) == []
+    # the posted invoice brings its COGS into the month's journal
+    assert states(await deliver(sessions, handlers.handle_result, result)) == [("journal", "ready")]
     v3 = {**v2, "customerOrderNo": "PO-780"}
     out = await deliver(
         sessions, handlers.handle_document, doc_message(tenant, "sales_order", v3, 2)
@@ -170,9 +189,8 @@ async def test_void_after_posting_creates_a_reversal_and_voids_unsent(sessions: 
     assert ("invoice", "superseded") in states(out)
     (invoice,) = await rows(sessions, tenant, entry_kind="invoice")
     assert invoice.state == "void"
-    # The voided order's cost left September's COGS journal.
-    months = await rows(sessions, tenant, source_kind="cogs_month")
-    assert [r.state for r in months] == ["superseded"]
+    # The voided order never reached QuickBooks, so its cost never entered a COGS journal.
+    assert await rows(sessions, tenant, source_kind="cogs_month") == []
 
 
 async def test_held_entry_is_reevaluated_when_settings_change(sessions: Sessions) -> None:

@@ -90,8 +90,8 @@ def test_3140_unknown_customer_and_unknown_item(send: Send, demo: CompanyFile) -
     assert status(rs) == (
         3140,
         "Error",
-        'There is an invalid reference to QuickBooks Customer "Joe Smith" in the Invoice. '
-        "QuickBooks error message: Invalid argument. "
+        'There is an invalid reference to QuickBooks Customer "Joe Smith" in the Invoice.  '
+        "QuickBooks error message: Invalid argument.  "
         "The specified record does not exist in the list.",
     )
     line = "<InvoiceLineAdd><ItemRef><FullName>Nope</FullName></ItemRef></InvoiceLineAdd>"

@@ -110,8 +110,9 @@ def local_date(moment: datetime, zone: ZoneInfo) -> date:
 class Cin7Doc:
     """Case-insensitive, null-tolerant access to one Cin7 document or line."""
 
-    def __init__(self, payload: Mapping[str, Any]) -> None:
+    def __init__(self, payload: Mapping[str, Any], prefix: str = "") -> None:
         self.raw = payload
+        self.prefix = prefix  # "lineItems[2]." for a line: errors name the whole path
         self._data = _fold(payload)
         self._lines: dict[str, list[Cin7Doc]] = {}
 
@@ -131,9 +132,13 @@ class Cin7Doc:
 
     def dec(self, name: str) -> Decimal:
         try:
-            return to_decimal(self._data.get(name.lower()))
+            value = to_decimal(self._data.get(name.lower()))
         except ValueError as exc:
-            raise ValueError(f"field {name}: {exc}") from exc
+            raise ValueError(f"field {self.prefix}{name}: {exc}") from exc
+        if not value.is_finite():
+            # JSON readers accept NaN and Infinity; no amount or quantity can be either.
+            raise ValueError(f"field {self.prefix}{name}: {value} is not a number")
+        return value
 
     def opt_dec(self, name: str) -> Decimal | None:
         return self.dec(name) if self.has(name) else None
@@ -157,7 +162,11 @@ class Cin7Doc:
             value = self._data.get(key) or []
             if not isinstance(value, list):
                 raise ValueError(f"field {name}: expected a list of lines")
-            self._lines[key] = [Cin7Doc(line) for line in value if isinstance(line, Mapping)]
+            self._lines[key] = [
+                Cin7Doc(line, f"{name}[{number}].")
+                for number, line in enumerate(value)
+                if isinstance(line, Mapping)
+            ]
         return self._lines[key]
 
     def sub(self, name: str) -> Cin7Doc:

@@ -36,6 +36,32 @@ KIND_LABELS = {
 }
 
 
+ItemRole = Literal["product", "charge", "discount"]
+
+# The bridge posts values, never quantities (DESIGN §1): only these item types may carry its
+# lines. An Inventory Part would make QuickBooks post its own COGS and move quantities, on
+# top of the bridge's COGS journals.
+ALLOWED_ITEM_TYPES: dict[ItemRole, tuple[str, ...]] = {
+    "product": ("ItemNonInventory", "ItemService"),
+    "charge": ("ItemOtherCharge", "ItemService", "ItemNonInventory"),
+    "discount": ("ItemDiscount", "ItemOtherCharge"),
+}
+ITEM_TYPE_WORDS = {
+    "ItemService": "Service",
+    "ItemNonInventory": "Non-inventory Part",
+    "ItemOtherCharge": "Other Charge",
+    "ItemInventory": "Inventory Part",
+    "ItemInventoryAssembly": "Inventory Assembly",
+    "ItemSalesTax": "Sales Tax Item",
+    "ItemSalesTaxGroup": "Sales Tax Group",
+    "ItemDiscount": "Discount",
+    "ItemSubtotal": "Subtotal",
+    "ItemPayment": "Payment",
+    "ItemGroup": "Group",
+    "ItemFixedAsset": "Fixed Asset",
+}
+
+
 def canonical_revision(payload: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON form: the revision the fetcher stamps on each document."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -137,7 +163,9 @@ class MappingContext:
             ]
         return []
 
-    def check_item(self, name: str, setting: str, purpose: str) -> list[Finding]:
+    def check_item(
+        self, name: str, setting: str, purpose: str, role: ItemRole = "charge"
+    ) -> list[Finding]:
         if self.lists.is_mirrored("item") and self.lists.find("item", name) is None:
             return [
                 self.finding(
@@ -147,7 +175,66 @@ class MappingContext:
                     field=setting,
                 )
             ]
-        return []
+        return self.check_item_type(name, role, setting)
+
+    def check_item_type(self, name: str, role: ItemRole, where: str) -> list[Finding]:
+        """Hold the entry when the QuickBooks item has a type the bridge must not post to."""
+        found = self.lists.find("item", name)
+        if found is None or found.item_type is None:
+            return []
+        allowed = ALLOWED_ITEM_TYPES[role]
+        if found.item_type in allowed:
+            return []
+        kind = ITEM_TYPE_WORDS.get(found.item_type, found.item_type)
+        choices = " or ".join(ITEM_TYPE_WORDS[t] for t in allowed)
+        why = (
+            " QuickBooks would post its own cost of goods sold and move quantities on top of "
+            "the bridge's COGS journals (the bridge syncs values, not quantities)."
+            if found.item_type in ("ItemInventory", "ItemInventoryAssembly")
+            else ""
+        )
+        return [
+            self.finding(
+                "item_type_not_allowed",
+                f"{self.label}: QuickBooks item {found.full_name!r} ({where}) is an {kind}, "
+                f"which the bridge does not put on its lines.{why} Choose a {choices} item "
+                "for it (items.item_map or the items settings).",
+                field=where,
+            )
+        ]
+
+    def rounding_note(self, difference: Decimal, rounded_amounts: int) -> list[Finding]:
+        """Say so when the rounding line is more than a cent per rounded line: a difference
+        that size is not rounding alone, and nobody should find it only in the ledger."""
+        if abs(difference) <= Decimal("0.01") * max(rounded_amounts, 1):
+            return []
+        return [
+            self.finding(
+                "rounding_difference",
+                f"{self.label}: the lines differ from Cin7's total (field total) by "
+                f"{fmt(difference)}, more than a cent per line ({rounded_amounts} lines); "
+                f"{fmt(difference)} is posted as a rounding line to "
+                f"{self.settings.accounts.rounding!r}. Above rounding.tolerance "
+                f"({fmt(self.settings.rounding.tolerance)}) the entry would be held.",
+                field="total",
+                blocking=False,
+            )
+        ]
+
+    def unmapped_account_code(self, code: str | None, line_no: int, used: str) -> list[Finding]:
+        """The note docs/mapper.md promises for a Cin7 accountCode missing from account_map."""
+        if not code or code in self.settings.accounts.account_map:
+            return []
+        return [
+            self.finding(
+                "unmapped_account",
+                f"{self.label}, line {line_no}: Cin7 account code {code!r} (field "
+                f"lineItems[{line_no - 1}].accountCode) is not in accounts.account_map, so the "
+                f"line posts to {used!r}. Map it in the tenant settings if it should not.",
+                field=f"lineItems[{line_no - 1}].accountCode",
+                blocking=False,
+            )
+        ]
 
     def item_ref(self, name: str) -> Ref:
         found = self.lists.find("item", name)
@@ -250,9 +337,34 @@ class MappingContext:
                     )
                 ],
             )
-        # Cin7 stores units of document currency per unit of the account's base currency;
-        # QuickBooks wants home currency per unit of the foreign currency.
-        return code, (Decimal(1) / rate).quantize(Decimal("0.000001")), []
+        # Cin7 stores units of document currency per unit of the account's base currency
+        # (docs/mapper.md, "Currency", says how sure that is); QuickBooks wants home currency
+        # per unit of the foreign currency.
+        exchange_rate = (Decimal(1) / rate).quantize(Decimal("0.000001"))
+        return code, exchange_rate, self._rate_moved(code, exchange_rate)
+
+    def _rate_moved(self, code: str, exchange_rate: Decimal) -> list[Finding]:
+        """A rate far from the tenant's previous one for the currency is checked by a person:
+        it is how an inverted or mistyped rate shows before it reaches the books."""
+        previous = self.lists.previous_exchange_rate(code)
+        if previous is None or previous <= 0:
+            return []
+        limit = self.settings.currency.max_rate_change_percent
+        moved = abs(exchange_rate / previous - 1) * 100
+        if moved <= limit:
+            return []
+        return [
+            self.finding(
+                "exchange_rate_moved",
+                f"{self.label}: its exchange rate gives {exchange_rate.normalize():f} "
+                f"{self.settings.home_currency} per {code} (field currencyRate "
+                f"{self.doc.dec('currencyRate').normalize():f}), {moved.quantize(Decimal('0.1'))}% "
+                f"away from the previous {previous.normalize():f} for {code}, more than "
+                f"currency.max_rate_change_percent ({limit.normalize():f}%). Check the rate in "
+                "Cin7, or raise the setting if the currency really moved that much.",
+                field="currencyRate",
+            )
+        ]
 
 
 class _Blank(dict[str, str]):

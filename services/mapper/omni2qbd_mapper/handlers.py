@@ -125,7 +125,7 @@ async def handle_document(
     if await _is_stale(session, message):
         log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
         return []
-    lists = await load_lists(session, message.tenant_id)
+    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     await map_and_store(
         session,
@@ -143,12 +143,26 @@ async def handle_document(
 
 
 async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:
+    await store.lock_tenant(session, message.tenant_id)
     row = await store.set_state_from_result(
         session, message.tenant_id, message.entry_id, message.outcome
     )
     if row is None:
         log.info("result_for_unknown_entry", entry_id=message.entry_id)
-    return []
+        return []
+    if row.entry_kind not in store.REVENUE_KINDS or row.state not in store.COUNTS_COGS:
+        return []
+    # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its month.
+    periods = await store.contribution_periods(
+        session, message.tenant_id, row.source_kind, row.cin7_id
+    )
+    if not periods:
+        return []
+    settings = await _tenant_settings(session, message.tenant_id)
+    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
+    out = store.Outbox()
+    await _rebuild_months(session, message.tenant_id, periods, settings, lists, out)
+    return out.messages
 
 
 async def reevaluate(
@@ -160,7 +174,7 @@ async def reevaluate(
         settings = await _tenant_settings(session, tenant_id)
     except PoisonMessage:
         return []  # an event for a tenant deleted meanwhile: nothing to re-evaluate
-    lists = await load_lists(session, tenant_id)
+    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     for source_kind, cin7_id, revision in await store.open_document_revisions(
         session, tenant_id, held_only
@@ -194,9 +208,26 @@ async def handle_lists(message: m.ListChangesMessage, session: AsyncSession) -> 
 async def handle_tenant_event(
     message: m.TenantEventMessage, session: AsyncSession
 ) -> Sequence[m.Message]:
+    if message.event == "do_not_import":
+        return await _do_not_import(message, session)
     if message.event not in ("settings_saved", "match_confirmed"):
         return []
     try:
         return await reevaluate(session, message.tenant_id, held_only=False)
     except ValidationError as exc:  # pragma: no cover - settings are validated when saved
         raise PoisonMessage(str(exc)) from exc
+
+
+async def _do_not_import(
+    message: m.TenantEventMessage, session: AsyncSession
+) -> Sequence[m.Message]:
+    """``detail.entry_ids``: entries a person marked "do not import" (Cin7's DoNotImport)."""
+    await store.lock_tenant(session, message.tenant_id)
+    entry_ids = [str(i) for i in message.detail.get("entry_ids") or []]
+    out = store.Outbox()
+    await store.mark_do_not_import(session, message.tenant_id, entry_ids, out)
+    if out.touched_periods:
+        settings = await _tenant_settings(session, message.tenant_id)
+        lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
+        await _rebuild_months(session, message.tenant_id, out.touched_periods, settings, lists, out)
+    return out.messages

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_shared.db.models import ContactMatch, QbLink, QbListItem
+from omni2qbd_shared.db.models import ContactMatch, QbLink, QbListCursor, QbListItem
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.qb_lists import ListName, QbListElement, QbLists
@@ -35,8 +35,57 @@ def _rate(value: object) -> Decimal | None:
         return None
 
 
-async def load_lists(session: AsyncSession, tenant_id: str) -> QbLists:
-    lists = QbLists()
+def _item_type(data: dict[str, str]) -> str | None:
+    ret = data.get("ret") or ""
+    return ret.removesuffix("Ret") if ret.startswith("Item") else None
+
+
+async def _read_lists(session: AsyncSession, tenant_id: str) -> list[str]:
+    """The lists the gateway has read from QuickBooks at least once."""
+    cursors = (await session.exec(scoped(QbListCursor, tenant_id))).all()
+    return [
+        _MIRRORED[c.list_type]
+        for c in cursors
+        if c.refreshed_at is not None and c.list_type in _MIRRORED
+    ]
+
+
+# How far back the previous exchange rate per currency is looked for.
+RATE_HISTORY = 500
+
+
+async def _exchange_rates(session: AsyncSession, tenant_id: str) -> dict[str, Decimal]:
+    """The newest exchange rate per currency among the latest entries in QuickBooks."""
+    rows = await session.exec(
+        scoped(EntryRow, tenant_id)
+        .where(
+            col(EntryRow.state).in_(("posted", "locked")),
+            col(EntryRow.entry_kind).in_(("invoice", "credit_memo", "bill", "vendor_credit")),
+        )
+        .order_by(col(EntryRow.txn_date).desc())
+        .limit(RATE_HISTORY)
+    )
+    newest: dict[str, tuple[str, Decimal]] = {}
+    for row in rows.all():
+        body = row.body or {}
+        rate = _rate((body.get("header") or {}).get("exchange_rate"))
+        currency = str(body.get("currency") or "").upper()
+        if rate is None or not currency:
+            continue
+        when = row.txn_date or ""
+        if currency not in newest or when >= newest[currency][0]:
+            newest[currency] = (when, rate)
+    return {currency: rate for currency, (_when, rate) in newest.items()}
+
+
+async def load_lists(
+    session: AsyncSession, tenant_id: str, *, exchange_rates: bool = False
+) -> QbLists:
+    """The tenant's view; ``exchange_rates`` (multi-currency tenants) adds the previous rate
+    per currency for the plausibility check."""
+    lists = QbLists.for_tenant(await _read_lists(session, tenant_id))
+    if exchange_rates:
+        lists.exchange_rates = await _exchange_rates(session, tenant_id)
     rows = (await session.exec(scoped(QbListItem, tenant_id).where(QbListItem.is_active))).all()
     grouped: dict[ListName, list[QbListElement]] = {}
     for row in rows:
@@ -51,12 +100,16 @@ async def load_lists(session: AsyncSession, tenant_id: str) -> QbLists:
                 email=data.get("email"),
                 is_active=row.is_active,
                 tax_rate=_rate(data.get("tax_rate")),
+                item_type=_item_type(data) if name == "item" else None,
+                sales_tax_code=data.get("sales_tax_code") if name == "customer" else None,
             )
         )
         # Sales tax items are items too: an item line may name one.
         if name == "sales_tax_item":
             grouped.setdefault("item", []).append(
-                QbListElement(list_id=row.list_id, full_name=row.full_name)
+                QbListElement(
+                    list_id=row.list_id, full_name=row.full_name, item_type="ItemSalesTax"
+                )
             )
     for list_name, elements in grouped.items():
         lists.add(list_name, elements)

@@ -13,6 +13,7 @@ from omni2qbd_mapper.cin7doc import Cin7Doc, Cin7Kind, detect_kind, parse_kind
 from omni2qbd_mapper.context import MappingContext, canonical_revision
 from omni2qbd_mapper.result import DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_mapper.rules.adjustments import map_adjustment, map_inventory_value
+from omni2qbd_mapper.rules.lists_gate import hold_until_lists_read
 from omni2qbd_mapper.rules.purchases import map_purchase_order
 from omni2qbd_mapper.rules.sales import map_credit_note, map_sales_order
 from omni2qbd_shared.qb_lists import QbLists, QbListsView
@@ -53,11 +54,12 @@ def map_document(
         resolved = kind
     else:
         resolved = parse_kind(kind)
+    view = lists if lists is not None else QbLists.empty()
     ctx = MappingContext(
         kind=resolved,
         doc=Cin7Doc(payload),
         settings=settings,
-        lists=lists if lists is not None else QbLists.empty(),
+        lists=view,
         tenant_id=tenant_id,
         revision=revision or canonical_revision(payload),
         posted=posted,
@@ -67,4 +69,4 @@ def map_document(
     if rule is None:
         # Contacts are not imported on their own: they are created with the first transaction.
         return MappingResult(kind=resolved.value, document=ctx.label, status=DocumentStatus.IGNORED)
-    return rule(ctx)
+    return hold_until_lists_read(rule(ctx), view)

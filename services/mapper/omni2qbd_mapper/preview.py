@@ -40,4 +40,14 @@ def result_json(result: MappingResult) -> dict[str, Any]:
         entry_data["held"] = entry.held
         entry_data["debit_credit"] = [json.loads(p.model_dump_json()) for p in entry.debit_credit()]
     data["findings"] = [json.loads(f.model_dump_json()) for f in result.all_findings()]
+    if result.cogs:
+        data["cogs_counts_when"] = COGS_RULE
     return data
+
+
+# How pending (draft) invoices count: see docs/mapper.md, "COGS follows the revenue".
+COGS_RULE = (
+    "This document's COGS counts in its month's journal once its invoice or credit memo is in "
+    "QuickBooks (a pending draft counts, and the month's journal says how much is on pending "
+    "drafts), or once it is marked do not import; until then it waits."
+)

@@ -18,7 +18,7 @@ import typer
 
 from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.mapping import map_document
-from omni2qbd_mapper.preview import result_json, result_message_set
+from omni2qbd_mapper.preview import COGS_RULE, result_json, result_message_set
 from omni2qbd_mapper.result import DocumentStatus
 from omni2qbd_shared.qb_lists import QbLists
 from omni2qbd_shared.tenant_settings import SettingsError, load_settings_text
@@ -94,6 +94,10 @@ def preview(
     for finding in result.all_findings():
         marker = "HOLD" if finding.blocking else "note"
         typer.echo(f"[{marker}] {finding.code}: {finding.message}", err=True)
+    for contribution in result.cogs:
+        typer.echo(
+            f"[cogs] {contribution.period}: {contribution.amount:,.2f}. {COGS_RULE}", err=True
+        )
     if result.status is DocumentStatus.HELD:
         typer.echo(f"{result.document}: held until the findings marked HOLD are fixed", err=True)
         raise typer.Exit(EXIT_HELD)

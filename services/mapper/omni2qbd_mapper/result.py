@@ -25,6 +25,9 @@ class CogsContribution(BaseModel):
     document: str
     amount: Money
     class_name: str | None = None
+    # Set when summed into a month: the document's invoice/credit memo is a pending draft in
+    # QuickBooks (counted, and shown, because QuickBooks holds it; see docs/mapper.md).
+    pending: bool = False
 
 
 class PostedEntry(BaseModel):

@@ -7,7 +7,10 @@ revision mapped again (redelivery, or re-evaluation after a settings or list cha
 its row in place with a higher version, or changes nothing when the result is the same.
 
 COGS contributions are kept as rows of entry kind ``cogs_contribution`` (state ``current``
-or ``superseded``); they are never published, only summed into monthly COGS journals.
+or ``superseded``); they are never published, only summed into monthly COGS journals. A
+contribution counts in its month only once its document's invoice or credit memo is in
+QuickBooks (posted, pending or final, or locked) or a person marked it "do not import"
+(``counted_documents``): COGS follows the revenue, as in Cin7's own integrations.
 """
 
 from __future__ import annotations
@@ -42,10 +45,17 @@ VOID = "void"
 POSTED = "posted"
 LOCKED = "locked"
 FAILED = "failed"
+# A person decided the entry is not to be imported (Cin7's "Do Not Import"); its COGS counts.
+DO_NOT_IMPORT = "do_not_import"
 OPEN_STATES = (READY, NEEDS_ATTENTION, FAILED)
 IN_QUICKBOOKS = (POSTED, LOCKED)
+# The entries whose QuickBooks fate decides whether a document's COGS counts.
+REVENUE_KINDS = (EntryKind.INVOICE.value, EntryKind.CREDIT_MEMO.value)
+COUNTS_COGS = (POSTED, LOCKED, DO_NOT_IMPORT)
+_ID_CHUNK = 500
 
 CONTRIBUTION_KIND = "cogs_contribution"
+CONTACT_SOURCE = "contact"
 CURRENT = "current"
 COGS_MONTH_SOURCE = "cogs_month"
 
@@ -55,6 +65,7 @@ _MESSAGE_STATES = {
     NEEDS_ATTENTION: "held",
     SUPERSEDED: "superseded",
     VOID: "superseded",
+    DO_NOT_IMPORT: "superseded",
 }
 
 
@@ -167,8 +178,15 @@ async def upsert_entry(
     top_version = max((r.version for r in rows), default=0)
     same = next((r for r in rows if r.revision == entry.source.revision), None)
     if same is not None:
-        if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID):
+        if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID, DO_NOT_IMPORT):
             return same  # already sent, or an old revision delivered again: nothing to do
+        if entry.source.kind == CONTACT_SOURCE and same.state == values["state"]:
+            # A new customer/vendor is shared by all its orders, each with its own address
+            # and findings: only a change of held/ready makes a new version, so an approved
+            # CustomerAdd is not replaced (losing its approval) every time another order of
+            # that customer is mapped.
+            out.messages.append(entry_message(same))
+            return same
         changed = any(getattr(same, k) != v for k, v in values.items() if k != "total") or (
             same.total is None or Decimal(same.total) != entry.total
         )
@@ -268,6 +286,82 @@ async def store_contributions(
     await session.flush()
 
 
+@dataclass(frozen=True)
+class RevenueState:
+    """How a document's invoice or credit memo stands in QuickBooks, for COGS."""
+
+    counted: bool  # in QuickBooks (pending or final) or marked do not import
+    pending: bool  # in QuickBooks as a pending draft (not yet in the books there)
+
+
+async def revenue_states(
+    session: AsyncSession, tenant_id: str, documents: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], RevenueState]:
+    """(source kind, Cin7 id) -> whether its COGS counts, for the documents given."""
+    wanted = set(documents)
+    if not wanted:
+        return {}
+    ids = sorted({cin7_id for _kind, cin7_id in wanted})
+    found: dict[tuple[str, str], RevenueState] = {}
+    revenue_rows: list[EntryRow] = []
+    for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
+        statement = scoped(EntryRow, tenant_id).where(
+            col(EntryRow.entry_kind).in_(REVENUE_KINDS),
+            col(EntryRow.state).in_(COUNTS_COGS),
+            col(EntryRow.cin7_id).in_(ids[start : start + _ID_CHUNK]),
+        )
+        revenue_rows += (await session.exec(statement)).all()
+    for row in revenue_rows:
+        key = (row.source_kind, row.cin7_id)
+        if key not in wanted:
+            continue
+        pending = row.state == POSTED and bool((row.body.get("header") or {}).get("is_pending"))
+        previous = found.get(key)
+        # Any final (locked / not pending) version means the revenue is in the books.
+        found[key] = RevenueState(True, pending and (previous is None or previous.pending))
+    return found
+
+
+async def current_contributions(
+    session: AsyncSession, tenant_id: str, period: str | None = None
+) -> list[CogsContribution]:
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.entry_kind == CONTRIBUTION_KIND, EntryRow.state == CURRENT
+    )
+    if period is not None:
+        statement = statement.where(EntryRow.txn_date == period)
+    return [
+        CogsContribution.model_validate(row.body) for row in (await session.exec(statement)).all()
+    ]
+
+
+async def counted_contributions(
+    session: AsyncSession, tenant_id: str, contributions: Sequence[CogsContribution]
+) -> list[CogsContribution]:
+    """The contributions whose documents' revenue is in QuickBooks, marked with pending."""
+    states = await revenue_states(
+        session, tenant_id, ((c.source.kind, c.source.cin7_id) for c in contributions)
+    )
+    counted = []
+    for contribution in contributions:
+        state = states.get((contribution.source.kind, contribution.source.cin7_id))
+        if state is not None and state.counted:
+            counted.append(contribution.model_copy(update={"pending": state.pending}))
+    return counted
+
+
+async def contribution_periods(
+    session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
+) -> set[str]:
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.entry_kind == CONTRIBUTION_KIND,
+        EntryRow.state == CURRENT,
+        EntryRow.source_kind == source_kind,
+        EntryRow.cin7_id == cin7_id,
+    )
+    return {row.txn_date or "" for row in (await session.exec(statement)).all()} - {""}
+
+
 async def rebuild_cogs_month(
     session: AsyncSession,
     tenant_id: str,
@@ -277,15 +371,11 @@ async def rebuild_cogs_month(
     now: datetime,
     out: Outbox,
 ) -> None:
-    """Re-sum a month's contributions into its COGS journal (a new version when it changed)."""
-    statement = scoped(EntryRow, tenant_id).where(
-        EntryRow.entry_kind == CONTRIBUTION_KIND,
-        EntryRow.state == CURRENT,
-        EntryRow.txn_date == period,
+    """Re-sum a month's counted contributions into its COGS journal (a new version when it
+    changed). Documents whose invoice or credit memo is not in QuickBooks yet wait."""
+    contributions = await counted_contributions(
+        session, tenant_id, await current_contributions(session, tenant_id, period)
     )
-    contributions = [
-        CogsContribution.model_validate(row.body) for row in (await session.exec(statement)).all()
-    ]
     journals = await session.exec(
         scoped(EntryRow, tenant_id).where(
             EntryRow.source_kind == COGS_MONTH_SOURCE, EntryRow.cin7_id == period
@@ -355,6 +445,31 @@ async def set_state_from_result(
     row.updated_at = utcnow()
     session.add(row)
     return row
+
+
+async def mark_do_not_import(
+    session: AsyncSession, tenant_id: str, entry_ids: Iterable[str], out: Outbox
+) -> list[EntryRow]:
+    """A person decided these open entries are not to be imported (Cin7's "Do Not Import").
+
+    They are withdrawn from the gateway; an invoice or credit memo marked so lets its
+    document's COGS count, as Cin7 does for documents set to "Do Not Import".
+    """
+    marked = []
+    for entry_id in entry_ids:
+        row = await session.get(EntryRow, entry_id)
+        if row is None or row.tenant_id != tenant_id or row.state not in OPEN_STATES:
+            continue
+        row.state = DO_NOT_IMPORT
+        row.updated_at = utcnow()
+        session.add(row)
+        out.messages.append(entry_message(row))
+        marked.append(row)
+        if row.entry_kind in REVENUE_KINDS:
+            out.touched_periods |= await contribution_periods(
+                session, tenant_id, row.source_kind, row.cin7_id
+            )
+    return marked
 
 
 async def open_document_revisions(

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_gateway.outbox import ApprovalError, approve, status_rows
 from omni2qbd_gateway.qwc import QwcError, build_qwc
 from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
+from omni2qbd_mapper.cogs_status import cogs_status, describe_cogs_status
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.dead_letters import dead_letter_lines
@@ -98,9 +99,9 @@ def status_command(
     async def work(session: AsyncSession, settings: AppSettings) -> Any:
         row = await get_tenant(session, tenant)
         dead.extend(await dead_letter_lines(settings, row.id))
-        return row.name, await status_rows(session, row.id)
+        return row.name, await status_rows(session, row.id), await cogs_status(session, row.id)
 
-    name, rows = _run(work, read_only=True)  # SQLite: status never waits for a writer
+    name, rows, cogs_months = _run(work, read_only=True)  # SQLite: never waits for a writer
     if dead and not as_json:
         typer.echo(f"DEAD-LETTERED ({len(dead)}): see `omni2qbd dlq list`\n" + "\n".join(dead))
     if as_json:
@@ -128,8 +129,7 @@ def status_command(
         return
     if not rows:
         typer.echo(f"{name}: no entries yet")
-        return
-    current = None
+    current: str | None = None
     for r in rows:
         if r.state != current:
             current = r.state
@@ -143,6 +143,8 @@ def status_command(
             f"  {r.entry_id}  {r.entry_kind:<13} {r.ref_number or '-':<12} {r.source}{who}{qb}"
             f"{outcome}"
         )
+    for line in describe_cogs_status(cogs_months):  # COGS follows the revenue (docs/mapper.md)
+        typer.echo(line)
 
 
 @app.command("qwc")

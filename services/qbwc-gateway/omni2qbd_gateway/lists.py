@@ -85,6 +85,8 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def _ret_data(ret: etree._Element) -> dict[str, str]:
+    # "ret" keeps the element's type (ItemInventoryRet, ItemNonInventoryRet, ...): the mapper
+    # accepts only some item types on sales lines.
     data = {"ret": str(ret.tag)}
     for field, path in (
         ("name", "Name"),
@@ -94,6 +96,8 @@ def _ret_data(ret: etree._Element) -> dict[str, str]:
         ("tax_rate", "TaxRate"),
         ("company_name", "CompanyName"),
         ("is_taxable", "IsTaxable"),
+        # A customer's sales tax code: the mapper checks it against what Cin7 charged.
+        ("sales_tax_code", "SalesTaxCodeRef/FullName"),
     ):
         value = ret.findtext(path)
         if value:

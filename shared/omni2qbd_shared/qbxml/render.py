@@ -186,6 +186,7 @@ def _sales_body(body: etree._Element, entry: Entry, mod: bool) -> None:
         _text(body, "PONumber", header.po_number, 25)
     _ref(body, "ItemSalesTaxRef", header.sales_tax_item, 31)
     _text(body, "Memo", header.memo, 4095)
+    _ref(body, "CustomerSalesTaxCodeRef", header.customer_tax_code, 3)
     _exchange_rate(body, entry)
     if not mod:
         _guid(body, entry)
@@ -260,7 +261,9 @@ def _purchase_body(body: etree._Element, entry: Entry, mod: bool, version: str) 
 # -- journals -------------------------------------------------------------------------------------
 
 
-def _journal_line(parent: etree._Element, line: EntryLine, mod: bool) -> None:
+def _journal_line(
+    parent: etree._Element, line: EntryLine, mod: bool, header_memo: str = ""
+) -> None:
     if line.side is None:
         raise RenderError("a journal line has no debit/credit side")
     if mod:
@@ -271,7 +274,7 @@ def _journal_line(parent: etree._Element, line: EntryLine, mod: bool) -> None:
         node = _el(parent, "JournalDebitLine" if line.side is Side.DEBIT else "JournalCreditLine")
     _ref(node, "AccountRef", line.account, 159)
     _el(node, "Amount", _amount(line.amount))
-    _text(node, "Memo", line.description, 4095)
+    _text(node, "Memo", line.description or header_memo, 4095)
     _ref(node, "EntityRef", line.entity)
     _ref(node, "ClassRef", line.class_name, 159)
 
@@ -281,15 +284,15 @@ def _journal_body(body: etree._Element, entry: Entry, mod: bool) -> None:
         raise RenderError(f"journal {entry.key} has no lines")
     _date(body, "TxnDate", entry)
     _text(body, "RefNumber", entry.ref_number, 11)
-    if not mod:
-        _text(body, "Memo", entry.header.memo, 4095)  # JournalEntryMod has no Memo
+    # No header Memo: US QuickBooks Desktop does not support it on JournalEntryAdd (Intuit's
+    # OSR) and JournalEntryMod has none; the text goes on every line instead.
     _bool(body, "IsAdjustment", entry.header.is_adjustment)
     if not mod:
         _guid(body, entry)
     for line in entry.lines:
         if money(line.amount) < 0:
             raise RenderError(f"journal {entry.key} has a negative line amount")
-        _journal_line(body, line, mod)
+        _journal_line(body, line, mod, entry.header.memo)
 
 
 # -- customers and vendors ------------------------------------------------------------------------
@@ -308,6 +311,8 @@ def _contact_body(body: etree._Element, entry: Entry, mod: bool) -> None:
     _address(body, "ShipAddress", contact.ship_address)
     _text(body, "Phone", contact.phone, 21)
     _text(body, "Email", contact.email, 1023)
+    if customer:
+        _ref(body, "SalesTaxCodeRef", contact.sales_tax_code, 3)
     if not mod:
         _guid(body, entry)
     if contact.currency:

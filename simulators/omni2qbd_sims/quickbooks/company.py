@@ -74,6 +74,8 @@ _KIND_LABEL = {
 }
 
 
+TEMPLATE_NAMES = {"Invoice": "Intuit Service Invoice", "CreditMemo": "Custom Credit Memo"}
+
 _LINE_SUFFIXES = ("LineAdd", "LineMod", "LineRet", "DebitLine", "CreditLine")
 
 
@@ -98,6 +100,18 @@ class PendingLock:
     code: int
     remaining: int
     request_types: frozenset[str] | None
+
+
+@dataclass
+class InjectedAnswer:
+    """A status QuickBooks answers a write with instead of its Ret (e.g. 3210 Info)."""
+
+    code: int
+    severity: str
+    message: str
+    remaining: int
+    request_types: frozenset[str] | None
+    apply: bool  # whether QuickBooks still saved the write
 
 
 @dataclass
@@ -139,6 +153,7 @@ class CompanyState:
         self.iterators: dict[str, IteratorState] = {}
         self.message_sets: OrderedDict[str, StoredMessageSet] = OrderedDict()
         self.pending_locks: list[PendingLock] = []
+        self.injected_answers: list[InjectedAnswer] = []
         self._next_list = 0x80000001
         self._next_txn = 0x1
         self._next_txn_number = 1
@@ -157,6 +172,7 @@ class CompanyState:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("injected_answers", [])  # company files saved before it
         self.lock = threading.RLock()
         self._clock = lambda: datetime.now(DEFAULT_TZ)
 
@@ -293,6 +309,13 @@ class CompanyState:
             self.lists[record.list_id] = record
             return record
 
+    def default_template(self, txn_type: str) -> ListRecord:
+        """The form template QuickBooks puts on a sale sent without one (created on first
+        use, as the sample company files have it)."""
+        name = TEMPLATE_NAMES.get(txn_type, f"Intuit {txn_type}")
+        found = self.find_list(("Template",), full_name=name)
+        return found if found is not None else self.add_list("Template", name)
+
     def touch_list(self, record: ListRecord) -> None:
         record.edit_sequence = self.new_edit_sequence()
         record.time_modified = self.now()
@@ -380,6 +403,35 @@ class CompanyState:
         types = frozenset(request_types) if request_types else None
         with self.lock:
             self.pending_locks.append(PendingLock(code, count, types))
+
+    def inject_answer(
+        self,
+        code: int,
+        severity: str,
+        message: str,
+        *,
+        count: int = 1,
+        request_types: Iterable[str] | None = None,
+        apply: bool = True,
+    ) -> None:
+        """Answer the next ``count`` requests (of ``request_types``, e.g. ``InvoiceAddRq``)
+        with this status and no Ret, as real QuickBooks sometimes does: a captured answer
+        has status 3210, severity Info, and no Ret. ``apply`` says whether the write is
+        still saved, so a test can check that the bridge confirms by query."""
+        types = frozenset(request_types) if request_types else None
+        with self.lock:
+            self.injected_answers.append(
+                InjectedAnswer(code, severity, message, count, types, apply)
+            )
+
+    def take_answer(self, request_tag: str) -> InjectedAnswer | None:
+        for injected in self.injected_answers:
+            if injected.request_types is None or request_tag in injected.request_types:
+                injected.remaining -= 1
+                if injected.remaining <= 0:
+                    self.injected_answers.remove(injected)
+                return injected
+        return None
 
     def take_lock(self, request_type: str) -> int | None:
         for pending in self.pending_locks:

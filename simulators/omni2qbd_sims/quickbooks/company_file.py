@@ -17,6 +17,7 @@ from lxml import etree
 from omni2qbd_sims.quickbooks import statuses
 from omni2qbd_sims.quickbooks.company import CompanyState
 from omni2qbd_sims.quickbooks.model import (
+    INVENTORY_KINDS,
     ITEM_KINDS,
     PAYMENT_TYPES,
     TXN_TYPES,
@@ -494,6 +495,29 @@ class CompanyFile(CompanyState):
                         txn_type, len(snaps), sum((s.total for s in snaps), ZERO)
                     )
             return result
+
+    def inventory_cogs(self) -> Decimal:
+        """The cost of goods sold QuickBooks posts by itself: every final (not pending)
+        invoice line on an Inventory Part or Assembly moves quantity x the item's cost from
+        Inventory Asset to COGS, and a credit memo line moves it back. A bridge that also
+        posts COGS journals for those lines books the cost twice; this shows it."""
+        with self.lock:
+            total = ZERO
+            for txn in self.txns.values():
+                if txn.deleted or txn.txn_type not in ("Invoice", "CreditMemo"):
+                    continue
+                if txn.body.findtext("IsPending") == "true":
+                    continue  # pending sales post nothing (reference §3.8)
+                sign = 1 if txn.txn_type == "Invoice" else -1
+                for line in txn.body:
+                    if str(line.tag) not in LINE_TAGS:
+                        continue
+                    item = self.lists.get(line.findtext("ItemRef/ListID") or "")
+                    if item is None or item.kind not in INVENTORY_KINDS:
+                        continue
+                    quantity = parse_decimal(line.findtext("Quantity")) or Decimal(1)
+                    total += sign * quantity * (item.cost or ZERO)
+            return money(total)
 
     def list_records(self, kind: str | None = None) -> list[ListSnapshot]:
         with self.lock:

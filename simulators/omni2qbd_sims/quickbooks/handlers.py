@@ -302,7 +302,14 @@ def _txn_mod(txn_type: str) -> Handler:
     def handle(ctx: RequestContext, rq: etree._Element) -> HandlerResult:
         mod = rq.find(f"{txn_type}Mod")
         assert mod is not None
-        txn = mod_txn(ctx.company, txn_type, mod)
+        try:
+            txn = mod_txn(ctx.company, txn_type, mod)
+        except statuses.RequestFailed as failure:
+            current = ctx.company.live_txn((mod.findtext("TxnID") or "").strip())
+            if failure.status.code == statuses.STALE_EDIT_SEQUENCE and current is not None:
+                # QuickBooks answers a stale EditSequence with the transaction as it is now.
+                failure.rets = [_write_ret(ctx, rq, current)]
+            raise
         return HandlerResult([_write_ret(ctx, rq, txn)])
 
     return handle

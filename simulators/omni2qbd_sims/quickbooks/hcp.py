@@ -97,6 +97,7 @@ def build_hcp_response(
     _set(host, "QBFileMode", "SingleUser" if single_user else "MultiUser")
     _set(company, "CompanyName", company_name)
     _set(company, "LegalCompanyName", company_name)
+    _add_subscribed_services(company)
     for ext in company.findall("DataExtRet"):
         if ext.findtext("DataExtName") == "FileID":
             _set(ext, "OwnerID", owner_id)
@@ -109,3 +110,32 @@ def _set(parent: etree._Element, tag: str, text: str) -> None:
     element = parent.find(tag)
     assert element is not None, tag
     element.text = text
+
+
+# The capture left out CompanyRet's SubscribedServices list; real strHCPResponses carry it
+# (e.g. the one in a public node-soap Web Connector stub, beside the same TaxForm and
+# AccountantCopy elements). These are the first entries of that list, all "Never".
+SUBSCRIBED_SERVICES = (
+    ("QuickBooks Online Banking", "banking.qb"),
+    ("QuickBooks Online Billing", "billing.qb"),
+    ("QuickBooks Bill Payment", "billpay.qb"),
+    ("QuickBooks Payroll Service", "payroll.qb"),
+    ("Merchant Account Service", "mas.qbn"),
+)
+
+
+def _add_subscribed_services(company: etree._Element) -> None:
+    if company.find("SubscribedServices") is not None:
+        return
+    services = etree.Element("SubscribedServices")
+    for name, domain in SUBSCRIBED_SERVICES:
+        service = etree.SubElement(services, "Service")
+        etree.SubElement(service, "Name").text = name
+        etree.SubElement(service, "Domain").text = domain
+        etree.SubElement(service, "ServiceStatus").text = "Never"
+    # Schema order: after TaxForm, before AccountantCopy.
+    anchor = company.find("AccountantCopy")
+    if anchor is None:
+        company.append(services)
+    else:
+        anchor.addprevious(services)

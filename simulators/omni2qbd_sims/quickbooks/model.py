@@ -32,6 +32,8 @@ ITEM_KINDS = (
     "ItemFixedAsset",
 )
 TERMS_KINDS = ("StandardTerms", "DateDrivenTerms")
+# Items whose quantities QuickBooks tracks, posting their own COGS when sold.
+INVENTORY_KINDS = ("ItemInventory", "ItemInventoryAssembly")
 
 TXN_TYPES = ("Invoice", "Bill", "CreditMemo", "VendorCredit", "JournalEntry")
 PAYMENT_TYPES = ("ReceivePayment", "BillPaymentCheck")

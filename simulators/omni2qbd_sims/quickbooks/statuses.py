@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lxml import etree
+
 PARSE_ERROR_HRESULT = "0x80040400"
 PARSE_ERROR_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 
@@ -30,6 +32,7 @@ INVALID_VALUE = 3210
 INVALID_CHECKSUM = 9001
 
 LOCK_CODES = (LOCK_MODIFIED, LOCK_IN_USE, SAVE_ERROR)
+LIST_LABELS = ("Customer", "Vendor", "Employee", "OtherName", "Account", "Class")
 
 
 class QbxmlSetError(Exception):
@@ -61,19 +64,30 @@ class RequestStatus:
 
 
 class RequestFailed(Exception):
-    """One request in the set failed with a QuickBooks status code (no data returned)."""
+    """One request in the set failed with a QuickBooks status code (no data returned, except
+    a 3200, which carries the object as it is now)."""
 
-    def __init__(self, code: int, message: str, severity: str = "Error") -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        severity: str = "Error",
+        rets: list[etree._Element] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = RequestStatus(code, severity, message)
+        self.rets: list[etree._Element] = rets or []
 
 
 STATUS_OK = RequestStatus(OK, "Info", "Status OK")
 STATUS_NO_MATCH = RequestStatus(
     NO_MATCH, "Info", "A query request did not find a matching object in QuickBooks"
 )
+# QuickBooks puts two spaces after each sentence of its messages, as real answers captured
+# in public projects show ("... cannot be found.  QuickBooks error message: Invalid
+# argument.  The specified record does not exist in the list.").
 RECORD_MISSING = (
-    "QuickBooks error message: Invalid argument. The specified record does not exist in the list."
+    "QuickBooks error message: Invalid argument.  The specified record does not exist in the list."
 )
 
 
@@ -81,7 +95,7 @@ def partial(value: str) -> RequestStatus:
     return RequestStatus(
         PARTIAL,
         "Warn",
-        "The query request has not been fully completed. There was a required element "
+        "The query request has not been fully completed.  There was a required element "
         f'("{value}") that could not be found in QuickBooks.',
     )
 
@@ -93,7 +107,7 @@ def name_in_use(name: str) -> RequestFailed:
 def object_not_found(object_id: str) -> RequestFailed:
     return RequestFailed(
         OBJECT_NOT_FOUND,
-        f'Object "{object_id}" specified in the request cannot be found. {RECORD_MISSING}',
+        f'Object "{object_id}" specified in the request cannot be found.  {RECORD_MISSING}',
     )
 
 
@@ -107,7 +121,7 @@ def invalid_reference(list_label: str, value: str, txn_label: str) -> RequestFai
     return RequestFailed(
         INVALID_REFERENCE,
         f'There is an invalid reference to QuickBooks {list_label} "{value}" in the '
-        f"{txn_label}. {RECORD_MISSING}",
+        f"{txn_label}.  {RECORD_MISSING}",
     )
 
 
@@ -121,7 +135,7 @@ def stale_edit_sequence(edit_sequence: str) -> RequestFailed:
 def invalid_value(field: str, value: str, qb_message: str) -> RequestFailed:
     return RequestFailed(
         INVALID_VALUE,
-        f'The "{field}" field has an invalid value "{value}". QuickBooks error message: '
+        f'The "{field}" field has an invalid value "{value}".  QuickBooks error message: '
         f"{qb_message}",
     )
 
@@ -133,7 +147,7 @@ def journal_not_in_balance(debits: str, credits: str) -> RequestFailed:
     # desktop refuses an unbalanced journal with "Transaction not in balance".
     return RequestFailed(
         SAVE_ERROR,
-        "There was an error when saving a Journal Entry. QuickBooks error message: "
+        "There was an error when saving a Journal Entry.  QuickBooks error message: "
         f"Transaction not in balance (debits {debits}, credits {credits}).",
     )
 
@@ -141,22 +155,38 @@ def journal_not_in_balance(debits: str, credits: str) -> RequestFailed:
 def lock_error(code: int, object_label: str, name: str) -> RequestFailed:
     # Wording reconstructed from the strings integrators match on (reference §4, 3170-3180);
     # the official text for 3175 is unconfirmed.
+    # A list element is named as "a Customer list, element "x"" (captured 3180 answer).
+    what = (
+        f'{object_label} list, element "{name}"'
+        if object_label in LIST_LABELS
+        else f'{object_label} "{name}"'
+    )
     if code == LOCK_MODIFIED:
         text = (
-            f'There was an error when modifying a {object_label} "{name}". '
+            f"There was an error when modifying a {what}.  "
             "QuickBooks error message: This list has been modified by another user."
         )
     elif code == LOCK_IN_USE:
         text = (
-            f'Object "{name}" specified in the request cannot be locked. '
-            "QuickBooks error message: The internals could not be locked. "
+            f'Object "{name}" specified in the request cannot be locked.  '
+            "QuickBooks error message: The internals could not be locked.  "
             "The list element is in use."
         )
     elif code == SAVE_ERROR:
         text = (
-            f'There was an error when saving a {object_label} "{name}". '
+            f"There was an error when saving a {what}.  "
             "QuickBooks error message: This list has been modified by another user."
         )
     else:
         raise ValueError(f"{code} is not a lock status code; use one of {LOCK_CODES}")
     return RequestFailed(code, text)
+
+
+def amount_not_positive(txn_label: str, total: str) -> RequestFailed:
+    # QuickBooks' own words for a sale whose total is below zero; the status code it uses
+    # for them through qbXML was not confirmed (3180 is its "error when saving" family).
+    return RequestFailed(
+        SAVE_ERROR,
+        f"There was an error when saving a {txn_label}.  QuickBooks error message: "
+        f"Transaction amount must be positive (total {total}).",
+    )

@@ -156,8 +156,18 @@ def add_txn(company: CompanyState, txn_type: str, add: etree._Element) -> Txn:
     )
     if spec.auto_ref and body.find("RefNumber") is None:
         sub(body, "RefNumber", company.next_ref_number(txn_type))
+    _refuse_negative_sale(company, txn)
     company.txns[txn.txn_id] = txn
     return txn
+
+
+def _refuse_negative_sale(company: CompanyState, txn: Txn) -> None:
+    """QuickBooks refuses an invoice whose total is below zero."""
+    if txn.txn_type != "Invoice":
+        return
+    total = totals(company, txn).total
+    if total < ZERO:
+        raise statuses.amount_not_positive(txn.txn_type, fmt_amount(total))
 
 
 def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) -> None:
@@ -172,12 +182,26 @@ def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) 
             sub(body, "IsPending", "false")
         if spec.txn_type == "Invoice" and body.find("IsFinanceCharge") is None:
             sub(body, "IsFinanceCharge", "false")
-        if body.find("ItemSalesTaxRef") is None:
-            customer = _entity(company, spec, body)
-            if customer is not None and customer.item_sales_tax_id in company.lists:
-                company.write_ref(
-                    sub(body, "ItemSalesTaxRef"), company.lists[customer.item_sales_tax_id]
-                )
+        # What a real InvoiceRet carries although the request did not send it (captured
+        # InvoiceAddRs, reference qbwc/captures): the form template, a ship date (the
+        # transaction date), and the print/e-mail flags.
+        if body.find("TemplateRef") is None:
+            company.write_ref(sub(body, "TemplateRef"), company.default_template(spec.txn_type))
+        if body.find("ShipDate") is None:
+            sub(body, "ShipDate", body.findtext("TxnDate") or company.now().date().isoformat())
+        for flag, value in (("IsToBePrinted", "true"), ("IsToBeEmailed", "false")):
+            if body.find(flag) is None:
+                sub(body, flag, value)
+        customer = _entity(company, spec, body)
+        defaults = (
+            ("ItemSalesTaxRef", customer.item_sales_tax_id if customer else None),
+            # QuickBooks applies the customer's own sales tax code when the request sends
+            # none: a customer coded non-taxable drops the tax of every taxable line.
+            ("CustomerSalesTaxCodeRef", customer.sales_tax_code_id if customer else None),
+        )
+        for tag, list_id in defaults:
+            if body.find(tag) is None and list_id in company.lists:
+                company.write_ref(sub(body, tag), company.lists[list_id or ""])
     if body.find("DueDate") is None and spec.txn_type in ("Invoice", "Bill"):
         due = date.fromisoformat(body.findtext("TxnDate") or company.now().date().isoformat())
         terms_id = body.findtext("TermsRef/ListID")
@@ -310,6 +334,7 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
                 f"The total cannot be less than the {fmt_amount(trial.applied)} already "
                 "paid or applied to this transaction.",
             )
+    _refuse_negative_sale(company, dataclasses.replace(txn, body=body))
     lock = company.take_lock(f"{txn_type}Mod")
     if lock is not None:
         raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or txn.txn_id)

@@ -113,6 +113,13 @@ def allowed_children(element_name: str, version: str) -> frozenset[str]:
     return frozenset(child_order(element_name, version))
 
 
+_SAME_CHOICE = {
+    "JournalCreditLine": "JournalDebitLine",
+    "InvoiceLineGroupRet": "InvoiceLineRet",
+    "CreditMemoLineGroupRet": "CreditMemoLineRet",
+}
+
+
 def sort_children(element: etree._Element, version: str, *, prune: bool = True) -> None:
     """Reorder ``element``'s children (recursively) into schema order.
 
@@ -128,6 +135,11 @@ def sort_children(element: etree._Element, version: str, *, prune: bool = True) 
     if not order:
         return
     rank = {name: i for i, name in enumerate(order)}
+    # Members of one repeating choice keep the order they came in (the sort is stable):
+    # a JournalEntryRet lists its debit and credit lines in the request's order.
+    for member, leader in _SAME_CHOICE.items():
+        if member in rank and leader in rank:
+            rank[member] = rank[leader]
     keep: list[etree._Element] = []
     for child in children:
         if str(child.tag) in rank or not prune:

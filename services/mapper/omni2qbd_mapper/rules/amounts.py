@@ -72,13 +72,21 @@ def line_quantity_and_price(line: Cin7Doc, absolute: bool) -> tuple[Decimal, Dec
 
 
 def product_components(doc: Cin7Doc, *, absolute: bool, taxable: bool) -> list[Component]:
+    """One component per Cin7 line. ``absolute`` (credit notes): returned lines, negative in
+    Cin7, become positive credit lines; a line Cin7 shows positive on a credit note (a
+    restocking fee, a charge) reduces the credit, so it becomes a negative line."""
     components = []
     for number, line in enumerate(doc.lines(), start=1):
-        qty, price = line_quantity_and_price(line, absolute)
+        qty, price = line_quantity_and_price(line, False)
         discount = abs(line.dec("discount"))
         if qty == 0 and price == 0 and discount == 0:
             continue  # kit children and comment lines carry nothing to post
-        gross = money(qty * price - discount)
+        if absolute:
+            sign = Decimal(-1) if qty * price > 0 else Decimal(1)
+            qty, price = sign * abs(qty), abs(price)
+            gross = money(sign * (abs(qty) * price - discount))
+        else:
+            gross = money(qty * price - discount)
         line_taxable = taxable
         if line.has("taxRate") and line.dec("taxRate") == 0:
             line_taxable = False

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from omni2qbd_mapper.context import MappingContext, fmt
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult
+from omni2qbd_mapper.rules.lists_gate import hold_until_lists_read
 from omni2qbd_shared.entries import (
     ZERO,
     Entry,
@@ -29,7 +30,12 @@ from omni2qbd_shared.entries import (
     money,
 )
 from omni2qbd_shared.qb_lists import QbListsView
-from omni2qbd_shared.tenant_settings import REF_NUMBER_LIMITS, InventoryMethod, TenantSettings
+from omni2qbd_shared.tenant_settings import (
+    REF_NUMBER_LIMITS,
+    CreditNoteRestock,
+    InventoryMethod,
+    TenantSettings,
+)
 
 
 def _period(txn_date: date | None) -> str:
@@ -69,13 +75,41 @@ def sales_order_cogs(
 def credit_note_cogs(
     ctx: MappingContext, txn_date: date | None
 ) -> tuple[list[CogsContribution], list[Finding]]:
-    """Restocked cost comes back out of COGS (a negative contribution)."""
-    if ctx.settings.inventory_method is InventoryMethod.PERIODIC:
+    """Only the cost of what went back into stock comes out of COGS (a negative
+    contribution). Cin7 credit note lines carry ``qtyShipped`` beside ``qty``: the quantity
+    moved back into stock (see docs/mapper.md for the evidence). A return line without it
+    holds the credit note, unless ``cogs.credit_note_restock`` says what to assume."""
+    settings = ctx.settings
+    if settings.inventory_method is InventoryMethod.PERIODIC:
+        return [], []
+    mode = settings.cogs.credit_note_restock
+    if mode is CreditNoteRestock.NONE:
         return [], []
     total = ZERO
-    for line in ctx.doc.lines():
-        moved = line.dec("qtyShipped") if line.dec("qtyShipped") != 0 else line.dec("qty")
-        total += abs(moved) * abs(line.dec("unitCost"))
+    findings: list[Finding] = []
+    for number, line in enumerate(ctx.doc.lines(), start=1):
+        qty = line.dec("qty")
+        if qty >= 0:
+            continue  # a restocking fee or other charge: nothing came back
+        if mode is CreditNoteRestock.ALL:
+            restocked = abs(qty)
+        elif line.has("qtyShipped"):
+            restocked = min(abs(line.dec("qtyShipped")), abs(qty))
+        else:
+            findings.append(
+                ctx.finding(
+                    "restock_unknown",
+                    f"{ctx.label}, line {number} ({line.text('code') or '?'}): Cin7 does not say "
+                    f"how much of it went back into stock (field lineItems[{number - 1}]."
+                    "qtyShipped is missing), so its cost cannot be taken out of COGS. Complete "
+                    "the return in Cin7, or set cogs.credit_note_restock to all or none.",
+                    field=f"lineItems[{number - 1}].qtyShipped",
+                )
+            )
+            continue
+        total += restocked * abs(line.dec("unitCost"))
+    if findings:
+        return [], findings
     if total == 0:
         return [], []
     return _contribution(ctx, txn_date, -money(total), [])
@@ -150,6 +184,9 @@ def document_journal(
     memo = f"COGS of {ctx.label}"
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
     entry.subkind = JournalSubkind.COGS
+    # COGS follows the revenue: the journal waits for the invoice / credit memo.
+    revenue = "invoice" if ctx.kind.value == "sales_order" else "credit_memo"
+    entry.depends_on = [f"{revenue}:{ctx.kind.value}:{ctx.cin7_id}"]
     entry.header.memo = memo
     entry.lines = journal_lines(settings, contribution.amount, contribution.class_name, memo)
     entry.ref_number = ref
@@ -235,6 +272,20 @@ def map_cogs_month(
                     "or raise cogs.months_open to re-post it.",
                 )
             )
+    pending = [c for c in contributions if c.pending]
+    if pending:
+        findings.append(
+            _finding(
+                label,
+                "cogs_includes_pending",
+                f"{label} includes the cost of {len(pending)} document(s) whose invoice or "
+                f"credit memo is still a pending draft in QuickBooks "
+                f"({fmt(money(sum((c.amount for c in pending), ZERO)))}). They count because "
+                "they are in QuickBooks; mark them final there, or delete them and mark the "
+                "Cin7 documents do not import.",
+                blocking=False,
+            )
+        )
     ref = settings.cogs.monthly_ref_pattern.format_map({"period": period.replace("-", "")})
     ref = ref[-REF_NUMBER_LIMITS["journal"] :]
     memo = f"Cost of goods sold for {_month_label(period)} ({len(contributions)} Cin7 documents)"
@@ -283,7 +334,8 @@ def map_cogs_month(
                     )
                 )
     status = DocumentStatus.HELD if entry.held else DocumentStatus.READY
-    return MappingResult(kind="cogs_month", document=label, status=status, entries=[entry])
+    result = MappingResult(kind="cogs_month", document=label, status=status, entries=[entry])
+    return hold_until_lists_read(result, lists)
 
 
 def _finding(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from omni2qbd_mapper.context import MappingContext
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult
 from omni2qbd_mapper.rules import cogs as cogs_rules
+from omni2qbd_mapper.rules.limits import quickbooks_limits, shortened_text
 from omni2qbd_shared.entries import (
     Entry,
     EntryKind,
@@ -55,6 +56,11 @@ def finish(
     extra_findings: Sequence[Finding] = (),
 ) -> MappingResult:
     """Dependencies first, then the entry, then a per-document COGS journal if configured."""
+    entry.findings.extend(quickbooks_limits(ctx, entry))
+    entry.findings.extend(shortened_text(ctx, entry))
+    for dependency in ctx.dependencies:
+        notes = shortened_text(ctx, dependency)
+        dependency.findings.extend(n for n in notes if n not in dependency.findings)
     entries: list[Entry] = []
     seen: set[str] = set()
     for dependency in ctx.dependencies:
@@ -68,7 +74,9 @@ def finish(
             entries.append(cogs_rules.document_journal(ctx, contribution, entry.txn_date))
         else:
             monthly.append(contribution)
-    ctx.findings.extend(extra_findings)
+    ctx.findings.extend(f for f in extra_findings if not f.blocking)
+    # A blocking COGS finding (restock unknown) holds the transaction it belongs to.
+    entry.findings.extend(f for f in extra_findings if f.blocking)
     held = any(e.held for e in entries)
     return MappingResult(
         kind=ctx.kind.value,

@@ -47,7 +47,7 @@ def _address(doc: Cin7Doc, prefix: str) -> Address | None:
         if value
     ]
     address = Address(
-        lines=[line[:41] for line in lines[:5]],
+        lines=lines[:5],
         city=(doc.text(f"{prefix}City") or None),
         state=(doc.text(f"{prefix}State") or None),
         postal_code=(doc.text(f"{prefix}PostalCode") or None),
@@ -217,9 +217,10 @@ def _new_contact(
     last = doc.text("lastName")
     details = ContactDetails(
         name=name[:NAME_MAX],
-        company_name=(doc.text("company") or None) and (doc.text("company") or "")[:NAME_MAX],
-        first_name=first[:PERSON_NAME_MAX] if first else None,
-        last_name=last[:PERSON_NAME_MAX] if last else None,
+        # Cut to QuickBooks' limits when rendered, with a text_shortened note (rules.limits).
+        company_name=doc.text("company") or None,
+        first_name=first or None,
+        last_name=last or None,
         email=email,
         phone=(doc.text("phone") or None),
         bill_address=billing,

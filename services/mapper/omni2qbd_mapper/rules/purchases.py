@@ -106,11 +106,12 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
     else:
         for component in products:
             account = goods_account
-            if (
-                settings.inventory_method is InventoryMethod.PERIODIC
-                and component.account_code in settings.accounts.account_map
-            ):
-                account = settings.accounts.account_map[component.account_code or ""]
+            if settings.inventory_method is InventoryMethod.PERIODIC:
+                if component.account_code in settings.accounts.account_map:
+                    account = settings.accounts.account_map[component.account_code or ""]
+                findings += ctx.unmapped_account_code(
+                    component.account_code, component.line_no, account
+                )
             lines.append(
                 EntryLine(
                     role=LineRole.PRODUCT,
@@ -185,6 +186,7 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
                 )
             )
         else:
+            findings += ctx.rounding_note(difference, len(lines))
             lines.append(
                 EntryLine(
                     role=LineRole.ROUNDING,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Literal
 
 from omni2qbd_mapper.cin7doc import Cin7Doc
-from omni2qbd_mapper.context import MappingContext, fmt
+from omni2qbd_mapper.context import ItemRole, MappingContext, fmt
 from omni2qbd_mapper.result import MappingResult
 from omni2qbd_mapper.rules import cogs as cogs_rules
 from omni2qbd_mapper.rules.amounts import (
@@ -144,14 +144,15 @@ def _tax_rate(ctx: MappingContext) -> Decimal:
     return ctx.doc.dec("taxRate") if ctx.doc.has("taxRate") else ZERO
 
 
-def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Decimal | None]:
+def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Decimal | None, str]:
+    """The sales tax item, its mapped rate, and the setting that named it."""
     tax = ctx.settings.tax
     alternative = ctx.doc.text("alternativeTaxRate")
     for key in (alternative, f"{rate.normalize():f}" if rate else None):
         if key and key in tax.tax_item_map:
             mapped = tax.tax_item_map[key]
-            return mapped.item, mapped.rate
-    return tax.default_tax_item, None
+            return mapped.item, mapped.rate, f"tax.tax_item_map[{key!r}]"
+    return tax.default_tax_item, None, "tax.default_tax_item"
 
 
 def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
@@ -217,27 +218,48 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
         settings.tax.tolerance, sum(1 for c in components if c.taxable)
     )
     if abs(cin7_tax - tax_wanted) > tax_allowance:
-        expectation = (
-            "an exempt document has no tax"
-            if status == "exempt"
-            else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
-        )
         blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
-        findings.append(
-            ctx.finding(
-                "tax_mismatch",
-                f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
-                f"{expectation} "
-                f"(fields total, taxRate, taxStatus)."
-                + (
-                    " QuickBooks would compute a different total, so the entry is held."
-                    if blocking
-                    else " Cin7's tax amount is posted as it is."
-                ),
-                field="total",
-                blocking=blocking,
+        explained = _taxability_setting_differs(ctx, components, extra, status, rate, cin7_tax)
+        if explained is not None:
+            findings.append(
+                ctx.finding(
+                    "tax_mismatch",
+                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} (fields total, "
+                    f"taxRate), which is {rate.normalize():f}% of the products "
+                    f"{explained[1]}; but setting {explained[0]} says otherwise. Change "
+                    f"{explained[0]} in the tenant settings if that is how your state taxes "
+                    "it, or correct the document in Cin7."
+                    + (
+                        " QuickBooks would compute a different total, so the entry is held."
+                        if blocking
+                        else " Cin7's tax amount is posted as it is."
+                    ),
+                    field=explained[0],
+                    blocking=blocking,
+                )
             )
-        )
+        else:
+            expectation = (
+                "an exempt document has no tax"
+                if status == "exempt"
+                else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
+            )
+            findings.append(
+                ctx.finding(
+                    "tax_mismatch",
+                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
+                    f"{expectation} "
+                    f"(fields total, taxRate, taxStatus)."
+                    + (
+                        " QuickBooks would compute a different total, so the entry is held."
+                        if blocking
+                        else " Cin7's tax amount is posted as it is."
+                    ),
+                    field="total",
+                    blocking=blocking,
+                )
+            )
+    findings += _mixed_tax_rates(ctx, rate)
     allowance = rounding_allowance(settings.rounding.tolerance, len(components) + 1)
     if abs(product_total - product_gross) > allowance:
         findings.append(
@@ -255,13 +277,15 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     computed_tax = ZERO
     tax_item: Ref | None = None
     if settings.tax.mode is TaxMode.SALES_TAX_ITEM:
-        item_name, mapped_rate = _tax_item_name(ctx, rate)
+        item_name, mapped_rate, tax_setting = _tax_item_name(ctx, rate)
         if item_name:
             found = ctx.lists.find("sales_tax_item", item_name)
             tax_item = (
                 Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=item_name)
             )
-            qb_rate = _check_tax_item(ctx, item_name, mapped_rate, rate, taxable_doc, findings)
+            qb_rate = _check_tax_item(
+                ctx, item_name, tax_setting, mapped_rate, rate, taxable_doc, findings
+            )
             taxable_total = sum(
                 (line.amount for line in lines if line.tax_code == settings.tax.taxable_code), ZERO
             )
@@ -307,6 +331,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
                 )
             )
         else:
+            findings += ctx.rounding_note(difference, len(components))
             lines.append(
                 EntryLine(
                     role=LineRole.ROUNDING,
@@ -327,6 +352,13 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
             subtotal += difference
 
     party = resolve_party(ctx, "customer")
+    customer_code = _customer_tax_code(ctx, taxable_doc)
+    if party.contact_entry is not None and party.contact_entry.header.contact is not None:
+        # The customer's default code, the same whichever of its orders is mapped (a shared
+        # CustomerAdd must not change between them); each transaction sends its own code.
+        party.contact_entry.header.contact.sales_tax_code = _customer_tax_code(ctx, True)
+    else:
+        findings += _customer_code_differs(ctx, party.ref, customer_code)
     currency, exchange_rate, currency_findings = ctx.currency()
     billing, delivery = document_addresses(doc)
     key = f"{kind.value}:{ctx.kind.value}:{ctx.cin7_id}"
@@ -372,6 +404,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     entry.header.sales_tax_item = tax_item
     entry.header.computed_tax = computed_tax
     entry.header.tax_account = settings.accounts.sales_tax_payable
+    entry.header.customer_tax_code = customer_code
     entry.header.exchange_rate = exchange_rate
     entry.header.bill_address = billing
     entry.header.ship_address = delivery
@@ -395,12 +428,18 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
 
 def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
     if ctx.lists.is_mirrored("class") and ctx.lists.find("class", name) is None:
+        branch = ctx.doc.text("branchId")
+        setting = (
+            f"classes.branch_class_map[{branch!r}]"
+            if branch is not None and branch in ctx.settings.classes.branch_class_map
+            else "classes.default_class"
+        )
         return [
             ctx.finding(
                 "unmapped_class",
-                f"{ctx.label}: QuickBooks has no class {name!r} (for Cin7 branch "
-                f"{ctx.doc.text('branchId')}, setting classes.branch_class_map).",
-                field="branchId",
+                f"{ctx.label}: QuickBooks has no class {name!r} (for Cin7 branch {branch}, "
+                f"setting {setting}). Create it in QuickBooks or change the setting.",
+                field=setting,
             )
         ]
     return []
@@ -409,6 +448,7 @@ def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
 def _check_tax_item(
     ctx: MappingContext,
     item_name: str,
+    setting: str,
     mapped_rate: Decimal | None,
     rate: Decimal,
     taxable_doc: bool,
@@ -420,9 +460,9 @@ def _check_tax_item(
         findings.append(
             ctx.finding(
                 "unmapped_tax_item",
-                f"{ctx.label}: QuickBooks has no sales tax item {item_name!r} (settings "
-                "tax.default_tax_item / tax.tax_item_map).",
-                field="taxRate",
+                f"{ctx.label}: QuickBooks has no sales tax item {item_name!r} (setting "
+                f"{setting}). Create it in QuickBooks or change the setting.",
+                field=setting,
             )
         )
     qb_rate = (found.tax_rate if found else None) or mapped_rate
@@ -459,6 +499,9 @@ class _Tokens(dict[str, str]):
 
 def _tax_code(ctx: MappingContext, taxable: bool) -> str:
     tax = ctx.settings.tax
+    if tax.mode is TaxMode.TAX_LINE:
+        # Cin7's tax is its own line: a taxable code would let QuickBooks add its tax on top.
+        return tax.non_taxable_code
     return tax.taxable_code if taxable else tax.non_taxable_code
 
 
@@ -475,12 +518,18 @@ def _product_lines(
         groups: dict[tuple[str, bool], list[Component]] = {}
         for component in products:
             account = account_map.get(component.account_code or "", settings.accounts.income)
+            findings += ctx.unmapped_account_code(
+                component.account_code, component.line_no, account
+            )
             groups.setdefault((account, component.taxable), []).append(component)
         lines = []
         for (account, taxable), members in groups.items():
             codes = ", ".join(c.code or c.description for c in members)
+            mapped_from = [c.account_code for c in members if c.account_code in account_map]
             findings += ctx.check_account(
-                account, "accounts.income / accounts.account_map", "sales"
+                account,
+                f"accounts.account_map[{mapped_from[0]!r}]" if mapped_from else "accounts.income",
+                "sales",
             )
             lines.append(
                 EntryLine(
@@ -495,7 +544,10 @@ def _product_lines(
             )
         if groups:
             findings += ctx.check_item(
-                settings.items.account_mode_item, "items.account_mode_item", "account-mode lines"
+                settings.items.account_mode_item,
+                "items.account_mode_item",
+                "account-mode lines",
+                "product",
             )
         return lines
 
@@ -504,6 +556,9 @@ def _product_lines(
         item, item_findings = resolve_item(ctx, component)
         findings += item_findings
         override = component.account_code in account_map if component.account_code else False
+        findings += ctx.unmapped_account_code(
+            component.account_code, component.line_no, f"the account of item {item.label()}"
+        )
         lines.append(
             EntryLine(
                 role=LineRole.PRODUCT,
@@ -531,14 +586,18 @@ def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[F
         if code in settings.items.item_map:
             name = settings.items.item_map[code]
             return ctx.item_ref(name), ctx.check_item(
-                name, f"items.item_map[{code!r}]", f"product {code}"
+                name, f"items.item_map[{code!r}]", f"product {code}", "product"
             )
         confirmed = ctx.lists.confirmed_match("item", code)
         if confirmed is not None:
-            return Ref(name=confirmed.full_name, list_id=confirmed.list_id), []
+            return Ref(name=confirmed.full_name, list_id=confirmed.list_id), ctx.check_item_type(
+                confirmed.full_name, "product", field
+            )
         found = ctx.lists.find("item", code)
         if found is not None:
-            return Ref(name=found.full_name, list_id=found.list_id), []
+            return Ref(name=found.full_name, list_id=found.list_id), ctx.check_item_type(
+                found.full_name, "product", field
+            )
     default = settings.items.default_item
     what = f"product code {code!r}" if code else "a line without a product code"
     if default:
@@ -551,7 +610,7 @@ def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[F
                 field=field,
                 blocking=False,
             ),
-            *ctx.check_item(default, "items.default_item", "unmapped products"),
+            *ctx.check_item(default, "items.default_item", "unmapped products", "product"),
         ]
     return Ref(name=code or "?"), [
         ctx.finding(
@@ -583,9 +642,15 @@ def _extra_line(ctx: MappingContext, component: Component, findings: list[Findin
             "discount",
         ),
     }[component.role]
-    findings += ctx.check_item(item_name, f"items.{what}_item", what)
+    role: ItemRole = "discount" if component.role is LineRole.DISCOUNT else "charge"
+    findings += ctx.check_item(item_name, f"items.{what}_item", what, role)
     if account_mode:
-        findings += ctx.check_account(account, f"accounts for {what}", what)
+        account_setting = {
+            LineRole.FREIGHT: "accounts.freight_income",
+            LineRole.SURCHARGE: "accounts.surcharge_income",
+            LineRole.DISCOUNT: "accounts.discounts_given",
+        }[component.role]
+        findings += ctx.check_account(account, account_setting, what)
     return EntryLine(
         role=component.role,
         account=account,
@@ -595,3 +660,98 @@ def _extra_line(ctx: MappingContext, component: Component, findings: list[Findin
         amount=component.net,
         description=component.description,
     )
+
+
+def _customer_tax_code(ctx: MappingContext, taxable_doc: bool) -> str:
+    """The customer tax code matching what Cin7 charged: taxable when QuickBooks computes
+    Cin7's tax; non-taxable when the document has no tax or carries it as its own line."""
+    tax = ctx.settings.tax
+    if tax.mode is TaxMode.SALES_TAX_ITEM and taxable_doc:
+        return tax.taxable_code
+    return tax.non_taxable_code
+
+
+def _customer_code_differs(ctx: MappingContext, customer: Ref, code: str) -> list[Finding]:
+    """The transaction carries the right code anyway; say when QuickBooks' customer differs."""
+    found = ctx.lists.find("customer", customer.name) if customer.name else None
+    if found is None or not found.sales_tax_code:
+        return []
+    if found.sales_tax_code.casefold() == code.casefold():
+        return []
+    return [
+        ctx.finding(
+            "customer_tax_code_differs",
+            f"{ctx.label}: QuickBooks customer {found.full_name!r} has sales tax code "
+            f"{found.sales_tax_code!r} but Cin7 charged this document as {code!r} (fields "
+            f"taxStatus, taxRate); the transaction is sent with {code!r} so Cin7's tax is kept. "
+            "Check the customer's tax code in QuickBooks.",
+            field="taxStatus",
+            blocking=False,
+        )
+    ]
+
+
+def _taxability_setting_differs(
+    ctx: MappingContext,
+    components: list[Component],
+    extra: list[Component],
+    status: str,
+    rate: Decimal,
+    cin7_tax: Decimal,
+) -> tuple[str, str] | None:
+    """When flipping the freight / surcharge taxability setting reproduces Cin7's tax, the
+    document's own numbers show how they were taxed: name the setting that disagrees."""
+    if status == "exempt" or not rate:
+        return None
+    settings_names = {
+        LineRole.FREIGHT: ("tax.freight_taxable", "freight"),
+        LineRole.SURCHARGE: ("tax.surcharge_taxable", "surcharge"),
+    }
+    candidates = [c for c in extra if c.role in settings_names]
+    flips = [[c] for c in candidates] + ([candidates] if len(candidates) == 2 else [])
+    for flip in flips:
+        trial = [
+            Component(c.role, c.gross, not c.taxable, c.description, c.net)
+            if any(c is f for f in flip)
+            else c
+            for c in components
+        ]
+        to_net(trial, status, rate)
+        allowance = rounding_allowance(
+            ctx.settings.tax.tolerance, sum(1 for c in trial if c.taxable)
+        )
+        if abs(expected_tax(trial, status, rate) - cin7_tax) <= allowance:
+            taxed = "with" if not flip[0].taxable else "without"
+            setting = " and ".join(settings_names[c.role][0] for c in flip)
+            words = " and ".join(f"{settings_names[c.role][1]} ({fmt(c.gross)})" for c in flip)
+            return setting, f"{taxed} the {words}"
+    return None
+
+
+def _mixed_tax_rates(ctx: MappingContext, rate: Decimal) -> list[Finding]:
+    """QuickBooks applies one sales tax item per invoice: lines at another rate cannot be
+    expressed (a zero rate is simply non-taxable)."""
+    others = []
+    for number, line in enumerate(ctx.doc.lines(), start=1):
+        if line.has("taxRate"):
+            line_rate = line.dec("taxRate")
+            if line_rate and line_rate != rate:
+                others.append(f"line {number} at {line_rate.normalize():f}%")
+    if not others:
+        return []
+    blocking = ctx.settings.tax.mode is TaxMode.SALES_TAX_ITEM
+    return [
+        ctx.finding(
+            "mixed_tax_rates",
+            f"{ctx.label} has mixed tax rates: {', '.join(others)} against the document's "
+            f"{rate.normalize():f}% (fields lineItems[].taxRate, taxRate). "
+            + (
+                "QuickBooks charges one sales tax item per invoice, so the entry is held; "
+                "use a sales tax group item in tax.tax_item_map or tax.mode tax_line."
+                if blocking
+                else "Cin7's tax amount is posted as it is, on its own line."
+            ),
+            field="lineItems[].taxRate",
+            blocking=blocking,
+        )
+    ]
