@@ -233,7 +233,7 @@ async def recovery_set(
     items = [
         item
         for item in [await session.get(OutboxItem, eid) for eid in request.entry_ids]
-        if item is not None and item.tenant_id == tenant_id
+        if item is not None and item.tenant_id == tenant_id and item.state == "in_doubt"
     ]
     links = await links_for(session, tenant_id, items)
     by_type: dict[str, list[str]] = {}

@@ -212,7 +212,17 @@ async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
     if verdict.verdict == "posted":
         ret = rs.ret()
         if ret is None:
-            set_state(ctx, item, "posted", "posted", code=code, message=verdict.reason)
+            # Info/Warn without the Ret (a real answer: 3210, Info, no Ret): QuickBooks may or
+            # may not have saved it. Confirmed by a query before it is called posted.
+            set_state(
+                ctx,
+                item,
+                "in_doubt",
+                "in_doubt",
+                code=code,
+                message=f"QuickBooks answered status {code} ({rs.severity}) without the "
+                "saved record; checking QuickBooks before anything is sent again",
+            )
             return
         await posted_from_ret(ctx, item, ret, verdict.reason)
     elif verdict.verdict == "retry":
@@ -250,11 +260,22 @@ async def apply_writes(ctx: Ctx, request: QbwcRequest, response: ResponseSet) ->
     for item in items:
         answers = by_id.get(f"e-{item.entry_id}"[:50])
         if not answers:
-            # stopOnError ended the set before this request: nothing was written for it.
-            set_state(ctx, item, "queued", None, message="not processed; sent again next")
+            # Sets go out with continueOnError, so QuickBooks processed every request: an
+            # answer that does not name this one (requestIDs matching nothing, an *Rs
+            # missing) says nothing about whether it was saved. In doubt, never re-sent blind.
+            set_state(
+                ctx,
+                item,
+                "in_doubt",
+                "in_doubt",
+                message="QuickBooks' answer did not include this request; checking QuickBooks "
+                "before anything is sent again",
+            )
             continue
         await apply_result(ctx, item, answers[0])
-    request.state = "answered"
+    # Entries left in doubt are resolved (error recovery, then a query) before the next write.
+    doubtful = any(item.state == "in_doubt" for item in items)
+    request.state = "in_doubt" if doubtful else "answered"
     ctx.db.add(request)
     _finish_isolation_group(ctx, request.entry_ids)
 
