@@ -8,6 +8,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,12 +18,13 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
 
-from omni2qbd_gateway import sessions
+from omni2qbd_gateway import login_throttle, repository
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
 from omni2qbd_gateway.protocol import GatewayOptions, QbwcService
 from omni2qbd_gateway.qwc import build_qwc, endpoint_url, qwc_filename
+from omni2qbd_gateway.session import SetSizing
 from omni2qbd_gateway.soap import (
     SOAP11_NS,
     SoapFault,
@@ -49,6 +51,12 @@ def options_from(settings: AppSettings) -> GatewayOptions:
         session_timeout=timedelta(seconds=settings.gateway_session_timeout_seconds),
         limits=Limits(settings.gateway_batch_max_requests, settings.gateway_batch_max_bytes),
         max_soap_bytes=settings.gateway_max_soap_bytes,
+        sizing=SetSizing(
+            initial=settings.gateway_batch_max_requests,
+            cap=max(settings.gateway_batch_max_requests, settings.gateway_set_max_requests),
+            target=timedelta(seconds=settings.gateway_set_target_seconds),
+        ),
+        takeover_after=timedelta(seconds=settings.gateway_takeover_after_seconds),
     )
 
 
@@ -188,6 +196,8 @@ def create_app(settings: AppSettings) -> FastAPI:
         except SoapFault as fault:
             SOAP_CALLS.labels("unknown", "fault").inc()
             return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        if request.client is not None:
+            call = dataclasses.replace(call, client=request.client.host)
         operation = call.operation.name
         try:
             with SOAP_SECONDS.labels(operation).time():
@@ -228,10 +238,23 @@ def create_app(settings: AppSettings) -> FastAPI:
                 headers={"WWW-Authenticate": 'Basic realm="omni2qbd console"'},
             )
         username, password = credentials
+        client = request.client.host if request.client is not None else None
+        attempt = login_throttle.Attempt("qbwc", username[:100], client)
         async with unit_of_work(runtime.sessions) as db:
-            tenant = await sessions.check_credentials(db, username, password)
-            if tenant is None:
-                await sessions.record_failure(db, username, timedelta(minutes=15))
+            reservation = await login_throttle.reserve(db, attempt)
+            tenant = await repository.tenant_by_username(db, username)
+        if reservation.refusal is not None:
+            raise HTTPException(
+                429,
+                reservation.refusal.message,
+                headers={"Retry-After": str(reservation.refusal.retry_after)},
+            )
+        # Argon2 outside the transaction: it holds no database lock while it runs.
+        if not await repository.verify_tenant_password(tenant, password):
+            tenant = None
+        else:
+            async with unit_of_work(runtime.sessions) as db:
+                await login_throttle.succeeded(db, reservation)
         if tenant is None:
             raise HTTPException(
                 401,

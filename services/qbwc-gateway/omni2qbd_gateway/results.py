@@ -7,7 +7,6 @@ Every change of an entry's state is staged as a ``ResultMessage`` in the same tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
 from sqlmodel import col
@@ -18,6 +17,7 @@ from omni2qbd_gateway.outcomes import classify, describe_entry
 from omni2qbd_gateway.plan import (
     CONTACT_KINDS,
     TXN_TYPES,
+    SessionPlan,
     entry_id_of,
     links_for,
     natural_key,
@@ -35,6 +35,8 @@ from omni2qbd_shared.db.tenancy import scoped
 
 PARSE_ERROR_HRESULT = "0x80040400"
 CONTACT_LIST = {"customer_add": "customer", "vendor_add": "vendor"}
+# Final outcomes counted for the Web Connector's closing message ("what this run did").
+RUN_OUTCOMES = ("posted", "failed", "locked", "retry_later")
 CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
 
 
@@ -42,7 +44,7 @@ CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
 class Ctx:
     db: AsyncSession
     tenant_id: str
-    plan: dict[str, Any]
+    plan: SessionPlan
     # Links of the documents being answered, loaded once per set (not once per entry).
     links: dict[tuple[str, str, str], QbLink] | None = None
 
@@ -66,6 +68,8 @@ def set_state(
     item.last_status_message = message
     item.updated_at = utcnow()
     ctx.db.add(item)
+    if outcome in RUN_OUTCOMES:
+        ctx.plan.done[outcome] = ctx.plan.done.get(outcome, 0) + 1
     if outcome is not None:
         pending.stage(
             ctx.db,
@@ -192,7 +196,7 @@ async def posted_from_ret(ctx: Ctx, item: OutboxItem, ret: etree._Element, messa
 
 
 def defer(ctx: Ctx, item: OutboxItem) -> None:
-    deferred: list[str] = ctx.plan["deferred"]
+    deferred = ctx.plan.deferred
     if item.entry_id not in deferred:
         deferred.append(item.entry_id)
 
@@ -233,7 +237,7 @@ async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
         if not contact.get("name"):
             set_state(ctx, item, "failed", "failed", code=code, message=rs.message)
             return
-        ctx.plan["link_names"][item.entry_id] = [TXN_TYPES[item.entry_kind], contact["name"]]
+        ctx.plan.link_names[item.entry_id] = [TXN_TYPES[item.entry_kind], contact["name"]]
         item.state = "queued"
         item.last_status_code = code
         item.last_status_message = "the name exists in QuickBooks; linking to it"
@@ -281,7 +285,7 @@ async def apply_writes(ctx: Ctx, request: QbwcRequest, response: ResponseSet) ->
 
 
 def _finish_isolation_group(ctx: Ctx, entry_ids: list[str]) -> None:
-    isolate: list[list[str]] = ctx.plan["isolate"]
+    isolate = ctx.plan.isolate
     if isolate and set(isolate[0]) >= set(entry_ids):
         remaining = [e for e in isolate[0] if e not in entry_ids]
         if remaining:
@@ -302,7 +306,7 @@ async def apply_whole_set_failure(
     request.hresult = hresult[:16]
     ctx.db.add(request)
     items = await items_of(ctx, request.entry_ids)
-    isolate: list[list[str]] = ctx.plan["isolate"]
+    isolate = ctx.plan.isolate
     if isolate and set(isolate[0]) >= set(request.entry_ids):
         isolate.pop(0)
     if len(items) == 1:
@@ -387,7 +391,7 @@ async def apply_recovery(ctx: Ctx, request: QbwcRequest, response: ResponseSet) 
 
 async def apply_links(ctx: Ctx, entry_ids: list[str], response: ResponseSet) -> None:
     by_id = response.by_request_id()
-    link_names: dict[str, list[str]] = ctx.plan["link_names"]
+    link_names = ctx.plan.link_names
     for item in await items_of(ctx, entry_ids):
         link_names.pop(item.entry_id, None)
         answers = by_id.get(f"lnk-{item.entry_id}"[:50]) or []
@@ -471,4 +475,4 @@ async def apply_drafts(ctx: Ctx, entry_ids: list[str], response: ResponseSet) ->
                 previous.last_status_message = reason
                 ctx.db.add(previous)
         else:
-            ctx.plan["mods_checked"][item.entry_id] = text_of(ret, "EditSequence")
+            ctx.plan.mods_checked[item.entry_id] = text_of(ret, "EditSequence")

@@ -1,0 +1,145 @@
+"""The gateway's queries about sessions, sent sets and credentials, each scoped to a tenant.
+
+A session row is the whole state of a conversation (next call, phase, plan), so any gateway
+process can answer any call. The database allows one live session per tenant (a partial
+unique index), which is what turns a second Web Connector into ``busy`` even when two logins
+race. Tickets are stored as their SHA-256 (migration 0006): the clear ticket exists only in
+the Web Connector.
+
+(The outbox window and the links a message set needs are read in ``plan.py``; the list
+mirror in ``lists.py``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_gateway.states import (
+    LIVE_SESSION_STATES,
+    NextCall,
+    Purpose,
+    RequestState,
+    SessionState,
+)
+from omni2qbd_shared import secrets
+from omni2qbd_shared.db.models import QbwcRequest, QbwcSession, Tenant, aware, utcnow
+from omni2qbd_shared.db.tenancy import scoped
+
+# Argon2 verification takes ~64 MiB and a core for a fraction of a second: more at once than
+# there are cores only adds memory, not speed.
+_ARGON2_SLOTS = asyncio.Semaphore(max(1, os.cpu_count() or 1))
+MAX_TICKET_LENGTH = 64
+
+
+def ticket_key(ticket: str) -> str:
+    """What the database keeps of a ticket: its SHA-256. A ticket is a bearer credential;
+    whoever reads the table must not be able to use one."""
+    return hashlib.sha256(ticket.encode("utf-8")).hexdigest()
+
+
+async def tenant_by_username(session: AsyncSession, username: str) -> Tenant | None:
+    query = select(Tenant).where(Tenant.qbwc_username == username)
+    return (await session.exec(query)).one_or_none()
+
+
+async def verify_tenant_password(tenant: Tenant | None, password: str) -> bool:
+    """Argon2 verification, outside any transaction (so it holds no lock while it runs) and
+    off the event loop; the same cost for an unknown name (``secrets.verify_password``)."""
+    stored_hash = tenant.qbwc_password_hash if tenant is not None else None
+    async with _ARGON2_SLOTS:
+        ok = await asyncio.to_thread(secrets.verify_password, stored_hash, password)
+    return ok and tenant is not None and tenant.active
+
+
+async def check_credentials(session: AsyncSession, username: str, password: str) -> Tenant | None:
+    """The tenant these credentials belong to, or None; same Argon2 cost either way."""
+    tenant = await tenant_by_username(session, username)
+    return tenant if await verify_tenant_password(tenant, password) else None
+
+
+async def live_sessions(
+    session: AsyncSession, tenant_id: str, *, skip_locked: bool = False
+) -> list[QbwcSession]:
+    """The tenant's live sessions, locked for this transaction. ``skip_locked``: a session
+    whose row another transaction holds (a call in flight) is left out."""
+    query = scoped(QbwcSession, tenant_id).where(col(QbwcSession.state).in_(LIVE_SESSION_STATES))
+    return list((await session.exec(query.with_for_update(skip_locked=skip_locked))).all())
+
+
+async def stale_session_tenants(session: AsyncSession, stale_after: timedelta) -> list[str]:
+    """Tenants with a live session that stopped calling (maintenance across tenants: only
+    the ids; each tenant's sessions are then handled through its scope)."""
+    query = select(QbwcSession.tenant_id).where(
+        col(QbwcSession.state).in_(LIVE_SESSION_STATES),
+        col(QbwcSession.last_seen_at) < utcnow() - stale_after,
+    )
+    return sorted(set((await session.exec(query)).all()))
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    row: QbwcSession
+    ticket: str  # the clear ticket, given to the Web Connector once and never stored
+
+
+async def open_session(
+    session: AsyncSession, tenant: Tenant, plan: dict[str, Any]
+) -> OpenedSession | None:
+    """A new live session, or None when another one won the race (the database refused)."""
+    ticket = secrets.new_ticket()
+    row = QbwcSession(
+        ticket=ticket_key(ticket),
+        tenant_id=tenant.id,
+        state=SessionState.AUTHENTICATED.value,
+        expected_call=NextCall.SEND.value,
+        phase=Purpose.START.value,
+        company_path=tenant.qb_company_path,
+        plan=plan,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return None
+    return OpenedSession(row, ticket)
+
+
+async def session_by_ticket(session: AsyncSession, ticket: str) -> QbwcSession | None:
+    """The session of ``ticket`` (live or not), locked for this transaction."""
+    if not ticket or len(ticket) > MAX_TICKET_LENGTH:
+        return None
+    return await session.get(QbwcSession, ticket_key(ticket), with_for_update=True)
+
+
+def is_live(row: QbwcSession, stale_after: timedelta) -> bool:
+    return row.state in LIVE_SESSION_STATES and (aware(row.last_seen_at) >= utcnow() - stale_after)
+
+
+async def outstanding_requests(session: AsyncSession, row: QbwcSession) -> list[QbwcRequest]:
+    query = scoped(QbwcRequest, row.tenant_id).where(
+        QbwcRequest.ticket == row.ticket, QbwcRequest.state == RequestState.SENT.value
+    )
+    return list((await session.exec(query)).all())
+
+
+async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcRequest]:
+    query = scoped(QbwcRequest, tenant_id).where(
+        QbwcRequest.purpose == Purpose.WRITES.value,
+        QbwcRequest.state == RequestState.IN_DOUBT.value,
+    )
+    return list((await session.exec(query.order_by(col(QbwcRequest.id)))).all())
+
+
+async def sent_set(session: AsyncSession, tenant_id: str, request_id: int) -> QbwcRequest | None:
+    row = await session.get(QbwcRequest, request_id)
+    return row if row is not None and row.tenant_id == tenant_id else None
