@@ -17,8 +17,10 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
+from starlette.requests import ClientDisconnect
 
 from omni2qbd_gateway import login_throttle, repository
+from omni2qbd_gateway.http_guard import guarded_protocol
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
@@ -155,17 +157,25 @@ def _soap_response(body: bytes, soap_ns: str, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type=content_type(soap_ns))
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request, limit: int, seconds: float) -> bytes:
+    """The whole body, at most ``limit`` bytes, arrived within ``seconds`` (a client sending
+    part of a body and then nothing must not hold a connection open); raises
+    ``BodyTooLarge``, ``TimeoutError`` or ``ClientDisconnect``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        return None
+        raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(seconds):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -173,6 +183,8 @@ def create_app(settings: AppSettings) -> FastAPI:
     runtime = create_runtime(settings)
     app = create_service_app(runtime)
     limit = settings.gateway_max_soap_bytes
+    # Read by omni2qbd.serve: the HTTP protocol with the gateway's head limits.
+    app.state.uvicorn_options = {"http": guarded_protocol(settings.gateway_request_read_seconds)}
 
     @app.get("/qbwc")
     async def wsdl(request: Request) -> Response:
@@ -187,10 +199,20 @@ def create_app(settings: AppSettings) -> FastAPI:
 
     @app.post("/qbwc")
     async def qbwc(request: Request) -> Response:
-        body = await _read_capped(request, limit)
-        if body is None:
+        try:
+            body = await _read_capped(request, limit, settings.gateway_request_read_seconds)
+        except BodyTooLarge:
             fault = SoapFault(f"the request is larger than the {limit} bytes this service accepts")
             return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        except TimeoutError:
+            log.info("qbwc_request_too_slow", seconds=settings.gateway_request_read_seconds)
+            return PlainTextResponse(
+                "the request body did not arrive in time", 408, headers={"Connection": "close"}
+            )
+        except ClientDisconnect:
+            # One line, not a traceback: a Web Connector closed or a network dropped.
+            log.info("qbwc_client_disconnected")
+            return Response(status_code=400)
         try:
             call = parse_call(body, max_bytes=limit)
         except SoapFault as fault:
