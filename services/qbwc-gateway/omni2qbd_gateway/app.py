@@ -17,6 +17,7 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect
 
 from omni2qbd_gateway import login_throttle, repository
@@ -26,6 +27,7 @@ from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
 from omni2qbd_gateway.protocol import GatewayOptions, QbwcService
 from omni2qbd_gateway.qwc import build_qwc, endpoint_url, qwc_filename
+from omni2qbd_gateway.reader import create_reader_engine
 from omni2qbd_gateway.session import SetSizing
 from omni2qbd_gateway.soap import (
     SOAP11_NS,
@@ -77,6 +79,7 @@ class GatewayParts:
 
     service: QbwcService
     pending: PendingPublisher
+    reader: AsyncEngine | None = None
     sweeper: asyncio.Task[None] | None = None
 
 
@@ -128,6 +131,8 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await rt.gateway_parts.sweeper
             await rt.gateway_parts.pending.stop()
+            if rt.gateway_parts.reader is not None:
+                await rt.gateway_parts.reader.dispose()
 
     runtime.on_ready.append(start_consumer)
     runtime.on_stop.append(stop_consumer)
@@ -140,13 +145,15 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
         return runtime.gateway_parts
     assert runtime.sessions is not None, "the runtime has not started"
     pending = PendingPublisher(runtime.sessions, lambda: runtime.publisher)
+    reader = create_reader_engine(runtime.settings.database_url)
     service = QbwcService(
         runtime.sessions,
         options_from(runtime.settings),
         serialise_writes=runtime.settings.is_sqlite,
         after_commit=pending.poke,
+        reader=reader,
     )
-    created = GatewayParts(service, pending)
+    created = GatewayParts(service, pending, reader=reader)
     runtime.gateway_parts = created
     pending.start()
     created.sweeper = asyncio.create_task(_sweep(service), name="gateway-session-sweeper")

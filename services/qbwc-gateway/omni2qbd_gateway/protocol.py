@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import structlog
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway import login_throttle, repository
+from omni2qbd_gateway import login_throttle, pending, repository
 from omni2qbd_gateway.session import (
     GatewayOptions,
     WebConnectorSession,
@@ -49,6 +49,8 @@ class QbwcService:
     serialise_writes: bool = False  # SQLite: one writer at a time inside this process
     after_commit: Callable[[], None] = lambda: None
     throttle: login_throttle.ThrottlePolicy = field(default_factory=login_throttle.ThrottlePolicy)
+    # The engine for lone reads outside any transaction (``reader.py``); None: the main one.
+    reader: AsyncEngine | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @contextlib.asynccontextmanager
@@ -61,7 +63,9 @@ class QbwcService:
             except BaseException:
                 await db.rollback()
                 raise
-        self.after_commit()
+            staged = bool(db.info.get(pending.STAGED))
+        if staged:  # wake the publisher only when this call left messages to publish
+            self.after_commit()
 
     async def handle(self, call: Call) -> str | int | list[str]:
         handler = getattr(self, f"op_{call.operation.name}", None)
@@ -77,6 +81,13 @@ class QbwcService:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _reader(self) -> AsyncEngine:
+        if self.reader is not None:
+            return self.reader
+        bind = self.sessions_factory.kw.get("bind")
+        assert isinstance(bind, AsyncEngine), "the session factory is bound to one engine"
+        return bind
 
     @contextlib.asynccontextmanager
     async def _live(self, ticket: str) -> AsyncIterator[WebConnectorSession | None]:
@@ -232,17 +243,17 @@ class QbwcService:
     # -- the rest ----------------------------------------------------------------------------
 
     async def op_getLastError(self, call: Call) -> str:
-        async with self._transaction() as db:
-            row = await repository.session_by_ticket(db, call.text("ticket"))
-            if row is None or not _may_speak(row, self.options):
-                return EXPIRED_TICKET
-            if row.expected_call == NextCall.LAST_ERROR:
-                # Only the expected call counts as a sign of life: a Web Connector polling
-                # getLastError cannot keep a session alive past its timeout.
-                row.last_seen_at = utcnow()
-                row.expected_call = NextCall.CLOSE.value
-                db.add(row)
-            return row.last_error or "No error."
+        # One read, outside any transaction and without loading the row: the Web Connector
+        # asks this often, and usually nothing changes.
+        glanced = await repository.glance(self._reader(), call.text("ticket"))
+        if glanced is None or not _may_speak(glanced, self.options):
+            return EXPIRED_TICKET
+        if glanced.expected_call == NextCall.LAST_ERROR:
+            # Only the expected call counts as a sign of life: a Web Connector polling
+            # getLastError cannot keep a session alive past its timeout.
+            async with self._transaction() as db:
+                await repository.advance(db, glanced, NextCall.CLOSE.value, utcnow())
+        return glanced.last_error or "No error."
 
     async def op_connectionError(self, call: Call) -> str:
         async with self._live(call.text("ticket")) as session:
@@ -280,7 +291,7 @@ class QbwcService:
         return "Interactive mode declined; the bridge needs nothing interactive."
 
 
-def _may_speak(row: QbwcSession, options: GatewayOptions) -> bool:
+def _may_speak(row: repository.SessionFacts, options: GatewayOptions) -> bool:
     """Whether getLastError/closeConnection may answer about this session: while it is live,
     or when it failed and the Web Connector has yet to hear why. A session closed, expired,
     ended by an operator or a password rotation answers nothing of the tenant."""

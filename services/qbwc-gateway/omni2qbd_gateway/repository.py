@@ -16,10 +16,13 @@ import asyncio
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -121,7 +124,68 @@ async def session_by_ticket(session: AsyncSession, ticket: str) -> QbwcSession |
     return await session.get(QbwcSession, ticket_key(ticket), with_for_update=True)
 
 
-def is_live(row: QbwcSession, stale_after: timedelta) -> bool:
+class SessionFacts(Protocol):
+    """What liveness is decided on (a loaded row or a ``SessionGlance``)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def expected_call(self) -> str: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class SessionGlance:
+    """A session's state read without loading the row (its plan): for the calls that only
+    report (getLastError), which the Web Connector makes often."""
+
+    key: str
+    tenant_id: str
+    state: str
+    expected_call: str
+    last_seen_at: datetime
+    last_error: str | None
+
+
+_GLANCE = sa_select(
+    col(QbwcSession.tenant_id),
+    col(QbwcSession.state),
+    col(QbwcSession.expected_call),
+    col(QbwcSession.last_seen_at),
+    col(QbwcSession.last_error),
+).where(col(QbwcSession.ticket) == bindparam("key"))
+
+
+async def glance(reader: AsyncEngine, ticket: str) -> SessionGlance | None:
+    """One SELECT on a connection of ``reader`` (no ORM, no transaction around it)."""
+    if not ticket or len(ticket) > MAX_TICKET_LENGTH:
+        return None
+    key = ticket_key(ticket)
+    async with reader.connect() as connection:
+        found = (await connection.execute(_GLANCE, {"key": key})).first()
+    if found is None:
+        return None
+    tenant_id, state, expected_call, last_seen_at, last_error = found
+    return SessionGlance(key, tenant_id, state, expected_call, last_seen_at, last_error)
+
+
+async def advance(
+    session: AsyncSession, glanced: SessionGlance, expected: str, now: datetime
+) -> None:
+    """The session moves on from ``glanced.expected_call`` to ``expected`` (only if no other
+    call moved it meanwhile), and counts as seen now."""
+    await session.exec(
+        update(QbwcSession)
+        .where(
+            col(QbwcSession.ticket) == glanced.key,
+            col(QbwcSession.expected_call) == glanced.expected_call,
+        )
+        .values(expected_call=expected, last_seen_at=now)
+    )
+
+
+def is_live(row: SessionFacts, stale_after: timedelta) -> bool:
     return row.state in LIVE_SESSION_STATES and (aware(row.last_seen_at) >= utcnow() - stale_after)
 
 
