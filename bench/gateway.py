@@ -94,15 +94,17 @@ class GatewayProcess:
             stderr=subprocess.DEVNULL,
         )
 
+    ready_path = "/livez"
+
     async def wait(self) -> None:
         async with httpx.AsyncClient() as client:
             for _ in range(300):
                 try:
-                    await client.get(f"{self.url}/livez", timeout=1)
+                    await client.get(f"{self.url}{self.ready_path}", timeout=1)
                     return
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-        raise RuntimeError("the gateway did not start")
+        raise RuntimeError(f"{type(self).__name__} did not start")
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -365,15 +367,7 @@ class SpyneProcess(GatewayProcess):
             stderr=subprocess.DEVNULL,
         )
 
-    async def wait(self) -> None:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    await client.get(self.url, timeout=1)
-                    return
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-        raise RuntimeError("the spyne server did not start")
+    ready_path = "/"
 
 
 async def _soap(client: httpx.AsyncClient, url: str, operation: str, *values: str | int) -> bytes:

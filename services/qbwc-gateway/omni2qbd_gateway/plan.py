@@ -8,7 +8,8 @@
 5. writes: the approved outbox, in batches bounded by count and bytes, contact adds first.
 
 The plan's memory lives in ``QbwcSession.plan`` (JSON) and the sent sets in
-``qbwc_requests``, so the next call may reach any gateway process.
+``qbwc_requests``, so the next call may reach any gateway process. This module is pure: it
+decides from what ``session.py`` read through ``repository.py`` and queries nothing itself.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import case, func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists
 from omni2qbd_gateway.outbox import SENDABLE
 from omni2qbd_gateway.outcomes import describe_entry
 from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set, query_by_values
 from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest
-from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.entries import Entry
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
@@ -83,7 +80,10 @@ class Rejected:
     code: str = "render"
 
 
-def natural_key(item: OutboxItem) -> tuple[str, str, str]:
+DocKey = tuple[str, str, str]  # (entry kind, source kind, Cin7 id): one document's entries
+
+
+def natural_key(item: OutboxItem) -> DocKey:
     return (item.entry_kind, item.source_kind, item.cin7_id)
 
 
@@ -178,58 +178,6 @@ class SessionPlan:
         return data
 
 
-async def links_for(
-    session: AsyncSession, tenant_id: str, items: list[OutboxItem]
-) -> dict[tuple[str, str, str], QbLink]:
-    """The QuickBooks links of these items' documents (one query, bounded by the items)."""
-    if not items:
-        return {}
-    cin7_ids = sorted({item.cin7_id for item in items})
-    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(cin7_ids))
-    return {
-        (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(query)).all()
-    }
-
-
-async def links_for_keys(
-    session: AsyncSession, tenant_id: str, keys: set[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], QbLink]:
-    if not keys:
-        return {}
-    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(sorted(k[2] for k in keys)))
-    return {
-        (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(query)).all()
-        if (link.entry_kind, link.source_kind, link.cin7_id) in keys
-    }
-
-
-async def approved_keys(
-    session: AsyncSession, tenant_id: str, keys: set[tuple[str, str, str]]
-) -> set[tuple[str, str, str]]:
-    """Which of these documents have an approved (or sent) entry waiting to be posted."""
-    if not keys:
-        return set()
-    query = scoped(OutboxItem, tenant_id).where(
-        col(OutboxItem.cin7_id).in_(sorted(k[2] for k in keys)),
-        col(OutboxItem.state).in_(("approved", "queued", "sent", "in_doubt")),
-    )
-    return {natural_key(item) for item in (await session.exec(query)).all()} & keys
-
-
-def _contacts_first() -> Any:
-    return case((col(OutboxItem.entry_kind).in_(CONTACT_KINDS), 0), else_=1)
-
-
-async def _in_flight_keys(session: AsyncSession, tenant_id: str) -> set[tuple[str, str, str]]:
-    # Only the key columns: the JSON bodies of what is in flight are not needed here.
-    query = select(OutboxItem.entry_kind, OutboxItem.source_kind, OutboxItem.cin7_id).where(
-        OutboxItem.tenant_id == tenant_id, col(OutboxItem.state).in_(("sent", "in_doubt"))
-    )
-    return {(kind, source, cin7) for kind, source, cin7 in (await session.exec(query)).all()}
-
-
 @dataclass
 class Window:
     """The next approved entries in sending order (contacts first, then by approval) and
@@ -237,7 +185,7 @@ class Window:
     by every step of the plan. Entries the call changes (posted, failed) drop out by state."""
 
     items: list[OutboxItem]
-    links: dict[tuple[str, str, str], QbLink]
+    links: dict[DocKey, QbLink]
     complete: bool  # True when no approved entry lies beyond the window
 
     def sendable(self, deferred: list[str]) -> list[OutboxItem]:
@@ -254,31 +202,6 @@ class Window:
         ]
 
 
-async def load_window(
-    session: AsyncSession, tenant_id: str, deferred: list[str], size: int
-) -> Window:
-    """At most ``size`` approved entries. A newer version waits while the older one's fate in
-    QuickBooks is unknown (in flight)."""
-    in_flight = await _in_flight_keys(session, tenant_id)
-    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
-    if deferred:
-        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
-    query = query.order_by(_contacts_first(), col(OutboxItem.approved_at), col(OutboxItem.entry_id))
-    fetched = list((await session.exec(query.limit(size + len(in_flight) + 1))).all())
-    rows = [row for row in fetched if natural_key(row) not in in_flight]
-    complete = len(fetched) <= size + len(in_flight)
-    items = rows[:size]
-    return Window(items, await links_for(session, tenant_id, items), complete)
-
-
-async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[str]) -> int:
-    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
-    if deferred:
-        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
-    counted = select(func.count()).select_from(query.subquery())
-    return int((await session.exec(counted)).one())
-
-
 def window_for(set_size: int) -> int:
     """How many of the next approved entries one call looks at: a little more than a set,
     since some may wait for a dependency or a draft check. Bounded, so a call costs the same
@@ -293,16 +216,14 @@ def _entry(item: OutboxItem) -> Entry:
 # -- 1. recovery ---------------------------------------------------------------------------------
 
 
-async def recovery_set(
-    session: AsyncSession, tenant_id: str, version: str, request: QbwcRequest
+def recovery_set(
+    version: str,
+    request: QbwcRequest,
+    items: list[OutboxItem],
+    links: dict[DocKey, QbLink],
 ) -> OutgoingSet:
-    """Ask QuickBooks what became of one in-doubt set: error recovery plus lookups."""
-    items = [
-        item
-        for item in [await session.get(OutboxItem, eid) for eid in request.entry_ids]
-        if item is not None and item.tenant_id == tenant_id and item.state == "in_doubt"
-    ]
-    links = await links_for(session, tenant_id, items)
+    """Ask QuickBooks what became of one in-doubt set (its entries still in doubt, ``items``):
+    error recovery plus lookups by RefNumber, TxnID (Mods) or FullName (contact adds)."""
     by_type: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     mods: dict[str, list[str]] = {}
@@ -362,29 +283,24 @@ def link_set(version: str, link_names: dict[str, list[str]]) -> OutgoingSet:
 # -- 3. lists ------------------------------------------------------------------------------------
 
 
-async def list_set(
-    session: AsyncSession, tenant_id: str, version: str, plan: SessionPlan
-) -> OutgoingSet:
+def list_set(version: str, plan: SessionPlan, cursors: dict[str, str | None]) -> OutgoingSet:
+    """All lists from their cursors (``FromModifiedDate``), or the next pages of those with
+    an open iterator."""
     plan.page += 1
     page = plan.page
     requests: list[etree._Element] = []
     if not plan.lists_started:
-        known = await lists.cursors(session, tenant_id)
         for spec in lists.LIST_SPECS:
-            cursor = known.get(spec.list_type)
             requests.append(
                 lists.build_query(
                     spec,
                     page=page,
-                    from_modified=cursor.from_modified if cursor else None,
+                    from_modified=cursors.get(spec.list_type),
                     iterator_id=None,
                 )
             )
         plan.lists_started = True
-        plan.list_from = {
-            t: (c.from_modified if c else None)
-            for t, c in ((s.list_type, known.get(s.list_type)) for s in lists.LIST_SPECS)
-        }
+        plan.list_from = {spec.list_type: cursors.get(spec.list_type) for spec in lists.LIST_SPECS}
     else:
         for list_type, iterator_id in sorted(plan.iterators.items()):
             requests.append(
@@ -427,17 +343,17 @@ def drafts_set(version: str, candidates: list[tuple[OutboxItem, QbLink]]) -> Out
 # -- 5. writes -----------------------------------------------------------------------------------
 
 
-async def writes_set(
-    session: AsyncSession,
-    tenant_id: str,
-    version: str,
-    plan: SessionPlan,
-    limits: Limits,
-    window: Window,
-) -> tuple[OutgoingSet | None, list[Rejected]]:
-    """The next set of approved entries, or None; plus entries that cannot be rendered.
+@dataclass
+class WriteCandidates:
+    """What the writes step looks at: the window's sendable entries (or the group being
+    isolated), their parsed entries and the documents they depend on."""
 
-    At most ``limits.max_requests`` requests and ``limits.max_bytes`` bytes."""
+    items: list[OutboxItem]
+    entries: dict[str, Entry]
+    dependency_keys: set[DocKey]
+
+
+def write_candidates(plan: SessionPlan, window: Window) -> WriteCandidates:
     isolate = plan.isolate
     candidates = window.sendable(plan.deferred)
     while isolate:
@@ -450,20 +366,29 @@ async def writes_set(
     for item in candidates:
         with contextlib.suppress(ValueError):
             entries[item.entry_id] = _entry(item)
-    dependency_keys = {
-        parts
-        for entry in entries.values()
-        for key in entry.depends_on
-        if len(parts := tuple(key.split(":", 2))) == 3
-    }
-    links = dict(window.links)
-    links.update(await links_for_keys(session, tenant_id, dependency_keys))  # type: ignore[arg-type]
-    # Dependencies approved but outside this window (or in flight) are waited for, not failed.
-    pending_keys = {natural_key(c) for c in candidates} | await approved_keys(
-        session,
-        tenant_id,
-        dependency_keys,  # type: ignore[arg-type]
-    )
+    dependency_keys: set[DocKey] = set()
+    for entry in entries.values():
+        for key in entry.depends_on:
+            parts = key.split(":", 2)
+            if len(parts) == 3:
+                dependency_keys.add((parts[0], parts[1], parts[2]))
+    return WriteCandidates(candidates, entries, dependency_keys)
+
+
+def writes_set(
+    version: str,
+    plan: SessionPlan,
+    limits: Limits,
+    batch: WriteCandidates,
+    links: dict[DocKey, QbLink],
+    pending_keys: set[DocKey],
+) -> tuple[OutgoingSet | None, list[Rejected]]:
+    """The next set of approved entries, or None; plus entries that cannot be rendered.
+
+    At most ``limits.max_requests`` requests and ``limits.max_bytes`` bytes. ``links``: the
+    QuickBooks links of the candidates' and their dependencies' documents; ``pending_keys``:
+    documents with an entry on its way (approved, or in this batch), waited for."""
+    candidates, entries = batch.items, batch.entries
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
     size = _SET_OVERHEAD_BYTES
@@ -538,8 +463,8 @@ WAIT_FOR_DEPENDENCY = "wait"
 
 def _missing_dependency(
     entry: Entry,
-    links: dict[tuple[str, str, str], QbLink],
-    pending_keys: set[tuple[str, str, str]],
+    links: dict[DocKey, QbLink],
+    pending_keys: set[DocKey],
     chosen: list[tuple[OutboxItem, etree._Element]],
 ) -> str | None:
     """None when every dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or

@@ -40,6 +40,7 @@ EXPIRED_TICKET = (
     "again and the bridge continues where it stopped."
 )
 QBWC_REALM = "qbwc"
+STOPPED_CALLING = "The Web Connector stopped calling; the session expired."
 
 
 @dataclass
@@ -169,33 +170,24 @@ class QbwcService:
         for row in rows:
             silent = now - aware(row.last_seen_at)
             same_client = bool(client) and (row.plan or {}).get("client") == client
+            ending: tuple[SessionState, str] | None = None
             if silent > self.options.session_timeout:
-                await end_session(
-                    db,
-                    row,
-                    self.options,
-                    SessionState.EXPIRED,
-                    "The Web Connector stopped calling; the session expired.",
-                )
+                ending = (SessionState.EXPIRED, STOPPED_CALLING)
             elif row.expected_call == NextCall.CLOSE:
-                await end_session(
-                    db,
-                    row,
-                    self.options,
+                ending = (
                     SessionState.CLOSED,
                     "closed when the Web Connector started a new session",
                 )
             elif same_client and silent >= self.options.takeover_after:
-                await end_session(
-                    db,
-                    row,
-                    self.options,
+                ending = (
                     SessionState.CLOSED,
                     "taken over by a new login of the same Web Connector",
                 )
                 log.info("qbwc_session_taken_over", tenant_id=tenant_id)
-            else:
+            if ending is None:
                 busy = True
+            else:
+                await end_session(db, row, self.options, *ending)
         return busy
 
     # -- sendRequestXML / receiveResponseXML -------------------------------------------------
@@ -231,11 +223,7 @@ class QbwcService:
                 for row in await repository.live_sessions(db, tenant_id, skip_locked=True):
                     if not repository.is_live(row, timeout):
                         await end_session(
-                            db,
-                            row,
-                            self.options,
-                            SessionState.EXPIRED,
-                            "The Web Connector stopped calling; the session expired.",
+                            db, row, self.options, SessionState.EXPIRED, STOPPED_CALLING
                         )
                         ended += 1
         return ended

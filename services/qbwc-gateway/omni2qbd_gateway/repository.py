@@ -6,8 +6,8 @@ unique index), which is what turns a second Web Connector into ``busy`` even whe
 race. Tickets are stored as their SHA-256 (migration 0006): the clear ticket exists only in
 the Web Connector.
 
-(The outbox window and the links a message set needs are read in ``plan.py``; the list
-mirror in ``lists.py``.)
+Also the outbox window (the next approved entries), the links a message set needs and the
+entries an answer is about. (The list mirror is read and written in ``lists.py``.)
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, case, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.outbox import SENDABLE
+from omni2qbd_gateway.plan import CONTACT_KINDS, DocKey, Window, natural_key
 from omni2qbd_gateway.states import (
     LIVE_SESSION_STATES,
     NextCall,
@@ -34,7 +36,15 @@ from omni2qbd_gateway.states import (
     SessionState,
 )
 from omni2qbd_shared import secrets
-from omni2qbd_shared.db.models import QbwcRequest, QbwcSession, Tenant, aware, utcnow
+from omni2qbd_shared.db.models import (
+    OutboxItem,
+    QbLink,
+    QbwcRequest,
+    QbwcSession,
+    Tenant,
+    aware,
+    utcnow,
+)
 from omni2qbd_shared.db.tenancy import scoped
 
 # Argon2 verification takes ~64 MiB and a core for a fraction of a second: more at once than
@@ -207,3 +217,90 @@ async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcReque
 async def sent_set(session: AsyncSession, tenant_id: str, request_id: int) -> QbwcRequest | None:
     row = await session.get(QbwcRequest, request_id)
     return row if row is not None and row.tenant_id == tenant_id else None
+
+
+# -- the outbox window and the links a message set needs ---------------------------------------
+
+
+async def links_for(
+    session: AsyncSession, tenant_id: str, items: list[OutboxItem]
+) -> dict[DocKey, QbLink]:
+    """The QuickBooks links of these items' documents (one query, bounded by the items)."""
+    if not items:
+        return {}
+    cin7_ids = sorted({item.cin7_id for item in items})
+    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(cin7_ids))
+    return {
+        (link.entry_kind, link.source_kind, link.cin7_id): link
+        for link in (await session.exec(query)).all()
+    }
+
+
+async def links_for_keys(
+    session: AsyncSession, tenant_id: str, keys: set[DocKey]
+) -> dict[DocKey, QbLink]:
+    if not keys:
+        return {}
+    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(sorted(k[2] for k in keys)))
+    return {
+        (link.entry_kind, link.source_kind, link.cin7_id): link
+        for link in (await session.exec(query)).all()
+        if (link.entry_kind, link.source_kind, link.cin7_id) in keys
+    }
+
+
+async def approved_keys(session: AsyncSession, tenant_id: str, keys: set[DocKey]) -> set[DocKey]:
+    """Which of these documents have an approved (or sent) entry waiting to be posted."""
+    if not keys:
+        return set()
+    query = scoped(OutboxItem, tenant_id).where(
+        col(OutboxItem.cin7_id).in_(sorted(k[2] for k in keys)),
+        col(OutboxItem.state).in_(("approved", "queued", "sent", "in_doubt")),
+    )
+    return {natural_key(item) for item in (await session.exec(query)).all()} & keys
+
+
+def _contacts_first() -> Any:
+    return case((col(OutboxItem.entry_kind).in_(CONTACT_KINDS), 0), else_=1)
+
+
+async def in_flight_keys(session: AsyncSession, tenant_id: str) -> set[DocKey]:
+    # Only the key columns: the JSON bodies of what is in flight are not needed here.
+    query = select(OutboxItem.entry_kind, OutboxItem.source_kind, OutboxItem.cin7_id).where(
+        OutboxItem.tenant_id == tenant_id, col(OutboxItem.state).in_(("sent", "in_doubt"))
+    )
+    return {(kind, source, cin7) for kind, source, cin7 in (await session.exec(query)).all()}
+
+
+async def items_of(session: AsyncSession, tenant_id: str, entry_ids: list[str]) -> list[OutboxItem]:
+    """These entries of this tenant (one query), in the order given."""
+    if not entry_ids:
+        return []
+    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.entry_id).in_(entry_ids))
+    found = {item.entry_id: item for item in (await session.exec(query)).all()}
+    return [found[entry_id] for entry_id in entry_ids if entry_id in found]
+
+
+async def load_window(
+    session: AsyncSession, tenant_id: str, deferred: list[str], size: int
+) -> Window:
+    """At most ``size`` approved entries. A newer version waits while the older one's fate in
+    QuickBooks is unknown (in flight)."""
+    in_flight = await in_flight_keys(session, tenant_id)
+    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
+    if deferred:
+        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
+    query = query.order_by(_contacts_first(), col(OutboxItem.approved_at), col(OutboxItem.entry_id))
+    fetched = list((await session.exec(query.limit(size + len(in_flight) + 1))).all())
+    rows = [row for row in fetched if natural_key(row) not in in_flight]
+    complete = len(fetched) <= size + len(in_flight)
+    items = rows[:size]
+    return Window(items, await links_for(session, tenant_id, items), complete)
+
+
+async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[str]) -> int:
+    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
+    if deferred:
+        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
+    counted = select(func.count()).select_from(query.subquery())
+    return int((await session.exec(counted)).one())

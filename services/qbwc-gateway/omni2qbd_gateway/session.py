@@ -118,7 +118,7 @@ class WebConnectorSession:
 
     async def window(self) -> plan.Window:
         if self._window is None:
-            self._window = await plan.load_window(
+            self._window = await repository.load_window(
                 self.db, self.tenant.id, self.plan.deferred, plan.window_for(self.set_size)
             )
         return self._window
@@ -221,9 +221,14 @@ class WebConnectorSession:
         """The plan, in order: recovery, names to link, lists, drafts, writes (plan.py)."""
         db, tenant_id, state = self.db, self.tenant.id, self.plan
         for doubtful in await repository.in_doubt_sets(db, tenant_id):
-            recovery = await plan.recovery_set(db, tenant_id, version, doubtful)
-            if recovery.entry_ids:
-                return recovery
+            items = [
+                item
+                for item in await repository.items_of(db, tenant_id, doubtful.entry_ids)
+                if item.state == EntryState.IN_DOUBT
+            ]
+            if items:
+                links = await repository.links_for(db, tenant_id, items)
+                return plan.recovery_set(version, doubtful, items, links)
             doubtful.state = RequestState.RESOLVED.value  # nothing of it is in doubt any more
             db.add(doubtful)
         if state.link_names:
@@ -231,22 +236,40 @@ class WebConnectorSession:
         if not state.lists_done and state.lists_started and not state.iterators:
             state.lists_done = True
         if not state.lists_done:
-            return await plan.list_set(db, tenant_id, version, state)
+            cursors = await lists.cursors(db, tenant_id) if not state.lists_started else {}
+            return plan.list_set(
+                version, state, {name: c.from_modified for name, c in cursors.items()}
+            )
         window = await self.window()
         candidates = plan.draft_candidates(window, state)
         if candidates:
             return plan.drafts_set(version, candidates)
         for item in plan.contact_repeats(window, state):
             results.set_state(
-                self.ctx, item, "posted", "posted", code="0", message="already in QuickBooks"
+                self.ctx,
+                item,
+                EntryState.POSTED,
+                "posted",
+                code="0",
+                message="already in QuickBooks",
             )
         while True:
-            outgoing, rejected = await plan.writes_set(
-                db, tenant_id, version, state, self.limits, window
+            batch = plan.write_candidates(state, window)
+            links = dict(window.links)
+            links.update(await repository.links_for_keys(db, tenant_id, batch.dependency_keys))
+            # Dependencies approved but outside this window (or in flight) are waited for.
+            waiting = {plan.natural_key(c) for c in batch.items} | await repository.approved_keys(
+                db, tenant_id, batch.dependency_keys
             )
+            outgoing, rejected = plan.writes_set(version, state, self.limits, batch, links, waiting)
             for bad in rejected:
                 results.set_state(
-                    self.ctx, bad.item, "failed", "failed", code=bad.code, message=bad.reason
+                    self.ctx,
+                    bad.item,
+                    EntryState.FAILED,
+                    "failed",
+                    code=bad.code,
+                    message=bad.reason,
                 )
             if outgoing is not None or not rejected:
                 if outgoing is None and not window.complete:
@@ -398,7 +421,9 @@ class WebConnectorSession:
             refreshed = await lists.latest_refresh(self.db, self.tenant.id)
             if refreshed is None or aware(refreshed) < utcnow() - self.options.list_refresh_every:
                 return True
-        elif not self.plan.lists_done:
+            # At login a count will do (the window with its bodies is read by the next call).
+            return await repository.sendable_count(self.db, self.tenant.id, self.plan.deferred) > 0
+        if not self.plan.lists_done:
             return True
         window = await self.window()
         if plan.draft_candidates(window, self.plan):
@@ -408,7 +433,7 @@ class WebConnectorSession:
         if window.sendable(self.plan.deferred):
             return True
         return not window.complete and (
-            await plan.sendable_count(self.db, self.tenant.id, self.plan.deferred) > 0
+            await repository.sendable_count(self.db, self.tenant.id, self.plan.deferred) > 0
         )
 
     async def progress(self) -> int:
@@ -424,7 +449,7 @@ class WebConnectorSession:
         sendable = (
             len(window.sendable(state.deferred))
             if window.complete
-            else await plan.sendable_count(self.db, self.tenant.id, state.deferred)
+            else await repository.sendable_count(self.db, self.tenant.id, state.deferred)
         )
         units += math.ceil(sendable / max(1, self.set_size))
         done = state.units_done
