@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -23,7 +24,7 @@ from tests.gateway.gateway_helpers import (
     outbox_states,
     tenant_row,
 )
-from tests.gateway.in_process import InProcessConnector, service_for
+from tests.gateway.in_process import InProcessConnector, InProcessRun, service_for
 
 
 @pytest.fixture
@@ -106,3 +107,51 @@ def test_sizing_rule() -> None:
     assert sizing.next_size(200, full=True, elapsed=slow) == 100
     assert sizing.next_size(200, full=True, elapsed=None) == 100  # no answer at all
     assert sizing.next_size(1, full=True, elapsed=slow) == 1
+
+
+async def test_planning_window_is_read_once_per_call(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 15 point 4: the next approved entries (with their JSON bodies) are read at most
+    once per sendRequestXML or receiveResponseXML, not 2-3 times."""
+    from sqlalchemy import event
+
+    connector, _tenant_id, _ids = await _connector(sessions, 120)
+    engine = connector.service.sessions_factory.kw["bind"]
+    window_reads: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if "FROM outbox" in statement and "ORDER BY CASE" in statement:
+            window_reads.append(statement)
+
+    counting = CountingConnector(
+        connector.service,
+        connector.username,
+        connector.password,
+        connector.quickbooks,
+        connector.company_path,
+        reads=window_reads,
+    )
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        run = await counting.run()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert sum(_write_sizes(run.request_sets)) == 120
+    assert counting.per_call and max(n for _op, n in counting.per_call) <= 1, counting.per_call
+
+
+@dataclass
+class CountingConnector(InProcessConnector):
+    """Records how many of ``reads`` each call added."""
+
+    reads: list[str] = field(default_factory=list)
+    per_call: list[tuple[str, int]] = field(default_factory=list)
+
+    async def call(
+        self, run: InProcessRun, operation: str, **args: str | int
+    ) -> str | int | list[str]:
+        before = len(self.reads)
+        result = await super().call(run, operation, **args)
+        self.per_call.append((operation, len(self.reads) - before))
+        return result
