@@ -272,13 +272,9 @@ class WebConnectorSession:
                     message=bad.reason,
                 )
             if outgoing is not None or not rejected:
-                if outgoing is None and not window.complete:
-                    # Everything in the window was refused: look further once more.
-                    self._window = None
-                    window = await self.window()
-                    if window.sendable(state.deferred):
-                        continue
                 return outgoing
+            # Each pass fails at least one entry, so this ends. When the refused ones were
+            # all the window held, the next entries are read.
             if not window.sendable(state.deferred) and not window.complete:
                 self._window = None
                 window = await self.window()
