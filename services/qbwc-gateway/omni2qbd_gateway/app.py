@@ -17,7 +17,6 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect
 
 from omni2qbd_gateway import login_throttle, repository
@@ -27,7 +26,7 @@ from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
 from omni2qbd_gateway.protocol import GatewayOptions, QbwcService
 from omni2qbd_gateway.qwc import build_qwc, endpoint_url, qwc_filename
-from omni2qbd_gateway.reader import create_reader_engine
+from omni2qbd_gateway.reader import LoneReader, create_reader
 from omni2qbd_gateway.session import SetSizing
 from omni2qbd_gateway.soap import (
     SOAP11_NS,
@@ -79,7 +78,7 @@ class GatewayParts:
 
     service: QbwcService
     pending: PendingPublisher
-    reader: AsyncEngine | None = None
+    reader: LoneReader | None = None
     sweeper: asyncio.Task[None] | None = None
 
 
@@ -132,7 +131,7 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
                     await rt.gateway_parts.sweeper
             await rt.gateway_parts.pending.stop()
             if rt.gateway_parts.reader is not None:
-                await rt.gateway_parts.reader.dispose()
+                await rt.gateway_parts.reader.close()
 
     runtime.on_ready.append(start_consumer)
     runtime.on_stop.append(stop_consumer)
@@ -145,7 +144,7 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
         return runtime.gateway_parts
     assert runtime.sessions is not None, "the runtime has not started"
     pending = PendingPublisher(runtime.sessions, lambda: runtime.publisher)
-    reader = create_reader_engine(runtime.settings.database_url)
+    reader = create_reader(runtime.settings.database_url)
     service = QbwcService(
         runtime.sessions,
         options_from(runtime.settings),

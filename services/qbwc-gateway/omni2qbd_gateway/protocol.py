@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import login_throttle, pending, repository
+from omni2qbd_gateway.reader import EngineReader, LoneReader
 from omni2qbd_gateway.session import (
     GatewayOptions,
     WebConnectorSession,
@@ -50,8 +51,8 @@ class QbwcService:
     serialise_writes: bool = False  # SQLite: one writer at a time inside this process
     after_commit: Callable[[], None] = lambda: None
     throttle: login_throttle.ThrottlePolicy = field(default_factory=login_throttle.ThrottlePolicy)
-    # The engine for lone reads outside any transaction (``reader.py``); None: the main one.
-    reader: AsyncEngine | None = None
+    # Lone reads outside any transaction (``reader.py``); None: through the main engine.
+    reader: LoneReader | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @contextlib.asynccontextmanager
@@ -83,12 +84,12 @@ class QbwcService:
                 await asyncio.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def _reader(self) -> AsyncEngine:
-        if self.reader is not None:
-            return self.reader
-        bind = self.sessions_factory.kw.get("bind")
-        assert isinstance(bind, AsyncEngine), "the session factory is bound to one engine"
-        return bind
+    def _reader(self) -> LoneReader:
+        if self.reader is None:
+            bind = self.sessions_factory.kw.get("bind")
+            assert isinstance(bind, AsyncEngine), "the session factory is bound to one engine"
+            self.reader = EngineReader(bind)
+        return self.reader
 
     @contextlib.asynccontextmanager
     async def _live(self, ticket: str) -> AsyncIterator[WebConnectorSession | None]:

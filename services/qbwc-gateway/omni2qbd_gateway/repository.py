@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case, func, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import case, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.outbox import SENDABLE
 from omni2qbd_gateway.plan import CONTACT_KINDS, DocKey, Window, natural_key
+from omni2qbd_gateway.reader import LoneReader
 from omni2qbd_gateway.states import (
     LIVE_SESSION_STATES,
     NextCall,
@@ -158,26 +157,13 @@ class SessionGlance:
     last_error: str | None
 
 
-_GLANCE = sa_select(
-    col(QbwcSession.tenant_id),
-    col(QbwcSession.state),
-    col(QbwcSession.expected_call),
-    col(QbwcSession.last_seen_at),
-    col(QbwcSession.last_error),
-).where(col(QbwcSession.ticket) == bindparam("key"))
-
-
-async def glance(reader: AsyncEngine, ticket: str) -> SessionGlance | None:
-    """One SELECT on a connection of ``reader`` (no ORM, no transaction around it)."""
+async def glance(reader: LoneReader, ticket: str) -> SessionGlance | None:
+    """One SELECT, no ORM, no transaction around it (``reader.py``)."""
     if not ticket or len(ticket) > MAX_TICKET_LENGTH:
         return None
     key = ticket_key(ticket)
-    async with reader.connect() as connection:
-        found = (await connection.execute(_GLANCE, {"key": key})).first()
-    if found is None:
-        return None
-    tenant_id, state, expected_call, last_seen_at, last_error = found
-    return SessionGlance(key, tenant_id, state, expected_call, last_seen_at, last_error)
+    found = await reader.session_row(key)
+    return None if found is None else SessionGlance(key, *found)
 
 
 async def advance(
