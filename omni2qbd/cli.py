@@ -210,6 +210,7 @@ MOUNTS: list[tuple[str, str, typer.Typer]] = [
     ("omni2qbd_mapper.settings_cli", "settings", app),
     ("omni2qbd_mapper.preview_cli", "preview", app),
     ("omni2qbd_gateway.cli", "", app),
+    ("omni2qbd.session_commands", "", tenant_app),
     ("omni2qbd.demo_cli", "demo", app),
     ("omni2qbd.secret_key_commands", "secret-key", app),
     ("omni2qbd.dlq_commands", "dlq", app),

@@ -24,6 +24,9 @@ from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)
 
+# Set in a session's info when it staged a message: only then is the publisher woken.
+STAGED = "omni2qbd_staged_messages"
+
 _KINDS: dict[str, type[m.Message]] = {
     "result": m.ResultMessage,
     "list_changes": m.ListChangesMessage,
@@ -33,6 +36,7 @@ _KINDS: dict[str, type[m.Message]] = {
 def stage(session: AsyncSession, message: m.ResultMessage | m.ListChangesMessage) -> None:
     """Add ``message`` to the current transaction; it is published after the commit."""
     kind = "result" if isinstance(message, m.ResultMessage) else "list_changes"
+    session.info[STAGED] = True
     session.add(
         GatewayPendingMessage(
             tenant_id=message.tenant_id, kind=kind, body=message.model_dump(mode="json")
