@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from omni2qbd_gateway.api import auth
+from omni2qbd_gateway.api import audit, auth, entries, health, tenants
 from omni2qbd_shared.service import ServiceRuntime
 
 API_PREFIX = "/api/v1"
 
-ROUTERS: list[APIRouter] = [auth.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    entries.router,
+    audit.router,
+    health.router,
+    tenants.router,
+]
 
 
 def register(router: APIRouter) -> None:
