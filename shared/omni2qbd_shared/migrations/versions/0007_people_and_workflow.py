@@ -75,9 +75,31 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_document", "outbox", ["tenant_id", "entry_kind", "source_kind", "cin7_id"]
     )
+    # The audit log is append-only: the database refuses to change a row (deleting rows past
+    # the retention period stays possible).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+        )
 
 
 def downgrade() -> None:
+    op.execute(
+        "DROP TRIGGER IF EXISTS audit_log_append_only"
+        + (" ON audit_log" if op.get_bind().dialect.name == "postgresql" else "")
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     op.drop_index("ix_outbox_document", table_name="outbox")
     op.drop_table("tenant_options")
     op.drop_index("ix_api_tokens_expires_at", table_name="api_tokens")
