@@ -223,22 +223,25 @@ async def approve(
     return ApprovalResult(approved=approved, dependencies=extra, refused=refused)
 
 
-async def _locked_row(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
+async def _row_for(
+    db: AsyncSession, scope: TenantScope, entry_id: str, allowed: tuple[str, ...], only: str
+) -> OutboxItem:
+    """The entry, locked, when it is in one of the ``allowed`` states; else why not."""
     query = scope.select(OutboxItem).where(OutboxItem.entry_id == entry_id).with_for_update()
     row = (await db.exec(query)).one_or_none()
     if row is None:
         raise EntryNotFound(f"no entry {entry_id} in this tenant")
+    if row.state not in allowed:
+        raise ActionRefused(
+            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only {only}"
+        )
     return row
 
 
 async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
     """Take an approval back while the entry has not been sent."""
-    row = await _locked_row(db, scope, entry_id)
-    if row.state not in UNAPPROVABLE:
-        raise ActionRefused(
-            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only an approved "
-            "entry that has not been sent can be taken back"
-        )
+    only = "an approved entry that has not been sent can be taken back"
+    row = await _row_for(db, scope, entry_id, UNAPPROVABLE, only)
     previous = row.approved_by
     row.state = "ready"
     row.approved_by = None
@@ -258,12 +261,7 @@ async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> Outb
 
 async def retry(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
     """Send a failed entry again on the next Web Connector run (after the cause was fixed)."""
-    row = await _locked_row(db, scope, entry_id)
-    if row.state not in RETRYABLE:
-        raise ActionRefused(
-            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only a failed "
-            "entry can be retried"
-        )
+    row = await _row_for(db, scope, entry_id, RETRYABLE, "a failed entry can be retried")
     failure = {"status_code": row.last_status_code, "status_message": row.last_status_message}
     _approve_row(row, scope.actor)
     row.last_status_code = None

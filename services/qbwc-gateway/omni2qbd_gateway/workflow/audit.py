@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,8 +54,9 @@ async def record(
     )
 
 
-@dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(BaseModel):
+    """One line of the audit log (an action, or a Web Connector exchange with its qbXML)."""
+
     id: str
     at: datetime
     actor: str

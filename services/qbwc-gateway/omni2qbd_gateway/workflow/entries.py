@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.plan import entry_request_id
+from omni2qbd_gateway.plan import TXN_TYPES, entry_request_id
 from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_gateway.workflow.states import (
@@ -50,15 +50,7 @@ from omni2qbd_shared.db.models import (
 from omni2qbd_shared.entries import Entry
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
-QB_TYPES = {
-    "invoice": "Invoice",
-    "credit_memo": "CreditMemo",
-    "bill": "Bill",
-    "vendor_credit": "VendorCredit",
-    "journal": "JournalEntry",
-    "customer_add": "Customer",
-    "vendor_add": "Vendor",
-}
+QB_TYPES = TXN_TYPES
 # Cin7 document kinds that become transactions, the entry kind each becomes, and its API
 # resource (for the link to the document).
 IMPORTABLE = {
