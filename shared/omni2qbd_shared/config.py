@@ -43,7 +43,9 @@ class AppSettings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8103
     gateway_prefetch: int = Field(default=50, ge=1)
-    gateway_public_url: str = "https://localhost:8103"
+    # Plain HTTP is what the gateway serves on this machine, and the Web Connector accepts it
+    # for localhost only; anywhere else this must be the HTTPS address in front of it.
+    gateway_public_url: str = "http://localhost:8103"
     gateway_session_timeout_seconds: int = 900
     gateway_batch_max_requests: int = Field(default=50, ge=1)
     gateway_batch_max_bytes: int = Field(default=512 * 1024, ge=1024)
@@ -76,6 +78,13 @@ class AppSettings(BaseSettings):
     message_transient_retry_max_seconds: float = Field(default=3600.0, ge=0)
     # Days the qbXML requests and responses of Web Connector sessions are kept (0: forever).
     gateway_request_retention_days: int = Field(default=30, ge=0)
+    # api-core: sign-in, tokens and the audit log of the JSON API and console.
+    api_token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    login_window_seconds: int = Field(default=15 * 60, ge=60)
+    login_max_per_address: int = Field(default=50, ge=1)
+    login_max_per_account_at_address: int = Field(default=5, ge=1)
+    login_max_per_account: int = Field(default=100, ge=1)
+    audit_retention_days: int = Field(default=7 * 366, ge=1)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> AppSettings:

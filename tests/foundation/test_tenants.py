@@ -52,8 +52,14 @@ def create(database_url: str, *extra: str, stdin: str | None = None) -> dict[str
 async def test_create_prints_credentials_and_stores_only_a_hash(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
+    # No Cin7 to test against here (tests/api/test_tenant_commands.py tests the check).
     created = create(
-        database_url, "--cin7-username", "acme", "--cin7-api-key-stdin", stdin="k-123-secret\n"
+        database_url,
+        "--cin7-username",
+        "acme",
+        "--cin7-api-key-stdin",
+        "--skip-cin7-check",
+        stdin="k-123-secret\n",
     )
     assert set(created) == {"tenant_id", "qbwc_username", "qbwc_password"}
     async with sessions() as session:

@@ -204,7 +204,13 @@ class OutboxItem(SQLModel, table=True):
     """An entry as the gateway tracks it from review to QuickBooks (DESIGN §3 lifecycle)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_tenant_state", "tenant_id", "state"),)
+    __table_args__ = (
+        Index("ix_outbox_tenant_state", "tenant_id", "state"),
+        # A document's versions, for the review queue's "newest version only", and the queue's
+        # order by transaction date (migration 0007).
+        Index("ix_outbox_document", "tenant_id", "entry_kind", "source_kind", "cin7_id"),
+        Index("ix_outbox_tenant_date", "tenant_id", "txn_date", "entry_id"),
+    )
 
     entry_id: str = Field(primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=36)
@@ -217,6 +223,9 @@ class OutboxItem(SQLModel, table=True):
     # ready | held | approved | queued | sent | posted | failed | locked | in_doubt | superseded
     state: str = Field(default="ready", max_length=24)
     ref_number: str | None = Field(default=None, max_length=40)
+    # The entry's transaction date (YYYY-MM-DD, '' when it has none), copied out of the body
+    # so the review queue can sort and page by it through an index.
+    txn_date: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
     body: dict[str, Any] = _json()
     approved_by: str | None = Field(default=None, max_length=200)
     approved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -390,3 +399,5 @@ class ProcessedMessage(SQLModel, table=True):
 
 # Tables kept in their own modules, imported here so every metadata user sees them.
 from omni2qbd_shared.db import login_throttle as _login_throttle  # noqa: E402, F401
+from omni2qbd_shared.db import people as _people  # noqa: E402, F401
+from omni2qbd_shared.db import tenant_options as _tenant_options  # noqa: E402, F401
