@@ -60,6 +60,9 @@ async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: 
                 break
             assert time.monotonic() - started < 15, "the healthy tenant was starved"
             await asyncio.sleep(0.1)
+        # Read the schedule while it runs: after stop() and the drain below, a slow machine
+        # may already have passed the wrong-key tenant's backoff.
+        states = {s["tenant_id"]: s for s in scheduler.snapshot()}
     finally:
         await scheduler.stop()
     published = await stack.drain()
@@ -72,7 +75,6 @@ async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: 
     assert any(
         "401" in (s.last_error or "") and "API Key" in (s.last_error or "") for s in wrong.values()
     )
-    states = {s["tenant_id"]: s for s in scheduler.snapshot()}
     assert states[hung.tenant_id]["consecutive_failures"] >= 1
     assert states[wrong_key.tenant_id]["next_poll_in_seconds"] > 0  # backing off
 
