@@ -145,8 +145,9 @@ class TenantSyncer:
                     return await self._turn(tenant, max_pages=max_pages, max_seconds=max_seconds)
             except TimeoutError as exc:
                 text = (
-                    f"one sync turn took longer than {limit:.0f} seconds because Cin7 Omni "
-                    "answers slowly; the turn was stopped and is retried later"
+                    f"one sync turn took longer than {limit:.0f} seconds (Cin7 Omni or the "
+                    "database answered slowly); it was stopped and continues where it stopped "
+                    "at the next turn"
                 )
                 await self._record_error(tenant, self.kinds[0], text)
                 raise TenantSyncError(text) from exc

@@ -15,6 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 # How long a SQLite writer waits for the current one before "database is locked"; the
 # consumers retry that error as transient beyond this.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# How long a service's transaction waits for its process's one SQLite connection.
+SQLITE_POOL_WAIT_SECONDS = 300
 # Execution option of a transaction that only reads: on SQLite it takes no write lock.
 READ_ONLY = "omni2qbd_read_only"
 
@@ -61,6 +63,12 @@ def create_engine(
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if pool_size is not None:
+            # A service on SQLite: one connection per process. SQLite has one writer at a
+            # time anyway; queueing a process's transactions on its own pool (in order) leaves
+            # at most one waiter per process on the file lock, instead of dozens of handlers
+            # polling it until their busy timeout runs out ("database is locked").
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_SECONDS)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
         )
