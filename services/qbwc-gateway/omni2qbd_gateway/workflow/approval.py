@@ -238,6 +238,19 @@ async def _row_for(
     return row
 
 
+async def _record(
+    db: AsyncSession, scope: TenantScope, action: str, row: OutboxItem, detail: dict[str, Any]
+) -> None:
+    await audit.record(
+        db,
+        tenant_id=scope.tenant_id,
+        actor=scope.actor,
+        action=action,
+        subject=label(row),
+        detail={"entry_id": row.entry_id, **detail},
+    )
+
+
 async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
     """Take an approval back while the entry has not been sent."""
     only = "an approved entry that has not been sent can be taken back"
@@ -248,14 +261,7 @@ async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> Outb
     row.approved_at = None
     row.updated_at = utcnow()
     db.add(row)
-    await audit.record(
-        db,
-        tenant_id=scope.tenant_id,
-        actor=scope.actor,
-        action="entries.unapproved",
-        subject=label(row),
-        detail={"entry_id": row.entry_id, "approved_by": previous},
-    )
+    await _record(db, scope, "entries.unapproved", row, {"approved_by": previous})
     return row
 
 
@@ -267,14 +273,7 @@ async def retry(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxIt
     row.last_status_code = None
     row.last_status_message = None
     db.add(row)
-    await audit.record(
-        db,
-        tenant_id=scope.tenant_id,
-        actor=scope.actor,
-        action="entries.retried",
-        subject=label(row),
-        detail={"entry_id": row.entry_id, "previous_failure": failure},
-    )
+    await _record(db, scope, "entries.retried", row, {"previous_failure": failure})
     return row
 
 
