@@ -74,18 +74,19 @@ def postings(company: CompanyState, txn: Txn) -> Iterator[Posting]:
     spec = SPECS[txn.txn_type]
     if spec.sales and child_text(body, "IsPending") == "true":
         return  # pending sales are non-posting
+    # +1: the head account (AR, AP) is debited and the lines credited; -1 the reverse.
     sign = Decimal(1) if txn.txn_type in ("Invoice", "VendorCredit") else Decimal(-1)
     figures = totals(company, txn)
     head = _account_of_ref(company, body.find(spec.account_tag or "")) or spec.default_account
     if head is not None:
-        yield head, sign * figures.total if spec.sales else -sign * figures.total
+        yield head, sign * figures.total
     for line in body:
         if str(line.tag) not in spec.line_map.values():
             continue
         account = _line_account(company, line)
         if account is not None:
             amount = line_amount(line)
-            yield account, -sign * amount if spec.sales else sign * amount
+            yield account, -sign * amount
     if spec.sales and figures.sales_tax_total:
         yield SALES_TAX_ACCOUNT, -sign * figures.sales_tax_total
 
