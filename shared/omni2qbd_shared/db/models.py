@@ -386,3 +386,9 @@ class ProcessedMessage(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=64)
     message_id: str = Field(primary_key=True, max_length=128)
     processed_at: datetime = _ts()
+
+
+# Tables kept in their own modules, imported here so every metadata user sees them.
+from omni2qbd_shared.db import login_throttle as _login_throttle  # noqa: E402, F401
+from omni2qbd_shared.db import people as _people  # noqa: E402, F401
+from omni2qbd_shared.db import tenant_options as _tenant_options  # noqa: E402, F401
