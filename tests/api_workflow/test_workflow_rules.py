@@ -3,8 +3,8 @@ and the field-level difference between two versions of an entry."""
 
 from __future__ import annotations
 
-from omni2qbd_gateway.matching import ListElement, name_problems, propose, status_of
-from omni2qbd_gateway.reimport import field_diff
+from omni2qbd_gateway.workflow.matching import ListElement, name_problems, propose, status_of
+from omni2qbd_gateway.workflow.reimport import field_diff
 
 CUSTOMERS = [
     ListElement("80000001-1", "Acme Corporation", "customer", "ap@acme.example", True),

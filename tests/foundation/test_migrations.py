@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from omni2qbd_shared.db import models, workflow  # noqa: F401
+from omni2qbd_shared.db import models  # noqa: F401
 from omni2qbd_shared.db.engine import create_engine
 from omni2qbd_shared.db.migrate import downgrade_async, upgrade_async
 

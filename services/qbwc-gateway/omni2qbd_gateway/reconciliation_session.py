@@ -15,18 +15,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.plan import OutgoingSet
 from omni2qbd_gateway.qbxml_io import InvalidRequestSet, ResponseSet
-from omni2qbd_gateway.reconciliation import open_reading, reading_accounts
 from omni2qbd_gateway.reconciliation_queries import MonthError, read_answers, reconciliation_set
+from omni2qbd_gateway.workflow.reconciliation import open_reading, reading_accounts
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import utcnow
-from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.db.workflow import ReconciliationSnapshot
+from omni2qbd_shared.db.reconciliation import ReconciliationSnapshot
 
 PURPOSE = "reconciliation"
 DONE_FLAG = "reconciliation_done"
+ACTOR = "web-connector"
 
 
 async def has_work(db: AsyncSession, tenant_id: str, plan: dict[str, Any]) -> bool:
-    return not plan.get(DONE_FLAG) and await open_reading(db, tenant_id) is not None
+    return (
+        not plan.get(DONE_FLAG)
+        and await open_reading(db, TenantScope(tenant_id, ACTOR)) is not None
+    )
 
 
 async def next_set(
@@ -34,7 +38,7 @@ async def next_set(
 ) -> OutgoingSet | None:
     if plan.get(DONE_FLAG):
         return None
-    reading = await open_reading(db, tenant_id)
+    reading = await open_reading(db, TenantScope(tenant_id, ACTOR))
     if reading is None:
         return None
     plan[DONE_FLAG] = True  # one reading per session; the next one waits for the next run
@@ -53,8 +57,10 @@ async def next_set(
 async def _reading(
     db: AsyncSession, tenant_id: str, meta: dict[str, Any]
 ) -> ReconciliationSnapshot | None:
-    statement = scoped(ReconciliationSnapshot, tenant_id).where(
-        ReconciliationSnapshot.id == meta.get("reading")
+    statement = (
+        TenantScope(tenant_id, ACTOR)
+        .select(ReconciliationSnapshot)
+        .where(ReconciliationSnapshot.id == meta.get("reading"))
     )
     return (await db.exec(statement)).first()
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from omni2qbd_shared.db import models, workflow  # noqa: F401  (registers the tables)
+from omni2qbd_shared.db import models  # noqa: F401  (registers the tables)
 from omni2qbd_shared.db.engine import create_engine
 
 target_metadata = SQLModel.metadata

@@ -19,17 +19,17 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import pending
-from omni2qbd_gateway.workflow_common import document_payload, tenant_settings
+from omni2qbd_gateway.workflow import audit
+from omni2qbd_gateway.workflow.common import document_payload, tenant_settings
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import (
-    AuditLog,
     ContactMatch,
     QbLink,
     QbListItem,
     utcnow,
 )
 from omni2qbd_shared.db.models import Entry as EntryRow
-from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.qb_lists import normalise_name
 
 NAME_MAX = 41
@@ -199,8 +199,8 @@ def _findings(row: EntryRow, codes: Iterable[str]) -> bool:
     return any(isinstance(f, dict) and f.get("code") in wanted for f in row.findings or [])
 
 
-async def _pending_rows(session: AsyncSession, tenant_id: str) -> list[EntryRow]:
-    statement = scoped(EntryRow, tenant_id).where(
+async def _pending_rows(session: AsyncSession, scope: TenantScope) -> list[EntryRow]:
+    statement = scope.select(EntryRow).where(
         col(EntryRow.state).in_(PENDING_STATES),
         col(EntryRow.source_kind).in_(DOCUMENT_KINDS),
     )
@@ -219,10 +219,10 @@ def _document(row: EntryRow, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def contact_candidates(session: AsyncSession, tenant_id: str) -> dict[str, Candidate]:
+async def contact_candidates(session: AsyncSession, scope: TenantScope) -> dict[str, Candidate]:
     """Cin7 contacts of pending documents, keyed ``<customer|supplier>:<memberId>``."""
     found: dict[str, Candidate] = {}
-    for row in await _pending_rows(session, tenant_id):
+    for row in await _pending_rows(session, scope):
         party = PARTY_OF.get(row.source_kind)
         if party is None or row.entry_kind not in (
             "invoice",
@@ -249,10 +249,10 @@ async def contact_candidates(session: AsyncSession, tenant_id: str) -> dict[str,
     return found
 
 
-async def item_candidates(session: AsyncSession, tenant_id: str) -> dict[str, Candidate]:
+async def item_candidates(session: AsyncSession, scope: TenantScope) -> dict[str, Candidate]:
     """Product codes on lines of pending documents, keyed ``product:<code>``."""
     found: dict[str, Candidate] = {}
-    for row in await _pending_rows(session, tenant_id):
+    for row in await _pending_rows(session, scope):
         payload = await document_payload(session, row)
         lines = payload.get("lineItems") or []
         for line in lines if isinstance(lines, list) else []:
@@ -270,10 +270,10 @@ async def item_candidates(session: AsyncSession, tenant_id: str) -> dict[str, Ca
 
 
 async def list_elements(
-    session: AsyncSession, tenant_id: str, list_types: Sequence[str]
+    session: AsyncSession, scope: TenantScope, list_types: Sequence[str]
 ) -> list[ListElement]:
     rows = await session.exec(
-        scoped(QbListItem, tenant_id).where(col(QbListItem.list_type).in_(list(list_types)))
+        scope.select(QbListItem).where(col(QbListItem.list_type).in_(list(list_types)))
     )
     return [
         ListElement(
@@ -287,15 +287,15 @@ async def list_elements(
     ]
 
 
-async def confirmed_matches(session: AsyncSession, tenant_id: str) -> dict[str, ContactMatch]:
-    rows = (await session.exec(scoped(ContactMatch, tenant_id))).all()
+async def confirmed_matches(session: AsyncSession, scope: TenantScope) -> dict[str, ContactMatch]:
+    rows = (await session.exec(scope.select(ContactMatch))).all()
     return {f"{row.cin7_kind}:{row.cin7_id}": row for row in rows}
 
 
-async def created_contacts(session: AsyncSession, tenant_id: str) -> dict[str, QbLink]:
+async def created_contacts(session: AsyncSession, scope: TenantScope) -> dict[str, QbLink]:
     """Contacts the bridge itself created in QuickBooks (CustomerAdd/VendorAdd), by memberId."""
     rows = await session.exec(
-        scoped(QbLink, tenant_id).where(col(QbLink.entry_kind).in_(["customer_add", "vendor_add"]))
+        scope.select(QbLink).where(col(QbLink.entry_kind).in_(["customer_add", "vendor_add"]))
     )
     result: dict[str, QbLink] = {}
     for link in rows.all():
@@ -341,13 +341,13 @@ def _match_json(
 
 
 async def contact_matches(
-    session: AsyncSession, tenant_id: str, status: Status | None = None
+    session: AsyncSession, scope: TenantScope, status: Status | None = None
 ) -> list[dict[str, Any]]:
-    candidates = await contact_candidates(session, tenant_id)
-    elements = await list_elements(session, tenant_id, ("customer", "vendor"))
+    candidates = await contact_candidates(session, scope)
+    elements = await list_elements(session, scope, ("customer", "vendor"))
     current = {e.list_id: e for e in elements}
-    matches = await confirmed_matches(session, tenant_id)
-    created = await created_contacts(session, tenant_id)
+    matches = await confirmed_matches(session, scope)
+    created = await created_contacts(session, scope)
     rows: list[dict[str, Any]] = []
     for key, candidate in sorted(candidates.items(), key=lambda kv: kv[1].name.casefold()):
         list_type = LIST_OF[candidate.cin7_kind]
@@ -380,12 +380,12 @@ async def contact_matches(
 
 
 async def item_matches(
-    session: AsyncSession, tenant_id: str, status: Status | None = None
+    session: AsyncSession, scope: TenantScope, status: Status | None = None
 ) -> list[dict[str, Any]]:
-    candidates = await item_candidates(session, tenant_id)
-    elements = await list_elements(session, tenant_id, ("item",))
+    candidates = await item_candidates(session, scope)
+    elements = await list_elements(session, scope, ("item",))
     current = {e.list_id: e for e in elements}
-    matches = await confirmed_matches(session, tenant_id)
+    matches = await confirmed_matches(session, scope)
     rows: list[dict[str, Any]] = []
     for key, candidate in sorted(candidates.items()):
         match = _match_json(matches.get(key), None, current)
@@ -420,7 +420,7 @@ async def item_matches(
 
 async def _store_match(
     session: AsyncSession,
-    tenant_id: str,
+    scope: TenantScope,
     cin7_kind: str,
     cin7_id: str,
     list_type: str,
@@ -430,13 +430,13 @@ async def _store_match(
 ) -> ContactMatch:
     existing = (
         await session.exec(
-            scoped(ContactMatch, tenant_id).where(
+            scope.select(ContactMatch).where(
                 ContactMatch.cin7_kind == cin7_kind, ContactMatch.cin7_id == cin7_id
             )
         )
     ).first()
     row = existing or ContactMatch(
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         cin7_kind=cin7_kind,
         cin7_id=cin7_id,
         qb_list_type=list_type,
@@ -447,44 +447,46 @@ async def _store_match(
     row.qb_list_type, row.qb_list_id, row.qb_name = list_type, list_id, name[:200]
     row.confirmed_by, row.confirmed_at = actor, utcnow()
     session.add(row)
-    session.add(
-        AuditLog(
-            tenant_id=tenant_id,
-            actor=actor,
-            action="match.confirmed" if list_id else "match.create_confirmed",
-            subject=f"{cin7_kind} {cin7_id}",
-            detail={"list_type": list_type, "list_id": list_id, "name": name},
-        )
+    await audit.record(
+        session,
+        tenant_id=scope.tenant_id,
+        actor=actor,
+        action="match.confirmed" if list_id else "match.create_confirmed",
+        subject=f"{cin7_kind} {cin7_id}",
+        detail={"list_type": list_type, "list_id": list_id, "name": name},
     )
     return row
 
 
-def _announce(session: AsyncSession, tenant_id: str, actor: str, matches: list[str]) -> None:
+def _announce(session: AsyncSession, scope: TenantScope, actor: str, matches: list[str]) -> None:
     """The mapper re-checks the entries waiting for these matches (one event per request)."""
     pending.stage(
         session,
         m.TenantEventMessage(
-            tenant_id=tenant_id, event="match_confirmed", actor=actor, detail={"matches": matches}
+            tenant_id=scope.tenant_id,
+            event="match_confirmed",
+            actor=actor,
+            detail={"matches": matches},
         ),
     )
 
 
-async def _element(session: AsyncSession, tenant_id: str, list_id: str) -> QbListItem | None:
+async def _element(session: AsyncSession, scope: TenantScope, list_id: str) -> QbListItem | None:
     return (
-        await session.exec(scoped(QbListItem, tenant_id).where(QbListItem.list_id == list_id))
+        await session.exec(scope.select(QbListItem).where(QbListItem.list_id == list_id))
     ).first()
 
 
 async def confirm_contact(
     session: AsyncSession,
-    tenant_id: str,
+    scope: TenantScope,
     cin7_contact_id: str,
     *,
     list_id: str | None,
     create: bool,
     actor: str,
 ) -> dict[str, Any]:
-    candidates = await contact_candidates(session, tenant_id)
+    candidates = await contact_candidates(session, scope)
     found = [c for c in candidates.values() if c.key == cin7_contact_id]
     if not found:
         raise MatchError(
@@ -498,7 +500,7 @@ async def confirm_contact(
     if create and list_id:
         raise MatchError('send either {"list_id": ...} or {"create": true}, not both', 400)
     if list_id:
-        element = await _element(session, tenant_id, list_id)
+        element = await _element(session, scope, list_id)
         if element is None:
             raise MatchError(
                 f"QuickBooks has no list element with ListID {list_id} (as of the last Web "
@@ -513,13 +515,13 @@ async def confirm_contact(
             )
         name = element.full_name
     elif create:
-        if not (await tenant_settings(session, tenant_id)).contacts.create_unmatched:
+        if not (await tenant_settings(session, scope)).contacts.create_unmatched:
             raise MatchError(
                 f"creating new QuickBooks {label}s on import is off for this tenant "
                 "(contacts.create_unmatched): turn it on in the settings, or match the contact "
                 f"to an existing {label}"
             )
-        elements = await list_elements(session, tenant_id, NAME_LISTS)
+        elements = await list_elements(session, scope, NAME_LISTS)
         wanted = normalise_name(candidate.name)
         owners = [(e.list_type, e.name) for e in elements if normalise_name(e.name) == wanted]
         problems = name_problems(candidate.name, owners, candidate.cin7_kind)
@@ -533,7 +535,7 @@ async def confirm_contact(
         raise MatchError('send {"list_id": "<QuickBooks ListID>"} or {"create": true}', 400)
     row = await _store_match(
         session,
-        tenant_id,
+        scope,
         candidate.cin7_kind,
         candidate.key,
         list_type,
@@ -541,7 +543,7 @@ async def confirm_contact(
         name,
         actor,
     )
-    _announce(session, tenant_id, actor, [f"{candidate.cin7_kind}:{candidate.key}"])
+    _announce(session, scope, actor, [f"{candidate.cin7_kind}:{candidate.key}"])
     return {
         "cin7_contact_id": candidate.key,
         "cin7_kind": candidate.cin7_kind,
@@ -555,14 +557,14 @@ async def confirm_contact(
 
 async def confirm_item(
     session: AsyncSession,
-    tenant_id: str,
+    scope: TenantScope,
     code: str,
     *,
     list_id: str | None,
     create: bool,
     actor: str,
 ) -> dict[str, Any]:
-    candidates = await item_candidates(session, tenant_id)
+    candidates = await item_candidates(session, scope)
     candidate = candidates.get(f"product:{code}")
     if candidate is None:
         raise MatchError(f"product code {code!r} is not on any document waiting for import", 404)
@@ -573,15 +575,15 @@ async def confirm_item(
             "or set items.default_item in the tenant settings",
             400 if not create else 422,
         )
-    element = await _element(session, tenant_id, list_id)
+    element = await _element(session, scope, list_id)
     if element is None or element.list_type != "item":
         raise MatchError(
             f"QuickBooks has no item with ListID {list_id} (as of the last Web Connector run)", 404
         )
     row = await _store_match(
-        session, tenant_id, "product", code, "item", list_id, element.full_name, actor
+        session, scope, "product", code, "item", list_id, element.full_name, actor
     )
-    _announce(session, tenant_id, actor, [f"product:{code}"])
+    _announce(session, scope, actor, [f"product:{code}"])
     return {
         "code": code,
         "list_id": row.qb_list_id,
@@ -592,18 +594,18 @@ async def confirm_item(
 
 
 async def confirm_exact_contacts(
-    session: AsyncSession, tenant_id: str, *, actor: str
+    session: AsyncSession, scope: TenantScope, *, actor: str
 ) -> dict[str, Any]:
     """Bulk confirm: every proposed contact whose best proposal is its exact name."""
     confirmed: list[dict[str, Any]] = []
-    for row in await contact_matches(session, tenant_id, "proposed"):
+    for row in await contact_matches(session, scope, "proposed"):
         best = row["proposals"][0]
         exact = [p for p in row["proposals"] if p["reason"] == "exact name"]
         if best["reason"] != "exact name" or len(exact) != 1:
             continue  # not exact, or two QuickBooks names equal after normalising: a person picks
         await _store_match(
             session,
-            tenant_id,
+            scope,
             row["cin7_kind"],
             row["cin7_contact_id"],
             best["list_type"],
@@ -619,5 +621,5 @@ async def confirm_exact_contacts(
             }
         )
     if confirmed:
-        _announce(session, tenant_id, actor, [c["cin7_contact_id"] for c in confirmed])
+        _announce(session, scope, actor, [c["cin7_contact_id"] for c in confirmed])
     return {"confirmed": confirmed}

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import FetchedDocument, utcnow
 from omni2qbd_shared.db.settings_store import latest_settings
@@ -17,8 +18,8 @@ RETIRED = ("superseded", "void")
 IN_QUICKBOOKS = ("posted", "locked")
 
 
-async def tenant_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
-    saved = await latest_settings(session, tenant_id)
+async def tenant_settings(session: AsyncSession, scope: TenantScope) -> TenantSettings:
+    saved = await latest_settings(session, scope.tenant_id)
     return TenantSettings() if saved is None else TenantSettings.model_validate(saved.body)
 
 

@@ -15,10 +15,10 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.outcomes import describe_entry
-from omni2qbd_gateway.workflow_common import RETIRED
+from omni2qbd_gateway.workflow.common import RETIRED
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import OutboxItem, QbLink
-from omni2qbd_shared.db.tenancy import scoped
 
 # Identity, provenance and review notes differ between any two versions; they are not changes
 # a bookkeeper acts on.
@@ -107,10 +107,10 @@ def _actions(
 
 
 async def _document_rows(
-    session: AsyncSession, tenant_id: str, entry_kind: str, source_kind: str, cin7_id: str
+    session: AsyncSession, scope: TenantScope, entry_kind: str, source_kind: str, cin7_id: str
 ) -> list[EntryRow]:
     statement = (
-        scoped(EntryRow, tenant_id)
+        scope.select(EntryRow)
         .where(
             EntryRow.entry_kind == entry_kind,
             EntryRow.source_kind == source_kind,
@@ -122,7 +122,7 @@ async def _document_rows(
 
 
 async def _describe(
-    session: AsyncSession, tenant_id: str, link: QbLink, rows: list[EntryRow]
+    session: AsyncSession, scope: TenantScope, link: QbLink, rows: list[EntryRow]
 ) -> dict[str, Any] | None:
     live = [row for row in rows if row.state not in RETIRED]
     posted = next((row for row in rows if row.id == link.entry_id), None)
@@ -150,29 +150,27 @@ async def _describe(
     }
 
 
-async def reimports(session: AsyncSession, tenant_id: str) -> list[dict[str, Any]]:
+async def reimports(session: AsyncSession, scope: TenantScope) -> list[dict[str, Any]]:
     """Every posted document with a newer version waiting (draft or locked)."""
-    links = (await session.exec(scoped(QbLink, tenant_id))).all()
+    links = (await session.exec(scope.select(QbLink))).all()
     found = []
     for link in links:
         if link.entry_kind not in QB_TYPES:
             continue
-        rows = await _document_rows(
-            session, tenant_id, link.entry_kind, link.source_kind, link.cin7_id
-        )
-        described = await _describe(session, tenant_id, link, rows)
+        rows = await _document_rows(session, scope, link.entry_kind, link.source_kind, link.cin7_id)
+        described = await _describe(session, scope, link, rows)
         if described is not None:
             found.append(described)
     return sorted(found, key=lambda d: (d["status"] != "locked", d["document"]["label"]))
 
 
-async def reimport_of(session: AsyncSession, tenant_id: str, entry_id: str) -> dict[str, Any]:
-    row = (await session.exec(scoped(EntryRow, tenant_id).where(EntryRow.id == entry_id))).first()
+async def reimport_of(session: AsyncSession, scope: TenantScope, entry_id: str) -> dict[str, Any]:
+    row = (await session.exec(scope.select(EntryRow).where(EntryRow.id == entry_id))).first()
     if row is None:
         raise NotReimported(f"no entry {entry_id} for this tenant")
     link = (
         await session.exec(
-            scoped(QbLink, tenant_id).where(
+            scope.select(QbLink).where(
                 QbLink.entry_kind == row.entry_kind,
                 QbLink.source_kind == row.source_kind,
                 QbLink.cin7_id == row.cin7_id,
@@ -183,8 +181,8 @@ async def reimport_of(session: AsyncSession, tenant_id: str, entry_id: str) -> d
         raise NotReimported(
             f"entry {entry_id} is not a re-import: its Cin7 document is not in QuickBooks yet"
         )
-    rows = await _document_rows(session, tenant_id, row.entry_kind, row.source_kind, row.cin7_id)
-    described = await _describe(session, tenant_id, link, rows)
+    rows = await _document_rows(session, scope, row.entry_kind, row.source_kind, row.cin7_id)
+    described = await _describe(session, scope, link, rows)
     if described is None:
         raise NotReimported(
             f"entry {entry_id}: nothing changed in Cin7 since the version in QuickBooks"

@@ -18,7 +18,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.reconciliation_queries import parse_month
-from omni2qbd_gateway.workflow_common import (
+from omni2qbd_gateway.workflow.common import (
     IN_QUICKBOOKS,
     RETIRED,
     cin7_label,
@@ -28,9 +28,9 @@ from omni2qbd_gateway.workflow_common import (
     tenant_settings,
     tenant_today,
 )
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import OutboxItem, QbLink, aware
-from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.entries import Entry, money
 
 CONTRIBUTION = "cogs_contribution"
@@ -75,15 +75,15 @@ def _live_at(row: EntryRow, when: datetime) -> bool:
     return row.state == "current" or aware(row.updated_at) > when
 
 
-async def cogs_month(session: AsyncSession, tenant_id: str, month: str) -> dict[str, Any]:
+async def cogs_month(session: AsyncSession, scope: TenantScope, month: str) -> dict[str, Any]:
     parse_month(month)
-    settings = await tenant_settings(session, tenant_id)
+    settings = await tenant_settings(session, scope)
     age = months_ago(month, tenant_today(settings))
     closed = age > settings.cogs.months_open
     contributions = list(
         (
             await session.exec(
-                scoped(EntryRow, tenant_id).where(
+                scope.select(EntryRow).where(
                     EntryRow.entry_kind == CONTRIBUTION, EntryRow.txn_date == month
                 )
             )
@@ -92,7 +92,7 @@ async def cogs_month(session: AsyncSession, tenant_id: str, month: str) -> dict[
     journals = list(
         (
             await session.exec(
-                scoped(EntryRow, tenant_id)
+                scope.select(EntryRow)
                 .where(EntryRow.source_kind == MONTH_SOURCE, EntryRow.cin7_id == month)
                 .order_by(col(EntryRow.version))
             )
@@ -104,9 +104,7 @@ async def cogs_month(session: AsyncSession, tenant_id: str, month: str) -> dict[
     current_row = live[-1] if live else None
     link = (
         await session.exec(
-            scoped(QbLink, tenant_id).where(
-                QbLink.source_kind == MONTH_SOURCE, QbLink.cin7_id == month
-            )
+            scope.select(QbLink).where(QbLink.source_kind == MONTH_SOURCE, QbLink.cin7_id == month)
         )
     ).first()
 

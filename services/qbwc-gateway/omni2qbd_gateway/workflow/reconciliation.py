@@ -34,18 +34,18 @@ from omni2qbd_gateway.reconciliation_queries import (
     months_between,
     parse_month,
 )
-from omni2qbd_gateway.workflow_common import IN_QUICKBOOKS, RETIRED, money_text, tenant_settings
+from omni2qbd_gateway.workflow import audit
+from omni2qbd_gateway.workflow.common import IN_QUICKBOOKS, RETIRED, money_text, tenant_settings
+from omni2qbd_gateway.workflow.scope import TenantScope
+from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import (
-    AuditLog,
     FetchedDocument,
     OutboxItem,
     QbLink,
     aware,
     utcnow,
 )
-from omni2qbd_shared.db.models import Entry as EntryRow
-from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.db.workflow import ReconciliationSnapshot
+from omni2qbd_shared.db.reconciliation import ReconciliationSnapshot
 from omni2qbd_shared.entries import (
     Entry,
     EntryKind,
@@ -88,10 +88,10 @@ def accounts_of(settings: TenantSettings) -> ReconciliationAccounts:
 # -- readings of QuickBooks -------------------------------------------------------------------
 
 
-async def open_reading(session: AsyncSession, tenant_id: str) -> ReconciliationSnapshot | None:
+async def open_reading(session: AsyncSession, scope: TenantScope) -> ReconciliationSnapshot | None:
     """The oldest reading waiting for a Web Connector session (the session hook uses it)."""
     statement = (
-        scoped(ReconciliationSnapshot, tenant_id)
+        scope.select(ReconciliationSnapshot)
         .where(col(ReconciliationSnapshot.state).in_(OPEN_READINGS))
         .order_by(col(ReconciliationSnapshot.id))
     )
@@ -99,13 +99,13 @@ async def open_reading(session: AsyncSession, tenant_id: str) -> ReconciliationS
 
 
 async def request_reading(
-    session: AsyncSession, tenant_id: str, from_month: str, to_month: str, *, actor: str
+    session: AsyncSession, scope: TenantScope, from_month: str, to_month: str, *, actor: str
 ) -> ReconciliationSnapshot:
     """Ask the next Web Connector session to read these months (one open request at a time
     per range: asking twice before it ran changes nothing)."""
     months_between(from_month, to_month)
     waiting = await session.exec(
-        scoped(ReconciliationSnapshot, tenant_id).where(
+        scope.select(ReconciliationSnapshot).where(
             ReconciliationSnapshot.from_month == from_month,
             ReconciliationSnapshot.to_month == to_month,
             col(ReconciliationSnapshot.state).in_(OPEN_READINGS),
@@ -114,10 +114,10 @@ async def request_reading(
     existing = waiting.first()
     if existing is not None:
         return existing
-    settings = await tenant_settings(session, tenant_id)
+    settings = await tenant_settings(session, scope)
     accounts = accounts_of(settings)
     row = ReconciliationSnapshot(
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         from_month=from_month,
         to_month=to_month,
         accounts={"inventory_asset": accounts.inventory_asset, "cogs": accounts.cogs},
@@ -136,11 +136,11 @@ def reading_accounts(row: ReconciliationSnapshot) -> ReconciliationAccounts:
 
 
 async def latest_reading(
-    session: AsyncSession, tenant_id: str, months: Sequence[str]
+    session: AsyncSession, scope: TenantScope, months: Sequence[str]
 ) -> ReconciliationSnapshot | None:
     """The newest answered reading that covers every month asked for."""
     statement = (
-        scoped(ReconciliationSnapshot, tenant_id)
+        scope.select(ReconciliationSnapshot)
         .where(ReconciliationSnapshot.state == "answered")
         .order_by(col(ReconciliationSnapshot.id).desc())
     )
@@ -168,10 +168,10 @@ class Cin7Document:
 
 
 async def current_documents(
-    session: AsyncSession, tenant_id: str, last_day: str
+    session: AsyncSession, scope: TenantScope, last_day: str
 ) -> list[Cin7Document]:
     """The newest live version of every document's entry, dated on or before ``last_day``."""
-    statement = scoped(EntryRow, tenant_id).where(
+    statement = scope.select(EntryRow).where(
         col(EntryRow.state).not_in([*RETIRED, "current"]),
         col(EntryRow.entry_kind).in_(list(QB_TYPE_OF)),
         col(EntryRow.txn_date) <= last_day,
@@ -183,13 +183,13 @@ async def current_documents(
             newest[key] = row
     links = {
         (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(scoped(QbLink, tenant_id))).all()
+        for link in (await session.exec(scope.select(QbLink))).all()
     }
     outbox = {
         item.entry_id: item.state
         for item in (
             await session.exec(
-                scoped(OutboxItem, tenant_id).where(
+                scope.select(OutboxItem).where(
                     col(OutboxItem.entry_id).in_([r.id for r in newest.values()])
                 )
             )
@@ -205,7 +205,7 @@ async def current_documents(
     # Bridge-made adjustment journals live only in the outbox; they count on the Cin7 side
     # (they bring QuickBooks to Cin7's value) once a person approved them.
     adjustments = await session.exec(
-        scoped(OutboxItem, tenant_id).where(
+        scope.select(OutboxItem).where(
             OutboxItem.source_kind == ADJUSTMENT_SOURCE, col(OutboxItem.state) != "superseded"
         )
     )
@@ -215,7 +215,7 @@ async def current_documents(
             continue
         row = EntryRow(
             id=item.entry_id,
-            tenant_id=tenant_id,
+            tenant_id=scope.tenant_id,
             entry_kind=item.entry_kind,
             source_kind=item.source_kind,
             cin7_id=item.cin7_id,
@@ -242,8 +242,10 @@ def _account_net(entry: Entry, account: str) -> Decimal:
     )
 
 
-async def cogs_contributions(session: AsyncSession, tenant_id: str, month: str) -> list[EntryRow]:
-    statement = scoped(EntryRow, tenant_id).where(
+async def cogs_contributions(
+    session: AsyncSession, scope: TenantScope, month: str
+) -> list[EntryRow]:
+    statement = scope.select(EntryRow).where(
         EntryRow.entry_kind == "cogs_contribution",
         EntryRow.state == "current",
         EntryRow.txn_date == month,
@@ -251,11 +253,11 @@ async def cogs_contributions(session: AsyncSession, tenant_id: str, month: str) 
     return list((await session.exec(statement)).all())
 
 
-async def cin7_stock_value(session: AsyncSession, tenant_id: str, month: str) -> Decimal | None:
+async def cin7_stock_value(session: AsyncSession, scope: TenantScope, month: str) -> Decimal | None:
     """Cin7's stock value for the month end, when a ``stock_value`` document was fetched
     (Cin7 Omni's API has no valuation endpoint; see reference cin7-omni-api §10)."""
     rows = await session.exec(
-        scoped(FetchedDocument, tenant_id).where(FetchedDocument.kind == "stock_value")
+        scope.select(FetchedDocument).where(FetchedDocument.kind == "stock_value")
     )
     found = [r for r in rows.all() if str((r.payload or {}).get("period")) == month]
     if not found:
@@ -440,18 +442,18 @@ def month_rows(
 
 
 async def reconciliation(
-    session: AsyncSession, tenant_id: str, from_month: str, to_month: str, *, actor: str
+    session: AsyncSession, scope: TenantScope, from_month: str, to_month: str, *, actor: str
 ) -> dict[str, Any]:
     """Rows per month; without a reading of QuickBooks covering the months, one is requested
     and the QuickBooks figures are ``null`` until the next Web Connector session."""
     months = months_between(from_month, to_month)
-    settings = await tenant_settings(session, tenant_id)
+    settings = await tenant_settings(session, scope)
     accounts = accounts_of(settings)
-    reading = await latest_reading(session, tenant_id, months)
-    waiting = await open_reading(session, tenant_id)
+    reading = await latest_reading(session, scope, months)
+    waiting = await open_reading(session, scope)
     if reading is None and waiting is None:
-        waiting = await request_reading(session, tenant_id, from_month, to_month, actor=actor)
-    documents = await current_documents(session, tenant_id, month_end(months[-1]).isoformat())
+        waiting = await request_reading(session, scope, from_month, to_month, actor=actor)
+    documents = await current_documents(session, scope, month_end(months[-1]).isoformat())
     result_months = []
     for month in months:
         last_day = month_end(month).isoformat()
@@ -459,8 +461,8 @@ async def reconciliation(
         rows = month_rows(
             month,
             upto,
-            await cogs_contributions(session, tenant_id, month),
-            await cin7_stock_value(session, tenant_id, month),
+            await cogs_contributions(session, scope, month),
+            await cin7_stock_value(session, scope, month),
             reading.figures if reading is not None else None,
             accounts,
         )
@@ -542,25 +544,25 @@ def adjustment_entry(
 
 
 async def approve_inventory_adjustment(
-    session: AsyncSession, tenant_id: str, month: str, *, actor: str
+    session: AsyncSession, scope: TenantScope, month: str, *, actor: str
 ) -> dict[str, Any]:
     parse_month(month)
-    reading = await latest_reading(session, tenant_id, [month])
+    reading = await latest_reading(session, scope, [month])
     if reading is None:
         raise ReconciliationError(
             f"QuickBooks has not been read for {month} yet: open the reconciliation, run the "
             "Web Connector, then approve the adjustment",
             409,
         )
-    view = await reconciliation(session, tenant_id, month, month, actor=actor)
+    view = await reconciliation(session, scope, month, month, actor=actor)
     row = next(r for r in view["months"][0]["rows"] if r["measure"] == "inventory")
     if row["difference"] is None or Decimal(row["difference"]) == ZERO:
         raise ReconciliationError(f"the inventory of {month} has no difference to adjust", 409)
     difference = Decimal(row["difference"])
-    settings = await tenant_settings(session, tenant_id)
-    entry = adjustment_entry(tenant_id, month, difference, settings, reading.id or 0)
+    settings = await tenant_settings(session, scope)
+    entry = adjustment_entry(scope.tenant_id, month, difference, settings, reading.id or 0)
     open_same = await session.exec(
-        scoped(OutboxItem, tenant_id).where(
+        scope.select(OutboxItem).where(
             OutboxItem.source_kind == ADJUSTMENT_SOURCE,
             OutboxItem.cin7_id == entry.source.cin7_id,
             col(OutboxItem.state).in_(["approved", "queued", "sent", "in_doubt"]),
@@ -573,9 +575,11 @@ async def approve_inventory_adjustment(
     now = utcnow()
     item = OutboxItem(
         entry_id=str(
-            uuid.uuid5(ADJUSTMENT_NAMESPACE, f"{tenant_id}|{entry.key}|{entry.source.revision}")
+            uuid.uuid5(
+                ADJUSTMENT_NAMESPACE, f"{scope.tenant_id}|{entry.key}|{entry.source.revision}"
+            )
         ),
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         entry_kind=entry.kind.value,
         source_kind=ADJUSTMENT_SOURCE,
         cin7_id=entry.source.cin7_id,
@@ -590,14 +594,13 @@ async def approve_inventory_adjustment(
     if await session.get(OutboxItem, item.entry_id) is not None:
         raise ReconciliationError(f"this adjustment for {month} was already approved", 409)
     session.add(item)
-    session.add(
-        AuditLog(
-            tenant_id=tenant_id,
-            actor=actor,
-            action="reconciliation.inventory_adjustment_approved",
-            subject=f"inventory {month}",
-            detail={"entry_id": item.entry_id, "difference": f"{difference:.2f}"},
-        )
+    await audit.record(
+        session,
+        tenant_id=scope.tenant_id,
+        actor=actor,
+        action="reconciliation.inventory_adjustment_approved",
+        subject=f"inventory {month}",
+        detail={"entry_id": item.entry_id, "difference": f"{difference:.2f}"},
     )
     return {
         "entry_id": item.entry_id,

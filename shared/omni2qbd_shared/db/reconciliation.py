@@ -1,4 +1,4 @@
-"""Tables of the bookkeeper's workflow API (gateway-owned, migration 0011).
+"""Reconciliation readings of QuickBooks (gateway-owned, migration 0011).
 
 ``reconciliation_snapshots``: what QuickBooks itself said about a range of months, read by
 the Web Connector session when a person asked for a reconciliation. The API compares it with
