@@ -202,8 +202,8 @@ async def current_documents(
                 row, Entry.model_validate(row.body), links.get(key), outbox.get(row.id, row.state)
             )
         )
-    # Bridge-made adjustment journals live only in the outbox; they count on the Cin7 side
-    # (they bring QuickBooks to Cin7's value) once a person approved them.
+    # Bridge-made adjustment journals live only in the outbox: listed so their QuickBooks
+    # transactions are recognised as the bridge's (they count on neither side's movements).
     adjustments = await session.exec(
         scope.select(OutboxItem).where(
             OutboxItem.source_kind == ADJUSTMENT_SOURCE, col(OutboxItem.state) != "superseded"
@@ -416,7 +416,9 @@ def month_rows(
     detail = []
     for doc in documents:
         net = _account_net(doc.entry, accounts.inventory_asset)
-        if net == ZERO:
+        if net == ZERO or doc.row.source_kind == ADJUSTMENT_SOURCE:
+            # An approved adjustment brings QuickBooks to Cin7's value; it is not a Cin7
+            # movement (it is only known, so it is not reported as "in QuickBooks only").
             continue
         book += net
         in_qb = doc.link is not None and doc.state in (*IN_QUICKBOOKS, "sent")
