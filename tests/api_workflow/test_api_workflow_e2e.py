@@ -266,6 +266,10 @@ async def test_from_cin7_to_quickbooks_through_the_api(
             lambda: _cogs_settled(stack, month), "the re-posted COGS month to show no difference"
         )
         assert settled["posted"]["txn_id"] == cogs_txn
+        closed = await get(stack, "/cogs", month="2020-01")  # past cogs.months_open (1)
+        assert closed["status"] == "closed" and "closed" in closed["next_step"]
+        bad = await stack.api.get(f"{stack.tenant_url}/cogs", params={"month": "2026-13"})
+        assert bad.status_code == 422 and "YYYY-MM" in bad.text
 
         # ---- reconciliation finds what was planted in the company file ------------------------
         day = when.astimezone(ZoneInfo("America/New_York")).date().isoformat()
@@ -308,19 +312,33 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         assert {r["difference"] for r in empty["rows"]} == {"0.00"}
         assert {r["measure"]: r["difference"] for r in current["rows"]}["inventory"] == "0.00"
 
-        # ---- another tenant's bookkeeper, and no token, get nothing ----------------------------
+        # ---- every route of this area: another tenant's bookkeeper and no token get nothing --
         other_tenant = await new_tenant(stack.sessions, "Other Books")
         stranger = await new_person(stack.sessions, "bookkeeper", [other_tenant.tenant_id])
+        entry_id = listed[so["Globex"]]["entry_id"]
+        routes = [
+            ("GET", "/contacts/matches", None),
+            ("POST", "/contacts/matches/confirm-exact", None),
+            ("POST", f"/contacts/{ACME}/match", {"create": True}),
+            ("GET", "/items/matches", None),
+            ("POST", "/items/WIDGET-BLUE/match", {"list_id": "x"}),
+            ("GET", "/reimports", None),
+            ("GET", f"/entries/{entry_id}/changes", None),
+            ("GET", f"/cogs?month={month}", None),
+            ("GET", f"/reconciliation?month={month}", None),
+            ("POST", "/reconciliation/refresh", {"month": month}),
+            ("POST", "/reconciliation/inventory-adjustment", {"month": month}),
+        ]
         async with api_client(stack.gateway) as anonymous:
             token = await sign_in(anonymous, stranger)
-            for path in ("/contacts/matches", "/items/matches", "/reimports", "/reconciliation"):
-                assert (await anonymous.get(f"{stack.tenant_url}{path}")).status_code == 401
+            for method, path, body in routes:
+                response = await anonymous.request(method, f"{stack.tenant_url}{path}", json=body)
+                assert response.status_code == 401, (method, path)
         async with api_client(stack.gateway, token) as other:
-            for path in ("/contacts/matches", "/items/matches", "/reimports"):
-                assert (await other.get(f"{stack.tenant_url}{path}")).status_code == 404
-            assert (
-                await other.post(f"{stack.tenant_url}/contacts/{ACME}/match", json={"create": True})
-            ).status_code == 404
+            for method, path, body in routes:
+                response = await other.request(method, f"{stack.tenant_url}{path}", json=body)
+                assert response.status_code == 404, (method, path, response.text)
+                assert response.json() == {"detail": "no such tenant"}
 
 
 async def _cogs_settled(stack: Stack, month: str) -> dict[str, Any] | None:
