@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from omni2qbd_gateway.outbox import approve
-from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import QbLink
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import Topology
@@ -35,10 +33,12 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 ACME, GLOBEX, NORTHWIND, HOOLI, SUPPLIER = 7001, 7002, 7003, 7004, 8001
 
 
-async def approve_ids(stack: Stack, entry_ids: list[str]) -> None:
-    async with unit_of_work(stack.sessions) as db:
-        result = await approve(db, stack.tenant.tenant_id, entry_ids, actor=stack.bookkeeper.email)
-    assert sorted(result.approved) == sorted(entry_ids), result.skipped
+async def approve_ids(stack: Stack, entry_ids: list[str]) -> dict[str, Any]:
+    """Import pressed, through the API; what was approved is exactly what was asked for."""
+    result: dict[str, Any] = await post(stack, "/entries/approve", {"entry_ids": entry_ids})
+    assert result["refused"] == [], result
+    assert sorted(e["id"] for e in result["approved"]) == sorted(entry_ids)
+    return result
 
 
 async def get(stack: Stack, path: str, **params: Any) -> Any:
@@ -177,11 +177,15 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         wanted = [
             *[await stack.live_item("invoice", cin7_id) for cin7_id in so.values()],
             await stack.live_item("bill", str(bill_po)),
-            await stack.live_item("customer_add", str(HOOLI)),
             await stack.live_item("journal", month),
         ]
         assert all(item is not None and item.state == "ready" for item in wanted), wanted
-        await approve_ids(stack, [item.entry_id for item in wanted if item is not None])
+        approval = await approve_ids(stack, [item.entry_id for item in wanted if item is not None])
+        # Hooli's new customer goes with its invoice, and is named.
+        hooli_add = await stack.live_item("customer_add", str(HOOLI))
+        assert hooli_add is not None
+        assert [d["id"] for d in approval["dependencies"]] == [hooli_add.entry_id]
+        wanted.append(hooli_add)
         # Renamed in QuickBooks before the run: the match is the ListID, so it still holds.
         company.rename_customer("Acme Corp.", "ACME Corporation (East)")
         dropped = await stack.web_connector_run(drop_connection_after_set=2)
