@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from omni2qbd_shared.db.models import QbLink
+from omni2qbd_shared.db.models import OutboxItem, QbLink
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import Topology
 from tests.api.api_helpers import api_client, new_person, sign_in
@@ -177,7 +177,6 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         wanted = [
             *[await stack.live_item("invoice", cin7_id) for cin7_id in so.values()],
             await stack.live_item("bill", str(bill_po)),
-            await stack.live_item("journal", month),
         ]
         assert all(item is not None and item.state == "ready" for item in wanted), wanted
         approval = await approve_ids(stack, [item.entry_id for item in wanted if item is not None])
@@ -194,6 +193,21 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         await stack.web_connector_run()
         posted = {i.entry_id: i.state for i in await stack.outbox()}
         assert {posted[item.entry_id] for item in wanted if item is not None} == {"posted"}
+
+        # COGS follows the revenue: the month's journal counts each order once its invoice is in
+        # QuickBooks; it is approved when it holds all four (2x10 + 18.50 + 3x18.50 + 2x20).
+        async def cogs_journal() -> OutboxItem | None:
+            item = await stack.live_item("journal", month)
+            complete = item is not None and Decimal(item.body["total"]) == Decimal("134.00")
+            return item if complete and item.state in ("ready", "posted") else None
+
+        journal_item = await wait_for(cogs_journal, "the month's COGS journal")
+        if journal_item.state == "ready":
+            await approve_ids(stack, [journal_item.entry_id])
+            await stack.web_connector_run()
+        assert {i.state for i in await stack.outbox() if i.entry_id == journal_item.entry_id} == {
+            "posted"
+        }
         invoices = company.transactions("Invoice")
         assert len(invoices) == 4  # exactly once each, despite the lost response
         assert len(company.transactions("Bill")) == 1
