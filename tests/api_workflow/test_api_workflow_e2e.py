@@ -79,6 +79,7 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         company.add_customer("Globex")
         company.add_customer("Northwind Traders Retail")
         company.add_item("Widget Blue", item_type="ItemNonInventory", account="Sales")
+        company.add_item("Gadget", item_type="ItemNonInventory", account="Sales")
         await stack.web_connector_run()  # the first run mirrors the QuickBooks lists
 
         when = now_utc()
@@ -151,6 +152,8 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         await post(
             stack, "/items/WIDGET-BLUE/match", {"list_id": widget["proposals"][0]["list_id"]}
         )
+        exact_items = await post(stack, "/items/matches/confirm-exact")
+        assert [c["code"] for c in exact_items["confirmed"]] == ["GADGET"]
 
         async def rechecked() -> bool:
             north = await stack.live_item("invoice", so["Northwind Traders"])
@@ -337,6 +340,7 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         routes = [
             ("GET", "/contacts/matches", None),
             ("POST", "/contacts/matches/confirm-exact", None),
+            ("POST", "/items/matches/confirm-exact", None),
             ("POST", f"/contacts/{ACME}/match", {"create": True}),
             ("GET", "/items/matches", None),
             ("POST", "/items/WIDGET-BLUE/match", {"list_id": "x"}),

@@ -623,3 +623,22 @@ async def confirm_exact_contacts(
     if confirmed:
         _announce(session, scope, actor, [c["cin7_contact_id"] for c in confirmed])
     return {"confirmed": confirmed}
+
+
+async def confirm_exact_items(
+    session: AsyncSession, scope: TenantScope, *, actor: str
+) -> dict[str, Any]:
+    """Bulk confirm: every proposed product code whose best proposal is one exact item name."""
+    confirmed: list[dict[str, Any]] = []
+    for row in await item_matches(session, scope, "proposed"):
+        exact = [p for p in row["proposals"] if p["reason"] == "exact name"]
+        if row["proposals"][0]["reason"] != "exact name" or len(exact) != 1:
+            continue
+        best = exact[0]
+        await _store_match(
+            session, scope, "product", row["code"], "item", best["list_id"], best["name"], actor
+        )
+        confirmed.append({"code": row["code"], "list_id": best["list_id"], "name": best["name"]})
+    if confirmed:
+        _announce(session, scope, actor, [f"product:{c['code']}" for c in confirmed])
+    return {"confirmed": confirmed}
