@@ -229,7 +229,9 @@ async def test_from_cin7_to_quickbooks_through_the_api(
 
         async def reimports_listed() -> list[dict[str, Any]] | None:
             items = (await get(stack, "/reimports"))["items"]
-            return items if len(items) == 2 else None
+            ready = {i.entry_id for i in await stack.outbox() if i.state == "ready"}
+            arrived = len(items) == 2 and all(r["entry_id"] in ready for r in items)
+            return items if arrived else None
 
         listed = {
             r["document"]["cin7_id"]: r for r in await wait_for(reimports_listed, "re-imports")

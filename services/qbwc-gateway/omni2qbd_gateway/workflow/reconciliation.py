@@ -35,7 +35,13 @@ from omni2qbd_gateway.reconciliation_queries import (
     parse_month,
 )
 from omni2qbd_gateway.workflow import audit
-from omni2qbd_gateway.workflow.common import IN_QUICKBOOKS, RETIRED, money_text, tenant_settings
+from omni2qbd_gateway.workflow.common import (
+    IN_QUICKBOOKS,
+    RETIRED,
+    TRANSACTION_TYPES,
+    money_text,
+    tenant_settings,
+)
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import (
@@ -68,8 +74,6 @@ SIGNED_KINDS = {
     "bill": ("purchases", 1),
     "vendor_credit": ("purchases", -1),
 }
-QB_TYPE_OF = {"invoice": "Invoice", "credit_memo": "CreditMemo", "bill": "Bill"}
-QB_TYPE_OF |= {"vendor_credit": "VendorCredit", "journal": "JournalEntry"}
 ADJUSTMENT_SOURCE = "reconciliation"
 # Adjustment entry ids are derived from what they adjust, so approving twice is recognised.
 ADJUSTMENT_NAMESPACE = uuid.UUID("0b7f4f5e-6a52-4c1e-9f1e-3c0de5a7b1d2")
@@ -173,7 +177,7 @@ async def current_documents(
     """The newest live version of every document's entry, dated on or before ``last_day``."""
     statement = scope.select(EntryRow).where(
         col(EntryRow.state).not_in([*RETIRED, "current"]),
-        col(EntryRow.entry_kind).in_(list(QB_TYPE_OF)),
+        col(EntryRow.entry_kind).in_(list(TRANSACTION_TYPES)),
         col(EntryRow.txn_date) <= last_day,
     )
     newest: dict[tuple[str, str, str], EntryRow] = {}
@@ -305,7 +309,7 @@ def _doc_row(
         "document": doc.label,
         "kind": doc.row.source_kind,
         "cin7_id": doc.row.cin7_id,
-        "qb_type": QB_TYPE_OF.get(doc.row.entry_kind),
+        "qb_type": TRANSACTION_TYPES.get(doc.row.entry_kind),
         "txn_id": doc.link.txn_id if doc.link else None,
         "ref_number": doc.entry.ref_number,
         "txn_date": doc.row.txn_date,
