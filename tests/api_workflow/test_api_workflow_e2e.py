@@ -317,8 +317,10 @@ async def test_from_cin7_to_quickbooks_through_the_api(
             stack, "/reconciliation/inventory-adjustment", {"month": month}, status=201
         )
         assert adjustment["difference"] == "-33.10" and adjustment["state"] == "approved"
-        await post(stack, "/reconciliation/refresh", {"month": month}, status=202)
-        await stack.web_connector_run()  # posts the adjustment, then reads QuickBooks again
+        await stack.web_connector_run()  # posts the adjustment
+        stale = await get(stack, "/reconciliation", month=month)
+        assert stale["quickbooks_status"] == "stale" and stale["reading_requested"]
+        await stack.web_connector_run()  # reads QuickBooks again
         rows = {r["measure"]: r for r in (await get(stack, "/reconciliation", month=month))["rows"]}
         assert rows["inventory"]["difference"] == "0.00", rows["inventory"]
         year, number = (int(p) for p in month.split("-"))
@@ -329,6 +331,8 @@ async def test_from_cin7_to_quickbooks_through_the_api(
             month,
         ]
         assert ranged["quickbooks_status"] == "waiting"  # a new range is read at the next run
+        again = await post(stack, "/reconciliation/refresh", {"from": previous, "to": month}, 202)
+        assert again["state"] == "requested"  # the same waiting reading, not a second one
         await stack.web_connector_run()
         ranged = await get(stack, "/reconciliation", **{"from": previous, "to": month})
         empty, current = ranged["months"]

@@ -154,6 +154,18 @@ async def latest_reading(
     return None
 
 
+async def _written_since(
+    session: AsyncSession, scope: TenantScope, reading: ReconciliationSnapshot
+) -> bool:
+    """Did the bridge post or modify anything in QuickBooks after this reading?"""
+    if reading.answered_at is None:
+        return False
+    newer = await session.exec(
+        scope.select(QbLink).where(col(QbLink.updated_at) > aware(reading.answered_at)).limit(1)
+    )
+    return newer.first() is not None
+
+
 # -- the Cin7 side ------------------------------------------------------------------------------
 
 
@@ -456,8 +468,9 @@ async def reconciliation(
     settings = await tenant_settings(session, scope)
     accounts = accounts_of(settings)
     reading = await latest_reading(session, scope, months)
+    stale = reading is not None and await _written_since(session, scope, reading)
     waiting = await open_reading(session, scope)
-    if reading is None and waiting is None:
+    if (reading is None or stale) and waiting is None:
         waiting = await request_reading(session, scope, from_month, to_month, actor=actor)
     documents = await current_documents(session, scope, month_end(months[-1]).isoformat())
     result_months = []
@@ -474,9 +487,14 @@ async def reconciliation(
         )
         result_months.append({"month": month, "rows": rows})
     if reading is not None:
-        status = "answered"
+        status = "stale" if stale else "answered"
         read_at = aware(reading.answered_at or reading.requested_at)
-        note = f"QuickBooks as read on {read_at.isoformat()}"
+        note = f"QuickBooks as read on {read_at.isoformat()}" + (
+            "; the bridge has written to QuickBooks since, so the next Web Connector run reads "
+            "it again"
+            if stale
+            else ""
+        )
     else:
         status = "waiting"
         note = (
@@ -561,6 +579,12 @@ async def approve_inventory_adjustment(
             409,
         )
     view = await reconciliation(session, scope, month, month, actor=actor)
+    if view["quickbooks_status"] != "answered":
+        raise ReconciliationError(
+            "the bridge has written to QuickBooks since it was last read: run the Web Connector "
+            f"(it reads QuickBooks again), then approve the adjustment for {month}",
+            409,
+        )
     row = next(r for r in view["months"][0]["rows"] if r["measure"] == "inventory")
     if row["difference"] is None or Decimal(row["difference"]) == ZERO:
         raise ReconciliationError(f"the inventory of {month} has no difference to adjust", 409)
