@@ -5,10 +5,16 @@ drives it over HTTP with Web Connector sessions against the in-memory QuickBooks
 
 1. SOAP round trips per second and p50/p99 latency per call with 1, 10 and 50 Web
    Connectors at once (one tenant each, each posting ``--invoices`` invoices in batches);
-2. Web Connector round trips needed to post 1,000 invoices with batching (the default
-   50 requests per message set) against one request per round trip (what the open-source
-   QBWC servers do);
-3. the gateway process's peak memory (VmHWM) after each part.
+2. Web Connector round trips needed to post 1,000 invoices with adaptive sets (the default:
+   50 requests, growing while QuickBooks answers fast) against one request per round trip
+   (what the open-source QBWC servers do);
+3. the gateway process's peak memory (VmHWM) after each part;
+4. the cost of a steady session call (getLastError on a live ticket, 10 clients at once)
+   beside a spyne reference QBWC server (``bench/spyne_qbwc.py``, no database) started in
+   the same run, and a burst of 50 Web Connectors logging in at once while that steady
+   traffic goes on (its p99 shows whether logins make other calls wait).
+
+Part 4 needs the bench extra (``pip install -e '.[bench]'``: spyne and waitress).
 
     .venv/bin/python bench/gateway.py                      # SQLite file database
     .venv/bin/python bench/gateway.py --database-url postgresql+asyncpg://postgres@127.0.0.1/x
@@ -65,7 +71,9 @@ def free_port() -> int:
 
 
 class GatewayProcess:
-    def __init__(self, database_url: str, amqp_url: str, batch: int) -> None:
+    def __init__(
+        self, database_url: str, amqp_url: str, batch: int, max_batch: int | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -75,6 +83,7 @@ class GatewayProcess:
             "OMNI2QBD_AMQP_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}.",
             "OMNI2QBD_GATEWAY_PUBLIC_URL": self.url,
             "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": str(batch),
+            "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": str(max_batch or 400),
             "OMNI2QBD_LOG_LEVEL": "WARNING",
         }
         self.process = subprocess.Popen(
@@ -85,15 +94,17 @@ class GatewayProcess:
             stderr=subprocess.DEVNULL,
         )
 
+    ready_path = "/livez"
+
     async def wait(self) -> None:
         async with httpx.AsyncClient() as client:
             for _ in range(300):
                 try:
-                    await client.get(f"{self.url}/livez", timeout=1)
+                    await client.get(f"{self.url}{self.ready_path}", timeout=1)
                     return
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-        raise RuntimeError("the gateway did not start")
+        raise RuntimeError(f"{type(self).__name__} did not start")
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -309,7 +320,7 @@ async def thousand_invoices(database_url: str, amqp_url: str, batch: int) -> dic
     qb = QuickBooksSimulator()
     path = "C:\\Bench\\thousand.qbw"
     qb.company(path, file_id=ids[tenants[0].tenant_id]).seed_demo()
-    gateway = GatewayProcess(database_url, amqp_url, batch)
+    gateway = GatewayProcess(database_url, amqp_url, batch, max_batch=1 if batch == 1 else None)
     try:
         await gateway.wait()
         tenant = tenants[0]
@@ -333,6 +344,166 @@ async def thousand_invoices(database_url: str, amqp_url: str, batch: int) -> dic
         gateway.stop()
 
 
+class SpyneProcess(GatewayProcess):
+    """The spyne reference server (bench/spyne_qbwc.py) as its own process."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.soap_url = self.url + "/"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "bench" / "spyne_qbwc.py"),
+                "--port",
+                str(self.port),
+                "--username",
+                username,
+                "--password",
+                password,
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    ready_path = "/"
+
+
+async def _soap(client: httpx.AsyncClient, url: str, operation: str, *values: str | int) -> bytes:
+    answer = await client.post(
+        url,
+        content=wc.build_envelope(operation, values),
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": wc.soap_action(operation),
+        },
+    )
+    return answer.content
+
+
+async def steady_calls(
+    client: httpx.AsyncClient,
+    url: str,
+    ticket: str,
+    *,
+    clients: int,
+    calls: int,
+    stop: asyncio.Event | None = None,
+) -> list[float]:
+    """getLastError on a live ticket from ``clients`` loops, ``calls`` each (or until
+    ``stop``); the latency of every call."""
+    latencies: list[float] = []
+
+    async def loop() -> None:
+        for _ in range(calls):
+            if stop is not None and stop.is_set():
+                return
+            started = time.perf_counter()
+            answer = await _soap(client, url, "getLastError", ticket)
+            latencies.append(time.perf_counter() - started)
+            assert b"getLastErrorResult" in answer, answer[:300]
+
+    await asyncio.gather(*(loop() for _ in range(clients)))
+    return latencies
+
+
+async def cost_per_call(
+    database_url: str, amqp_url: str, clients: int, calls: int, burst: int
+) -> dict[str, dict[str, float]]:
+    """Part 4: the gateway (with its database) and the spyne reference, same run."""
+    await asyncio.to_thread(upgrade, database_url)
+    tenants = await make_tenants(database_url, 1 + burst, 1)
+    gateway = GatewayProcess(database_url, amqp_url, 50)
+    spyne = SpyneProcess("bench", "bench")
+    results: dict[str, dict[str, float]] = {}
+    try:
+        await asyncio.gather(gateway.wait(), spyne.wait())
+        limits = httpx.Limits(max_connections=clients + burst + 5)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            servers = {
+                "spyne (no database)": (spyne, spyne.soap_url, "bench", "bench"),
+                "gateway": (
+                    gateway,
+                    f"{gateway.url}/qbwc",
+                    tenants[0].qbwc_username,
+                    tenants[0].qbwc_password,
+                ),
+            }
+            tickets: dict[str, str] = {}
+            for name, (_server, url, user, password) in servers.items():
+                tickets[name] = wc.read_strings(
+                    "authenticate", await _soap(client, url, "authenticate", user, password)
+                )[0]
+                await steady_calls(client, url, tickets[name], clients=clients, calls=20)
+            # Alternating rounds, so that both see the same (shared, varying) machine.
+            measured: dict[str, tuple[list[float], float, float]] = {
+                name: ([], 0.0, 0.0) for name in servers
+            }
+            rounds = 5
+            for _round in range(rounds):
+                for name, (server, url, _user, _password) in servers.items():
+                    cpu_before = server.cpu_seconds()
+                    started = time.perf_counter()
+                    latencies = await steady_calls(
+                        client, url, tickets[name], clients=clients, calls=max(1, calls // rounds)
+                    )
+                    seen, wall, cpu = measured[name]
+                    measured[name] = (
+                        seen + latencies,
+                        wall + time.perf_counter() - started,
+                        cpu + server.cpu_seconds() - cpu_before,
+                    )
+            for name, (latencies, elapsed, cpu) in measured.items():
+                results[name] = {
+                    "calls": len(latencies),
+                    "rps": len(latencies) / elapsed,
+                    "p50_ms": 1000 * statistics.median(latencies),
+                    "p99_ms": 1000 * percentile(latencies, 99),
+                    "cpu_ms_per_call": 1000 * cpu / len(latencies),
+                }
+            # A burst of logins while one Web Connector keeps calling.
+            url = f"{gateway.url}/qbwc"
+            ticket = wc.read_strings(
+                "authenticate",
+                await _soap(
+                    client, url, "authenticate", tenants[0].qbwc_username, tenants[0].qbwc_password
+                ),
+            )[0]
+            stop = asyncio.Event()
+            steady = asyncio.create_task(
+                steady_calls(client, url, ticket, clients=2, calls=1_000_000, stop=stop)
+            )
+            await asyncio.sleep(0.5)
+
+            async def login(index: int, tenant: NewTenant) -> float:
+                # Each Web Connector from its own address (its own office), as in life.
+                transport = httpx.AsyncHTTPTransport(local_address=f"127.0.1.{index + 1}")
+                async with httpx.AsyncClient(timeout=120, transport=transport) as own:
+                    started = time.perf_counter()
+                    answer = await _soap(
+                        own, url, "authenticate", tenant.qbwc_username, tenant.qbwc_password
+                    )
+                    elapsed = time.perf_counter() - started
+                assert wc.read_strings("authenticate", answer)[1] != "nvu"
+                return elapsed
+
+            logins = await asyncio.gather(*(login(i, t) for i, t in enumerate(tenants[1:])))
+            stop.set()
+            during = await steady
+            results["burst"] = {
+                "logins": len(logins),
+                "auth_p50_ms": 1000 * statistics.median(logins),
+                "auth_p99_ms": 1000 * percentile(logins, 99),
+                "other_calls": len(during),
+                "other_p99_ms": 1000 * percentile(during, 99),
+            }
+    finally:
+        gateway.stop()
+        spyne.stop()
+    return results
+
+
 def database_for(base: str | None, workdir: Path, name: str) -> str:
     if base is None:
         return f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
@@ -348,7 +519,28 @@ def database_for(base: str | None, workdir: Path, name: str) -> str:
             await conn.close()
 
     asyncio.run(create())
+    CREATED_DATABASES.append((base, db))
     return base.rsplit("/", 1)[0] + "/" + db
+
+
+CREATED_DATABASES: list[tuple[str, str]] = []
+
+
+def drop_created_databases() -> None:
+    """The PostgreSQL databases this run created are dropped at its end."""
+    import asyncpg
+
+    async def drop() -> None:
+        for base, db in CREATED_DATABASES:
+            conn = await asyncpg.connect(
+                base.replace("+asyncpg", "").rsplit("/", 1)[0] + "/postgres"
+            )
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+    asyncio.run(drop())
 
 
 def main() -> None:
@@ -358,10 +550,47 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=40, help="per Web Connector")
     parser.add_argument("--batch", type=int, default=10, help="requests per set (part 1)")
     parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--parts", default="1,2,4", help="which parts to run")
+    parser.add_argument("--steady-clients", type=int, default=10)
+    parser.add_argument("--steady-calls", type=int, default=300, help="per client")
+    parser.add_argument("--burst", type=int, default=50, help="logins at once (part 4)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    try:
+        run_parts(args, parts)
+    finally:
+        drop_created_databases()
+
+
+def run_parts(args: argparse.Namespace, parts: set[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}")
+        if "4" in parts:
+            url = database_for(args.database_url, workdir, "cost")
+            cost = asyncio.run(
+                cost_per_call(
+                    url, args.amqp_url, args.steady_clients, args.steady_calls, args.burst
+                )
+            )
+            print(f"\n4. steady getLastError, {args.steady_clients} clients at once, same run")
+            print("server | calls | calls/s | p50 ms | p99 ms | server CPU ms/call")
+            for name in ("spyne (no database)", "gateway"):
+                r = cost[name]
+                print(
+                    f"{name} | {r['calls']:.0f} | {r['rps']:.0f} | {r['p50_ms']:.1f} | "
+                    f"{r['p99_ms']:.1f} | {r['cpu_ms_per_call']:.2f}"
+                )
+            ratio = cost["gateway"]["rps"] / cost["spyne (no database)"]["rps"]
+            print(f"gateway / spyne throughput: {ratio:.2f}x")
+            b = cost["burst"]
+            print(
+                f"burst: {b['logins']:.0f} logins at once: authenticate p50 "
+                f"{b['auth_p50_ms']:.0f} ms, p99 {b['auth_p99_ms']:.0f} ms; meanwhile "
+                f"{b['other_calls']:.0f} other calls, p99 {b['other_p99_ms']:.1f} ms"
+            )
+        if "1" not in parts:
+            args.levels = ""
         print(
             "\n1. concurrent Web Connectors (each: its own tenant, "
             f"{args.invoices} invoices, {args.batch} per set)"
@@ -371,7 +600,7 @@ def main() -> None:
             "other calls p50 ms | sendRequestXML p50 ms | receiveResponseXML p50 ms | "
             "gateway CPU ms/call | gateway peak MB"
         )
-        for level in (int(x) for x in args.levels.split(",")):
+        for level in (int(x) for x in args.levels.split(",") if x):
             url = database_for(args.database_url, workdir, f"c{level}")
             r = asyncio.run(concurrency_run(url, args.amqp_url, level, args.invoices, args.batch))
             cells = [
@@ -391,7 +620,7 @@ def main() -> None:
             print(" | ".join(cells))
         print("\n2. posting 1,000 invoices in one Web Connector update")
         print("requests per set | WC round trips | qbXML sets | seconds | gateway peak MB")
-        for batch in (50, 1):
+        for batch in (50, 1) if "2" in parts else ():
             url = database_for(args.database_url, workdir, f"k{batch}")
             r = asyncio.run(thousand_invoices(url, args.amqp_url, batch))
             row = f"{batch} | {r['round_trips']:.0f} | {r['sets']:.0f} | {r['seconds']:.1f}"

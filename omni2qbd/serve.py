@@ -31,7 +31,14 @@ class _GracefulServer(uvicorn.Server):
 
 
 def serve(app: Any, *, host: str, port: int, graceful_seconds: int = 20) -> None:
+    # A service may ask for its own uvicorn options (the gateway: its HTTP head limits).
+    options = getattr(getattr(app, "state", None), "uvicorn_options", None) or {}
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, timeout_graceful_shutdown=graceful_seconds
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=graceful_seconds,
+        **options,
     )
     _GracefulServer(config).run()

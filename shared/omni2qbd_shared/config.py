@@ -53,6 +53,17 @@ class AppSettings(BaseSettings):
 
     # How many times a failing message is retried through the delay queue before dead-lettering.
     message_max_retries: int = Field(default=5, ge=0)
+
+    # gateway session (issue 16): write sets grow from gateway_batch_max_requests while
+    # QuickBooks answers a full set in under a quarter of the target, up to this many requests
+    # (and gateway_batch_max_bytes); they halve after a slower answer or none.
+    gateway_set_max_requests: int = Field(default=400, ge=1)
+    gateway_set_target_seconds: float = Field(default=60.0, gt=0)
+    # A correct login from the address of a live session silent this long takes it over
+    # (the same Web Connector after a crash); from another address the answer is "busy".
+    gateway_takeover_after_seconds: float = Field(default=60.0, ge=0)
+    # Slow clients: a request must arrive whole within this many seconds.
+    gateway_request_read_seconds: float = Field(default=30.0, gt=0)
     message_retry_delay_ms: int = Field(default=5000, ge=1)
 
     # api-core: sign-in, tokens and the audit log of the JSON API and console.

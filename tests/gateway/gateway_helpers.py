@@ -72,7 +72,14 @@ async def running_gateway(
     )
     app = create_app(settings)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            **app.state.uvicorn_options,
+        )
     )
     task = asyncio.create_task(server.serve())
     for _ in range(200):

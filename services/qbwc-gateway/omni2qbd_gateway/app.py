@@ -8,6 +8,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,14 +17,18 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
+from starlette.requests import ClientDisconnect
 
-from omni2qbd_gateway import sessions
+from omni2qbd_gateway import login_throttle, repository
 from omni2qbd_gateway.api import mount_api
+from omni2qbd_gateway.http_guard import guarded_protocol
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
 from omni2qbd_gateway.protocol import GatewayOptions, QbwcService
 from omni2qbd_gateway.qwc import build_qwc, endpoint_url, qwc_filename
+from omni2qbd_gateway.reader import LoneReader, create_reader
+from omni2qbd_gateway.session import SetSizing
 from omni2qbd_gateway.soap import (
     SOAP11_NS,
     SoapFault,
@@ -50,6 +55,12 @@ def options_from(settings: AppSettings) -> GatewayOptions:
         session_timeout=timedelta(seconds=settings.gateway_session_timeout_seconds),
         limits=Limits(settings.gateway_batch_max_requests, settings.gateway_batch_max_bytes),
         max_soap_bytes=settings.gateway_max_soap_bytes,
+        sizing=SetSizing(
+            initial=settings.gateway_batch_max_requests,
+            cap=max(settings.gateway_batch_max_requests, settings.gateway_set_max_requests),
+            target=timedelta(seconds=settings.gateway_set_target_seconds),
+        ),
+        takeover_after=timedelta(seconds=settings.gateway_takeover_after_seconds),
     )
 
 
@@ -68,6 +79,7 @@ class GatewayParts:
 
     service: QbwcService
     pending: PendingPublisher
+    reader: LoneReader | None = None
     sweeper: asyncio.Task[None] | None = None
 
 
@@ -119,6 +131,8 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await rt.gateway_parts.sweeper
             await rt.gateway_parts.pending.stop()
+            if rt.gateway_parts.reader is not None:
+                await rt.gateway_parts.reader.close()
 
     runtime.on_ready.append(start_consumer)
     runtime.on_stop.append(stop_consumer)
@@ -131,13 +145,15 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
         return runtime.gateway_parts
     assert runtime.sessions is not None, "the runtime has not started"
     pending = PendingPublisher(runtime.sessions, lambda: runtime.publisher)
+    reader = create_reader(runtime.settings.database_url)
     service = QbwcService(
         runtime.sessions,
         options_from(runtime.settings),
         serialise_writes=runtime.settings.is_sqlite,
         after_commit=pending.poke,
+        reader=reader,
     )
-    created = GatewayParts(service, pending)
+    created = GatewayParts(service, pending, reader=reader)
     runtime.gateway_parts = created
     pending.start()
     created.sweeper = asyncio.create_task(_sweep(service), name="gateway-session-sweeper")
@@ -148,17 +164,25 @@ def _soap_response(body: bytes, soap_ns: str, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type=content_type(soap_ns))
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request, limit: int, seconds: float) -> bytes:
+    """The whole body, at most ``limit`` bytes, arrived within ``seconds`` (a client sending
+    part of a body and then nothing must not hold a connection open); raises
+    ``BodyTooLarge``, ``TimeoutError`` or ``ClientDisconnect``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        return None
+        raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    async with asyncio.timeout(seconds):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -167,6 +191,8 @@ def create_app(settings: AppSettings) -> FastAPI:
     app = create_service_app(runtime)
     mount_api(app, runtime)
     limit = settings.gateway_max_soap_bytes
+    # Read by omni2qbd.serve: the HTTP protocol with the gateway's head limits.
+    app.state.uvicorn_options = {"http": guarded_protocol(settings.gateway_request_read_seconds)}
 
     @app.get("/qbwc")
     async def wsdl(request: Request) -> Response:
@@ -181,15 +207,27 @@ def create_app(settings: AppSettings) -> FastAPI:
 
     @app.post("/qbwc")
     async def qbwc(request: Request) -> Response:
-        body = await _read_capped(request, limit)
-        if body is None:
+        try:
+            body = await _read_capped(request, limit, settings.gateway_request_read_seconds)
+        except BodyTooLarge:
             fault = SoapFault(f"the request is larger than the {limit} bytes this service accepts")
             return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        except TimeoutError:
+            log.info("qbwc_request_too_slow", seconds=settings.gateway_request_read_seconds)
+            return PlainTextResponse(
+                "the request body did not arrive in time", 408, headers={"Connection": "close"}
+            )
+        except ClientDisconnect:
+            # One line, not a traceback: a Web Connector closed or a network dropped.
+            log.info("qbwc_client_disconnected")
+            return Response(status_code=400)
         try:
             call = parse_call(body, max_bytes=limit)
         except SoapFault as fault:
             SOAP_CALLS.labels("unknown", "fault").inc()
             return _soap_response(fault_envelope(fault), SOAP11_NS, 500)
+        if request.client is not None:
+            call = dataclasses.replace(call, client=request.client.host)
         operation = call.operation.name
         try:
             with SOAP_SECONDS.labels(operation).time():
@@ -230,10 +268,23 @@ def create_app(settings: AppSettings) -> FastAPI:
                 headers={"WWW-Authenticate": 'Basic realm="omni2qbd console"'},
             )
         username, password = credentials
+        client = request.client.host if request.client is not None else None
+        attempt = login_throttle.Attempt("qbwc", username[:100], client)
         async with unit_of_work(runtime.sessions) as db:
-            tenant = await sessions.check_credentials(db, username, password)
-            if tenant is None:
-                await sessions.record_failure(db, username, timedelta(minutes=15))
+            reservation = await login_throttle.reserve(db, attempt)
+            tenant = await repository.tenant_by_username(db, username)
+        if reservation.refusal is not None:
+            raise HTTPException(
+                429,
+                reservation.refusal.message,
+                headers={"Retry-After": str(reservation.refusal.retry_after)},
+            )
+        # Argon2 outside the transaction: it holds no database lock while it runs.
+        if not await repository.verify_tenant_password(tenant, password):
+            tenant = None
+        else:
+            async with unit_of_work(runtime.sessions) as db:
+                await login_throttle.succeeded(db, reservation)
         if tenant is None:
             raise HTTPException(
                 401,

@@ -7,6 +7,7 @@ CompanyRet on every session: that is how we know the right file is open.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS
@@ -38,7 +39,11 @@ def read_hcp(text: str, *, max_bytes: int) -> CompanyInfo | None:
         if (ext.findtext("DataExtName") or "").strip() == "FileID":
             owner = _braced(ext.findtext("OwnerID") or "")
             file_ids[owner] = _braced(ext.findtext("DataExtValue") or "")
-    versions = tuple((v.text or "").strip() for v in root.iter("SupportedQBXMLVersion") if v.text)
+    versions = tuple(
+        version
+        for v in root.iter("SupportedQBXMLVersion")
+        if _is_version(version := (v.text or "").strip())
+    )
     return CompanyInfo(
         company_name=root.findtext(".//CompanyRet/CompanyName"),
         file_ids=file_ids,
@@ -93,6 +98,9 @@ def negotiate_version(
     return max(ours, key=key)
 
 
+_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}")
+
+
 def _is_version(value: str) -> bool:
-    parts = value.split(".")
-    return len(parts) == 2 and all(part.isdigit() for part in parts)
+    # ASCII digits only: "1.²" passes str.isdigit() and then breaks int().
+    return _VERSION.fullmatch(value) is not None

@@ -24,6 +24,9 @@ from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)
 
+# Set in a session's info when it staged a message: only then is the publisher woken.
+STAGED = "omni2qbd_staged_messages"
+
 _KINDS: dict[str, type[m.Message]] = {
     "result": m.ResultMessage,
     "list_changes": m.ListChangesMessage,
@@ -37,6 +40,7 @@ def stage(
 ) -> None:
     """Add ``message`` to the current transaction; it is published after the commit."""
     kind = next(name for name, model in _KINDS.items() if isinstance(message, model))
+    session.info[STAGED] = True
     session.add(
         GatewayPendingMessage(
             tenant_id=message.tenant_id, kind=kind, body=message.model_dump(mode="json")

@@ -8,7 +8,8 @@
 5. writes: the approved outbox, in batches bounded by count and bytes, contact adds first.
 
 The plan's memory lives in ``QbwcSession.plan`` (JSON) and the sent sets in
-``qbwc_requests``, so the next call may reach any gateway process.
+``qbwc_requests``, so the next call may reach any gateway process. This module is pure: it
+decides from what ``session.py`` read through ``repository.py`` and queries nothing itself.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import case, func
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists
 from omni2qbd_gateway.outbox import SENDABLE
 from omni2qbd_gateway.outcomes import describe_entry
 from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set, query_by_values
-from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest, QbwcSession
-from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest
 from omni2qbd_shared.entries import Entry
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
@@ -83,140 +80,136 @@ class Rejected:
     code: str = "render"
 
 
-def natural_key(item: OutboxItem) -> tuple[str, str, str]:
+DocKey = tuple[str, str, str]  # (entry kind, source kind, Cin7 id): one document's entries
+
+
+def natural_key(item: OutboxItem) -> DocKey:
     return (item.entry_kind, item.source_kind, item.cin7_id)
 
 
-def plan_state(row: QbwcSession) -> dict[str, Any]:
-    return plan_defaults(row.plan)
+@dataclass
+class Outstanding:
+    """The message set the session waits for an answer to."""
+
+    request_id: int
+    purpose: str
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
-def plan_defaults(stored: dict[str, Any] | None) -> dict[str, Any]:
-    plan = dict(stored or {})
-    plan.setdefault("deferred", [])
-    plan.setdefault("isolate", [])
-    plan.setdefault("mods_checked", {})
-    plan.setdefault("link_names", {})
-    plan.setdefault("iterators", {})
-    plan.setdefault("lists_started", False)
-    plan.setdefault("lists_done", False)
-    plan.setdefault("page", 0)
-    plan.setdefault("units_done", 0)
-    plan.setdefault("errors", 0)
-    return plan
+@dataclass
+class SessionPlan:
+    """The plan's memory between calls, stored as JSON in ``QbwcSession.plan`` (same keys as
+    before the rebuild, so a session live during an upgrade continues)."""
+
+    deferred: list[str] = field(default_factory=list)  # entries to retry on the next run
+    isolate: list[list[str]] = field(default_factory=list)  # groups of a set refused whole
+    mods_checked: dict[str, str | None] = field(default_factory=dict)  # entry -> EditSequence
+    link_names: dict[str, list[str]] = field(default_factory=dict)  # entry -> [type, name]
+    iterators: dict[str, str] = field(default_factory=dict)  # list type -> iteratorID
+    list_from: dict[str, str | None] = field(default_factory=dict)
+    lists_started: bool = False
+    lists_done: bool = False
+    page: int = 0
+    units_done: int = 0
+    errors: int = 0
+    outstanding: Outstanding | None = None
+    # What this run did (outcome -> entries), for the Web Connector's closing message.
+    done: dict[str, int] = field(default_factory=dict)
+    # Requests per write set, adapted to how fast QuickBooks answers (0: not yet chosen).
+    set_size: int = 0
+    # The Web Connector's address: a new login from it may take an idle session over.
+    client: str | None = None
+    # A reconciliation reading went out in this run (one per run; reconciliation_session).
+    reconciliation_sent: bool = False
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any] | None) -> SessionPlan:
+        data = dict(stored or {})
+        plan = cls()
+        for name in ("deferred", "isolate"):
+            if isinstance(data.get(name), list):
+                setattr(plan, name, list(data[name]))
+        for name in ("mods_checked", "link_names", "iterators", "list_from", "done"):
+            if isinstance(data.get(name), dict):
+                setattr(plan, name, dict(data[name]))
+        for name in ("lists_started", "lists_done", "reconciliation_sent"):
+            plan.__dict__[name] = bool(data.get(name, False))
+        for name in ("page", "units_done", "errors", "set_size"):
+            value = data.get(name, 0)
+            plan.__dict__[name] = value if isinstance(value, int) else 0
+        client = data.get("client")
+        plan.client = client if isinstance(client, str) else None
+        outstanding = data.get("outstanding")
+        if isinstance(outstanding, dict) and isinstance(outstanding.get("id"), int):
+            plan.outstanding = Outstanding(
+                outstanding["id"],
+                str(outstanding.get("purpose", "")),
+                dict(outstanding.get("meta") or {}),
+            )
+        return plan
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            name: getattr(self, name)
+            for name in (
+                "deferred",
+                "isolate",
+                "mods_checked",
+                "link_names",
+                "iterators",
+                "list_from",
+                "lists_started",
+                "lists_done",
+                "reconciliation_sent",
+                "page",
+                "units_done",
+                "errors",
+                "done",
+                "set_size",
+                "client",
+            )
+        }
+        data["outstanding"] = (
+            None
+            if self.outstanding is None
+            else {
+                "id": self.outstanding.request_id,
+                "purpose": self.outstanding.purpose,
+                "meta": self.outstanding.meta,
+            }
+        )
+        return data
 
 
-async def links_for(
-    session: AsyncSession, tenant_id: str, items: list[OutboxItem]
-) -> dict[tuple[str, str, str], QbLink]:
-    """The QuickBooks links of these items' documents (one query, bounded by the items)."""
-    if not items:
-        return {}
-    cin7_ids = sorted({item.cin7_id for item in items})
-    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(cin7_ids))
-    return {
-        (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(query)).all()
-    }
+@dataclass
+class Window:
+    """The next approved entries in sending order (contacts first, then by approval) and
+    their documents' QuickBooks links: read once per call (issue 15 point 4), then consulted
+    by every step of the plan. Entries the call changes (posted, failed) drop out by state."""
+
+    items: list[OutboxItem]
+    links: dict[DocKey, QbLink]
+    complete: bool  # True when no approved entry lies beyond the window
+
+    def sendable(self, deferred: list[str]) -> list[OutboxItem]:
+        return [i for i in self.items if i.state in SENDABLE and i.entry_id not in deferred]
+
+    def reimports(self, deferred: list[str]) -> list[tuple[OutboxItem, QbLink]]:
+        """Entries whose document is already in QuickBooks under an older entry (a Mod, or
+        for a contact nothing to do)."""
+        return [
+            (item, link)
+            for item in self.sendable(deferred)
+            if (link := self.links.get(natural_key(item))) is not None
+            and link.entry_id != item.entry_id
+        ]
 
 
-async def links_for_keys(
-    session: AsyncSession, tenant_id: str, keys: set[tuple[str, str, str]]
-) -> dict[tuple[str, str, str], QbLink]:
-    if not keys:
-        return {}
-    query = scoped(QbLink, tenant_id).where(col(QbLink.cin7_id).in_(sorted(k[2] for k in keys)))
-    return {
-        (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(query)).all()
-        if (link.entry_kind, link.source_kind, link.cin7_id) in keys
-    }
-
-
-async def approved_keys(
-    session: AsyncSession, tenant_id: str, keys: set[tuple[str, str, str]]
-) -> set[tuple[str, str, str]]:
-    """Which of these documents have an approved (or sent) entry waiting to be posted."""
-    if not keys:
-        return set()
-    query = scoped(OutboxItem, tenant_id).where(
-        col(OutboxItem.cin7_id).in_(sorted(k[2] for k in keys)),
-        col(OutboxItem.state).in_(("approved", "queued", "sent", "in_doubt")),
-    )
-    return {natural_key(item) for item in (await session.exec(query)).all()} & keys
-
-
-async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcRequest]:
-    query = scoped(QbwcRequest, tenant_id).where(
-        QbwcRequest.purpose == "writes", QbwcRequest.state == "in_doubt"
-    )
-    return list((await session.exec(query.order_by(col(QbwcRequest.id)))).all())
-
-
-def _contacts_first() -> Any:
-    return case((col(OutboxItem.entry_kind).in_(CONTACT_KINDS), 0), else_=1)
-
-
-async def _in_flight_keys(session: AsyncSession, tenant_id: str) -> set[tuple[str, str, str]]:
-    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(("sent", "in_doubt")))
-    return {natural_key(row) for row in (await session.exec(query)).all()}
-
-
-async def sendable_items(
-    session: AsyncSession,
-    tenant_id: str,
-    deferred: list[str],
-    *,
-    limit: int | None = None,
-    kinds: tuple[str, ...] | None = None,
-    only: list[str] | None = None,
-) -> list[OutboxItem]:
-    """Approved entries in sending order (contacts first, then by approval), at most ``limit``.
-
-    A newer version waits while the older one's fate in QuickBooks is unknown (in flight).
-    """
-    in_flight = await _in_flight_keys(session, tenant_id)
-    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
-    if deferred:
-        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
-    if kinds is not None:
-        query = query.where(col(OutboxItem.entry_kind).in_(kinds))
-    if only is not None:
-        query = query.where(col(OutboxItem.entry_id).in_(only))
-    query = query.order_by(_contacts_first(), col(OutboxItem.approved_at), col(OutboxItem.entry_id))
-    if limit is not None:
-        query = query.limit(limit + len(in_flight))
-    rows = [row for row in (await session.exec(query)).all() if natural_key(row) not in in_flight]
-    return rows[:limit] if limit is not None else rows
-
-
-async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[str]) -> int:
-    query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
-    if deferred:
-        query = query.where(col(OutboxItem.entry_id).not_in(deferred))
-    counted = select(func.count()).select_from(query.subquery())
-    return int((await session.exec(counted)).one())
-
-
-def window_for(limits: Limits) -> int:
-    """How many of the next approved entries one call looks at: a little more than a batch,
+def window_for(set_size: int) -> int:
+    """How many of the next approved entries one call looks at: a little more than a set,
     since some may wait for a dependency or a draft check. Bounded, so a call costs the same
     with 10 or 10,000 entries waiting."""
-    return limits.max_requests * 2 + 10
-
-
-async def reimport_items(
-    session: AsyncSession, tenant_id: str, deferred: list[str], window: int
-) -> list[tuple[OutboxItem, QbLink]]:
-    """Among the next approved entries, those whose document is already in QuickBooks under
-    an older entry (a re-import: a Mod, or for a contact nothing to do)."""
-    items = await sendable_items(session, tenant_id, deferred, limit=window)
-    links = await links_for(session, tenant_id, items)
-    return [
-        (item, link)
-        for item in items
-        if (link := links.get(natural_key(item))) is not None and link.entry_id != item.entry_id
-    ]
+    return set_size * 2 + 10
 
 
 def _entry(item: OutboxItem) -> Entry:
@@ -226,16 +219,14 @@ def _entry(item: OutboxItem) -> Entry:
 # -- 1. recovery ---------------------------------------------------------------------------------
 
 
-async def recovery_set(
-    session: AsyncSession, tenant_id: str, version: str, request: QbwcRequest
+def recovery_set(
+    version: str,
+    request: QbwcRequest,
+    items: list[OutboxItem],
+    links: dict[DocKey, QbLink],
 ) -> OutgoingSet:
-    """Ask QuickBooks what became of one in-doubt set: error recovery plus lookups."""
-    items = [
-        item
-        for item in [await session.get(OutboxItem, eid) for eid in request.entry_ids]
-        if item is not None and item.tenant_id == tenant_id
-    ]
-    links = await links_for(session, tenant_id, items)
+    """Ask QuickBooks what became of one in-doubt set (its entries still in doubt, ``items``):
+    error recovery plus lookups by RefNumber, TxnID (Mods) or FullName (contact adds)."""
     by_type: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     mods: dict[str, list[str]] = {}
@@ -295,37 +286,31 @@ def link_set(version: str, link_names: dict[str, list[str]]) -> OutgoingSet:
 # -- 3. lists ------------------------------------------------------------------------------------
 
 
-async def list_set(
-    session: AsyncSession, tenant_id: str, version: str, plan: dict[str, Any]
-) -> OutgoingSet:
-    page = int(plan["page"]) + 1
-    plan["page"] = page
-    iterators: dict[str, str] = plan["iterators"]
+def list_set(version: str, plan: SessionPlan, cursors: dict[str, str | None]) -> OutgoingSet:
+    """All lists from their cursors (``FromModifiedDate``), or the next pages of those with
+    an open iterator."""
+    plan.page += 1
+    page = plan.page
     requests: list[etree._Element] = []
-    if not plan["lists_started"]:
-        known = await lists.cursors(session, tenant_id)
+    if not plan.lists_started:
         for spec in lists.LIST_SPECS:
-            cursor = known.get(spec.list_type)
             requests.append(
                 lists.build_query(
                     spec,
                     page=page,
-                    from_modified=cursor.from_modified if cursor else None,
+                    from_modified=cursors.get(spec.list_type),
                     iterator_id=None,
                 )
             )
-        plan["lists_started"] = True
-        plan["list_from"] = {
-            t: (c.from_modified if c else None)
-            for t, c in ((s.list_type, known.get(s.list_type)) for s in lists.LIST_SPECS)
-        }
+        plan.lists_started = True
+        plan.list_from = {spec.list_type: cursors.get(spec.list_type) for spec in lists.LIST_SPECS}
     else:
-        for list_type, iterator_id in sorted(iterators.items()):
+        for list_type, iterator_id in sorted(plan.iterators.items()):
             requests.append(
                 lists.build_query(
                     lists.SPEC_BY_TYPE[list_type],
                     page=page,
-                    from_modified=(plan.get("list_from") or {}).get(list_type),
+                    from_modified=plan.list_from.get(list_type),
                     iterator_id=iterator_id,
                 )
             )
@@ -335,13 +320,11 @@ async def list_set(
 # -- 4. drafts -----------------------------------------------------------------------------------
 
 
-async def draft_candidates(
-    session: AsyncSession, tenant_id: str, plan: dict[str, Any], window: int
-) -> list[tuple[OutboxItem, QbLink]]:
+def draft_candidates(window: Window, plan: SessionPlan) -> list[tuple[OutboxItem, QbLink]]:
     return [
         (item, link)
-        for item, link in await reimport_items(session, tenant_id, plan["deferred"], window)
-        if item.entry_kind not in CONTACT_KINDS and item.entry_id not in plan["mods_checked"]
+        for item, link in window.reimports(plan.deferred)
+        if item.entry_kind not in CONTACT_KINDS and item.entry_id not in plan.mods_checked
     ]
 
 
@@ -363,40 +346,52 @@ def drafts_set(version: str, candidates: list[tuple[OutboxItem, QbLink]]) -> Out
 # -- 5. writes -----------------------------------------------------------------------------------
 
 
-async def writes_set(
-    session: AsyncSession,
-    tenant_id: str,
-    version: str,
-    plan: dict[str, Any],
-    limits: Limits,
-) -> tuple[OutgoingSet | None, list[Rejected]]:
-    """The next batch of approved entries, or None; plus entries that cannot be rendered."""
-    isolate: list[list[str]] = plan["isolate"]
-    window = window_for(limits)
-    candidates = await sendable_items(
-        session, tenant_id, plan["deferred"], limit=window, only=isolate[0] if isolate else None
-    )
-    if isolate and not candidates:
+@dataclass
+class WriteCandidates:
+    """What the writes step looks at: the window's sendable entries (or the group being
+    isolated), their parsed entries and the documents they depend on."""
+
+    items: list[OutboxItem]
+    entries: dict[str, Entry]
+    dependency_keys: set[DocKey]
+
+
+def write_candidates(plan: SessionPlan, window: Window) -> WriteCandidates:
+    isolate = plan.isolate
+    candidates = window.sendable(plan.deferred)
+    while isolate:
+        group = [c for c in candidates if c.entry_id in isolate[0]]
+        if group:
+            candidates = group
+            break
         isolate.pop(0)
-        return await writes_set(session, tenant_id, version, plan, limits)
     entries: dict[str, Entry] = {}
     for item in candidates:
         with contextlib.suppress(ValueError):
             entries[item.entry_id] = _entry(item)
-    dependency_keys = {
-        parts
-        for entry in entries.values()
-        for key in entry.depends_on
-        if len(parts := tuple(key.split(":", 2))) == 3
-    }
-    links = await links_for(session, tenant_id, candidates)
-    links.update(await links_for_keys(session, tenant_id, dependency_keys))  # type: ignore[arg-type]
-    # Dependencies approved but outside this window (or in flight) are waited for, not failed.
-    pending_keys = {natural_key(c) for c in candidates} | await approved_keys(
-        session,
-        tenant_id,
-        dependency_keys,  # type: ignore[arg-type]
-    )
+    dependency_keys: set[DocKey] = set()
+    for entry in entries.values():
+        for key in entry.depends_on:
+            parts = key.split(":", 2)
+            if len(parts) == 3:
+                dependency_keys.add((parts[0], parts[1], parts[2]))
+    return WriteCandidates(candidates, entries, dependency_keys)
+
+
+def writes_set(
+    version: str,
+    plan: SessionPlan,
+    limits: Limits,
+    batch: WriteCandidates,
+    links: dict[DocKey, QbLink],
+    pending_keys: set[DocKey],
+) -> tuple[OutgoingSet | None, list[Rejected]]:
+    """The next set of approved entries, or None; plus entries that cannot be rendered.
+
+    At most ``limits.max_requests`` requests and ``limits.max_bytes`` bytes. ``links``: the
+    QuickBooks links of the candidates' and their dependencies' documents; ``pending_keys``:
+    documents with an entry on its way (approved, or in this batch), waited for."""
+    candidates, entries = batch.items, batch.entries
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
     size = _SET_OVERHEAD_BYTES
@@ -427,7 +422,7 @@ async def writes_set(
             if link is not None and link.entry_id != item.entry_id:
                 if item.entry_kind in CONTACT_KINDS:
                     continue  # handled by the caller as "already in QuickBooks"
-                checked = plan["mods_checked"].get(item.entry_id)
+                checked = plan.mods_checked.get(item.entry_id)
                 if checked is None:
                     continue  # not yet verified as a draft this session
                 element = render_mod(entry, link.txn_id, checked, version)
@@ -471,8 +466,8 @@ WAIT_FOR_DEPENDENCY = "wait"
 
 def _missing_dependency(
     entry: Entry,
-    links: dict[tuple[str, str, str], QbLink],
-    pending_keys: set[tuple[str, str, str]],
+    links: dict[DocKey, QbLink],
+    pending_keys: set[DocKey],
     chosen: list[tuple[OutboxItem, etree._Element]],
 ) -> str | None:
     """None when every dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or
@@ -492,12 +487,8 @@ def _missing_dependency(
     return None
 
 
-async def contact_repeats(
-    session: AsyncSession, tenant_id: str, plan: dict[str, Any], window: int
-) -> list[OutboxItem]:
+def contact_repeats(window: Window, plan: SessionPlan) -> list[OutboxItem]:
     """Approved contact adds whose contact is already linked in QuickBooks: nothing to send."""
     return [
-        item
-        for item, _link in await reimport_items(session, tenant_id, plan["deferred"], window)
-        if item.entry_kind in CONTACT_KINDS
+        item for item, _link in window.reimports(plan.deferred) if item.entry_kind in CONTACT_KINDS
     ]

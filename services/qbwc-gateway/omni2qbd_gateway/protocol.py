@@ -1,69 +1,47 @@
-"""The Web Connector callbacks (reference §1.3, §1.4), one method per operation.
+"""The Web Connector callbacks (reference §1.3, §1.4): each SOAP operation mapped to a step
+of ``WebConnectorSession`` (``session.py``), inside one database transaction.
 
-Each call is one database transaction over the session row (plus what it changes), so the
-conversation survives any gateway process answering any call. Return values are exactly
-the ones §1.4 gives meaning to: ``authenticate`` always four strings; ``receiveResponseXML``
-1-99 while work remains, 100 when done, negative when the session must stop, with
-``getLastError`` saying why in words.
+Return values are exactly the ones §1.4 gives meaning to: ``authenticate`` always four
+strings; ``receiveResponseXML`` 1-99 while work remains, 100 when done, negative when the
+session must stop, with ``getLastError`` saying why in words. A ticket that is unknown,
+closed or expired answers nothing of its tenant.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway import lists, pending, plan, results, sessions
-from omni2qbd_gateway import reconciliation_session as reconciliation_hook
-from omni2qbd_gateway.company import file_id_problem, negotiate_version, read_hcp
-from omni2qbd_gateway.qbxml_io import parse_response
-from omni2qbd_gateway.qwc import OWNER_ID
-from omni2qbd_gateway.soap import Call, SoapFault
-from omni2qbd_shared import messages as m
-from omni2qbd_shared.db.models import (
-    OutboxItem,
-    QbwcRequest,
-    QbwcSession,
-    Tenant,
-    aware,
-    utcnow,
+from omni2qbd_gateway import login_throttle, pending, repository
+from omni2qbd_gateway.reader import EngineReader, LoneReader
+from omni2qbd_gateway.session import (
+    GatewayOptions,
+    WebConnectorSession,
+    end_session,
 )
-from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_gateway.soap import Call, SoapFault
+from omni2qbd_gateway.states import NextCall, SessionState
+from omni2qbd_shared.db.models import QbwcSession, aware, utcnow
 from omni2qbd_shared.secrets import new_ticket
-from omni2qbd_shared.xmlsafe import UnsafeXmlError
+
+__all__ = ["EXPIRED_TICKET", "GatewayOptions", "QbwcService"]
 
 log = structlog.get_logger(__name__)
 
-SERVER_VERSION = "Omni2QBD gateway 0.1.0"
 MIN_CLIENT_MAJOR = 2
-MAX_SET_ERRORS = 3
 EXPIRED_TICKET = (
     "This Web Connector session is unknown or has expired. Nothing is lost: run the update "
     "again and the bridge continues where it stopped."
 )
-
-
-@dataclass
-class GatewayOptions:
-    public_url: str
-    session_timeout: timedelta
-    limits: plan.Limits
-    max_soap_bytes: int
-    # Sessions refresh the list mirror; with nothing else to do, a run is skipped ("none")
-    # if the mirror is younger than this.
-    list_refresh_every: timedelta = timedelta(minutes=15)
-    failure_window: timedelta = timedelta(minutes=15)
-    server_version: str = SERVER_VERSION
+QBWC_REALM = "qbwc"
+STOPPED_CALLING = "The Web Connector stopped calling; the session expired."
 
 
 @dataclass
@@ -72,11 +50,10 @@ class QbwcService:
     options: GatewayOptions
     serialise_writes: bool = False  # SQLite: one writer at a time inside this process
     after_commit: Callable[[], None] = lambda: None
+    throttle: login_throttle.ThrottlePolicy = field(default_factory=login_throttle.ThrottlePolicy)
+    # Lone reads outside any transaction (``reader.py``); None: through the main engine.
+    reader: LoneReader | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @property
-    def _window(self) -> int:
-        return plan.window_for(self.options.limits)
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
@@ -88,7 +65,9 @@ class QbwcService:
             except BaseException:
                 await db.rollback()
                 raise
-        self.after_commit()
+            staged = bool(db.info.get(pending.STAGED))
+        if staged:  # wake the publisher only when this call left messages to publish
+            self.after_commit()
 
     async def handle(self, call: Call) -> str | int | list[str]:
         handler = getattr(self, f"op_{call.operation.name}", None)
@@ -104,6 +83,26 @@ class QbwcService:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _reader(self) -> LoneReader:
+        if self.reader is None:
+            bind = self.sessions_factory.kw.get("bind")
+            assert isinstance(bind, AsyncEngine), "the session factory is bound to one engine"
+            self.reader = EngineReader(bind)
+        return self.reader
+
+    @contextlib.asynccontextmanager
+    async def _live(self, ticket: str) -> AsyncIterator[WebConnectorSession | None]:
+        """The live session of ``ticket`` (touched and saved at the end), or None."""
+        async with self._transaction() as db:
+            row = await repository.session_by_ticket(db, ticket)
+            if row is None or not repository.is_live(row, self.options.session_timeout):
+                yield None
+                return
+            session = await WebConnectorSession.load(db, row, self.options)
+            session.touch()
+            yield session
+            session.save()
 
     # -- version handshake -------------------------------------------------------------------
 
@@ -125,407 +124,151 @@ class QbwcService:
     async def op_authenticate(self, call: Call) -> list[str]:
         username = call.text("strUserName").strip()
         password = call.text("strPassword")
+        attempt = login_throttle.Attempt(QBWC_REALM, username[:100], call.client or None)
         async with self._transaction() as db:
-            failures = await sessions.recent_failures(db, username, self.options.failure_window)
-        delay = sessions.failure_delay(failures)
-        if delay:
-            await asyncio.sleep(delay)
+            reservation = await login_throttle.reserve(db, attempt, self.throttle)
+            tenant = (
+                None if reservation.refusal else await repository.tenant_by_username(db, username)
+            )
+        if reservation.refusal is not None:
+            # Refused before any password is checked: an answer, not a sleep.
+            log.info("qbwc_auth_refused", reason=reservation.refusal.message)
+            return ["", "nvu", "", ""]
+        # Argon2 runs outside any transaction: no other call waits behind a login.
+        if not await repository.verify_tenant_password(tenant, password):
+            log.info("qbwc_auth_failed", username=username[:100])
+            return ["", "nvu", "", ""]
+        assert tenant is not None
         async with self._transaction() as db:
-            tenant = await sessions.check_credentials(db, username, password)
-            if tenant is None:
-                await sessions.record_failure(db, username, self.options.failure_window)
-                log.info("qbwc_auth_failed", username=username[:100])
-                return ["", "nvu", "", ""]
-            await sessions.clear_failures(db, username)
-            live = await sessions.end_stale_sessions(db, tenant.id, self.options.session_timeout)
-            for ended in live.ended:
-                await self._abandon_outstanding(db, ended, "the session ended without an answer")
-        async with self._transaction() as db:
-            tenant_row = await db.get(Tenant, tenant.id)
-            assert tenant_row is not None
-            if live.busy:
-                return [sessions_ticket_placeholder(), "busy", "", ""]
-            if not await self._has_work(db, tenant_row, plan.plan_defaults(None), at_start=True):
-                return [sessions_ticket_placeholder(), "none", "", ""]
-            row = await sessions.open_session(db, tenant_row, {})
-            if row is None:
-                return [sessions_ticket_placeholder(), "busy", "", ""]
+            await login_throttle.succeeded(db, reservation)
+            busy = await self._settle_live_sessions(db, tenant.id, call.client)
+            if busy:
+                return [placeholder_ticket(), "busy", "", ""]
+            # Asked of a session not yet stored: with nothing to do, none is opened.
+            probe = WebConnectorSession(
+                db, QbwcSession(ticket="", tenant_id=tenant.id), tenant, self.options
+            )
+            if not await probe.has_work(at_start=True):
+                return [placeholder_ticket(), "none", "", ""]
+            opened = await repository.open_session(db, tenant, {"client": call.client or None})
+            if opened is None:
+                return [placeholder_ticket(), "busy", "", ""]
             log.info("qbwc_session_opened", tenant_id=tenant.id)
-            return [row.ticket, tenant_row.qb_company_path or "", "", ""]
+            return [opened.ticket, tenant.qb_company_path or "", "", ""]
 
-    async def _abandon_outstanding(self, db: AsyncSession, row: QbwcSession, reason: str) -> None:
-        ctx = results.Ctx(db, row.tenant_id, plan.plan_state(row))
-        for request in await sessions.outstanding_requests(db, row):
-            if request.purpose == "writes":
-                await results.mark_in_doubt(ctx, request, reason)
+    async def _settle_live_sessions(self, db: AsyncSession, tenant_id: str, client: str) -> bool:
+        """End the tenant's sessions a new login replaces; True while another is live.
+
+        Replaced: one that stopped calling (expired), one whose only missing call is
+        closeConnection (reference §1.3: the Web Connector has moved on), and one idle from
+        the address now logging in with the right password (the same Web Connector after a
+        crash: its unanswered writes become in doubt and are resolved first). A session with
+        a call in flight (its row locked) or live from another address means ``busy``.
+        """
+        now = utcnow()
+        rows = await repository.live_sessions(db, tenant_id, skip_locked=True)
+        busy = False
+        for row in rows:
+            silent = now - aware(row.last_seen_at)
+            same_client = bool(client) and (row.plan or {}).get("client") == client
+            ending: tuple[SessionState, str] | None = None
+            if silent > self.options.session_timeout:
+                ending = (SessionState.EXPIRED, STOPPED_CALLING)
+            elif row.expected_call == NextCall.CLOSE:
+                ending = (
+                    SessionState.CLOSED,
+                    "closed when the Web Connector started a new session",
+                )
+            elif same_client and silent >= self.options.takeover_after:
+                ending = (
+                    SessionState.CLOSED,
+                    "taken over by a new login of the same Web Connector",
+                )
+                log.info("qbwc_session_taken_over", tenant_id=tenant_id)
+            if ending is None:
+                busy = True
             else:
-                request.state = "failed"
-                db.add(request)
+                await end_session(db, row, self.options, *ending)
+        return busy
 
-    # -- sendRequestXML ----------------------------------------------------------------------
+    # -- sendRequestXML / receiveResponseXML -------------------------------------------------
 
     async def op_sendRequestXML(self, call: Call) -> str:
-        async with self._transaction() as db:
-            row = await sessions.live_session(db, call.text("ticket"), self.options.session_timeout)
-            if row is None:
+        async with self._live(call.text("ticket")) as session:
+            if session is None:
                 return ""
-            sessions.touch(row)
-            tenant = await db.get(Tenant, row.tenant_id)
-            assert tenant is not None
-            state = plan.plan_state(row)
-            if row.expected_call == "receiveResponseXML":
-                # reference §1.3: an answer went missing. Writes in it are now in doubt and are
-                # resolved before anything else is written (the plan starts with recovery).
-                await self._abandon_outstanding(db, row, "the Web Connector skipped its answer")
-                if (state.get("outstanding") or {}).get("purpose") == "lists":
-                    # Iterators of the lost answer are unknown: read the lists again.
-                    state["lists_started"], state["iterators"] = False, {}
-                state["outstanding"] = None
-            if row.phase == "start":
-                problem = self._start(row, tenant, call)
-                if problem:
-                    sessions.finish(row, "failed", problem)
-                    row.expected_call = "getLastError"
-                    db.add(row)
-                    log.warning("qbwc_session_refused", tenant_id=tenant.id, reason=problem)
-                    return ""
-            version = row.qbxml_version or tenant.qbxml_version
-            outgoing = await self._next_set(db, tenant, version, state)
-            if outgoing is None:
-                row.last_error = "Done: nothing more to send."
-                row.expected_call = "getLastError"
-                row.plan = dict(state)
-                db.add(row)
-                return ""
-            request = QbwcRequest(
-                tenant_id=tenant.id,
-                ticket=row.ticket,
-                message_set_id=outgoing.message_set_id,
-                purpose=outgoing.purpose,
-                entry_ids=outgoing.entry_ids,
-                request_xml=outgoing.xml,
+            return await session.next_set(
+                call.text("strHCPResponse"),
+                call.text("strCompanyFileName"),
+                call.number("qbXMLMajorVers"),
+                call.number("qbXMLMinorVers"),
             )
-            db.add(request)
-            await db.flush()
-            if outgoing.purpose == "writes":
-                for item in await results.items_of(
-                    results.Ctx(db, tenant.id, state), outgoing.entry_ids
-                ):
-                    item.state = "sent"
-                    item.attempts += 1
-                    item.request_id = plan.entry_request_id(item.entry_id)
-                    item.message_set_id = outgoing.message_set_id
-                    item.updated_at = utcnow()
-                    db.add(item)
-            state["outstanding"] = {
-                "id": request.id,
-                "purpose": outgoing.purpose,
-                "meta": outgoing.meta,
-            }
-            row.expected_call = "receiveResponseXML"
-            row.state = "working"
-            row.phase = outgoing.purpose
-            row.plan = dict(state)
-            db.add(row)
-            return outgoing.xml
-
-    def _start(self, row: QbwcSession, tenant: Tenant, call: Call) -> str | None:
-        info = read_hcp(call.text("strHCPResponse"), max_bytes=self.options.max_soap_bytes)
-        label = tenant.qb_company_path or f"the company file of {tenant.name}"
-        problem = file_id_problem(
-            info, owner_id=OWNER_ID, expected_file_id=tenant.qb_file_id, expected_label=label
-        )
-        if problem:
-            return problem
-        version = negotiate_version(
-            tenant.qbxml_version, info, call.number("qbXMLMajorVers"), call.number("qbXMLMinorVers")
-        )
-        if version is None:
-            return (
-                "This QuickBooks speaks no qbXML version the bridge supports (13.0 or 16.0); "
-                "QuickBooks 2014 or later is needed."
-            )
-        row.qbxml_version = version
-        row.company_path = call.text("strCompanyFileName")[:500] or row.company_path
-        return None
-
-    async def _next_set(
-        self, db: AsyncSession, tenant: Tenant, version: str, state: dict[str, Any]
-    ) -> plan.OutgoingSet | None:
-        ctx = results.Ctx(db, tenant.id, state)
-        doubtful = await plan.in_doubt_sets(db, tenant.id)
-        if doubtful:
-            return await plan.recovery_set(db, tenant.id, version, doubtful[0])
-        if state["link_names"]:
-            return plan.link_set(version, state["link_names"])
-        if not state["lists_done"] and state["lists_started"] and not state["iterators"]:
-            state["lists_done"] = True
-        if not state["lists_done"]:
-            return await plan.list_set(db, tenant.id, version, state)
-        candidates = await plan.draft_candidates(db, tenant.id, state, self._window)
-        if candidates:
-            return plan.drafts_set(version, candidates)
-        for item in await plan.contact_repeats(db, tenant.id, state, self._window):
-            results.set_state(
-                ctx, item, "posted", "posted", code="0", message="already in QuickBooks"
-            )
-        while True:
-            outgoing, rejected = await plan.writes_set(
-                db, tenant.id, version, state, self.options.limits
-            )
-            for bad in rejected:
-                results.set_state(
-                    ctx, bad.item, "failed", "failed", code=bad.code, message=bad.reason
-                )
-            if outgoing is not None or not rejected:
-                # reconciliation hook: after the writes, read QuickBooks if a person asked.
-                return outgoing or await reconciliation_hook.next_set(db, tenant.id, version, state)
-
-    async def _remaining_units(
-        self, db: AsyncSession, tenant: Tenant, state: dict[str, Any]
-    ) -> int:
-        units = len(await plan.in_doubt_sets(db, tenant.id))
-        units += 1 if state["link_names"] else 0
-        units += 0 if state["lists_done"] else 1 + len(state["iterators"])
-        units += 1 if await plan.draft_candidates(db, tenant.id, state, self._window) else 0
-        sendable = await plan.sendable_count(db, tenant.id, state["deferred"])
-        units += math.ceil(sendable / self.options.limits.max_requests)
-        units += 1 if await reconciliation_hook.has_work(db, tenant.id, state) else 0
-        return units
-
-    async def _has_work(
-        self, db: AsyncSession, tenant: Tenant, state: dict[str, Any], *, at_start: bool
-    ) -> bool:
-        if await plan.in_doubt_sets(db, tenant.id) or state["link_names"]:
-            return True
-        if at_start:
-            refreshed = await lists.latest_refresh(db, tenant.id)
-            if refreshed is None or aware(refreshed) < utcnow() - self.options.list_refresh_every:
-                return True
-        elif not state["lists_done"]:
-            return True
-        if await plan.draft_candidates(db, tenant.id, state, self._window):
-            return True
-        # Approved entries remain. If none of them can go out after all (waiting for a
-        # dependency), the next sendRequestXML says so and the update ends normally.
-        if await plan.sendable_count(db, tenant.id, state["deferred"]) > 0:
-            return True
-        return await reconciliation_hook.has_work(db, tenant.id, state)  # reconciliation hook
-
-    # -- receiveResponseXML ------------------------------------------------------------------
 
     async def op_receiveResponseXML(self, call: Call) -> int:
-        async with self._transaction() as db:
-            row = await sessions.live_session(db, call.text("ticket"), self.options.session_timeout)
-            if row is None:
+        async with self._live(call.text("ticket")) as session:
+            if session is None:
                 return -1
-            sessions.touch(row)
-            tenant = await db.get(Tenant, row.tenant_id)
-            assert tenant is not None
-            state = plan.plan_state(row)
-            outstanding = state.get("outstanding")
-            request = await db.get(QbwcRequest, outstanding["id"]) if outstanding else None
-            if outstanding is None or request is None or row.expected_call != "receiveResponseXML":
-                sessions.finish(row, "failed", "An answer arrived that the bridge did not ask for.")
-                row.expected_call = "getLastError"
-                db.add(row)
-                return -1
-            ctx = results.Ctx(db, tenant.id, state)
-            response_text = call.text("response")
-            hresult = call.text("hresult").strip()
-            message = call.text("message").strip()
-            request.response_xml = response_text
-            request.hresult = hresult[:16] or None
-            request.answered_at = utcnow()
-            db.add(request)
-            fatal = await self._apply(ctx, request, outstanding, response_text, hresult, message)
-            state["outstanding"] = None
-            state["units_done"] = int(state["units_done"]) + 1
-            if fatal:
-                sessions.finish(row, "failed", fatal)
-                row.expected_call = "getLastError"
-                row.plan = dict(state)
-                db.add(row)
-                return -101
-            more = await self._has_work(db, tenant, state, at_start=False)
-            if not more:
-                row.expected_call = "closeConnection"
-                row.progress = 100
-                row.plan = dict(state)
-                db.add(row)
-                return 100
-            remaining = await self._remaining_units(db, tenant, state)
-            done = int(state["units_done"])
-            progress = max(1, min(99, (100 * done) // max(1, done + remaining)))
-            row.progress = progress
-            row.expected_call = "sendRequestXML"
-            row.plan = dict(state)
-            db.add(row)
-            return progress
-
-    async def _apply(
-        self,
-        ctx: results.Ctx,
-        request: QbwcRequest,
-        outstanding: dict[str, Any],
-        response_text: str,
-        hresult: str,
-        message: str,
-    ) -> str | None:
-        """Apply one answer; return a message when the session has to stop."""
-        purpose = request.purpose
-        parsed = None
-        if response_text.strip() and not hresult:
-            try:
-                parsed = parse_response(response_text, max_bytes=self.options.max_soap_bytes)
-            except UnsafeXmlError as exc:
-                hresult, message = "unreadable", f"the response could not be read: {exc}"
-        elif not hresult:
-            hresult, message = "empty", "QuickBooks returned no response"
-        if parsed is None:
-            if purpose == "writes":
-                if hresult.lower() == results.PARSE_ERROR_HRESULT.lower():
-                    await results.apply_whole_set_failure(ctx, request, hresult, message)
-                else:
-                    await results.mark_in_doubt(
-                        ctx, request, f"QuickBooks did not answer ({hresult}: {message})"
-                    )
-                return None
-            request.state = "failed"
-            ctx.db.add(request)
-            ctx.plan["errors"] = int(ctx.plan["errors"]) + 1
-            if purpose == "lists":
-                ctx.plan["lists_started"] = False
-                ctx.plan["iterators"] = {}
-            if purpose == "link":
-                ctx.plan["link_names"] = {}
-            if purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
-                await reconciliation_hook.failed(
-                    ctx.db, ctx.tenant_id, outstanding["meta"], f"{hresult}: {message}"
-                )
-            if int(ctx.plan["errors"]) >= MAX_SET_ERRORS:
-                return (
-                    f"QuickBooks kept failing to answer ({hresult}: {message}); the update "
-                    "stopped and will continue on the next run."
-                )
-            return None
-        request.state = "answered"
-        if purpose == "writes":
-            await results.apply_writes(ctx, request, parsed)
-        elif purpose == "recovery":
-            doubtful = await ctx.db.get(QbwcRequest, outstanding["meta"]["recovering"])
-            if doubtful is not None:
-                await results.apply_recovery(ctx, doubtful, parsed)
-        elif purpose == "link":
-            await results.apply_links(ctx, request.entry_ids, parsed)
-        elif purpose == "lists":
-            await self._apply_lists(ctx, parsed)
-        elif purpose == "drafts":
-            await results.apply_drafts(ctx, request.entry_ids, parsed)
-        elif purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
-            await reconciliation_hook.apply(ctx.db, ctx.tenant_id, outstanding["meta"], parsed)
-        ctx.db.add(request)
-        return None
-
-    async def _apply_lists(self, ctx: results.Ctx, parsed: Any) -> None:
-        iterators: dict[str, str] = {}
-        for rs in parsed.results:
-            list_type = lists.list_type_of(rs.request_id or "")
-            if list_type is None:
-                continue
-            if rs.severity == "Error":
-                log.warning("list_query_failed", list_type=list_type, status=rs.status_code)
-                continue
-            changes = await lists.apply_list_result(ctx.db, ctx.tenant_id, list_type, rs)
-            if changes:
-                pending.stage(
-                    ctx.db,
-                    m.ListChangesMessage(
-                        tenant_id=ctx.tenant_id, list_type=list_type, changes=changes
-                    ),
-                )
-            if rs.iterator_id and (rs.iterator_remaining or 0) > 0:
-                iterators[list_type] = rs.iterator_id
-        ctx.plan["iterators"] = iterators
-        if not iterators:
-            ctx.plan["lists_done"] = True
+            return await session.apply_answer(
+                call.text("response"), call.text("hresult").strip(), call.text("message").strip()
+            )
 
     # -- housekeeping ------------------------------------------------------------------------
 
     async def expire_stale_sessions(self) -> int:
         """End sessions whose Web Connector stopped calling; their unanswered writes become
         ``in_doubt`` now, so ``omni2qbd status`` shows it without waiting for a new login."""
-        cutoff = utcnow() - self.options.session_timeout
+        timeout = self.options.session_timeout
+        ended = 0
         async with self._transaction() as db:
-            # Maintenance across tenants: only the tenant ids are read here; each tenant's
-            # sessions are then handled through the tenant scope.
-            query = select(QbwcSession.tenant_id).where(
-                col(QbwcSession.state).in_(sessions.LIVE_STATES),
-                col(QbwcSession.last_seen_at) < cutoff,
-            )
-            tenant_ids = sorted(set((await db.exec(query)).all()))
-            ended = 0
-            for tenant_id in tenant_ids:
-                live = await sessions.end_stale_sessions(
-                    db, tenant_id, self.options.session_timeout, only_stale=True
-                )
-                for row in live.ended:
-                    await self._abandon_outstanding(db, row, "the session expired")
-                    ended += 1
-            return ended
+            for tenant_id in await repository.stale_session_tenants(db, timeout):
+                for row in await repository.live_sessions(db, tenant_id, skip_locked=True):
+                    if not repository.is_live(row, timeout):
+                        await end_session(
+                            db, row, self.options, SessionState.EXPIRED, STOPPED_CALLING
+                        )
+                        ended += 1
+        return ended
 
     # -- the rest ----------------------------------------------------------------------------
 
     async def op_getLastError(self, call: Call) -> str:
-        async with self._transaction() as db:
-            row = await sessions.any_session(db, call.text("ticket"))
-            if row is None:
-                return EXPIRED_TICKET
-            sessions.touch(row)
-            if row.expected_call == "getLastError":
-                row.expected_call = "closeConnection"
-            db.add(row)
-            return row.last_error or "No error."
+        # One read, outside any transaction and without loading the row: the Web Connector
+        # asks this often, and usually nothing changes.
+        glanced = await repository.glance(self._reader(), call.text("ticket"))
+        if glanced is None or not _may_speak(glanced, self.options):
+            return EXPIRED_TICKET
+        if glanced.expected_call == NextCall.LAST_ERROR:
+            # Only the expected call counts as a sign of life: a Web Connector polling
+            # getLastError cannot keep a session alive past its timeout.
+            async with self._transaction() as db:
+                await repository.advance(db, glanced, NextCall.CLOSE.value, utcnow())
+        return glanced.last_error or "No error."
 
     async def op_connectionError(self, call: Call) -> str:
-        async with self._transaction() as db:
-            row = await sessions.live_session(db, call.text("ticket"), self.options.session_timeout)
-            if row is not None:
+        async with self._live(call.text("ticket")) as session:
+            if session is not None:
                 hresult = call.text("hresult").strip()
                 message = call.text("message").strip()
-                sessions.finish(
-                    row,
-                    "failed",
+                session.fail(
                     f"The Web Connector could not open QuickBooks ({hresult}: {message}). "
-                    "Open QuickBooks with the company file and run the update again.",
+                    "Open QuickBooks with the company file and run the update again."
                 )
-                db.add(row)
+                session.row.expected_call = NextCall.CLOSE.value
         return "done"
 
     async def op_closeConnection(self, call: Call) -> str:
         async with self._transaction() as db:
-            row = await sessions.any_session(db, call.text("ticket"))
-            if row is None:
+            row = await repository.session_by_ticket(db, call.text("ticket"))
+            if row is None or not _may_speak(row, self.options):
                 return "OK"
-            summary = row.last_error if row.state == "failed" else None
-            if row.state in sessions.LIVE_STATES:
-                await self._abandon_outstanding(db, row, "the session was closed without an answer")
-                sessions.finish(row, "closed")
-                db.add(row)
-            counts = await self._counts(db, row)
-            return summary or f"Done. {counts}"
-
-    async def _counts(self, db: AsyncSession, row: QbwcSession) -> str:
-        items = (await db.exec(scoped(OutboxItem, row.tenant_id))).all()
-        tally: dict[str, int] = {}
-        for item in items:
-            tally[item.state] = tally.get(item.state, 0) + 1
-        parts = [
-            f"{tally[state]} {state}"
-            for state in ("posted", "failed", "locked", "queued", "approved", "in_doubt")
-            if tally.get(state)
-        ]
-        return ", ".join(parts) or "Nothing to send."
+            session = await WebConnectorSession.load(db, row, self.options)
+            summary = row.last_error if row.state == SessionState.FAILED else None
+            if row.state in (SessionState.AUTHENTICATED, SessionState.WORKING):
+                await session.abandon_outstanding("the session was closed without an answer")
+                session.end(SessionState.CLOSED)
+            row.expected_call = NextCall.NOTHING.value
+            session.save()
+            return summary or session.closing_message()
 
     async def op_getInteractiveURL(self, call: Call) -> str:
         return f"{self.options.public_url.rstrip('/')}/console/"
@@ -537,6 +280,20 @@ class QbwcService:
         return "Interactive mode declined; the bridge needs nothing interactive."
 
 
-def sessions_ticket_placeholder() -> str:
+def _may_speak(row: repository.SessionFacts, options: GatewayOptions) -> bool:
+    """Whether getLastError/closeConnection may answer about this session: while it is live,
+    or when it failed and the Web Connector has yet to hear why. A session closed, expired,
+    ended by an operator or a password rotation answers nothing of the tenant."""
+    if row.expected_call == NextCall.NOTHING:
+        return False
+    if repository.is_live(row, options.session_timeout):
+        return True
+    return row.state == SessionState.FAILED and row.expected_call in (
+        NextCall.LAST_ERROR,
+        NextCall.CLOSE,
+    )
+
+
+def placeholder_ticket() -> str:
     """A ticket for answers that open no session (``none``/``busy``); it matches nothing."""
     return f"x{new_ticket()[:31]}"

@@ -7,8 +7,10 @@ sees a request we could have known was wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from lxml import etree
 
@@ -18,6 +20,58 @@ from omni2qbd_shared.xmlsafe import UnsafeXmlError, parse_xml
 
 class InvalidRequestSet(ValueError):
     """A message set we built does not validate: a bug or bad entry data, never sent."""
+
+
+class AnswerRefused(ValueError):
+    """An answer carrying a value qbXML does not allow there: nothing of it is stored (a
+    write set answered so is in doubt and resolved by query; a query is asked again)."""
+
+
+# What qbXML allows in the values the bridge keeps from an answer (qbxmltypes*.xsd: IDTYPE
+# is at most 36 characters; EditSequence at most 16; statusCode a small integer). Digits
+# are ASCII only: Python's isdigit() also accepts "²", which int() then refuses.
+_STATUS_CODE = re.compile(r"-?[0-9]{1,9}")
+_COUNT = re.compile(r"[0-9]{1,9}")
+_SEVERITIES = ("Info", "Warn", "Error")
+_ID_FIELDS = {"ListID": 36, "TxnID": 36, "EditSequence": 16, "TxnNumber": 11}
+_TIME_FIELDS = ("TimeModified", "TimeCreated")
+_QB_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def qb_time(value: str, what: str) -> str:
+    """A QuickBooks date and time as qbXML accepts it back (``FromModifiedDate``): with its
+    UTC offset; ``Z`` is written ``+00:00``. Raises ``AnswerRefused`` otherwise."""
+    text = value.strip()
+    if not _QB_TIME.fullmatch(text):
+        raise AnswerRefused(
+            f"{what} {value[:40]!r} is not a QuickBooks date and time with a UTC offset "
+            "(like 2026-11-30T09:15:00-08:00)"
+        )
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise AnswerRefused(f"{what} {value[:40]!r} is not a real date and time") from exc
+    return text
+
+
+def _check_ret(ret: etree._Element, rs_tag: str) -> None:
+    """Refuse a Ret whose identifiers or times qbXML would not allow; normalise times."""
+    what = f"{ret.tag} in {rs_tag}"
+    for name, limit in _ID_FIELDS.items():
+        for element in ret.iter(name):
+            if len(element.text or "") > limit:
+                raise AnswerRefused(
+                    f"{name} of {what} is {len(element.text or '')} characters long; qbXML "
+                    f"allows at most {limit}"
+                )
+    for name in _TIME_FIELDS:
+        stamp = ret.find(name)
+        if stamp is not None and stamp.text is not None:
+            stamp.text = qb_time(stamp.text, f"{name} of {what}")
 
 
 def sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -94,7 +148,8 @@ class ResponseSet:
 
 
 def parse_response(text: str, *, max_bytes: int) -> ResponseSet:
-    """Read a qbXML response; raises ``UnsafeXmlError`` when it is not acceptable XML."""
+    """Read a qbXML response; raises ``UnsafeXmlError`` when it is not acceptable XML and
+    ``AnswerRefused`` when a value the bridge would keep is not one qbXML allows."""
     root = parse_xml(text, max_bytes=max_bytes)
     msgs = root.find("QBXMLMsgsRs")
     if root.tag != "QBXML" or msgs is None:
@@ -103,23 +158,34 @@ def parse_response(text: str, *, max_bytes: int) -> ResponseSet:
     for rs in msgs:
         if not isinstance(rs.tag, str):
             continue
-        try:
-            code = int(rs.get("statusCode", "0"))
-        except ValueError:
-            code = -1
+        code_text = rs.get("statusCode", "0").strip()
+        if not _STATUS_CODE.fullmatch(code_text):
+            raise AnswerRefused(f"{rs.tag} has statusCode {code_text[:30]!r}, not a status code")
+        severity = rs.get("statusSeverity", "Info")
+        if severity not in _SEVERITIES:
+            raise AnswerRefused(f"{rs.tag} has statusSeverity {severity[:30]!r}")
         rets = [c for c in rs if isinstance(c.tag, str) and c.tag != "ErrorRecovery"]
+        for ret in rets:
+            _check_ret(ret, str(rs.tag))
+        recovery = rs.find("ErrorRecovery")
+        if recovery is not None:
+            _check_ret(recovery, str(rs.tag))
         remaining = rs.get("iteratorRemainingCount")
+        if remaining is not None and not _COUNT.fullmatch(remaining.strip()):
+            raise AnswerRefused(
+                f"{rs.tag} has iteratorRemainingCount {remaining[:30]!r}, not a count"
+            )
         results.append(
             RequestResult(
                 tag=str(rs.tag),
                 request_id=rs.get("requestID"),
-                status_code=code,
-                severity=rs.get("statusSeverity", "Info"),
-                message=rs.get("statusMessage", ""),
+                status_code=int(code_text),
+                severity=severity,
+                message=rs.get("statusMessage", "")[:2000],
                 rets=rets,
-                error_recovery=rs.find("ErrorRecovery"),
+                error_recovery=recovery,
                 iterator_id=rs.get("iteratorID"),
-                iterator_remaining=int(remaining) if remaining and remaining.isdigit() else None,
+                iterator_remaining=int(remaining) if remaining is not None else None,
             )
         )
     return ResponseSet(results, msgs.get("messageSetStatusCode"))

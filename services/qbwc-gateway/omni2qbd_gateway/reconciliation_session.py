@@ -1,6 +1,6 @@
 """The Web Connector session's part in reconciliation: read QuickBooks when a person asked.
 
-Hooked into ``protocol.QbwcService`` (marked "reconciliation hook" there) with four calls:
+Hooked into ``session.WebConnectorSession`` (marked "reconciliation hook" there) with four calls:
 after the approved writes, one set of reconciliation queries per session for the oldest
 waiting reading; its answer is stored on the reading; a set that fails whole marks the
 reading failed with the reason, so it is never retried forever. A reading whose answer was
@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.plan import OutgoingSet
+from omni2qbd_gateway.plan import OutgoingSet, SessionPlan
 from omni2qbd_gateway.qbxml_io import InvalidRequestSet, ResponseSet
 from omni2qbd_gateway.reconciliation_queries import MonthError, read_answers, reconciliation_set
 from omni2qbd_gateway.workflow.reconciliation import open_reading, reading_accounts
@@ -22,26 +22,25 @@ from omni2qbd_shared.db.models import utcnow
 from omni2qbd_shared.db.reconciliation import ReconciliationSnapshot
 
 PURPOSE = "reconciliation"
-DONE_FLAG = "reconciliation_done"
 ACTOR = "web-connector"
 
 
-async def has_work(db: AsyncSession, tenant_id: str, plan: dict[str, Any]) -> bool:
+async def has_work(db: AsyncSession, tenant_id: str, plan: SessionPlan) -> bool:
     return (
-        not plan.get(DONE_FLAG)
+        not plan.reconciliation_sent
         and await open_reading(db, TenantScope(tenant_id, ACTOR)) is not None
     )
 
 
 async def next_set(
-    db: AsyncSession, tenant_id: str, version: str, plan: dict[str, Any]
+    db: AsyncSession, tenant_id: str, version: str, plan: SessionPlan
 ) -> OutgoingSet | None:
-    if plan.get(DONE_FLAG):
+    if plan.reconciliation_sent:
         return None
     reading = await open_reading(db, TenantScope(tenant_id, ACTOR))
     if reading is None:
         return None
-    plan[DONE_FLAG] = True  # one reading per session; the next one waits for the next run
+    plan.reconciliation_sent = True  # one reading per run; another waits for the next run
     try:
         xml = reconciliation_set(
             version, reading.from_month, reading.to_month, reading_accounts(reading)

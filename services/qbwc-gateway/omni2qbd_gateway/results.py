@@ -7,10 +7,8 @@ Every change of an entry's state is staged as a ``ResultMessage`` in the same tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists, pending
@@ -18,11 +16,14 @@ from omni2qbd_gateway.outcomes import classify, describe_entry
 from omni2qbd_gateway.plan import (
     CONTACT_KINDS,
     TXN_TYPES,
+    SessionPlan,
     entry_id_of,
-    links_for,
     natural_key,
 )
 from omni2qbd_gateway.qbxml_io import RequestResult, ResponseSet, text_of
+from omni2qbd_gateway.repository import items_of as _items_of
+from omni2qbd_gateway.repository import links_for
+from omni2qbd_gateway.states import EntryState, RequestState
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import (
     ContactMatch,
@@ -35,6 +36,8 @@ from omni2qbd_shared.db.tenancy import scoped
 
 PARSE_ERROR_HRESULT = "0x80040400"
 CONTACT_LIST = {"customer_add": "customer", "vendor_add": "vendor"}
+# Final outcomes counted for the Web Connector's closing message ("what this run did").
+RUN_OUTCOMES = ("posted", "failed", "locked", "retry_later")
 CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
 
 
@@ -42,7 +45,7 @@ CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
 class Ctx:
     db: AsyncSession
     tenant_id: str
-    plan: dict[str, Any]
+    plan: SessionPlan
     # Links of the documents being answered, loaded once per set (not once per entry).
     links: dict[tuple[str, str, str], QbLink] | None = None
 
@@ -54,18 +57,20 @@ def what(item: OutboxItem) -> str:
 def set_state(
     ctx: Ctx,
     item: OutboxItem,
-    state: str,
+    state: EntryState,
     outcome: m.Outcome | None,
     *,
     code: str | None = None,
     message: str | None = None,
     link: QbLink | None = None,
 ) -> None:
-    item.state = state
+    item.state = state.value
     item.last_status_code = code
     item.last_status_message = message
     item.updated_at = utcnow()
     ctx.db.add(item)
+    if outcome in RUN_OUTCOMES:
+        ctx.plan.done[outcome] = ctx.plan.done.get(outcome, 0) + 1
     if outcome is not None:
         pending.stage(
             ctx.db,
@@ -117,7 +122,7 @@ async def record_posted(
     else:
         previous = await ctx.db.get(OutboxItem, link.entry_id)
         if previous is not None and previous.entry_id != item.entry_id:
-            previous.state = "superseded"
+            previous.state = EntryState.SUPERSEDED
             previous.last_status_message = f"re-imported as entry {item.entry_id}"
             previous.updated_at = now
             ctx.db.add(previous)
@@ -134,7 +139,7 @@ async def record_posted(
         ctx.links[key] = link
     if item.entry_kind in CONTACT_KINDS:
         await _record_contact(ctx, item, txn_id, ret)
-    set_state(ctx, item, "posted", "posted", code="0", message=message, link=link)
+    set_state(ctx, item, EntryState.POSTED, "posted", code="0", message=message, link=link)
 
 
 async def _record_contact(
@@ -192,7 +197,7 @@ async def posted_from_ret(ctx: Ctx, item: OutboxItem, ret: etree._Element, messa
 
 
 def defer(ctx: Ctx, item: OutboxItem) -> None:
-    deferred: list[str] = ctx.plan["deferred"]
+    deferred = ctx.plan.deferred
     if item.entry_id not in deferred:
         deferred.append(item.entry_id)
 
@@ -212,35 +217,41 @@ async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
     if verdict.verdict == "posted":
         ret = rs.ret()
         if ret is None:
-            set_state(ctx, item, "posted", "posted", code=code, message=verdict.reason)
+            # Info/Warn without the Ret (a real answer: 3210, Info, no Ret): QuickBooks may or
+            # may not have saved it. Confirmed by a query before it is called posted.
+            set_state(
+                ctx,
+                item,
+                EntryState.IN_DOUBT,
+                "in_doubt",
+                code=code,
+                message=f"QuickBooks answered status {code} ({rs.severity}) without the "
+                "saved record; checking QuickBooks before anything is sent again",
+            )
             return
         await posted_from_ret(ctx, item, ret, verdict.reason)
     elif verdict.verdict == "retry":
         defer(ctx, item)
-        set_state(ctx, item, "queued", "retry_later", code=code, message=verdict.reason)
+        set_state(ctx, item, EntryState.QUEUED, "retry_later", code=code, message=verdict.reason)
     elif verdict.verdict == "name_in_use":
         contact = (item.body.get("header") or {}).get("contact") or {}
         if not contact.get("name"):
-            set_state(ctx, item, "failed", "failed", code=code, message=rs.message)
+            set_state(ctx, item, EntryState.FAILED, "failed", code=code, message=rs.message)
             return
-        ctx.plan["link_names"][item.entry_id] = [TXN_TYPES[item.entry_kind], contact["name"]]
-        item.state = "queued"
+        ctx.plan.link_names[item.entry_id] = [TXN_TYPES[item.entry_kind], contact["name"]]
+        item.state = EntryState.QUEUED
         item.last_status_code = code
         item.last_status_message = "the name exists in QuickBooks; linking to it"
         ctx.db.add(item)
     elif verdict.verdict == "locked":
-        set_state(ctx, item, "locked", "locked", code=code, message=verdict.reason)
+        set_state(ctx, item, EntryState.LOCKED, "locked", code=code, message=verdict.reason)
     else:
-        set_state(ctx, item, "failed", "failed", code=code, message=verdict.reason)
+        set_state(ctx, item, EntryState.FAILED, "failed", code=code, message=verdict.reason)
 
 
 async def items_of(ctx: Ctx, entry_ids: list[str]) -> list[OutboxItem]:
     """These entries of this tenant (one query), in the order given."""
-    if not entry_ids:
-        return []
-    query = scoped(OutboxItem, ctx.tenant_id).where(col(OutboxItem.entry_id).in_(entry_ids))
-    found = {item.entry_id: item for item in (await ctx.db.exec(query)).all()}
-    return [found[entry_id] for entry_id in entry_ids if entry_id in found]
+    return await _items_of(ctx.db, ctx.tenant_id, entry_ids)
 
 
 async def apply_writes(ctx: Ctx, request: QbwcRequest, response: ResponseSet) -> None:
@@ -250,17 +261,28 @@ async def apply_writes(ctx: Ctx, request: QbwcRequest, response: ResponseSet) ->
     for item in items:
         answers = by_id.get(f"e-{item.entry_id}"[:50])
         if not answers:
-            # stopOnError ended the set before this request: nothing was written for it.
-            set_state(ctx, item, "queued", None, message="not processed; sent again next")
+            # Sets go out with continueOnError, so QuickBooks processed every request: an
+            # answer that does not name this one (requestIDs matching nothing, an *Rs
+            # missing) says nothing about whether it was saved. In doubt, never re-sent blind.
+            set_state(
+                ctx,
+                item,
+                EntryState.IN_DOUBT,
+                "in_doubt",
+                message="QuickBooks' answer did not include this request; checking QuickBooks "
+                "before anything is sent again",
+            )
             continue
         await apply_result(ctx, item, answers[0])
-    request.state = "answered"
+    # Entries left in doubt are resolved (error recovery, then a query) before the next write.
+    doubtful = any(item.state == EntryState.IN_DOUBT for item in items)
+    request.state = RequestState.IN_DOUBT if doubtful else RequestState.ANSWERED
     ctx.db.add(request)
     _finish_isolation_group(ctx, request.entry_ids)
 
 
 def _finish_isolation_group(ctx: Ctx, entry_ids: list[str]) -> None:
-    isolate: list[list[str]] = ctx.plan["isolate"]
+    isolate = ctx.plan.isolate
     if isolate and set(isolate[0]) >= set(entry_ids):
         remaining = [e for e in isolate[0] if e not in entry_ids]
         if remaining:
@@ -277,11 +299,11 @@ async def apply_whole_set_failure(
     Split it in halves and send each alone, until the one entry it cannot read is isolated
     and reported; the others go through.
     """
-    request.state = "failed"
+    request.state = RequestState.FAILED
     request.hresult = hresult[:16]
     ctx.db.add(request)
     items = await items_of(ctx, request.entry_ids)
-    isolate: list[list[str]] = ctx.plan["isolate"]
+    isolate = ctx.plan.isolate
     if isolate and set(isolate[0]) >= set(request.entry_ids):
         isolate.pop(0)
     if len(items) == 1:
@@ -291,24 +313,24 @@ async def apply_whole_set_failure(
             f"{message or 'parse error'}). The entry was sent alone and still refused; check "
             "its fields (characters, lengths, references) and import it again."
         )
-        set_state(ctx, item, "failed", "failed", code=hresult[:16], message=reason)
+        set_state(ctx, item, EntryState.FAILED, "failed", code=hresult[:16], message=reason)
         return
     ids = [item.entry_id for item in items]
     half = len(ids) // 2
     isolate[0:0] = [ids[:half], ids[half:]]
     for item in items:
-        item.state = "queued"
+        item.state = EntryState.QUEUED
         item.last_status_message = "QuickBooks refused the batch as a whole; being sent in parts"
         ctx.db.add(item)
 
 
 async def mark_in_doubt(ctx: Ctx, request: QbwcRequest, reason: str) -> None:
     """The answer to a write set never came: it may or may not be in QuickBooks."""
-    request.state = "in_doubt"
+    request.state = RequestState.IN_DOUBT
     ctx.db.add(request)
     for item in await items_of(ctx, request.entry_ids):
-        if item.state == "sent":
-            set_state(ctx, item, "in_doubt", "in_doubt", message=reason)
+        if item.state == EntryState.SENT:
+            set_state(ctx, item, EntryState.IN_DOUBT, "in_doubt", message=reason)
 
 
 # -- recovery --------------------------------------------------------------------------------------
@@ -331,12 +353,10 @@ async def apply_recovery(ctx: Ctx, request: QbwcRequest, response: ResponseSet) 
             txn = text_of(ret, "TxnID")
             if txn:
                 rets_by_txn[txn] = ret
-    links = {
-        (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await ctx.db.exec(scoped(QbLink, ctx.tenant_id))).all()
-    }
-    for item in await items_of(ctx, request.entry_ids):
-        if item.state != "in_doubt":
+    items = await items_of(ctx, request.entry_ids)
+    links = await links_for(ctx.db, ctx.tenant_id, items)  # these documents' only
+    for item in items:
+        if item.state != EntryState.IN_DOUBT:
             continue
         answer = recovered.get(item.entry_id)
         guid = str(item.body.get("external_guid") or "").upper()
@@ -354,10 +374,12 @@ async def apply_recovery(ctx: Ctx, request: QbwcRequest, response: ResponseSet) 
             if text_of(ret, "EditSequence") != link.edit_sequence:
                 await posted_from_ret(ctx, item, ret, "verified after a lost response")
             else:
-                set_state(ctx, item, "queued", None, message="not in QuickBooks; sent again")
+                set_state(
+                    ctx, item, EntryState.QUEUED, None, message="not in QuickBooks; sent again"
+                )
         else:
-            set_state(ctx, item, "queued", None, message="not in QuickBooks; sent again")
-    request.state = "resolved"
+            set_state(ctx, item, EntryState.QUEUED, None, message="not in QuickBooks; sent again")
+    request.state = RequestState.RESOLVED
     ctx.db.add(request)
 
 
@@ -366,7 +388,7 @@ async def apply_recovery(ctx: Ctx, request: QbwcRequest, response: ResponseSet) 
 
 async def apply_links(ctx: Ctx, entry_ids: list[str], response: ResponseSet) -> None:
     by_id = response.by_request_id()
-    link_names: dict[str, list[str]] = ctx.plan["link_names"]
+    link_names = ctx.plan.link_names
     for item in await items_of(ctx, entry_ids):
         link_names.pop(item.entry_id, None)
         answers = by_id.get(f"lnk-{item.entry_id}"[:50]) or []
@@ -382,7 +404,7 @@ async def apply_links(ctx: Ctx, entry_ids: list[str], response: ResponseSet) -> 
         set_state(
             ctx,
             item,
-            "failed",
+            EntryState.FAILED,
             "failed",
             code="3100",
             message=(
@@ -443,11 +465,13 @@ async def apply_drafts(ctx: Ctx, entry_ids: list[str], response: ResponseSet) ->
                 f"The {what(item)} was not re-imported because {'; '.join(changes)}. The bridge "
                 "never overwrites what people changed in QuickBooks: update both systems by hand."
             )
-            set_state(ctx, item, "locked", "locked", code="locked", message=reason, link=link)
+            set_state(
+                ctx, item, EntryState.LOCKED, "locked", code="locked", message=reason, link=link
+            )
             previous = await ctx.db.get(OutboxItem, link.entry_id)
-            if previous is not None and previous.state == "posted":
-                previous.state = "locked"
+            if previous is not None and previous.state == EntryState.POSTED:
+                previous.state = EntryState.LOCKED
                 previous.last_status_message = reason
                 ctx.db.add(previous)
         else:
-            ctx.plan["mods_checked"][item.entry_id] = text_of(ret, "EditSequence")
+            ctx.plan.mods_checked[item.entry_id] = text_of(ret, "EditSequence")

@@ -101,6 +101,8 @@ class Call:
     operation: Operation
     soap_ns: str
     args: dict[str, str | int] = field(default_factory=dict)
+    # The caller's address (the HTTP layer fills it in): login throttling and takeover.
+    client: str = ""
 
     def text(self, name: str) -> str:
         value = self.args.get(name, "")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.session import end_tenant_sessions
 from omni2qbd_shared import secrets
 from omni2qbd_shared.db.models import AuditLog, Cin7Credential, Tenant, utcnow
 
@@ -91,6 +92,8 @@ async def rotate_password(session: AsyncSession, tenant_ref: str, *, actor: str)
     tenant.qbwc_password_hash = secrets.hash_password(password)
     session.add(tenant)
     session.add(AuditLog(tenant_id=tenant.id, actor=actor, action="tenant.password_rotated"))
+    # A session opened with the old password ends now, not when it times out.
+    await end_tenant_sessions(session, tenant.id, "The Web Connector password was changed.")
     return NewTenant(tenant.id, tenant.name, tenant.qbwc_username, password)
 
 

@@ -7,8 +7,8 @@ set / receiveResponseXML, repeated while the answer is below 100; getLastError a
 empty or NoOp request or a negative percentage; NoOp pauses; closeConnection.
 
 Fault injection: QuickBooks not running, a different company file open in QuickBooks, a
-slow QuickBooks, and the connection dropped after QuickBooks processed a set but before
-receiveResponseXML was sent.
+slow QuickBooks, the connection dropped after QuickBooks processed a set but before
+receiveResponseXML was sent, and QuickBooks' answer rewritten (``response_filter``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import httpx
@@ -76,6 +76,8 @@ class WebConnectorSimulator:
         connection_error_retries: int = 2,
         max_round_trips: int = 10_000,
         timeout_seconds: float = 60.0,
+        response_filter: Callable[[str], str] | None = None,
+        local_address: str | None = None,
     ) -> None:
         """``company_path`` is the company file open in QuickBooks (used when the gateway
         answers "" to authenticate); ``wrong_company_open`` puts another file there."""
@@ -96,6 +98,11 @@ class WebConnectorSimulator:
         self.connection_error_retries = connection_error_retries
         self.max_round_trips = max_round_trips
         self.timeout_seconds = timeout_seconds
+        # Rewrites QuickBooks' answer before it reaches the gateway (answers real QuickBooks
+        # gives that the QuickBooks simulator does not, e.g. requestIDs lost, a Ret missing).
+        self.response_filter = response_filter
+        # The client address to connect from (e.g. 127.0.0.2: a second machine).
+        self.local_address = local_address
 
     def __repr__(self) -> str:  # never show the password
         return f"WebConnectorSimulator(url={self.url!r}, username={self.username!r})"
@@ -111,7 +118,12 @@ class WebConnectorSimulator:
 
     async def run_session(self) -> SessionReport:
         report = SessionReport()
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+        transport = (
+            httpx.AsyncHTTPTransport(local_address=self.local_address)
+            if self.local_address
+            else None
+        )
+        async with httpx.AsyncClient(timeout=self.timeout_seconds, transport=transport) as client:
             link: QuickBooksLink = (
                 LocalQuickBooks(self.quickbooks)
                 if isinstance(self.quickbooks, QuickBooksSimulator)
@@ -368,6 +380,8 @@ class _Session:
         try:
             response = await self.link.process_request(company, request)
             hresult = message = ""
+            if wc.response_filter is not None:
+                response = wc.response_filter(response)
             report.responses.append(response)
         except QbxmlSetError as failure:
             response, hresult, message = "", failure.hresult, failure.message

@@ -1,7 +1,7 @@
 """api-workflow: reconciliation_snapshots, QuickBooks figures read through the Web Connector
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0006, 0007
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+# Also joins the two heads 0006 (gateway-session) and 0007 (api-core) of this branch.
+down_revision: str | tuple[str, ...] | None = ("0006", "0007")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

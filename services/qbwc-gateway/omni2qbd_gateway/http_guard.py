@@ -1,0 +1,83 @@
+"""The HTTP limits a gateway facing the internet needs below the ASGI app (issue 16 point 6).
+
+uvicorn's httptools protocol reads a request head of any size for as long as the client
+likes. This subclass refuses a head (request line and headers) larger than
+``max_head_bytes`` with 431 and closes a connection whose head is not complete within
+``head_seconds``; the body's own deadline is kept by the app (``app._read_capped``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 32 * 1024
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: 32\r\n\r\n"
+    b"request header fields too large\n"
+)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    max_head_bytes: int = MAX_HEAD_BYTES
+    head_seconds: float = 30.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._head_bytes = 0
+        self._in_head = True
+        self._head_timer: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def _start_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(self.head_seconds, self._head_too_slow)
+
+    def _head_too_slow(self) -> None:
+        if self._in_head and not self.transport.is_closing():
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        was_idle = not self._in_head
+        super().data_received(data)
+        if self._in_head and not self.transport.is_closing():
+            # The head is still incomplete after this chunk: it counts against the limit
+            # (httptools keeps it in memory until the blank line).
+            if was_idle:
+                self._start_head_timer()  # the next request on a kept-alive connection
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = False  # until the next request begins
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+
+def guarded_protocol(head_seconds: float, max_head_bytes: int = MAX_HEAD_BYTES) -> type[Any]:
+    """The protocol class for ``uvicorn.Config(http=...)`` with these limits."""
+    return type(
+        "GatewayHttpProtocol",
+        (GuardedHttpToolsProtocol,),
+        {"head_seconds": head_seconds, "max_head_bytes": max_head_bytes},
+    )
