@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
@@ -118,6 +119,29 @@ class BulkItemConfirmResult(BaseModel):
     confirmed: list[ConfirmedItem]
 
 
+Confirm = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def _confirm(
+    request: Request, access: TenantAccess, confirm: Confirm, key: str, body: MatchRequest
+) -> dict[str, Any]:
+    """One confirmation in its own transaction; a refusal answers with its words."""
+    try:
+        async with unit_of_work(database(request)) as db:
+            result = await confirm(
+                db,
+                access.scope,
+                key,
+                list_id=body.list_id,
+                create=body.create,
+                actor=access.scope.actor,
+            )
+    except matching.MatchError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    publish_soon(request)  # the mapper re-checks the held entries now
+    return result
+
+
 @router.get(
     "/tenants/{tenant_id}/contacts/matches", response_model=ContactMatchPage, responses=PROBLEMS
 )
@@ -159,19 +183,7 @@ async def match_contact(
     access: TenantAccess = Depends(write_access),
 ) -> ContactMatchResult:
     """Link to a QuickBooks customer/vendor (``list_id``) or create one on import."""
-    try:
-        async with unit_of_work(database(request)) as db:
-            result = await matching.confirm_contact(
-                db,
-                access.scope,
-                cin7_contact_id,
-                list_id=body.list_id,
-                create=body.create,
-                actor=access.scope.actor,
-            )
-    except matching.MatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    publish_soon(request)
+    result = await _confirm(request, access, matching.confirm_contact, cin7_contact_id, body)
     return ContactMatchResult.model_validate(result)
 
 
@@ -194,20 +206,9 @@ async def match_item(
     code: str, body: MatchRequest, request: Request, access: TenantAccess = Depends(write_access)
 ) -> ItemMatchResult:
     """Link a Cin7 product code to a QuickBooks item by its ListID."""
-    try:
-        async with unit_of_work(database(request)) as db:
-            result = await matching.confirm_item(
-                db,
-                access.scope,
-                code,
-                list_id=body.list_id,
-                create=body.create,
-                actor=access.scope.actor,
-            )
-    except matching.MatchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    publish_soon(request)
-    return ItemMatchResult.model_validate(result)
+    return ItemMatchResult.model_validate(
+        await _confirm(request, access, matching.confirm_item, code, body)
+    )
 
 
 @router.post(

@@ -72,19 +72,12 @@ def adjustment_entry(
         external_guid=external_guid_for(tenant_id, key, revision),
         lines=[
             EntryLine(
-                role=LineRole.JOURNAL,
-                account=settings.accounts.inventory_asset,
-                side=asset_side,
-                amount=amount,
-                description=memo,
-            ),
-            EntryLine(
-                role=LineRole.JOURNAL,
-                account=settings.accounts.inventory_value_adjustments,
-                side=offset_side,
-                amount=amount,
-                description=memo,
-            ),
+                role=LineRole.JOURNAL, account=account, side=side, amount=amount, description=memo
+            )
+            for account, side in (
+                (settings.accounts.inventory_asset, asset_side),
+                (settings.accounts.inventory_value_adjustments, offset_side),
+            )
         ],
         ref_number=ref[-REF_NUMBER_LIMITS["journal"] :],
         txn_date=month_end(month),
