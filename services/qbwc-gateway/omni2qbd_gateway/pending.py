@@ -30,12 +30,16 @@ STAGED = "omni2qbd_staged_messages"
 _KINDS: dict[str, type[m.Message]] = {
     "result": m.ResultMessage,
     "list_changes": m.ListChangesMessage,
+    "tenant_event": m.TenantEventMessage,  # e.g. a match a person confirmed (api-workflow)
 }
 
 
-def stage(session: AsyncSession, message: m.ResultMessage | m.ListChangesMessage) -> None:
+def stage(
+    session: AsyncSession,
+    message: m.ResultMessage | m.ListChangesMessage | m.TenantEventMessage,
+) -> None:
     """Add ``message`` to the current transaction; it is published after the commit."""
-    kind = "result" if isinstance(message, m.ResultMessage) else "list_changes"
+    kind = next(name for name, model in _KINDS.items() if isinstance(message, model))
     session.info[STAGED] = True
     session.add(
         GatewayPendingMessage(

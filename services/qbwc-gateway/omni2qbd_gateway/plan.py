@@ -119,6 +119,8 @@ class SessionPlan:
     set_size: int = 0
     # The Web Connector's address: a new login from it may take an idle session over.
     client: str | None = None
+    # A reconciliation reading went out in this run (one per run; reconciliation_session).
+    reconciliation_sent: bool = False
 
     @classmethod
     def from_json(cls, stored: dict[str, Any] | None) -> SessionPlan:
@@ -130,7 +132,7 @@ class SessionPlan:
         for name in ("mods_checked", "link_names", "iterators", "list_from", "done"):
             if isinstance(data.get(name), dict):
                 setattr(plan, name, dict(data[name]))
-        for name in ("lists_started", "lists_done"):
+        for name in ("lists_started", "lists_done", "reconciliation_sent"):
             plan.__dict__[name] = bool(data.get(name, False))
         for name in ("page", "units_done", "errors", "set_size"):
             value = data.get(name, 0)
@@ -158,6 +160,7 @@ class SessionPlan:
                 "list_from",
                 "lists_started",
                 "lists_done",
+                "reconciliation_sent",
                 "page",
                 "units_done",
                 "errors",

@@ -24,6 +24,7 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists, pending, plan, repository, results
+from omni2qbd_gateway import reconciliation_session as reconciliation_hook
 from omni2qbd_gateway.company import file_id_problem, negotiate_version, read_hcp
 from omni2qbd_gateway.qbxml_io import AnswerRefused, ResponseSet, parse_response
 from omni2qbd_gateway.qwc import OWNER_ID
@@ -272,7 +273,8 @@ class WebConnectorSession:
                     message=bad.reason,
                 )
             if outgoing is not None or not rejected:
-                return outgoing
+                # reconciliation hook: after the writes, read QuickBooks if a person asked.
+                return outgoing or await reconciliation_hook.next_set(db, tenant_id, version, state)
             # Each pass fails at least one entry, so this ends. When the refused ones were
             # all the window held, the next entries are read.
             if not window.sendable(state.deferred) and not window.complete:
@@ -347,6 +349,10 @@ class WebConnectorSession:
                 self.plan.lists_started, self.plan.iterators = False, {}
             if purpose == Purpose.LINK:
                 self.plan.link_names = {}
+            if purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
+                await reconciliation_hook.failed(
+                    self.db, self.tenant.id, outstanding.meta, f"{hresult}: {message}"
+                )
             if self.plan.errors >= MAX_SET_ERRORS:
                 return (
                     f"QuickBooks kept failing to answer ({hresult}: {message}); the update "
@@ -371,6 +377,8 @@ class WebConnectorSession:
             await self._apply_lists(parsed)
         elif purpose == Purpose.DRAFTS:
             await results.apply_drafts(ctx, request.entry_ids, parsed)
+        elif purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
+            await reconciliation_hook.apply(self.db, self.tenant.id, outstanding.meta, parsed)
         self.db.add(request)
         return None
 
@@ -418,7 +426,9 @@ class WebConnectorSession:
             if refreshed is None or aware(refreshed) < utcnow() - self.options.list_refresh_every:
                 return True
             # At login a count will do (the window with its bodies is read by the next call).
-            return await repository.sendable_count(self.db, self.tenant.id, self.plan.deferred) > 0
+            if await repository.sendable_count(self.db, self.tenant.id, self.plan.deferred) > 0:
+                return True
+            return await reconciliation_hook.has_work(self.db, self.tenant.id, self.plan)
         if not self.plan.lists_done:
             return True
         window = await self.window()
@@ -428,9 +438,11 @@ class WebConnectorSession:
         # dependency), the next sendRequestXML says so and the update ends normally.
         if window.sendable(self.plan.deferred):
             return True
-        return not window.complete and (
+        if not window.complete and (
             await repository.sendable_count(self.db, self.tenant.id, self.plan.deferred) > 0
-        )
+        ):
+            return True
+        return await reconciliation_hook.has_work(self.db, self.tenant.id, self.plan)
 
     async def progress(self) -> int:
         """1-99 while work remains (sets done against sets still to go), 100 when done."""
@@ -448,6 +460,7 @@ class WebConnectorSession:
             else await repository.sendable_count(self.db, self.tenant.id, state.deferred)
         )
         units += math.ceil(sendable / max(1, self.set_size))
+        units += 1 if await reconciliation_hook.has_work(self.db, self.tenant.id, state) else 0
         done = state.units_done
         return max(1, min(99, (100 * done) // max(1, done + units)))
 
