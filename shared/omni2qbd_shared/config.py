@@ -53,6 +53,10 @@ class AppSettings(BaseSettings):
     message_max_retries: int = Field(default=5, ge=0)
     message_retry_delay_ms: int = Field(default=5000, ge=1)
 
+    # console: how long a browser sign-in lasts, at most and without activity
+    console_session_hours: float = Field(default=12.0, gt=0)
+    console_idle_minutes: float = Field(default=60.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> AppSettings:
         if self.environment != "development" and (

@@ -386,3 +386,7 @@ class ProcessedMessage(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=64)
     message_id: str = Field(primary_key=True, max_length=128)
     processed_at: datetime = _ts()
+
+
+# Tables kept in their own modules, registered with the metadata wherever the models are.
+from omni2qbd_shared.db import console_sessions  # noqa: E402, F401
