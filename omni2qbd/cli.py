@@ -212,6 +212,7 @@ MOUNTS: list[tuple[str, str, typer.Typer]] = [
     ("omni2qbd_mapper.preview_cli", "preview", app),
     ("omni2qbd_gateway.cli", "", app),
     ("omni2qbd.demo_cli", "demo", app),
+    ("omni2qbd.user_commands", "user", app),
 ]
 
 

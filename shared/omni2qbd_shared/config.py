@@ -53,6 +53,14 @@ class AppSettings(BaseSettings):
     message_max_retries: int = Field(default=5, ge=0)
     message_retry_delay_ms: int = Field(default=5000, ge=1)
 
+    # api-core: sign-in, tokens and the audit log of the JSON API and console.
+    api_token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    login_window_seconds: int = Field(default=15 * 60, ge=60)
+    login_max_per_address: int = Field(default=50, ge=1)
+    login_max_per_account_at_address: int = Field(default=5, ge=1)
+    login_max_per_account: int = Field(default=100, ge=1)
+    audit_retention_days: int = Field(default=7 * 366, ge=1)
+
     # console: how long a browser sign-in lasts, at most and without activity
     console_session_hours: float = Field(default=12.0, gt=0)
     console_idle_minutes: float = Field(default=60.0, gt=0)

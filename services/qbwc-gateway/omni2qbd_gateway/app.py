@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
 
 from omni2qbd_gateway import sessions
+from omni2qbd_gateway.api import mount_api
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
@@ -164,6 +165,7 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
 def create_app(settings: AppSettings) -> FastAPI:
     runtime = create_runtime(settings)
     app = create_service_app(runtime)
+    mount_api(app, runtime)
     limit = settings.gateway_max_soap_bytes
 
     @app.get("/qbwc")

@@ -21,7 +21,7 @@ class ConsoleSession(SQLModel, table=True):
     __tablename__ = "console_sessions"
 
     token_hash: str = Field(primary_key=True, max_length=64)
-    user_id: str = Field(index=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
     last_seen_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))

@@ -1,7 +1,7 @@
 """console: console_sessions, the browser sign-in sessions
 
 Revision ID: 0010
-Revises: 0004_fetcher_sync_leases
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0004_fetcher_sync_leases"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("address", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
         sa.PrimaryKeyConstraint("token_hash"),
     )
     op.create_index("ix_console_sessions_user_id", "console_sessions", ["user_id"])

@@ -1,0 +1,48 @@
+"""The versioned JSON API, mounted at ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``).
+
+One router module per area; each calls ``omni2qbd_gateway.workflow`` and nothing else for
+data. ``create_api`` builds the sub-application; ``ROUTERS`` lists the areas (other modules
+append theirs with ``register``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from omni2qbd_gateway.api import auth
+from omni2qbd_shared.service import ServiceRuntime
+
+API_PREFIX = "/api/v1"
+
+ROUTERS: list[APIRouter] = [auth.router]
+
+
+def register(router: APIRouter) -> None:
+    """Add an area's router to the API (call at import time, before ``create_api``)."""
+    if router not in ROUTERS:
+        ROUTERS.append(router)
+
+
+def create_api(runtime: ServiceRuntime) -> FastAPI:
+    api = FastAPI(
+        title="Omni2QBD API",
+        version="1",
+        description=(
+            "The bookkeeper's and operator's workflow: sign-in, review, approval, audit, "
+            "connection health and tenant lifecycle. Authenticate with POST /auth/token and "
+            "send `Authorization: Bearer <access_token>`."
+        ),
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api.state.runtime = runtime
+    for router in ROUTERS:
+        api.include_router(router)
+    return api
+
+
+def mount_api(app: FastAPI, runtime: ServiceRuntime) -> FastAPI:
+    api = create_api(runtime)
+    app.mount(API_PREFIX, api)
+    return api

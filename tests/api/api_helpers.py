@@ -1,0 +1,60 @@
+"""Helpers for the API tests: a running gateway, users with a role, signed-in clients."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_gateway.workflow.users import create_user
+from omni2qbd_shared.db.engine import unit_of_work
+from tests.gateway.gateway_helpers import Gateway
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    email: str
+    password: str
+
+
+async def new_person(
+    sessions: async_sessionmaker[AsyncSession], role: str, tenants: Sequence[str] = ()
+) -> Person:
+    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    async with unit_of_work(sessions) as db:
+        created = await create_user(db, email=email, role=role, tenants=tenants, actor="test")
+    return Person(created.user_id, created.email, created.password)
+
+
+async def sign_in(client: httpx.AsyncClient, person: Person) -> str:
+    response = await client.post(
+        "/auth/token", json={"email": person.email, "password": person.password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+@contextlib.asynccontextmanager
+async def api_client(
+    gateway: Gateway, token: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(
+        base_url=f"{gateway.url}/api/v1", headers=headers, timeout=30
+    ) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def signed_in(gateway: Gateway, person: Person) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(gateway) as anonymous:
+        token = await sign_in(anonymous, person)
+    async with api_client(gateway, token) as client:
+        yield client
