@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 
 from omni2qbd_gateway import sessions
 from omni2qbd_gateway.api import mount_api
+from omni2qbd_gateway.console import mount_console
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
@@ -166,6 +167,7 @@ def create_app(settings: AppSettings) -> FastAPI:
     runtime = create_runtime(settings)
     app = create_service_app(runtime)
     mount_api(app, runtime)
+    mount_console(app, runtime, settings)
     limit = settings.gateway_max_soap_bytes
 
     @app.get("/qbwc")
