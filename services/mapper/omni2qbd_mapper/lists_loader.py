@@ -61,13 +61,24 @@ async def load_lists(session: AsyncSession, tenant_id: str) -> QbLists:
     for list_name, elements in grouped.items():
         lists.add(list_name, elements)
 
+    current_names = {row.list_id: row.full_name for row in rows}
+    for row in rows:
+        if row.list_type in ("employee", "other_name"):
+            lists.add_names(
+                "employee" if row.list_type == "employee" else "other_name", [row.full_name]
+            )
     for match in (await session.exec(scoped(ContactMatch, tenant_id))).all():
         target = _MATCH_LISTS.get(match.cin7_kind)
-        if target is not None:
+        # A match without a ListID is a confirmed "create it on import": nothing to link yet.
+        if target is not None and match.qb_list_id:
             lists.add_match(
                 target,
                 match.cin7_id,
-                QbListElement(list_id=match.qb_list_id, full_name=match.qb_name),
+                # The ListID is the match; the name follows renames in QuickBooks.
+                QbListElement(
+                    list_id=match.qb_list_id,
+                    full_name=current_names.get(match.qb_list_id, match.qb_name),
+                ),
             )
 
     owners: dict[str, dict[str, str]] = {}

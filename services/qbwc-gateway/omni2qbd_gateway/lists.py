@@ -40,6 +40,10 @@ LIST_SPECS: tuple[ListSpec, ...] = (
     ListSpec("terms", "TermsQueryRq", False),
     ListSpec("sales_tax_item", "ItemSalesTaxQueryRq", True),
     ListSpec("sales_tax_code", "SalesTaxCodeQueryRq", False),
+    # Names are unique across customers, vendors, employees and other names (3100): matching
+    # checks a new contact's name against all four.
+    ListSpec("employee", "EmployeeQueryRq", False),
+    ListSpec("other_name", "OtherNameQueryRq", False),
 )
 SPEC_BY_TYPE = {spec.list_type: spec for spec in LIST_SPECS}
 

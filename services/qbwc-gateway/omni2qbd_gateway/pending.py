@@ -27,12 +27,16 @@ log = structlog.get_logger(__name__)
 _KINDS: dict[str, type[m.Message]] = {
     "result": m.ResultMessage,
     "list_changes": m.ListChangesMessage,
+    "tenant_event": m.TenantEventMessage,  # e.g. a match a person confirmed (api-workflow)
 }
 
 
-def stage(session: AsyncSession, message: m.ResultMessage | m.ListChangesMessage) -> None:
+def stage(
+    session: AsyncSession,
+    message: m.ResultMessage | m.ListChangesMessage | m.TenantEventMessage,
+) -> None:
     """Add ``message`` to the current transaction; it is published after the commit."""
-    kind = "result" if isinstance(message, m.ResultMessage) else "list_changes"
+    kind = next(name for name, model in _KINDS.items() if isinstance(message, model))
     session.add(
         GatewayPendingMessage(
             tenant_id=message.tenant_id, kind=kind, body=message.model_dump(mode="json")

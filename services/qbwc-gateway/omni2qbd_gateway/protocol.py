@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import lists, pending, plan, results, sessions
+from omni2qbd_gateway import reconciliation_session as reconciliation_hook
 from omni2qbd_gateway.company import file_id_problem, negotiate_version, read_hcp
 from omni2qbd_gateway.qbxml_io import parse_response
 from omni2qbd_gateway.qwc import OWNER_ID
@@ -277,7 +278,8 @@ class QbwcService:
                     ctx, bad.item, "failed", "failed", code=bad.code, message=bad.reason
                 )
             if outgoing is not None or not rejected:
-                return outgoing
+                # reconciliation hook: after the writes, read QuickBooks if a person asked.
+                return outgoing or await reconciliation_hook.next_set(db, tenant.id, version, state)
 
     async def _remaining_units(
         self, db: AsyncSession, tenant: Tenant, state: dict[str, Any]
@@ -288,6 +290,7 @@ class QbwcService:
         units += 1 if await plan.draft_candidates(db, tenant.id, state, self._window) else 0
         sendable = await plan.sendable_count(db, tenant.id, state["deferred"])
         units += math.ceil(sendable / self.options.limits.max_requests)
+        units += 1 if await reconciliation_hook.has_work(db, tenant.id, state) else 0
         return units
 
     async def _has_work(
@@ -305,7 +308,9 @@ class QbwcService:
             return True
         # Approved entries remain. If none of them can go out after all (waiting for a
         # dependency), the next sendRequestXML says so and the update ends normally.
-        return await plan.sendable_count(db, tenant.id, state["deferred"]) > 0
+        if await plan.sendable_count(db, tenant.id, state["deferred"]) > 0:
+            return True
+        return await reconciliation_hook.has_work(db, tenant.id, state)  # reconciliation hook
 
     # -- receiveResponseXML ------------------------------------------------------------------
 
@@ -394,6 +399,10 @@ class QbwcService:
                 ctx.plan["iterators"] = {}
             if purpose == "link":
                 ctx.plan["link_names"] = {}
+            if purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
+                await reconciliation_hook.failed(
+                    ctx.db, ctx.tenant_id, outstanding["meta"], f"{hresult}: {message}"
+                )
             if int(ctx.plan["errors"]) >= MAX_SET_ERRORS:
                 return (
                     f"QuickBooks kept failing to answer ({hresult}: {message}); the update "
@@ -413,6 +422,8 @@ class QbwcService:
             await self._apply_lists(ctx, parsed)
         elif purpose == "drafts":
             await results.apply_drafts(ctx, request.entry_ids, parsed)
+        elif purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
+            await reconciliation_hook.apply(ctx.db, ctx.tenant_id, outstanding["meta"], parsed)
         ctx.db.add(request)
         return None
 

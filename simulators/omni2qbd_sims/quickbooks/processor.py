@@ -27,6 +27,7 @@ from omni2qbd_sims.quickbooks import statuses
 from omni2qbd_sims.quickbooks.company import CompanyState, StoredMessageSet
 from omni2qbd_sims.quickbooks.handlers import HANDLERS, RequestContext
 from omni2qbd_sims.quickbooks.qbtext import sub, to_qb_text
+from omni2qbd_sims.quickbooks.report_ops import REPORT_HANDLERS
 from omni2qbd_sims.quickbooks.statuses import QbxmlSetError, RequestFailed
 
 MAX_REMEMBERED_SETS = 200
@@ -138,7 +139,7 @@ def _run_one(ctx: RequestContext, rq: etree._Element) -> tuple[etree._Element, b
                 statuses.INVALID_REQUEST_ID,
                 f'Invalid request ID "{request_id}", possibly too long, max 50 chars.',
             )
-        handler = HANDLERS.get(tag)
+        handler = HANDLERS.get(tag) or REPORT_HANDLERS.get(tag)
         if handler is None:
             raise RequestFailed(1030, f"{tag} is not supported by this implementation.")
         result = handler(ctx, rq)
