@@ -85,31 +85,34 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
         older.updated_at = utcnow()
         session.add(older)
     body = dict(message.entry)
-    session.add(
-        OutboxItem(
-            entry_id=message.entry_id,
-            tenant_id=message.tenant_id,
-            entry_kind=message.entry_kind,
-            source_kind=message.source.kind,
-            cin7_id=message.source.cin7_id,
-            revision=message.source.revision,
-            version=message.version,
-            state=(
-                "superseded"
-                if stale
-                else "held"
-                if message.state in ("held", "needs_attention")
-                else "ready"
-            ),
-            last_status_message=(
-                f"arrived after the newer version {newer[0].version} (entry {newer[0].entry_id})"
-                if stale
-                else None
-            ),
-            ref_number=_ref_number(body),
-            body=body,
-        )
+    item = OutboxItem(
+        entry_id=message.entry_id,
+        tenant_id=message.tenant_id,
+        entry_kind=message.entry_kind,
+        source_kind=message.source.kind,
+        cin7_id=message.source.cin7_id,
+        revision=message.source.revision,
+        version=message.version,
+        state=(
+            "superseded"
+            if stale
+            else "held"
+            if message.state in ("held", "needs_attention")
+            else "ready"
+        ),
+        last_status_message=(
+            f"arrived after the newer version {newer[0].version} (entry {newer[0].entry_id})"
+            if stale
+            else None
+        ),
+        ref_number=_ref_number(body),
+        body=body,
     )
+    session.add(item)
+    # Imported here: the workflow builds on this module (and on plan, which imports it).
+    from omni2qbd_gateway.workflow.approval import auto_approve_new
+
+    await auto_approve_new(session, item)
     return []
 
 

@@ -204,7 +204,11 @@ class OutboxItem(SQLModel, table=True):
     """An entry as the gateway tracks it from review to QuickBooks (DESIGN §3 lifecycle)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_tenant_state", "tenant_id", "state"),)
+    __table_args__ = (
+        Index("ix_outbox_tenant_state", "tenant_id", "state"),
+        # A document's versions, for the review queue's "newest version only" (migration 0007).
+        Index("ix_outbox_document", "tenant_id", "entry_kind", "source_kind", "cin7_id"),
+    )
 
     entry_id: str = Field(primary_key=True, max_length=36)
     tenant_id: str = Field(foreign_key="tenants.id", index=True, max_length=36)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from omni2qbd_gateway.api import auth
+from omni2qbd_gateway.api import audit, auth, entries, health, tenants
 from omni2qbd_gateway.api import cogs as cogs_api
 from omni2qbd_gateway.api import matching as matching_api
 from omni2qbd_gateway.api import reconciliation as reconciliation_api
@@ -18,7 +18,13 @@ from omni2qbd_shared.service import ServiceRuntime
 
 API_PREFIX = "/api/v1"
 
-ROUTERS: list[APIRouter] = [auth.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    entries.router,
+    audit.router,
+    health.router,
+    tenants.router,
+]
 # The bookkeeper's workflow areas (api-workflow).
 ROUTERS += [matching_api.router, reimport_api.router, cogs_api.router, reconciliation_api.router]
 

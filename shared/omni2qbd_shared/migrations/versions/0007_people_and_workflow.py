@@ -72,8 +72,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id"),
     )
 
+    op.create_index(
+        "ix_outbox_document", "outbox", ["tenant_id", "entry_kind", "source_kind", "cin7_id"]
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_document", table_name="outbox")
     op.drop_table("tenant_options")
     op.drop_index("ix_api_tokens_expires_at", table_name="api_tokens")
     op.drop_index("ix_api_tokens_user_id", table_name="api_tokens")

@@ -1,0 +1,372 @@
+"""Approval: what a person presses Import on, taking back an approval, retrying a failure,
+and the optional auto-approve rules.
+
+Only ``ready`` entries can be approved. An entry's dependencies (a new customer or vendor
+that must exist in QuickBooks first) are approved with it when they are ready, and named in
+the answer; an entry whose dependency needs attention is refused with that dependency's
+name and reason, so the person knows what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_gateway.outcomes import describe_entry
+from omni2qbd_gateway.workflow import audit
+from omni2qbd_gateway.workflow.entries import EntryNotFound
+from omni2qbd_gateway.workflow.scope import TenantScope
+from omni2qbd_gateway.workflow.states import (
+    APPROVABLE,
+    RETRYABLE,
+    UNAPPROVABLE,
+    api_state,
+)
+from omni2qbd_shared.db.models import OutboxItem, QbLink, utcnow
+from omni2qbd_shared.db.tenant_options import TenantOptions
+
+AUTO_APPROVER = "auto-approve rule"
+SETTLED = ("approved", "queued", "sent", "posted", "in_doubt", "locked")
+
+
+class ApprovedEntry(BaseModel):
+    id: str
+    kind: str
+    label: str = Field(description="How people recognise it, e.g. invoice INV-1 (Cin7 ...)")
+    dependency_of: list[str] = Field(
+        default_factory=list, description="Entries this one was approved for"
+    )
+
+
+class RefusedEntry(BaseModel):
+    id: str
+    reason: str
+
+
+class ApprovalResult(BaseModel):
+    approved: list[ApprovedEntry]
+    dependencies: list[ApprovedEntry] = Field(
+        description="Dependencies (a new customer or vendor) approved with the entries"
+    )
+    refused: list[RefusedEntry]
+
+
+class ActionRefused(ValueError):
+    """The entry is not in a state this action applies to; the reason says why."""
+
+
+def label(row: OutboxItem) -> str:
+    return describe_entry(row.entry_kind, row.ref_number, row.cin7_id, row.source_kind)
+
+
+def _first_blocking(row: OutboxItem) -> str:
+    findings = row.body.get("findings") or []
+    for finding in findings:
+        if isinstance(finding, dict) and finding.get("blocking"):
+            return str(finding.get("message"))
+    return row.last_status_message or "it needs attention"
+
+
+def _why_not(row: OutboxItem) -> str:
+    state = api_state(row.state)
+    if state == "needs_attention":
+        return f"it needs attention: {_first_blocking(row)}"
+    if state == "withdrawn":
+        return f"it is no longer current ({row.last_status_message or 'withdrawn'})"
+    if state == "failed":
+        return "it failed in QuickBooks; use retry after fixing the cause"
+    return f"it is {state.replace('_', ' ')}; only ready entries can be approved"
+
+
+async def _newest(db: AsyncSession, scope: TenantScope, key: str) -> OutboxItem | None:
+    parts = key.split(":", 2)
+    if len(parts) != 3:
+        return None
+    entry_kind, source_kind, cin7_id = parts
+    query = scope.select(OutboxItem).where(
+        OutboxItem.entry_kind == entry_kind,
+        OutboxItem.source_kind == source_kind,
+        OutboxItem.cin7_id == cin7_id,
+    )
+    rows = sorted((await db.exec(query.with_for_update())).all(), key=lambda r: r.version)
+    return rows[-1] if rows else None
+
+
+async def _in_quickbooks(db: AsyncSession, scope: TenantScope, key: str) -> bool:
+    parts = key.split(":", 2)
+    if len(parts) != 3:
+        return True  # not a dependency the gateway tracks
+    query = scope.select(QbLink).where(
+        QbLink.entry_kind == parts[0], QbLink.source_kind == parts[1], QbLink.cin7_id == parts[2]
+    )
+    return (await db.exec(query)).first() is not None
+
+
+def _approve_row(row: OutboxItem, actor: str) -> None:
+    now = utcnow()
+    row.state = "approved"
+    row.approved_by = actor
+    row.approved_at = now
+    row.updated_at = now
+
+
+async def _dependencies(
+    db: AsyncSession, scope: TenantScope, row: OutboxItem
+) -> tuple[list[OutboxItem], str | None]:
+    """Dependencies to approve with ``row``, or the reason it cannot be approved."""
+    needed: list[OutboxItem] = []
+    for key in row.body.get("depends_on") or []:
+        if await _in_quickbooks(db, scope, str(key)):
+            continue
+        dependency = await _newest(db, scope, str(key))
+        kind, _, rest = str(key).partition(":")
+        if dependency is None:
+            what = f"{kind.replace('_', ' ')} for Cin7 {rest.replace(':', ' ').replace('_', ' ')}"
+            return [], f"it needs the {what}, which has not been prepared yet"
+        if dependency.state in SETTLED:
+            continue
+        if dependency.state in APPROVABLE:
+            needed.append(dependency)
+            continue
+        name = _dependency_name(dependency)
+        return [], (
+            f"it needs the {label(dependency)}{name} first, and that {_why_not(dependency)}"
+        )
+    return needed, None
+
+
+def _dependency_name(row: OutboxItem) -> str:
+    header = row.body.get("header") or {}
+    contact = header.get("contact") if isinstance(header, dict) else None
+    if isinstance(contact, dict) and contact.get("name"):
+        return f" {contact['name']!r}"
+    return ""
+
+
+async def _ready_rows(
+    db: AsyncSession, scope: TenantScope, kind: str | None, until: date | None
+) -> list[OutboxItem]:
+    query = scope.select(OutboxItem).where(col(OutboxItem.state).in_(APPROVABLE))
+    if kind:
+        query = query.where(OutboxItem.entry_kind == kind)
+    rows = list((await db.exec(query.with_for_update())).all())
+    if until is not None:
+        rows = [r for r in rows if str(r.body.get("txn_date") or "") <= until.isoformat()]
+    return sorted(rows, key=lambda r: (str(r.body.get("txn_date") or ""), r.entry_id))
+
+
+async def approve(
+    db: AsyncSession,
+    scope: TenantScope,
+    *,
+    entry_ids: Sequence[str] | None = None,
+    all_ready: bool = False,
+    kind: str | None = None,
+    until: date | None = None,
+) -> ApprovalResult:
+    """Approve the given entries, or every ready one (optionally of a kind, up to a date)."""
+    if entry_ids is None and not all_ready:
+        raise ActionRefused("give entry_ids, or all_ready: true")
+    candidates: list[tuple[str, OutboxItem | None]] = []
+    if entry_ids is not None:
+        for entry_id in dict.fromkeys(entry_ids):
+            row = await scope.get(db, OutboxItem, entry_id)
+            candidates.append((entry_id, row))
+    else:
+        candidates = [(r.entry_id, r) for r in await _ready_rows(db, scope, kind, until)]
+    approved: list[ApprovedEntry] = []
+    dependencies: dict[str, ApprovedEntry] = {}
+    refused: list[RefusedEntry] = []
+    for entry_id, row in candidates:
+        if row is None:
+            refused.append(RefusedEntry(id=entry_id, reason="no such entry in this tenant"))
+            continue
+        if row.state not in APPROVABLE:
+            refused.append(RefusedEntry(id=entry_id, reason=_why_not(row)))
+            continue
+        needed, problem = await _dependencies(db, scope, row)
+        if problem is not None:
+            refused.append(RefusedEntry(id=entry_id, reason=problem))
+            continue
+        for dependency in needed:
+            if dependency.entry_id not in dependencies:
+                _approve_row(dependency, scope.actor)
+                db.add(dependency)
+                dependencies[dependency.entry_id] = ApprovedEntry(
+                    id=dependency.entry_id, kind=dependency.entry_kind, label=label(dependency)
+                )
+            dependencies[dependency.entry_id].dependency_of.append(row.entry_id)
+        _approve_row(row, scope.actor)
+        db.add(row)
+        approved.append(ApprovedEntry(id=row.entry_id, kind=row.entry_kind, label=label(row)))
+    # An entry asked for and also a dependency of another is reported once, as asked for.
+    asked = {a.id for a in approved}
+    extra = [d for d in dependencies.values() if d.id not in asked]
+    if approved or extra:
+        await audit.record(
+            db,
+            tenant_id=scope.tenant_id,
+            actor=scope.actor,
+            action="entries.approved",
+            subject=f"{len(approved)} entries, {len(extra)} dependencies",
+            detail={
+                "entry_ids": [a.id for a in approved],
+                "dependency_ids": [d.id for d in extra],
+            },
+        )
+    return ApprovalResult(approved=approved, dependencies=extra, refused=refused)
+
+
+async def _locked_row(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
+    query = scope.select(OutboxItem).where(OutboxItem.entry_id == entry_id).with_for_update()
+    row = (await db.exec(query)).one_or_none()
+    if row is None:
+        raise EntryNotFound(f"no entry {entry_id} in this tenant")
+    return row
+
+
+async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
+    """Take an approval back while the entry has not been sent."""
+    row = await _locked_row(db, scope, entry_id)
+    if row.state not in UNAPPROVABLE:
+        raise ActionRefused(
+            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only an approved "
+            "entry that has not been sent can be taken back"
+        )
+    previous = row.approved_by
+    row.state = "ready"
+    row.approved_by = None
+    row.approved_at = None
+    row.updated_at = utcnow()
+    db.add(row)
+    await audit.record(
+        db,
+        tenant_id=scope.tenant_id,
+        actor=scope.actor,
+        action="entries.unapproved",
+        subject=label(row),
+        detail={"entry_id": row.entry_id, "approved_by": previous},
+    )
+    return row
+
+
+async def retry(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
+    """Send a failed entry again on the next Web Connector run (after the cause was fixed)."""
+    row = await _locked_row(db, scope, entry_id)
+    if row.state not in RETRYABLE:
+        raise ActionRefused(
+            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only a failed "
+            "entry can be retried"
+        )
+    failure = {"status_code": row.last_status_code, "status_message": row.last_status_message}
+    _approve_row(row, scope.actor)
+    row.last_status_code = None
+    row.last_status_message = None
+    db.add(row)
+    await audit.record(
+        db,
+        tenant_id=scope.tenant_id,
+        actor=scope.actor,
+        action="entries.retried",
+        subject=label(row),
+        detail={"entry_id": row.entry_id, "previous_failure": failure},
+    )
+    return row
+
+
+# -- auto-approve rules ----------------------------------------------------------------------
+
+
+EntryKindName = Literal["invoice", "credit_memo", "bill", "vendor_credit", "journal"]
+
+
+class AutoApproveRule(BaseModel):
+    enabled: bool = False
+    kinds: list[EntryKindName] = Field(
+        default_factory=list, max_length=5, description="Entry kinds it approves"
+    )
+    max_total: Decimal | None = Field(
+        None, ge=0, max_digits=16, decimal_places=2, description="Largest total it approves"
+    )
+
+
+async def options(db: AsyncSession, tenant_id: str) -> TenantOptions:
+    row = await db.get(TenantOptions, tenant_id)
+    return row if row is not None else TenantOptions(tenant_id=tenant_id)
+
+
+async def get_rule(db: AsyncSession, scope: TenantScope) -> AutoApproveRule:
+    row = await options(db, scope.tenant_id)
+    return AutoApproveRule.model_validate(
+        {
+            "enabled": row.auto_approve,
+            "kinds": list(row.auto_approve_kinds or []),
+            "max_total": row.auto_approve_max_total,
+        }
+    )
+
+
+async def set_rule(db: AsyncSession, scope: TenantScope, rule: AutoApproveRule) -> AutoApproveRule:
+    row = await options(db, scope.tenant_id)
+    row.auto_approve = rule.enabled
+    row.auto_approve_kinds = sorted(set(rule.kinds))
+    row.auto_approve_max_total = rule.max_total
+    row.updated_by = scope.actor
+    row.updated_at = utcnow()
+    db.add(row)
+    await audit.record(
+        db,
+        tenant_id=scope.tenant_id,
+        actor=scope.actor,
+        action="rules.auto_approve_saved",
+        detail=rule.model_dump(mode="json"),
+    )
+    return rule
+
+
+def _rule_admits(rule: TenantOptions, row: OutboxItem) -> bool:
+    if not rule.auto_approve or row.entry_kind not in (rule.auto_approve_kinds or []):
+        return False
+    if row.body.get("findings"):
+        return False
+    if rule.auto_approve_max_total is not None:
+        total: Any = row.body.get("total")
+        try:
+            if Decimal(str(total if total is not None else "0")) > rule.auto_approve_max_total:
+                return False
+        except ArithmeticError:
+            return False
+    return True
+
+
+async def auto_approve_new(db: AsyncSession, row: OutboxItem) -> bool:
+    """Approve a newly arrived ready entry if the tenant's rule admits it (and its
+    dependencies can go with it); True when it did."""
+    if row.state not in APPROVABLE:
+        return False
+    rule = await db.get(TenantOptions, row.tenant_id)
+    if rule is None or not _rule_admits(rule, row):
+        return False
+    scope = TenantScope(row.tenant_id, AUTO_APPROVER)
+    needed, problem = await _dependencies(db, scope, row)
+    # A new customer or vendor goes with the entry only when nothing is said against it.
+    if problem is not None or any(d.body.get("findings") for d in needed):
+        return False
+    for dependency in [*needed, row]:
+        _approve_row(dependency, AUTO_APPROVER)
+        db.add(dependency)
+    await audit.record(
+        db,
+        tenant_id=row.tenant_id,
+        actor=AUTO_APPROVER,
+        action="entries.approved",
+        subject=label(row),
+        detail={"entry_ids": [row.entry_id], "dependency_ids": [d.entry_id for d in needed]},
+    )
+    return True

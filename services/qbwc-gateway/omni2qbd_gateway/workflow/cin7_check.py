@@ -1,0 +1,67 @@
+"""Testing a tenant's Cin7 Omni credentials with one small read, the result in words."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import BaseModel
+
+from omni2qbd_shared.config import without_credentials
+
+
+class Cin7Check(BaseModel):
+    ok: bool
+    message: str
+    status_code: int | None = None
+
+
+def contacts_url(base_url: str) -> str:
+    root = base_url.rstrip("/").removesuffix("/v1")
+    return f"{root}/v1/Contacts"
+
+
+async def check_credentials(
+    base_url: str, username: str, api_key: str, *, wait_seconds: float = 15.0
+) -> Cin7Check:
+    """Read one contact with these credentials: the cheapest call that needs them."""
+    url = contacts_url(base_url)
+    shown = without_credentials(url)
+    try:
+        async with httpx.AsyncClient(timeout=wait_seconds) as client:
+            response = await client.get(
+                url,
+                params={"rows": 1, "fields": "id"},
+                auth=httpx.BasicAuth(username, api_key),
+            )
+    except httpx.HTTPError as exc:
+        return Cin7Check(
+            ok=False,
+            message=f"Cin7 Omni could not be reached at {shown}: {type(exc).__name__}. Check the "
+            "address and this server's connection to the internet.",
+        )
+    status = response.status_code
+    if status == 200:
+        return Cin7Check(
+            ok=True,
+            status_code=status,
+            message=f"Cin7 Omni accepted the API user {username!r} and its key.",
+        )
+    if status == 401:
+        message = (
+            f"Cin7 Omni refused the API user {username!r} or its key (HTTP 401). Copy the API "
+            "Username and the connection's API Key from Cin7 Omni (Settings > Integrations & "
+            "API > API v1); a lost key must be regenerated there."
+        )
+    elif status == 403:
+        message = (
+            "Cin7 Omni accepted the credentials but the API connection may not read contacts "
+            "(HTTP 403): in Cin7 Omni, Settings > Integrations & API > API v1, allow Read on "
+            "Contacts, Sales Orders, Purchase Orders, Credit Notes, Products and Adjustments."
+        )
+    elif status == 429:
+        message = (
+            "Cin7 Omni's rate limit for this API key is used up (HTTP 429), so the credentials "
+            "could not be checked now; try again in a minute."
+        )
+    else:
+        message = f"Cin7 Omni answered HTTP {status} at {shown}; the credentials are not confirmed."
+    return Cin7Check(ok=False, status_code=status, message=message)
