@@ -17,9 +17,9 @@ def sign_in(page: Page, stack: ConsoleStack, person: Person, path: str = "/conso
     page.wait_for_load_state()
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     """Save a screenshot of a main screen for the docs (docs/screenshots/NAME.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -117,7 +117,7 @@ def test_a_tenants_bookkeeper_is_refused_another_tenants_pages(
         assert response is not None and response.status == 404, path
         assert theirs.name not in page.content(), path
     screenshot(page, "another-tenant-refused")
-    for path in ("/console/people",):
+    for path in ("/console/health", "/console/people", "/console/audit"):
         response = page.goto(f"{base}{path}")
         assert response is not None and response.status == 403, path
     # Nor can it be changed: a form posted to the other tenant is refused the same way.

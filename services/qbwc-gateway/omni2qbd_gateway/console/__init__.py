@@ -13,9 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omni2qbd_gateway.console import (
+    routes_audit,
     routes_auth,
     routes_connect,
+    routes_matching,
     routes_operator,
+    routes_reports,
     routes_review,
 )
 from omni2qbd_gateway.console.access import ConsoleState, SignInNeeded
@@ -38,7 +41,15 @@ def mount_console(app: FastAPI, runtime: ServiceRuntime, settings: AppSettings) 
     state = ConsoleState(runtime=runtime, settings=settings, templates=build_templates())
     app.state.console = state
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
-    for module in (routes_auth, routes_operator, routes_connect, routes_review):
+    for module in (
+        routes_auth,
+        routes_operator,
+        routes_connect,
+        routes_review,
+        routes_matching,
+        routes_reports,
+        routes_audit,
+    ):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
 
     @app.exception_handler(SignInNeeded)

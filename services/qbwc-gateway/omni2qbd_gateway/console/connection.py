@@ -1,23 +1,17 @@
-"""What the Connect screens show: the Cin7 connection, tested in words, and what the Web
-Connector's first run brought (company file, qbXML version, lists received)."""
+"""What the Connect screens show: the saved Cin7 connection, and what the Web Connector's
+first run brought (company file, QuickBooks product and version, lists received)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_fetcher.cin7_client import (
-    Cin7AuthError,
-    Cin7Client,
-    Cin7Error,
-    RetryPolicy,
-)
 from omni2qbd_gateway.lists import LIST_SPECS, cursors
+from omni2qbd_gateway.workflow.health import tenant_health
 from omni2qbd_shared.db.models import Cin7Credential, QbListItem, QbwcSession, Tenant, aware
 
 LIST_WORDS = {
@@ -33,49 +27,10 @@ LIST_WORDS = {
 
 
 @dataclass(frozen=True)
-class Cin7Check:
-    ok: bool
-    message: str
-
-
-@dataclass(frozen=True)
 class Cin7Summary:
     username: str
     base_url: str
     updated_at: datetime
-
-
-async def test_cin7(tenant_name: str, username: str, api_key: str, base_url: str) -> Cin7Check:
-    """One small read from Cin7 Omni with these credentials, the outcome in words."""
-    retry = RetryPolicy(attempts=2, base_delay=0.5, max_delay=2.0)
-    try:
-        async with Cin7Client(
-            tenant=tenant_name,
-            username=username,
-            api_key=api_key,
-            base_url=base_url,
-            retry=retry,
-            timeout=15.0,
-            max_limiter_wait=10.0,
-        ) as client:
-            rows = await client.list_page("Contacts", rows=1, fields="id")
-    except Cin7AuthError as exc:
-        if exc.status == 401:
-            return Cin7Check(
-                False,
-                "Cin7 Omni did not accept this API user name and key. Copy both from Cin7 Omni "
-                "(Settings > Integrations & API > API v1) and try again.",
-            )
-        return Cin7Check(
-            False,
-            "The key works, but this API connection may not read contacts. In Cin7 Omni, "
-            "edit the API connection and allow Read on Contacts, Sales Orders, Purchase "
-            "Orders, Credit Notes, Products and Stock.",
-        )
-    except (Cin7Error, httpx.HTTPError, ValueError) as exc:
-        return Cin7Check(False, f"Cin7 Omni could not be reached at {base_url}: {exc}")
-    found = "found contacts" if rows else "the account has no contacts yet"
-    return Cin7Check(True, f"Connected to Cin7 Omni as {username}: the key works ({found}).")
 
 
 async def cin7_summary(db: AsyncSession, tenant_id: str) -> Cin7Summary | None:
@@ -97,6 +52,7 @@ class FirstRun:
     complete: bool
     company_file: str | None = None
     qbxml_version: str | None = None
+    product: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
     outcome: str | None = None
@@ -134,11 +90,22 @@ async def first_run(db: AsyncSession, tenant: Tenant) -> FirstRun:
         if spec.list_type in read
     ]
     ended = session.state in ("closed", "expired", "failed")
+    quickbooks = (await tenant_health(db, tenant)).quickbooks
+    product = " ".join(
+        part
+        for part in (
+            quickbooks.product,
+            quickbooks.version,
+            quickbooks.country and f"({quickbooks.country})",
+        )
+        if part
+    )
     return FirstRun(
         ran=True,
         complete=ended and len(read) >= len(LIST_SPECS),
-        company_file=session.company_path or tenant.qb_company_path,
-        qbxml_version=session.qbxml_version,
+        company_file=quickbooks.company_file,
+        qbxml_version=quickbooks.qbxml_version,
+        product=product or None,
         started_at=aware(session.created_at),
         ended_at=aware(session.ended_at) if session.ended_at else None,
         outcome={

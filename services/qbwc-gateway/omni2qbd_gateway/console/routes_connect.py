@@ -13,9 +13,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from omni2qbd_gateway.console import connection
 from omni2qbd_gateway.console.access import Form, OnTenant, State, as_text, require_change
+from omni2qbd_gateway.console.flash import read_flash
+from omni2qbd_gateway.console.queue import tenant_links
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.qwc import QwcError, build_qwc, qwc_filename
-from omni2qbd_gateway.tenants import rotate_password, set_cin7_credentials
+from omni2qbd_gateway.tenants import rotate_password
+from omni2qbd_gateway.workflow import tenant_admin
+from omni2qbd_gateway.workflow.cin7_check import Cin7Check
+from omni2qbd_gateway.workflow.tenant_admin import save_cin7_credentials
 
 router = APIRouter()
 DEFAULT_CIN7_URL = "https://api.cin7.com/api/"
@@ -26,7 +31,7 @@ async def _connect_page(
     state: State,
     page: OnTenant,
     *,
-    cin7_result: connection.Cin7Check | None = None,
+    cin7_result: Cin7Check | None = None,
     password: str | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
@@ -34,6 +39,8 @@ async def _connect_page(
     async with state.db() as db:
         cin7 = await connection.cin7_summary(db, page.tenant.id)
         first_run = await connection.first_run(db, page.tenant)
+        admin = await tenant_admin.view(db, page.tenant.id)
+    message, kind = read_flash(state.secret_key, request)
     return render(
         state.templates,
         request,
@@ -49,6 +56,10 @@ async def _connect_page(
             "first_run": first_run,
             "default_cin7_url": DEFAULT_CIN7_URL,
             "typed": typed or {},
+            "admin": admin,
+            "message": message,
+            "message_kind": kind,
+            "tenant_links": tenant_links(),
         },
         status_code=status_code,
     )
@@ -67,24 +78,23 @@ async def save_cin7(request: Request, state: State, page: OnTenant, form: Form) 
     base_url = as_text(form.get("cin7_base_url")).strip() or DEFAULT_CIN7_URL
     typed = {"username": username, "base_url": base_url}
     if not username or not api_key:
-        result = connection.Cin7Check(
+        result = Cin7Check(
             ok=False, message="Enter both the API user name and the API key from Cin7 Omni."
         )
         return await _connect_page(
             request, state, page, cin7_result=result, typed=typed, status_code=422
         )
-    result = await connection.test_cin7(page.tenant.name, username, api_key, base_url)
-    if result.ok:
-        async with state.db() as db:
-            await set_cin7_credentials(
-                db,
-                page.tenant.id,
-                secret_key=state.secret_key,
-                username=username,
-                api_key=api_key,
-                base_url=base_url,
-                actor=page.viewer.person.email,
-            )
+    async with state.db() as db:
+        # Tested against Cin7 first; saved only when Cin7 accepted them.
+        result = await save_cin7_credentials(
+            db,
+            page.tenant.id,
+            username=username,
+            api_key=api_key,
+            base_url=base_url,
+            secret_key=state.secret_key,
+            actor=page.viewer.person.email,
+        )
     return await _connect_page(
         request,
         state,

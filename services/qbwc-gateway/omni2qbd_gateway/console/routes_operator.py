@@ -8,10 +8,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from omni2qbd_gateway.console import overview
 from omni2qbd_gateway.console.access import Form, Operator, SignedIn, State, as_list, as_text
+from omni2qbd_gateway.console.flash import read_flash, with_flash
 from omni2qbd_gateway.console.routes_auth import home_of
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.tenants import create_tenant
-from omni2qbd_gateway.workflow import users
+from omni2qbd_gateway.workflow import tenant_admin, users
 
 router = APIRouter()
 
@@ -22,11 +23,18 @@ async def home(request: Request, state: State, viewer: SignedIn) -> Response:
         return RedirectResponse(home_of(viewer.person), status_code=303)
     async with state.db() as db:
         rows = await overview.tenant_rows(db, viewer.person)
+    message, kind = read_flash(state.secret_key, request)
     return render(
         state.templates,
         request,
         "home.html",
-        {"viewer": viewer, "section": "tenants", "rows": rows},
+        {
+            "viewer": viewer,
+            "section": "tenants",
+            "rows": rows,
+            "message": message,
+            "message_kind": kind,
+        },
     )
 
 
@@ -140,3 +148,52 @@ async def reset_person(
         message=f"New password for {renewed.email}; their old one no longer works.",
         new_password=renewed,
     )
+
+
+@router.get("/health")
+async def health_page(request: Request, state: State, viewer: Operator) -> Response:
+    async with state.db() as db:
+        rows = await overview.tenant_rows(db, viewer.person)
+    return render(
+        state.templates,
+        request,
+        "health.html",
+        {"viewer": viewer, "section": "health", "rows": rows},
+    )
+
+
+@router.post("/tenants/{tenant_id}/lifecycle")
+async def tenant_lifecycle(
+    request: Request, state: State, viewer: Operator, tenant_id: str, form: Form
+) -> Response:
+    """Disable (the Web Connector is told why, the fetcher stops), enable, or delete."""
+    action = as_text(form.get("action"))
+    target = f"/console/tenants/{tenant_id}/connect"
+    try:
+        async with state.db() as db:
+            if action in ("disable", "enable"):
+                done = await tenant_admin.set_active(
+                    db,
+                    tenant_id,
+                    active=action == "enable",
+                    actor=viewer.person.email,
+                    reason=as_text(form.get("reason")).strip() or None,
+                )
+                message = f"{done.name} is {'enabled' if done.active else 'disabled'}."
+            elif action == "delete":
+                deleted = await tenant_admin.delete_tenant(
+                    db, tenant_id, confirm=as_text(form.get("confirm")), actor=viewer.person.email
+                )
+                message = (
+                    f"{deleted.name} and its data ({deleted.rows_deleted:,} rows) were deleted."
+                )
+                target = "/console/"
+            else:
+                raise HTTPException(422, "Choose disable, enable or delete.")
+    except tenant_admin.TenantNotFound as exc:
+        raise HTTPException(404, "There is no such tenant.") from exc
+    except tenant_admin.ConfirmationMismatch as exc:
+        return RedirectResponse(
+            with_flash(state.secret_key, target, f"Not deleted: {exc}.", "error"), status_code=303
+        )
+    return RedirectResponse(with_flash(state.secret_key, target, message), status_code=303)

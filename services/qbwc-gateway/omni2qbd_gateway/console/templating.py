@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from lxml import etree
 from starlette.responses import Response
 
 from omni2qbd_gateway.console import words
 from omni2qbd_shared.db.models import aware
+from omni2qbd_shared.xmlsafe import UnsafeXmlError, parse_xml
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -45,6 +47,18 @@ def when(value: datetime | str | None) -> str:
     return aware(moment).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def pretty_xml(text: str | None) -> str:
+    """qbXML indented for reading (parsed with entities, DTDs and network off)."""
+    if not text:
+        return ""
+    try:
+        root = parse_xml(text)
+    except (UnsafeXmlError, ValueError):
+        return text
+    body = etree.tostring(root.getroottree(), pretty_print=True, encoding="unicode")
+    return body if body.lstrip().startswith("<?xml") else f'<?xml version="1.0"?>\n{body}'
+
+
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
@@ -53,6 +67,8 @@ def build_templates() -> Jinja2Templates:
     env.filters["state_words"] = words.state_words
     env.filters["kind_words"] = words.kind_words
     env.filters["when"] = when
+    env.filters["qb_type_words"] = words.qb_type_words
+    env.filters["pretty_xml"] = pretty_xml
     env.globals["STATES"] = words.STATES
     env.globals["STATE_HINTS"] = words.STATE_HINTS
     env.globals["ROLE_WORDS"] = words.ROLE_WORDS

@@ -57,6 +57,16 @@ KIND_WORDS: dict[str, str] = {
     "item_add": "New item",
 }
 
+QB_TYPE_WORDS: dict[str, str] = {
+    "Invoice": "Invoice",
+    "Bill": "Bill",
+    "CreditMemo": "Credit memo",
+    "VendorCredit": "Vendor credit",
+    "JournalEntry": "Journal entry",
+    "Customer": "Customer (added to the customer list)",
+    "Vendor": "Vendor (added to the vendor list)",
+}
+
 ROLE_WORDS: dict[str, str] = {
     "operator": "Operator (every tenant)",
     "bookkeeper": "Bookkeeper",
@@ -92,3 +102,9 @@ def money_or_blank(value: object) -> str:
     """Like ``money``, but a zero is left blank (a debit/credit column shows one side)."""
     text = money(value)
     return "" if text in ("0.00", "(0.00)") else text
+
+
+def qb_type_words(qb_type: str | None) -> str:
+    if not qb_type:
+        return ""
+    return QB_TYPE_WORDS.get(qb_type, qb_type)

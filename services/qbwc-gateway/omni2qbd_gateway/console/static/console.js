@@ -39,7 +39,6 @@
     if (!source) { return; }
     var data = JSON.parse(source.textContent);
     var xs = data.months.map(function (_m, i) { return i; });
-    var bars = uPlot.paths.bars({ size: [0.35, 60], align: 0 });
     var width = Math.max(320, Math.min(el.clientWidth || 640, 900));
     var opts = {
       title: data.title,
@@ -59,7 +58,6 @@
           value: function (_u, v) { return money(v); } }
       ]
     };
-    void bars;
     el.innerHTML = "";
     new uPlot(opts, [xs, data.cin7, data.quickbooks], el);
     el.dataset.drawn = "true";
@@ -74,7 +72,17 @@
     initCharts(root);
   }
 
+  /* A message shown after a form travels in the address; take it out once shown, so a
+     reload later does not show it again. */
+  function forgetFlash() {
+    var url = new URL(window.location.href);
+    if (!url.searchParams.has("flash")) { return; }
+    ["flash", "flash_kind", "flash_sig"].forEach(function (k) { url.searchParams.delete(k); });
+    window.history.replaceState(null, "", url.pathname + (url.search || "") + url.hash);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    forgetFlash();
     init(document);
     document.body.addEventListener("htmx:afterSettle", function (event) { init(event.target); });
   });
