@@ -22,7 +22,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
     """Cin7 simulator and gateway up; one tenant ('Acme') connected and its documents mapped."""
     built = build_stack(tmp_path_factory.mktemp("console"))
@@ -34,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
         built.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def acme(stack: ConsoleStack) -> Account:
     """A tenant whose first Web Connector run read the lists, then fetched and mapped."""
     account = stack.create_account(0)
@@ -46,17 +46,17 @@ def acme(stack: ConsoleStack) -> Account:
     return account
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def operator(stack: ConsoleStack) -> Person:
     return stack.create_person("operator")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def bookkeeper(stack: ConsoleStack, acme: Account) -> Person:
     return stack.create_person("bookkeeper", acme.tenant_id)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (.ci/run does it)")

@@ -20,6 +20,7 @@ from omni2qbd_gateway.console import (
     routes_operator,
     routes_reports,
     routes_review,
+    routes_settings,
 )
 from omni2qbd_gateway.console.access import ConsoleState, SignInNeeded
 from omni2qbd_gateway.console.templating import STATIC_DIR, build_templates, render
@@ -49,6 +50,7 @@ def mount_console(app: FastAPI, runtime: ServiceRuntime, settings: AppSettings) 
         routes_matching,
         routes_reports,
         routes_audit,
+        routes_settings,
     ):
         app.include_router(module.router, prefix=PREFIX, include_in_schema=False)
 

@@ -33,6 +33,15 @@
     return v < 0 ? "(" + s + ")" : s;
   }
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+  /* "2025-03" -> "Mar 25": short enough for twelve labels under one chart. */
+  function monthLabel(text) {
+    var parts = String(text || "").split("-");
+    if (parts.length !== 2) { return String(text || ""); }
+    return MONTHS[parseInt(parts[1], 10) - 1] + " " + parts[0].slice(2);
+  }
+
   function drawChart(el) {
     if (el.dataset.drawn === "true" || typeof uPlot === "undefined") { return; }
     var source = document.getElementById(el.dataset.chart);
@@ -46,12 +55,12 @@
       height: 240,
       scales: { x: { time: false, range: [-0.6, xs.length - 0.4] } },
       axes: [
-        { values: function (_u, ticks) { return ticks.map(function (t) { return data.months[t] || ""; }); },
+        { values: function (_u, ticks) { return ticks.map(function (t) { return monthLabel(data.months[t]); }); },
           splits: function () { return xs; } },
         { values: function (_u, ticks) { return ticks.map(money); }, size: 80 }
       ],
       series: [
-        {},
+        { label: "Month", value: function (_u, v) { return v === null || v === undefined ? "" : data.months[v] || ""; } },
         { label: "Cin7 Omni", stroke: "#1f5fa8", fill: "rgba(31,95,168,0.55)", paths: uPlot.paths.bars({ size: [0.3, 50], align: -1 }),
           value: function (_u, v) { return money(v); } },
         { label: "QuickBooks", stroke: "#1e7a46", fill: "rgba(30,122,70,0.55)", paths: uPlot.paths.bars({ size: [0.3, 50], align: 1 }),
