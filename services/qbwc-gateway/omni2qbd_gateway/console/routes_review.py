@@ -26,7 +26,7 @@ from omni2qbd_gateway.console.words import KIND_WORDS, STATES
 
 router = APIRouter()
 HOME_LIMIT = 50
-PAGE_LIMIT = 100
+PAGE_LIMIT = 50
 KINDS = [(kind, label) for kind, label in KIND_WORDS.items() if kind not in ("cogs",)]
 
 
