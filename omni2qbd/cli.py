@@ -130,9 +130,17 @@ def tenant_create(
     cin7_base_url: Annotated[str | None, typer.Option("--cin7-base-url")] = None,
     qbxml_version: Annotated[str, typer.Option("--qbxml-version")] = "13.0",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
+    skip_cin7_check: Annotated[
+        bool, typer.Option("--skip-cin7-check", help="Save Cin7 credentials without testing")
+    ] = False,
 ) -> None:
-    """Create a tenant; prints its id and Web Connector user name and password."""
+    """Create a tenant; prints its id and Web Connector user name and password. Cin7
+    credentials, when given, are tested with Cin7 first."""
+    from omni2qbd.tenant_commands import check_cin7_or_exit
     from omni2qbd_gateway.tenants import create_tenant
+
+    if cin7_username is not None and cin7_api_key is not None and not skip_cin7_check:
+        check_cin7_or_exit(cin7_base_url, cin7_username, cin7_api_key)
 
     async def work(session: Any, settings: AppSettings) -> Any:
         return await create_tenant(
@@ -213,6 +221,7 @@ MOUNTS: list[tuple[str, str, typer.Typer]] = [
     ("omni2qbd_gateway.cli", "", app),
     ("omni2qbd.demo_cli", "demo", app),
     ("omni2qbd.user_commands", "user", app),
+    ("omni2qbd.tenant_commands", "", tenant_app),
 ]
 
 

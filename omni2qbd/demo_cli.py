@@ -70,6 +70,15 @@ def demo(
     for name, url in result.urls.items():
         typer.echo(f"  {name:<22} {url}")
     typer.echo("  Web Connector SOAP endpoint: " + result.urls["gateway"] + "/qbwc")
+    typer.echo(f"  {'JSON API':<22} {result.urls['gateway']}/api/v1 (docs at /api/v1/docs)")
+    typer.echo(f"  {'console':<22} {result.urls['gateway']}/console/")
+    typer.echo("Sign in with (new passwords on every run):")
+    for person in result.people:
+        typer.echo(f"  {person.role:<22} {person.email}  password {person.password}")
+    typer.echo(
+        "After Ctrl-C, `omni2qbd status` finds the demo's database in "
+        f"{data_dir} (or set OMNI2QBD_DATABASE_URL)."
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

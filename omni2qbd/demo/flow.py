@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd.demo.company import demo_settings, seed_company
+from omni2qbd.demo.people import DemoPerson, demo_people
 from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
 from omni2qbd.demo.progress import Snapshot, snapshot
 from omni2qbd.demo.summary import Summary, build_summary
@@ -77,6 +78,7 @@ class DemoRun:
     summary: Summary
     urls: dict[str, str]
     changed: str | None
+    people: list[DemoPerson] = field(default_factory=list)
 
 
 class DemoError(RuntimeError):
@@ -94,6 +96,7 @@ class Demo:
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
         self.urls: dict[str, str] = {}
+        self.people: list[DemoPerson] = []
         self._quickbooks_server: Any = None
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -169,6 +172,7 @@ class Demo:
         account = (await _get_json(f"{self.urls['cin7-simulator']}/_sim/tenants"))[0]
         tax_rate = await self._tax_rate(account["username"], account["connections"][0]["apiKey"])
         tenant, password = await self._tenant(account, tax_rate)
+        self.people = await demo_people(self.sessions, tenant.id)
         company = self._company(tenant, tax_rate)
         self._quickbooks_server = running_server(create_quickbooks_app(self.quickbooks))
         self.urls["quickbooks-simulator"] = self._quickbooks_server.__enter__()
@@ -243,7 +247,7 @@ class Demo:
         # Shown so a person can point the Web Connector simulator (or a real one) at it; the
         # demo tenant gets a new password on every run.
         self.urls["web-connector-password"] = password
-        return DemoRun(summary, dict(self.urls), changed)
+        return DemoRun(summary, dict(self.urls), changed, list(self.people))
 
     async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
         assert self.sessions is not None

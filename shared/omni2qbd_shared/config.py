@@ -43,7 +43,9 @@ class AppSettings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8103
     gateway_prefetch: int = Field(default=50, ge=1)
-    gateway_public_url: str = "https://localhost:8103"
+    # Plain HTTP is what the gateway serves on this machine, and the Web Connector accepts it
+    # for localhost only; anywhere else this must be the HTTPS address in front of it.
+    gateway_public_url: str = "http://localhost:8103"
     gateway_session_timeout_seconds: int = 900
     gateway_batch_max_requests: int = Field(default=50, ge=1)
     gateway_batch_max_bytes: int = Field(default=512 * 1024, ge=1024)

@@ -63,7 +63,7 @@ def test_approve_status_and_qwc_commands(env: str) -> None:
     )
     assert json.loads(rest.output)["approved"] == sorted(ids[1:])
     again = runner.invoke(cli, ["approve", "Cli Trading", ids[0], "--by", "Sam Lead"])
-    assert again.exit_code == 1 and "only ready or failed" in again.output
+    assert again.exit_code == 1 and "only ready entries can be approved" in again.output
 
     states = run_blocking(outbox_states(sessions, tenant["tenant_id"]))
     assert states[ids[0]].approved_by == "Robin Reviewer"
@@ -73,17 +73,19 @@ def test_approve_status_and_qwc_commands(env: str) -> None:
     async def audit() -> list[AuditLog]:
         async with sessions() as db:
             return list(
-                (await db.exec(select(AuditLog).where(AuditLog.action == "outbox.approved"))).all()
+                (await db.exec(select(AuditLog).where(AuditLog.action == "entries.approved"))).all()
             )
 
     actors = sorted(row.actor for row in run_blocking(audit()))
     assert actors == ["Robin Reviewer", "Sam Lead"]
 
-    status = runner.invoke(cli, ["status", "Cli Trading", "--json"])
+    status = runner.invoke(cli, ["status", "Cli Trading", "--all", "--json"])
     rows = json.loads(status.output)
     assert {r["state"] for r in rows} == {"approved"} and len(rows) == 3
-    text = runner.invoke(cli, ["status", "Cli Trading"]).output
+    text = runner.invoke(cli, ["status", "Cli Trading", "--all"]).output
     assert "APPROVED (3)" in text and "INV1" in text
+    summary = json.loads(runner.invoke(cli, ["status", "--json"]).output)
+    assert summary["by_state"]["approved"] == 3 and summary["needs_a_person"] == []
 
     qwc = runner.invoke(cli, ["qwc", "Cli Trading"])
     assert qwc.exit_code == 0, qwc.output

@@ -7,29 +7,63 @@ import asyncio
 import getpass
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.outbox import ApprovalError, approve, status_rows
+from omni2qbd_gateway.outbox import ApprovalError, status_rows
 from omni2qbd_gateway.qwc import QwcError, build_qwc
-from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
+from omni2qbd_gateway.status_report import status_report
+from omni2qbd_gateway.tenants import TenantNotFound, get_tenant, list_tenants
+from omni2qbd_gateway.workflow import approval
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.models import Tenant
 
 T = TypeVar("T")
 
 app = typer.Typer(help="QuickBooks Web Connector gateway commands.")
 
 
+DEMO_DATABASE = Path("var/demo/omni2qbd.db")
+
+
 def _settings() -> AppSettings:
     try:
-        return AppSettings()
+        settings = AppSettings()
     except ValidationError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    return _demo_database_if_none(settings)
+
+
+def _demo_database_if_none(settings: AppSettings) -> AppSettings:
+    """With no database configured and none at the default place, use the one
+    `omni2qbd demo` left here (saying so); with neither, say how to point at one."""
+    if "database_url" in settings.model_fields_set:
+        return settings
+    default = make_url(settings.database_url).database or ""
+    if default and Path(default).exists():
+        return settings
+    if DEMO_DATABASE.exists():
+        url = f"sqlite+aiosqlite:///{DEMO_DATABASE.resolve()}"
+        typer.echo(
+            f"(using the demo's database {DEMO_DATABASE}; set OMNI2QBD_DATABASE_URL for another)",
+            err=True,
+        )
+        return settings.model_copy(update={"database_url": url})
+    typer.echo(
+        f"error: there is no database at {default or settings.database_url}: set "
+        "OMNI2QBD_DATABASE_URL to yours (after `omni2qbd demo`, it is "
+        f"sqlite+aiosqlite:///{DEMO_DATABASE}), or create one with `omni2qbd migrate`",
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 def _run(work: Callable[[AsyncSession, AppSettings], Awaitable[T]]) -> T:
@@ -45,7 +79,7 @@ def _run(work: Callable[[AsyncSession, AppSettings], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (TenantNotFound, ApprovalError, QwcError) as exc:
+    except (TenantNotFound, ApprovalError, QwcError, approval.ActionRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
@@ -55,14 +89,15 @@ def approve_command(
     tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
     entry_ids: Annotated[list[str] | None, typer.Argument(help="Entry ids to approve")] = None,
     all_ready: Annotated[
-        bool, typer.Option("--all", help="Approve every entry that is ready (or failed)")
+        bool, typer.Option("--all", help="Approve every entry that is ready")
     ] = False,
     by: Annotated[
         str | None, typer.Option("--by", help="Who approves (default: your login name)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Approve entries for import into QuickBooks: the next Web Connector run sends them."""
+    """Approve entries for import into QuickBooks: the next Web Connector run sends them.
+    A new customer or vendor an entry needs is approved with it."""
     if all_ready == bool(entry_ids):
         typer.echo("error: give either --all or one or more ENTRY_IDs", err=True)
         raise typer.Exit(2)
@@ -70,31 +105,59 @@ def approve_command(
 
     async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         row = await get_tenant(session, tenant)
-        return await approve(session, row.id, None if all_ready else entry_ids, actor=actor)
+        scope = TenantScope(row.id, actor)
+        if all_ready:
+            return await approval.approve(session, scope, all_ready=True)
+        return await approval.approve(session, scope, entry_ids=entry_ids)
 
     result = _run(work)
     if as_json:
-        typer.echo(json.dumps({"approved": result.approved, "skipped": result.skipped}))
+        typer.echo(
+            json.dumps(
+                {
+                    "approved": [a.id for a in result.approved],
+                    "dependencies": [d.id for d in result.dependencies],
+                    "skipped": {r.id: r.reason for r in result.refused},
+                }
+            )
+        )
     else:
         typer.echo(f"approved {len(result.approved)} entries as {actor}")
-        for entry_id, why in result.skipped.items():
-            typer.echo(f"skipped {entry_id}: {why}")
-    if result.skipped and not result.approved:
+        for dependency in result.dependencies:
+            typer.echo(f"  with the {dependency.label}, which they need")
+        for refused in result.refused:
+            typer.echo(f"not approved {refused.id}: {refused.reason}")
+    if result.refused and not result.approved:
         raise typer.Exit(1)
 
 
 @app.command("status")
 def status_command(
-    tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
+    tenant: Annotated[
+        str | None,
+        typer.Argument(help="Tenant id, Web Connector user name or name (optional with one)"),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every entry version, history included")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """List a tenant's entries by state, with their QuickBooks outcome."""
+    """A tenant's entries by state and kind, and every entry that needs a person."""
 
     async def work(session: AsyncSession, _settings: AppSettings) -> Any:
-        row = await get_tenant(session, tenant)
-        return row.name, await status_rows(session, row.id)
+        row = await _only_or_named_tenant(session, tenant)
+        if show_all:
+            return row.name, await status_rows(session, row.id)
+        return row.name, await status_report(session, row.id, row.name)
 
-    name, rows = _run(work)
+    name, found = _run(work)
+    if not show_all:
+        if as_json:
+            typer.echo(json.dumps(found.as_json()))
+        else:
+            typer.echo("\n".join(found.render()))
+        return
+    rows = found
     if as_json:
         typer.echo(
             json.dumps(
@@ -135,6 +198,16 @@ def status_command(
             f"  {r.entry_id}  {r.entry_kind:<13} {r.ref_number or '-':<12} {r.source}{who}{qb}"
             f"{outcome}"
         )
+
+
+async def _only_or_named_tenant(session: AsyncSession, tenant: str | None) -> Tenant:
+    if tenant is not None:
+        return await get_tenant(session, tenant)
+    tenants = await list_tenants(session)
+    if len(tenants) == 1:
+        return tenants[0]
+    names = ", ".join(repr(t.name) for t in tenants) or "none yet"
+    raise TenantNotFound(f"name the tenant: `omni2qbd status TENANT` (tenants: {names})")
 
 
 @app.command("qwc")

@@ -23,6 +23,9 @@ class CompanySpec(BaseModel):
     file_id: str | None = None
     edition: str | None = None
     seed_demo: bool = False
+    # An application (OwnerID) connecting for the first time: the Web Connector writes the
+    # .qwc file's FileID into the company file under that OwnerID (reference §2).
+    owner_id: str | None = None
 
 
 class SeedBody(BaseModel):
@@ -84,9 +87,16 @@ def create_app(sim: QuickBooksSimulator | None = None) -> FastAPI:
 
     @app.put("/companies/{company}")
     def create_company(company: str, spec: CompanySpec) -> dict[str, object]:
+        connecting = spec.owner_id is not None
         found = sim.company(
-            company, file_id=spec.file_id, edition=spec.edition, seed_demo=spec.seed_demo
+            company,
+            file_id=None if connecting else spec.file_id,
+            edition=spec.edition,
+            seed_demo=spec.seed_demo,
         )
+        if connecting and found.owner_id != spec.owner_id:
+            found.owner_id = str(spec.owner_id)
+            found.file_id = spec.file_id or found.file_id
         return found.info()
 
     @app.get("/companies/{company}")

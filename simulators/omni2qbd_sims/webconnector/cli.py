@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import typer
 
@@ -69,6 +71,8 @@ def webconnector(
     backend: QuickBooksSimulator | str
     if quickbooks:
         backend = quickbooks
+        if application is not None:
+            _connect_company(quickbooks, company, application, seed_demo)
     else:
         backend = QuickBooksSimulator()
         opened = backend.company(
@@ -100,3 +104,24 @@ def webconnector(
                 typer.echo(f"request:\n{request}\nresponse:\n{response}")
         failed = failed or bool(report.errors)
     raise typer.Exit(1 if failed else 0)
+
+
+def _connect_company(quickbooks: str, company: str, application: Any, seed_demo: bool) -> None:
+    """Open the company file in the QuickBooks simulator server as the Web Connector does on
+    an application's first connection: created if missing, the .qwc's FileID written in."""
+    import httpx
+
+    url = f"{quickbooks.rstrip('/')}/companies/{quote(company, safe='')}"
+    spec = {
+        "file_id": application.file_id,
+        "owner_id": application.owner_id,
+        "seed_demo": seed_demo,
+    }
+    try:
+        answer = httpx.put(url, json=spec, timeout=30)
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: the QuickBooks simulator at {quickbooks} cannot be reached: {exc}")
+        raise typer.Exit(2) from exc
+    if answer.status_code != 200:
+        typer.echo(f"error: the QuickBooks simulator refused company {company}: {answer.text}")
+        raise typer.Exit(2)

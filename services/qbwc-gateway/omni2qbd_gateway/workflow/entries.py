@@ -199,6 +199,7 @@ def item_view(row: OutboxItem, base_url: str | None) -> EntryItem:
         total=_total(body.get("total")),
         currency=str(body.get("currency") or "USD"),
         findings=_findings(body),
+        status_message=row.last_status_message,
         updated_at=aware(row.updated_at),
     )
 

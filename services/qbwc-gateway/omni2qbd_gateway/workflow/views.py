@@ -35,6 +35,9 @@ class EntryItem(BaseModel):
     total: str | None
     currency: str
     findings: list[FindingView]
+    status_message: str | None = Field(
+        None, description="QuickBooks' answer, or why the entry is in its state, in words"
+    )
     updated_at: datetime
 
 
