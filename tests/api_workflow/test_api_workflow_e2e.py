@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from omni2qbd_gateway.outbox import approve
-from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import QbLink
+from omni2qbd_shared.db.models import OutboxItem, QbLink
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import Topology
 from tests.api.api_helpers import api_client, new_person, sign_in
@@ -35,10 +33,12 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 ACME, GLOBEX, NORTHWIND, HOOLI, SUPPLIER = 7001, 7002, 7003, 7004, 8001
 
 
-async def approve_ids(stack: Stack, entry_ids: list[str]) -> None:
-    async with unit_of_work(stack.sessions) as db:
-        result = await approve(db, stack.tenant.tenant_id, entry_ids, actor=stack.bookkeeper.email)
-    assert sorted(result.approved) == sorted(entry_ids), result.skipped
+async def approve_ids(stack: Stack, entry_ids: list[str]) -> dict[str, Any]:
+    """Import pressed, through the API; what was approved is exactly what was asked for."""
+    result: dict[str, Any] = await post(stack, "/entries/approve", {"entry_ids": entry_ids})
+    assert result["refused"] == [], result
+    assert sorted(e["id"] for e in result["approved"]) == sorted(entry_ids)
+    return result
 
 
 async def get(stack: Stack, path: str, **params: Any) -> Any:
@@ -79,6 +79,7 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         company.add_customer("Globex")
         company.add_customer("Northwind Traders Retail")
         company.add_item("Widget Blue", item_type="ItemNonInventory", account="Sales")
+        company.add_item("Gadget", item_type="ItemNonInventory", account="Sales")
         await stack.web_connector_run()  # the first run mirrors the QuickBooks lists
 
         when = now_utc()
@@ -151,6 +152,8 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         await post(
             stack, "/items/WIDGET-BLUE/match", {"list_id": widget["proposals"][0]["list_id"]}
         )
+        exact_items = await post(stack, "/items/matches/confirm-exact")
+        assert [c["code"] for c in exact_items["confirmed"]] == ["GADGET"]
 
         async def rechecked() -> bool:
             north = await stack.live_item("invoice", so["Northwind Traders"])
@@ -177,11 +180,14 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         wanted = [
             *[await stack.live_item("invoice", cin7_id) for cin7_id in so.values()],
             await stack.live_item("bill", str(bill_po)),
-            await stack.live_item("customer_add", str(HOOLI)),
-            await stack.live_item("journal", month),
         ]
         assert all(item is not None and item.state == "ready" for item in wanted), wanted
-        await approve_ids(stack, [item.entry_id for item in wanted if item is not None])
+        approval = await approve_ids(stack, [item.entry_id for item in wanted if item is not None])
+        # Hooli's new customer goes with its invoice, and is named.
+        hooli_add = await stack.live_item("customer_add", str(HOOLI))
+        assert hooli_add is not None
+        assert [d["id"] for d in approval["dependencies"]] == [hooli_add.entry_id]
+        wanted.append(hooli_add)
         # Renamed in QuickBooks before the run: the match is the ListID, so it still holds.
         company.rename_customer("Acme Corp.", "ACME Corporation (East)")
         dropped = await stack.web_connector_run(drop_connection_after_set=2)
@@ -190,6 +196,21 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         await stack.web_connector_run()
         posted = {i.entry_id: i.state for i in await stack.outbox()}
         assert {posted[item.entry_id] for item in wanted if item is not None} == {"posted"}
+
+        # COGS follows the revenue: the month's journal counts each order once its invoice is in
+        # QuickBooks; it is approved when it holds all four (2x10 + 18.50 + 3x18.50 + 2x20).
+        async def cogs_journal() -> OutboxItem | None:
+            item = await stack.live_item("journal", month)
+            complete = item is not None and Decimal(item.body["total"]) == Decimal("134.00")
+            return item if complete and item.state in ("ready", "posted") else None
+
+        journal_item = await wait_for(cogs_journal, "the month's COGS journal")
+        if journal_item.state == "ready":
+            await approve_ids(stack, [journal_item.entry_id])
+            await stack.web_connector_run()
+        assert {i.state for i in await stack.outbox() if i.entry_id == journal_item.entry_id} == {
+            "posted"
+        }
         invoices = company.transactions("Invoice")
         assert len(invoices) == 4  # exactly once each, despite the lost response
         assert len(company.transactions("Bill")) == 1
@@ -208,7 +229,9 @@ async def test_from_cin7_to_quickbooks_through_the_api(
 
         async def reimports_listed() -> list[dict[str, Any]] | None:
             items = (await get(stack, "/reimports"))["items"]
-            return items if len(items) == 2 else None
+            ready = {i.entry_id for i in await stack.outbox() if i.state == "ready"}
+            arrived = len(items) == 2 and all(r["entry_id"] in ready for r in items)
+            return items if arrived else None
 
         listed = {
             r["document"]["cin7_id"]: r for r in await wait_for(reimports_listed, "re-imports")
@@ -266,6 +289,10 @@ async def test_from_cin7_to_quickbooks_through_the_api(
             lambda: _cogs_settled(stack, month), "the re-posted COGS month to show no difference"
         )
         assert settled["posted"]["txn_id"] == cogs_txn
+        closed = await get(stack, "/cogs", month="2020-01")  # past cogs.months_open (1)
+        assert closed["status"] == "closed" and "closed" in closed["next_step"]
+        bad = await stack.api.get(f"{stack.tenant_url}/cogs", params={"month": "2026-13"})
+        assert bad.status_code == 422 and "YYYY-MM" in bad.text
 
         # ---- reconciliation finds what was planted in the company file ------------------------
         day = when.astimezone(ZoneInfo("America/New_York")).date().isoformat()
@@ -290,8 +317,10 @@ async def test_from_cin7_to_quickbooks_through_the_api(
             stack, "/reconciliation/inventory-adjustment", {"month": month}, status=201
         )
         assert adjustment["difference"] == "-33.10" and adjustment["state"] == "approved"
-        await post(stack, "/reconciliation/refresh", {"month": month}, status=202)
-        await stack.web_connector_run()  # posts the adjustment, then reads QuickBooks again
+        await stack.web_connector_run()  # posts the adjustment
+        stale = await get(stack, "/reconciliation", month=month)
+        assert stale["quickbooks_status"] == "stale" and stale["reading_requested"]
+        await stack.web_connector_run()  # reads QuickBooks again
         rows = {r["measure"]: r for r in (await get(stack, "/reconciliation", month=month))["rows"]}
         assert rows["inventory"]["difference"] == "0.00", rows["inventory"]
         year, number = (int(p) for p in month.split("-"))
@@ -302,25 +331,42 @@ async def test_from_cin7_to_quickbooks_through_the_api(
             month,
         ]
         assert ranged["quickbooks_status"] == "waiting"  # a new range is read at the next run
+        again = await post(stack, "/reconciliation/refresh", {"from": previous, "to": month}, 202)
+        assert again["state"] == "requested"  # the same waiting reading, not a second one
         await stack.web_connector_run()
         ranged = await get(stack, "/reconciliation", **{"from": previous, "to": month})
         empty, current = ranged["months"]
         assert {r["difference"] for r in empty["rows"]} == {"0.00"}
         assert {r["measure"]: r["difference"] for r in current["rows"]}["inventory"] == "0.00"
 
-        # ---- another tenant's bookkeeper, and no token, get nothing ----------------------------
+        # ---- every route of this area: another tenant's bookkeeper and no token get nothing --
         other_tenant = await new_tenant(stack.sessions, "Other Books")
         stranger = await new_person(stack.sessions, "bookkeeper", [other_tenant.tenant_id])
+        entry_id = listed[so["Globex"]]["entry_id"]
+        routes = [
+            ("GET", "/contacts/matches", None),
+            ("POST", "/contacts/matches/confirm-exact", None),
+            ("POST", "/items/matches/confirm-exact", None),
+            ("POST", f"/contacts/{ACME}/match", {"create": True}),
+            ("GET", "/items/matches", None),
+            ("POST", "/items/WIDGET-BLUE/match", {"list_id": "x"}),
+            ("GET", "/reimports", None),
+            ("GET", f"/entries/{entry_id}/changes", None),
+            ("GET", f"/cogs?month={month}", None),
+            ("GET", f"/reconciliation?month={month}", None),
+            ("POST", "/reconciliation/refresh", {"month": month}),
+            ("POST", "/reconciliation/inventory-adjustment", {"month": month}),
+        ]
         async with api_client(stack.gateway) as anonymous:
             token = await sign_in(anonymous, stranger)
-            for path in ("/contacts/matches", "/items/matches", "/reimports", "/reconciliation"):
-                assert (await anonymous.get(f"{stack.tenant_url}{path}")).status_code == 401
+            for method, path, body in routes:
+                response = await anonymous.request(method, f"{stack.tenant_url}{path}", json=body)
+                assert response.status_code == 401, (method, path)
         async with api_client(stack.gateway, token) as other:
-            for path in ("/contacts/matches", "/items/matches", "/reimports"):
-                assert (await other.get(f"{stack.tenant_url}{path}")).status_code == 404
-            assert (
-                await other.post(f"{stack.tenant_url}/contacts/{ACME}/match", json={"create": True})
-            ).status_code == 404
+            for method, path, body in routes:
+                response = await other.request(method, f"{stack.tenant_url}{path}", json=body)
+                assert response.status_code == 404, (method, path, response.text)
+                assert response.json() == {"detail": "no such tenant"}
 
 
 async def _cogs_settled(stack: Stack, month: str) -> dict[str, Any] | None:

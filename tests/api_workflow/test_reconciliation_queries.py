@@ -85,6 +85,8 @@ def test_month_ranges_are_checked() -> None:
     assert months_between("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
     with pytest.raises(MonthError, match="YYYY-MM"):
         months_between("2026-13", "2026-14")
+    with pytest.raises(MonthError, match="YYYY-MM"):
+        months_between("9999-12", "9999-12")
     with pytest.raises(MonthError, match="ends before"):
         months_between("2026-05", "2026-04")
 
@@ -112,6 +114,8 @@ def test_the_simulator_answers_every_query_faithfully_and_the_answers_are_read()
     assert Decimal(by_ref["INV-1"]["amount"]) == Decimal("300.00")
     assert by_ref["INV-2"]["is_pending"] is True
     assert Decimal(by_ref["B-1"]["amount"]) == Decimal("500.00")
+    assert Decimal(by_ref["B-1"]["inventory_amount"]) == Decimal("500.00")
+    assert Decimal(by_ref["INV-1"]["inventory_amount"]) == Decimal("0.00")
     assert Decimal(by_ref["COGS202610"]["amount"]) == Decimal("120.00")
     assert Decimal(by_ref["COGS202610"]["inventory_amount"]) == Decimal("-120.00")
     assert Decimal(by_ref["HAND1"]["amount"]) == Decimal("0.00")

@@ -38,6 +38,8 @@ TXN_QUERIES: dict[str, tuple[str, tuple[str, ...], int]] = {
     "VendorCredit": ("VendorCreditQueryRq", ("CreditAmount",), -1),
     "JournalEntry": ("JournalEntryQueryRq", (), 1),
 }
+# Lines are read where they can post to the Inventory Asset or COGS account.
+WITH_LINES = ("Bill", "VendorCredit", "JournalEntry")
 MEASURE_OF = {
     "Invoice": "sales",
     "CreditMemo": "sales",
@@ -62,6 +64,8 @@ def parse_month(value: str) -> date:
     """``YYYY-MM`` -> the first day of that month; a plain error otherwise."""
     try:
         year, month = (int(part) for part in value.split("-"))
+        if not 1900 <= year <= 9000:
+            raise ValueError(year)
         return date(year, month, 1)
     except ValueError as exc:
         raise MonthError(f"{value!r} is not a month; write it as YYYY-MM, e.g. 2026-11") from exc
@@ -118,7 +122,7 @@ def reconciliation_requests(
     months = months_between(from_month, to_month)
     first, last = parse_month(months[0]), month_end(months[-1])
     requests = [
-        _txn_query(tag, f"{REQUEST_PREFIX}{txn_type}", first, last, txn_type == "JournalEntry")
+        _txn_query(tag, f"{REQUEST_PREFIX}{txn_type}", first, last, txn_type in WITH_LINES)
         for txn_type, (tag, _, _) in TXN_QUERIES.items()
     ]
     requests += [_trial_balance(month, accounts.inventory_asset) for month in months]
@@ -149,16 +153,18 @@ def _same_account(ref: etree._Element | None, name: str) -> bool:
     return full_name is not None and full_name.strip().casefold() == name.strip().casefold()
 
 
-def _journal_net(ret: etree._Element, account: str) -> Decimal:
-    """Debits minus credits a journal posts to ``account``."""
+# Ret line tag -> the side it posts its account on (+1 debit, -1 credit).
+LINE_SIDES = {"JournalDebitLine": 1, "JournalCreditLine": -1, "ExpenseLineRet": 1}
+
+
+def _account_net(ret: etree._Element, account: str, sign: int = 1) -> Decimal:
+    """Debits minus credits the lines of a transaction post to ``account`` (a vendor
+    credit's expense lines credit their account: ``sign`` -1)."""
     net = Decimal("0.00")
     for line in ret:
-        tag = str(line.tag)
-        if tag not in ("JournalDebitLine", "JournalCreditLine"):
-            continue
-        if _same_account(line.find("AccountRef"), account):
-            amount = _amount(line.findtext("Amount"))
-            net += amount if tag == "JournalDebitLine" else -amount
+        side = LINE_SIDES.get(str(line.tag))
+        if side is not None and _same_account(line.find("AccountRef"), account):
+            net += side * sign * _amount(line.findtext("Amount"))
     return net
 
 
@@ -179,9 +185,9 @@ def _transaction(
         "is_pending": (text_of(ret, "IsPending") or "").lower() == "true",
         "memo": text_of(ret, "Memo"),
     }
+    row["inventory_amount"] = str(_account_net(ret, accounts.inventory_asset, sign))
     if txn_type == "JournalEntry":
-        row["amount"] = str(_journal_net(ret, accounts.cogs))
-        row["inventory_amount"] = str(_journal_net(ret, accounts.inventory_asset))
+        row["amount"] = str(_account_net(ret, accounts.cogs))
     else:
         total = sum((_amount(ret.findtext(f)) for f in fields), Decimal("0.00"))
         if txn_type == "CreditMemo" and ret.find("TotalAmount") is None:

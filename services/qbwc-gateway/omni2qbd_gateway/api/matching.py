@@ -108,6 +108,16 @@ class BulkConfirmResult(BaseModel):
     confirmed: list[ConfirmedMatch]
 
 
+class ConfirmedItem(BaseModel):
+    code: str
+    list_id: str
+    name: str
+
+
+class BulkItemConfirmResult(BaseModel):
+    confirmed: list[ConfirmedItem]
+
+
 @router.get(
     "/tenants/{tenant_id}/contacts/matches", response_model=ContactMatchPage, responses=PROBLEMS
 )
@@ -198,3 +208,18 @@ async def match_item(
         raise HTTPException(exc.status, str(exc)) from None
     publish_soon(request)
     return ItemMatchResult.model_validate(result)
+
+
+@router.post(
+    "/tenants/{tenant_id}/items/matches/confirm-exact",
+    response_model=BulkItemConfirmResult,
+    responses=PROBLEMS,
+)
+async def confirm_exact_items(
+    request: Request, access: TenantAccess = Depends(write_access)
+) -> BulkItemConfirmResult:
+    """Confirm every proposed product code whose best proposal is its exact item name."""
+    async with unit_of_work(database(request)) as db:
+        result = await matching.confirm_exact_items(db, access.scope, actor=access.scope.actor)
+    publish_soon(request)
+    return BulkItemConfirmResult.model_validate(result)

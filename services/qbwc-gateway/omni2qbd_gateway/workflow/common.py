@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.plan import CONTACT_KINDS, TXN_TYPES
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import FetchedDocument, utcnow
 from omni2qbd_shared.db.settings_store import latest_settings
 from omni2qbd_shared.tenant_settings import TenantSettings
 
+# Entry kind -> QuickBooks transaction type (contact adds are list elements, not transactions).
+TRANSACTION_TYPES = {k: v for k, v in TXN_TYPES.items() if k not in CONTACT_KINDS}
 # Mapper states of entry rows that no longer stand for the document.
 RETIRED = ("superseded", "void")
 IN_QUICKBOOKS = ("posted", "locked")

@@ -593,33 +593,45 @@ async def confirm_item(
     }
 
 
+def single_exact(proposals: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The proposal to confirm in bulk: the best one, when it is the only exact name (two
+    QuickBooks names equal after normalising leave the choice to a person)."""
+    exact = [p for p in proposals if p["reason"] == "exact name"]
+    return exact[0] if proposals and len(exact) == 1 and proposals[0] is exact[0] else None
+
+
 async def confirm_exact_contacts(
     session: AsyncSession, scope: TenantScope, *, actor: str
 ) -> dict[str, Any]:
     """Bulk confirm: every proposed contact whose best proposal is its exact name."""
     confirmed: list[dict[str, Any]] = []
     for row in await contact_matches(session, scope, "proposed"):
-        best = row["proposals"][0]
-        exact = [p for p in row["proposals"] if p["reason"] == "exact name"]
-        if best["reason"] != "exact name" or len(exact) != 1:
-            continue  # not exact, or two QuickBooks names equal after normalising: a person picks
+        best = single_exact(row["proposals"])
+        if best is None:
+            continue
+        key = row["cin7_contact_id"]
+        list_id, name = best["list_id"], best["name"]
         await _store_match(
-            session,
-            scope,
-            row["cin7_kind"],
-            row["cin7_contact_id"],
-            best["list_type"],
-            best["list_id"],
-            best["name"],
-            actor,
+            session, scope, row["cin7_kind"], key, best["list_type"], list_id, name, actor
         )
-        confirmed.append(
-            {
-                "cin7_contact_id": row["cin7_contact_id"],
-                "list_id": best["list_id"],
-                "name": best["name"],
-            }
-        )
+        confirmed.append({"cin7_contact_id": key, "list_id": list_id, "name": name})
     if confirmed:
         _announce(session, scope, actor, [c["cin7_contact_id"] for c in confirmed])
+    return {"confirmed": confirmed}
+
+
+async def confirm_exact_items(
+    session: AsyncSession, scope: TenantScope, *, actor: str
+) -> dict[str, Any]:
+    """Bulk confirm: every proposed product code whose best proposal is one exact item name."""
+    confirmed: list[dict[str, Any]] = []
+    for row in await item_matches(session, scope, "proposed"):
+        best = single_exact(row["proposals"])
+        if best is None:
+            continue
+        code, list_id, name = row["code"], best["list_id"], best["name"]
+        await _store_match(session, scope, "product", code, "item", list_id, name, actor)
+        confirmed.append({"code": code, "list_id": list_id, "name": name})
+    if confirmed:
+        _announce(session, scope, actor, [f"product:{c['code']}" for c in confirmed])
     return {"confirmed": confirmed}

@@ -35,7 +35,13 @@ from omni2qbd_gateway.reconciliation_queries import (
     parse_month,
 )
 from omni2qbd_gateway.workflow import audit
-from omni2qbd_gateway.workflow.common import IN_QUICKBOOKS, RETIRED, money_text, tenant_settings
+from omni2qbd_gateway.workflow.common import (
+    IN_QUICKBOOKS,
+    RETIRED,
+    TRANSACTION_TYPES,
+    money_text,
+    tenant_settings,
+)
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import (
@@ -68,8 +74,6 @@ SIGNED_KINDS = {
     "bill": ("purchases", 1),
     "vendor_credit": ("purchases", -1),
 }
-QB_TYPE_OF = {"invoice": "Invoice", "credit_memo": "CreditMemo", "bill": "Bill"}
-QB_TYPE_OF |= {"vendor_credit": "VendorCredit", "journal": "JournalEntry"}
 ADJUSTMENT_SOURCE = "reconciliation"
 # Adjustment entry ids are derived from what they adjust, so approving twice is recognised.
 ADJUSTMENT_NAMESPACE = uuid.UUID("0b7f4f5e-6a52-4c1e-9f1e-3c0de5a7b1d2")
@@ -150,6 +154,18 @@ async def latest_reading(
     return None
 
 
+async def _written_since(
+    session: AsyncSession, scope: TenantScope, reading: ReconciliationSnapshot
+) -> bool:
+    """Did the bridge post or modify anything in QuickBooks after this reading?"""
+    if reading.answered_at is None:
+        return False
+    newer = await session.exec(
+        scope.select(QbLink).where(col(QbLink.updated_at) > aware(reading.answered_at)).limit(1)
+    )
+    return newer.first() is not None
+
+
 # -- the Cin7 side ------------------------------------------------------------------------------
 
 
@@ -173,7 +189,7 @@ async def current_documents(
     """The newest live version of every document's entry, dated on or before ``last_day``."""
     statement = scope.select(EntryRow).where(
         col(EntryRow.state).not_in([*RETIRED, "current"]),
-        col(EntryRow.entry_kind).in_(list(QB_TYPE_OF)),
+        col(EntryRow.entry_kind).in_(list(TRANSACTION_TYPES)),
         col(EntryRow.txn_date) <= last_day,
     )
     newest: dict[tuple[str, str, str], EntryRow] = {}
@@ -305,7 +321,7 @@ def _doc_row(
         "document": doc.label,
         "kind": doc.row.source_kind,
         "cin7_id": doc.row.cin7_id,
-        "qb_type": QB_TYPE_OF.get(doc.row.entry_kind),
+        "qb_type": TRANSACTION_TYPES.get(doc.row.entry_kind),
         "txn_id": doc.link.txn_id if doc.link else None,
         "ref_number": doc.entry.ref_number,
         "txn_date": doc.row.txn_date,
@@ -452,8 +468,9 @@ async def reconciliation(
     settings = await tenant_settings(session, scope)
     accounts = accounts_of(settings)
     reading = await latest_reading(session, scope, months)
+    stale = reading is not None and await _written_since(session, scope, reading)
     waiting = await open_reading(session, scope)
-    if reading is None and waiting is None:
+    if (reading is None or stale) and waiting is None:
         waiting = await request_reading(session, scope, from_month, to_month, actor=actor)
     documents = await current_documents(session, scope, month_end(months[-1]).isoformat())
     result_months = []
@@ -470,9 +487,14 @@ async def reconciliation(
         )
         result_months.append({"month": month, "rows": rows})
     if reading is not None:
-        status = "answered"
+        status = "stale" if stale else "answered"
         read_at = aware(reading.answered_at or reading.requested_at)
-        note = f"QuickBooks as read on {read_at.isoformat()}"
+        note = f"QuickBooks as read on {read_at.isoformat()}" + (
+            "; the bridge has written to QuickBooks since, so the next Web Connector run reads "
+            "it again"
+            if stale
+            else ""
+        )
     else:
         status = "waiting"
         note = (
@@ -557,6 +579,12 @@ async def approve_inventory_adjustment(
             409,
         )
     view = await reconciliation(session, scope, month, month, actor=actor)
+    if view["quickbooks_status"] != "answered":
+        raise ReconciliationError(
+            "the bridge has written to QuickBooks since it was last read: run the Web Connector "
+            f"(it reads QuickBooks again), then approve the adjustment for {month}",
+            409,
+        )
     row = next(r for r in view["months"][0]["rows"] if r["measure"] == "inventory")
     if row["difference"] is None or Decimal(row["difference"]) == ZERO:
         raise ReconciliationError(f"the inventory of {month} has no difference to adjust", 409)

@@ -15,7 +15,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.outcomes import describe_entry
-from omni2qbd_gateway.workflow.common import RETIRED
+from omni2qbd_gateway.workflow.common import RETIRED, TRANSACTION_TYPES
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import OutboxItem, QbLink
@@ -23,13 +23,6 @@ from omni2qbd_shared.db.models import OutboxItem, QbLink
 # Identity, provenance and review notes differ between any two versions; they are not changes
 # a bookkeeper acts on.
 IGNORED = {"source", "external_guid", "findings", "tenant_id", "key", "depends_on"}
-QB_TYPES = {
-    "invoice": "Invoice",
-    "credit_memo": "CreditMemo",
-    "bill": "Bill",
-    "vendor_credit": "VendorCredit",
-    "journal": "JournalEntry",
-}
 Status = Literal["draft", "locked"]
 
 
@@ -84,7 +77,7 @@ def _actions(
     status: Status, what: str, link: QbLink, changes: list[dict[str, Any]], entry_id: str
 ) -> dict[str, str]:
     fields = ", ".join(c["field"] for c in changes[:8]) + (" ..." if len(changes) > 8 else "")
-    qb_type = QB_TYPES.get(link.entry_kind, link.qb_txn_type)
+    qb_type = TRANSACTION_TYPES.get(link.entry_kind, link.qb_txn_type)
     if status == "draft":
         return {
             "quickbooks": (
@@ -139,7 +132,7 @@ async def _describe(
         "entry_id": newest.id,
         "posted_entry_id": posted.id,
         "document": {"kind": link.source_kind, "cin7_id": link.cin7_id, "label": what},
-        "qb_type": QB_TYPES.get(link.entry_kind, link.qb_txn_type),
+        "qb_type": TRANSACTION_TYPES.get(link.entry_kind, link.qb_txn_type),
         "txn_id": link.txn_id,
         "edit_sequence": link.edit_sequence,
         "state": newest_item.state if newest_item is not None else newest.state,
@@ -155,7 +148,7 @@ async def reimports(session: AsyncSession, scope: TenantScope) -> list[dict[str,
     links = (await session.exec(scope.select(QbLink))).all()
     found = []
     for link in links:
-        if link.entry_kind not in QB_TYPES:
+        if link.entry_kind not in TRANSACTION_TYPES:
             continue
         rows = await _document_rows(session, scope, link.entry_kind, link.source_kind, link.cin7_id)
         described = await _describe(session, scope, link, rows)
