@@ -35,11 +35,11 @@
 
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-  /* "2025-03" -> "Mar 25": short enough for twelve labels under one chart. */
+  /* "2025-03" -> "Mar" over "2025": narrow enough for twelve labels under one chart. */
   function monthLabel(text) {
     var parts = String(text || "").split("-");
     if (parts.length !== 2) { return String(text || ""); }
-    return MONTHS[parseInt(parts[1], 10) - 1] + " " + parts[0].slice(2);
+    return MONTHS[parseInt(parts[1], 10) - 1] + "\n" + parts[0];
   }
 
   function drawChart(el) {
@@ -56,14 +56,14 @@
       scales: { x: { time: false, range: [-0.6, xs.length - 0.4] } },
       axes: [
         { values: function (_u, ticks) { return ticks.map(function (t) { return monthLabel(data.months[t]); }); },
-          splits: function () { return xs; } },
+          splits: function () { return xs; }, size: 48, font: "11px system-ui, sans-serif" },
         { values: function (_u, ticks) { return ticks.map(money); }, size: 80 }
       ],
       series: [
         { label: "Month", value: function (_u, v) { return v === null || v === undefined ? "" : data.months[v] || ""; } },
-        { label: "Cin7 Omni", stroke: "#1f5fa8", fill: "rgba(31,95,168,0.55)", paths: uPlot.paths.bars({ size: [0.3, 50], align: -1 }),
+        { label: "Cin7 Omni", stroke: "#1f5fa8", fill: "rgba(31,95,168,0.55)", paths: uPlot.paths.bars({ size: [0.3, 50], align: -1 }), points: { show: false },
           value: function (_u, v) { return money(v); } },
-        { label: "QuickBooks", stroke: "#1e7a46", fill: "rgba(30,122,70,0.55)", paths: uPlot.paths.bars({ size: [0.3, 50], align: 1 }),
+        { label: "QuickBooks", stroke: "#1e7a46", fill: "rgba(30,122,70,0.55)", paths: uPlot.paths.bars({ size: [0.3, 50], align: 1 }), points: { show: false },
           value: function (_u, v) { return money(v); } }
       ]
     };
