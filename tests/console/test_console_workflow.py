@@ -4,9 +4,14 @@ product as the review tests."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
+import httpx
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
+from omni2qbd_shared.db.models import OutboxItem, QbLink
 from tests.console.browser import screenshot, sign_in
 from tests.console.console_stack import Account, ConsoleStack, Person
 
@@ -98,3 +103,85 @@ def test_settings_are_explained_chosen_from_quickbooks_and_versioned(
     history = page.locator("section", has_text="History").locator("tbody tr").first
     expect(history).to_contain_text(bookkeeper.email)
     screenshot(page, "settings")
+
+
+def test_a_posted_document_changed_in_cin7_shows_what_changed(
+    page: Page, stack: ConsoleStack, acme: Account, bookkeeper: Person
+) -> None:
+    async def posted_invoice(db: Any) -> str | None:
+        link = (
+            await db.exec(
+                select(QbLink).where(
+                    QbLink.tenant_id == acme.tenant_id, QbLink.entry_kind == "invoice"
+                )
+            )
+        ).first()
+        return None if link is None else str(link.cin7_id)
+
+    cin7_id = stack.query(posted_invoice)
+    assert cin7_id is not None, "the review test posts invoices first"
+    cin7 = stack.cin7_accounts[0]
+    changed = httpx.post(
+        f"{stack.urls['cin7']}/_sim/change-document",
+        json={
+            "username": cin7["username"],
+            "resource": "SalesOrders",
+            "id": int(cin7_id),
+            "changes": {"freightTotal": 12.34, "customerOrderNo": "CHANGED-IN-CIN7"},
+        },
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def newer_version(db: Any) -> str | None:
+        rows = (
+            await db.exec(
+                select(OutboxItem).where(
+                    OutboxItem.tenant_id == acme.tenant_id,
+                    OutboxItem.entry_kind == "invoice",
+                    OutboxItem.cin7_id == cin7_id,
+                    OutboxItem.version > 1,
+                )
+            )
+        ).all()
+        return rows[0].entry_id if rows else None
+
+    entry_id = stack.wait_for(
+        "the new version of the changed order", lambda: stack.query(newer_version)
+    )
+    sign_in(page, stack, bookkeeper, path=f"/console/tenants/{acme.tenant_id}/entries/{entry_id}")
+    expect(page.get_by_role("heading", name="Changed in Cin7 after it was posted")).to_be_visible()
+    expect(page.locator("#reimport-status")).to_contain_text("QuickBooks can still be updated")
+    expect(page.locator("section", has_text="What changed")).to_contain_text("CHANGED-IN-CIN7")
+    screenshot(page, "reimport")
+
+
+def test_operator_pages_health_audit_people_and_cogs(
+    page: Page, stack: ConsoleStack, acme: Account, operator: Person
+) -> None:
+    base = stack.urls["gateway"]
+    sign_in(page, stack, operator, path="/console/health")
+    expect(page.get_by_role("heading", name="Connection health")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(re.escape(acme.name)))).to_contain_text(
+        acme.company_path
+    )
+    screenshot(page, "health")
+
+    page.goto(f"{base}/console/tenants/{acme.tenant_id}/audit?action=entries.")
+    expect(page.locator("tbody")).to_contain_text("entries.approved")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    csv_text = Path(download.value.path()).read_text()
+    assert csv_text.startswith("at,actor,action") and "entries.approved" in csv_text
+
+    page.goto(f"{base}/console/people")
+    page.get_by_label("Email").fill("new.viewer@example.com")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_label("Tenants (not for operators)").select_option(acme.tenant_id)
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#flash")).to_contain_text("Added new.viewer@example.com")
+    assert len(page.locator("#new-password").inner_text().strip()) >= 16
+
+    page.goto(f"{base}/console/tenants/{acme.tenant_id}/cogs")
+    expect(page.get_by_role("heading", name=re.compile("Cost of goods sold"))).to_be_visible()
+    expect(page.locator("section", has_text="Documents behind it")).to_be_visible()

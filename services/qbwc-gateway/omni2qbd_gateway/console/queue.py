@@ -13,6 +13,7 @@ from omni2qbd_gateway.console.access import TenantPage
 from omni2qbd_gateway.console.run_progress import RunProgress, run_progress
 from omni2qbd_gateway.workflow import approval
 from omni2qbd_gateway.workflow import entries as workflow_entries
+from omni2qbd_gateway.workflow import reimport as workflow_reimport
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_gateway.workflow.states import API_STATES, ApiState
 from omni2qbd_gateway.workflow.views import EntryDetail, EntryPage
@@ -165,6 +166,14 @@ async def unapprove(db: AsyncSession, page: TenantPage, entry_id: str) -> Outcom
     except (approval.ActionRefused, workflow_entries.EntryNotFound) as exc:
         return Outcome(f"Not taken back: {exc}.", "error")
     return Outcome(f"The approval of the {approval.label(row)} was taken back; it is ready again.")
+
+
+async def reimport(db: AsyncSession, page: TenantPage, entry_id: str) -> dict[str, Any] | None:
+    """What changed in Cin7 since the version in QuickBooks, or None for a first import."""
+    try:
+        return await workflow_reimport.reimport_of(db, scope_of(page), entry_id)
+    except workflow_reimport.NotReimported:
+        return None
 
 
 async def progress(db: AsyncSession, page: TenantPage) -> RunProgress:

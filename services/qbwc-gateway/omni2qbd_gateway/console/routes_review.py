@@ -121,6 +121,7 @@ async def entries(request: Request, state: State, page: OnTenant) -> Response:
 async def entry(request: Request, state: State, page: OnTenant, entry_id: str) -> Response:
     async with state.db() as db:
         detail = await queue.detail(db, page, entry_id)
+        changed = await queue.reimport(db, page, entry_id) if detail is not None else None
     if detail is None:
         raise HTTPException(404, "There is no such entry in this tenant.")
     lines = queue.value_of(detail, "debit_credit") or []
@@ -135,6 +136,7 @@ async def entry(request: Request, state: State, page: OnTenant, entry_id: str) -
             page,
             "review",
             entry=detail,
+            reimport=changed,
             debit_total=debit,
             credit_total=credit,
             message=message,
