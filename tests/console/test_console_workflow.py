@@ -185,3 +185,31 @@ def test_operator_pages_health_audit_people_and_cogs(
     page.goto(f"{base}/console/tenants/{acme.tenant_id}/cogs")
     expect(page.get_by_role("heading", name=re.compile("Cost of goods sold"))).to_be_visible()
     expect(page.locator("section", has_text="Documents behind it")).to_be_visible()
+
+
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_control_on_the_main_pages_has_a_label(
+    page: Page, stack: ConsoleStack, acme: Account, operator: Person
+) -> None:
+    t = f"/console/tenants/{acme.tenant_id}"
+    sign_in(page, stack, operator)
+    for path in (
+        "/console/",
+        "/console/people",
+        f"{t}/",
+        f"{t}/entries?state=ready",
+        f"{t}/matching",
+        f"{t}/settings",
+        f"{t}/reconciliation",
+        f"{t}/cogs",
+        f"{t}/audit",
+        f"{t}/connect",
+    ):
+        page.goto(f"{stack.urls['gateway']}{path}")
+        assert page.evaluate(UNLABELLED) == [], path

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
@@ -22,7 +24,7 @@ from omni2qbd_gateway.console import (
     routes_review,
     routes_settings,
 )
-from omni2qbd_gateway.console.access import ConsoleState, SignInNeeded
+from omni2qbd_gateway.console.access import ConsoleState, SignInNeeded, signed_in
 from omni2qbd_gateway.console.templating import STATIC_DIR, build_templates, render
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.service import ServiceRuntime
@@ -69,11 +71,16 @@ def mount_console(app: FastAPI, runtime: ServiceRuntime, settings: AppSettings) 
         ):
             return await http_exception_handler(request, exc)
         heading = _HEADINGS.get(exc.status_code, "Something went wrong")
+        viewer = None
+        if exc.status_code in (403, 404):
+            # Keep the navigation and Sign out for a signed-in person who took a wrong turn.
+            with contextlib.suppress(SignInNeeded, StarletteHTTPException):
+                viewer = await signed_in(request, state)
         return render(
             state.templates,
             request,
             "error.html",
-            {"viewer": None, "heading": heading, "message": exc.detail},
+            {"viewer": viewer, "heading": heading, "message": exc.detail},
             status_code=exc.status_code,
             headers=dict(exc.headers or {}),
         )

@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.console.run_progress import OUTCOME_WORDS
 from omni2qbd_gateway.lists import LIST_SPECS, cursors
 from omni2qbd_gateway.workflow.health import tenant_health
 from omni2qbd_shared.db.models import Cin7Credential, QbListItem, QbwcSession, Tenant, aware
@@ -108,13 +109,7 @@ async def first_run(db: AsyncSession, tenant: Tenant) -> FirstRun:
         product=product or None,
         started_at=aware(session.created_at),
         ended_at=aware(session.ended_at) if session.ended_at else None,
-        outcome={
-            "authenticated": "running",
-            "working": "running",
-            "closed": "finished",
-            "expired": "stopped without finishing",
-            "failed": "stopped with a problem",
-        }.get(session.state, session.state),
+        outcome=OUTCOME_WORDS.get(session.state, session.state),
         problem=session.last_error,
         lists=lists,
     )

@@ -53,6 +53,18 @@ def tenant_links() -> list[TenantLink]:
     ]
 
 
+def page_context(page: TenantPage, section: str, **extra: Any) -> dict[str, Any]:
+    """What every tenant page's template needs: who, which tenant, the navigation."""
+    return {
+        "viewer": page.viewer,
+        "tenant": page.tenant,
+        "section": section,
+        "may_change": page.may_change,
+        "tenant_links": tenant_links(),
+        **extra,
+    }
+
+
 def value_of(item: Any, name: str) -> Any:
     """A value of an API-shaped item, whether a mapping or an object."""
     if isinstance(item, dict):

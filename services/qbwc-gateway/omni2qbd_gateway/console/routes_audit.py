@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from omni2qbd_gateway.console import overview
 from omni2qbd_gateway.console.access import OnTenant, Operator, State
-from omni2qbd_gateway.console.queue import scope_of, tenant_links
+from omni2qbd_gateway.console.queue import page_context, scope_of
 from omni2qbd_gateway.console.templating import SECURITY_HEADERS, render
 from omni2qbd_gateway.workflow import audit
 from omni2qbd_shared.db.models import aware
@@ -66,16 +66,14 @@ async def audit_page(request: Request, state: State, page: OnTenant) -> Response
         state.templates,
         request,
         "audit.html",
-        {
-            "viewer": page.viewer,
-            "tenant": page.tenant,
-            "section": "audit",
-            "tenant_links": tenant_links(),
-            "events": events,
-            "params": kept,
-            "next_query": urlencode({**kept, "cursor": next_cursor}) if next_cursor else None,
-            "csv_query": urlencode(kept),
-        },
+        page_context(
+            page,
+            "audit",
+            events=events,
+            params=kept,
+            next_query=urlencode({**kept, "cursor": next_cursor}) if next_cursor else None,
+            csv_query=urlencode(kept),
+        ),
     )
 
 

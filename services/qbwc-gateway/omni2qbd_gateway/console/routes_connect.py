@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from omni2qbd_gateway.console import connection
 from omni2qbd_gateway.console.access import Form, OnTenant, State, as_text, require_change
 from omni2qbd_gateway.console.flash import read_flash
-from omni2qbd_gateway.console.queue import tenant_links
+from omni2qbd_gateway.console.queue import page_context
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.qwc import QwcError, build_qwc, qwc_filename
 from omni2qbd_gateway.tenants import rotate_password
@@ -45,22 +45,19 @@ async def _connect_page(
         state.templates,
         request,
         "connect.html",
-        {
-            "viewer": page.viewer,
-            "tenant": page.tenant,
-            "section": "connect",
-            "may_change": page.may_change,
-            "cin7": cin7,
-            "cin7_result": cin7_result,
-            "password": password,
-            "first_run": first_run,
-            "default_cin7_url": DEFAULT_CIN7_URL,
-            "typed": typed or {},
-            "admin": admin,
-            "message": message,
-            "message_kind": kind,
-            "tenant_links": tenant_links(),
-        },
+        page_context(
+            page,
+            "connect",
+            cin7=cin7,
+            cin7_result=cin7_result,
+            password=password,
+            first_run=first_run,
+            default_cin7_url=DEFAULT_CIN7_URL,
+            typed=typed or {},
+            admin=admin,
+            message=message,
+            message_kind=kind,
+        ),
         status_code=status_code,
     )
 

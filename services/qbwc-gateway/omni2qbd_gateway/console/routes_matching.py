@@ -3,8 +3,6 @@ score; confirm, search and pick another, create, or confirm every exact match at
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -17,7 +15,7 @@ from omni2qbd_gateway.console.access import (
     require_change,
 )
 from omni2qbd_gateway.console.flash import read_flash, with_flash
-from omni2qbd_gateway.console.queue import scope_of, tenant_links
+from omni2qbd_gateway.console.queue import page_context, scope_of
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.workflow import matching
 
@@ -33,64 +31,47 @@ def _status(value: str | None) -> matching.Status | None:
     return None
 
 
-def _base(page: TenantPage, **extra: Any) -> dict[str, Any]:
-    return {
-        "viewer": page.viewer,
-        "tenant": page.tenant,
-        "section": "matching",
-        "may_change": page.may_change,
-        "tenant_links": tenant_links(),
-        **extra,
-    }
-
-
-@router.get("/tenants/{tenant_id}/matching")
-async def contacts_page(
-    request: Request, state: State, page: OnTenant, status: str | None = None
+async def _matching_page(
+    request: Request, state: State, page: TenantPage, what: str, status: str | None
 ) -> Response:
+    wanted = _status(status)
     async with state.db() as db:
-        rows = await matching.contact_matches(db, scope_of(page), _status(status))
+        if what == "items":
+            rows = await matching.item_matches(db, scope_of(page), wanted)
+        else:
+            rows = await matching.contact_matches(db, scope_of(page), wanted)
     message, kind = read_flash(state.secret_key, request)
     exact = [r for r in rows if r["proposals"] and r["proposals"][0]["reason"] == "exact name"]
     return render(
         state.templates,
         request,
         "matching.html",
-        _base(
+        page_context(
             page,
+            "matching",
             rows=rows,
-            status=_status(status),
+            status=wanted,
             statuses=STATUSES,
-            exact_count=len(exact),
-            what="contacts",
+            exact_count=len(exact) if what == "contacts" else 0,
+            what=what,
             message=message,
             message_kind=kind,
         ),
     )
+
+
+@router.get("/tenants/{tenant_id}/matching")
+async def contacts_page(
+    request: Request, state: State, page: OnTenant, status: str | None = None
+) -> Response:
+    return await _matching_page(request, state, page, "contacts", status)
 
 
 @router.get("/tenants/{tenant_id}/matching/items")
 async def items_page(
     request: Request, state: State, page: OnTenant, status: str | None = None
 ) -> Response:
-    async with state.db() as db:
-        rows = await matching.item_matches(db, scope_of(page), _status(status))
-    message, kind = read_flash(state.secret_key, request)
-    return render(
-        state.templates,
-        request,
-        "matching.html",
-        _base(
-            page,
-            rows=rows,
-            status=_status(status),
-            statuses=STATUSES,
-            exact_count=0,
-            what="items",
-            message=message,
-            message_kind=kind,
-        ),
-    )
+    return await _matching_page(request, state, page, "items", status)
 
 
 @router.get("/tenants/{tenant_id}/matching/search")

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.console.access import Form, OnTenant, State, TenantPage, require_change
 from omni2qbd_gateway.console.flash import read_flash, with_flash
-from omni2qbd_gateway.console.queue import scope_of, tenant_links
+from omni2qbd_gateway.console.queue import page_context, scope_of
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.reconciliation_queries import months_between, parse_month
 from omni2qbd_gateway.workflow import cogs, reconciliation
@@ -29,17 +29,6 @@ MEASURE_WORDS = {
     "inventory": "Inventory value at month end",
 }
 CHART_MONTHS = 12
-
-
-def _base(page: TenantPage, section: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "viewer": page.viewer,
-        "tenant": page.tenant,
-        "section": section,
-        "may_change": page.may_change,
-        "tenant_links": tenant_links(),
-        **extra,
-    }
 
 
 def _month(value: str | None) -> str | None:
@@ -78,7 +67,7 @@ async def cogs_page(
         state.templates,
         request,
         "cogs.html",
-        _base(page, "cogs", cogs=view, month=chosen, months=months),
+        page_context(page, "cogs", cogs=view, month=chosen, months=months),
     )
 
 
@@ -138,7 +127,7 @@ async def reconciliation_page(request: Request, state: State, page: OnTenant) ->
         state.templates,
         request,
         "reconciliation.html",
-        _base(
+        page_context(
             page,
             "reconciliation",
             view=view,

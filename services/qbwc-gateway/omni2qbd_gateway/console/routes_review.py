@@ -30,17 +30,6 @@ PAGE_LIMIT = 50
 KINDS = [(kind, label) for kind, label in KIND_WORDS.items() if kind not in ("cogs",)]
 
 
-def _base(page: TenantPage, section: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "viewer": page.viewer,
-        "tenant": page.tenant,
-        "section": section,
-        "may_change": page.may_change,
-        "tenant_links": queue.tenant_links(),
-        **extra,
-    }
-
-
 def _total(items: list[Any]) -> Decimal:
     return sum((Decimal(str(queue.value_of(i, "total") or 0)) for i in items), Decimal("0"))
 
@@ -57,7 +46,7 @@ async def tenant_home(request: Request, state: State, page: OnTenant) -> Respons
         state.templates,
         request,
         "tenant_home.html",
-        _base(
+        queue.page_context(
             page,
             "review",
             counts=counts,
@@ -99,7 +88,7 @@ async def entries(request: Request, state: State, page: OnTenant) -> Response:
         state.templates,
         request,
         "entries.html",
-        _base(
+        queue.page_context(
             page,
             section,
             counts=counts,
@@ -132,7 +121,7 @@ async def entry(request: Request, state: State, page: OnTenant, entry_id: str) -
         state.templates,
         request,
         "entry.html",
-        _base(
+        queue.page_context(
             page,
             "review",
             entry=detail,

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_gateway import pending
 from omni2qbd_gateway.console import settings_form
 from omni2qbd_gateway.console.access import Form, OnTenant, State, TenantPage, require_change
-from omni2qbd_gateway.console.queue import scope_of, tenant_links
+from omni2qbd_gateway.console.queue import page_context, scope_of
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.settings_store import save_settings
 from omni2qbd_gateway.workflow import entries as workflow_entries
@@ -85,19 +85,16 @@ async def _page(
         state.templates,
         request,
         "settings.html",
-        {
-            "viewer": page.viewer,
-            "tenant": page.tenant,
-            "section": "settings",
-            "may_change": page.may_change,
-            "tenant_links": tenant_links(),
-            "sections": settings_form.sections(model, _problems_by_key(problems or [])),
-            "problems": problems or [],
-            "lists": lists,
-            "version": version,
-            "history": sorted(history, key=lambda v: v.version, reverse=True),
-            "saved": saved,
-        },
+        page_context(
+            page,
+            "settings",
+            sections=settings_form.sections(model, _problems_by_key(problems or [])),
+            problems=problems or [],
+            lists=lists,
+            version=version,
+            history=sorted(history, key=lambda v: v.version, reverse=True),
+            saved=saved,
+        ),
         status_code=status_code,
     )
 

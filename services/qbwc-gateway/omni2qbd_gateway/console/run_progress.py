@@ -14,7 +14,7 @@ from omni2qbd_shared.db.models import OutboxItem, QbwcSession, aware
 from omni2qbd_shared.db.tenancy import scoped
 
 _WAITING = ("approved", "queued")
-_OUTCOME_WORDS = {
+OUTCOME_WORDS = {
     "authenticated": "running",
     "working": "running",
     "closed": "finished",
@@ -68,7 +68,7 @@ async def run_progress(db: AsyncSession, tenant_id: str) -> RunProgress:
     last = LastRun(
         aware(latest.created_at),
         aware(latest.ended_at) if latest.ended_at else None,
-        _OUTCOME_WORDS.get(latest.state, latest.state),
+        OUTCOME_WORDS.get(latest.state, latest.state),
     )
     if latest.state not in ("authenticated", "working"):
         return RunProgress(running=False, waiting=waiting, last_run=last)

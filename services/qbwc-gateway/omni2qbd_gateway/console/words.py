@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-# The API's states, in the order a bookkeeper works through them.
-STATES: tuple[str, ...] = (
-    "needs_attention",
-    "waiting_in_cin7",
-    "ready",
-    "approved",
-    "sent",
-    "posted",
-    "failed",
-    "locked",
-    "in_doubt",
-    "withdrawn",
-)
+from omni2qbd_gateway.workflow.states import API_STATES
+
+# The API's states, in the order a bookkeeper works through them (the workflow's list).
+STATES: tuple[str, ...] = API_STATES
 
 STATE_WORDS: dict[str, str] = {
     "needs_attention": "Needs attention",
