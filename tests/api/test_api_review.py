@@ -269,3 +269,20 @@ async def test_audit_retention_prunes_only_old_rows(gateway: Gateway) -> None:
             for e in (await client.get(f"/tenants/{tenant.tenant_id}/audit")).json()["items"]
         ]
     assert "x.new" in actions and "x.old" not in actions
+
+
+async def test_the_audit_log_refuses_changes(gateway: Gateway) -> None:
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+    from sqlmodel import select
+
+    from omni2qbd_shared.db.models import AuditLog
+
+    tenant = await new_tenant(gateway.sessions)
+    async with unit_of_work(gateway.sessions) as db:
+        db.add(AuditLog(tenant_id=tenant.tenant_id, actor="a", action="entries.approved"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with unit_of_work(gateway.sessions) as db:
+            row = (await db.exec(select(AuditLog).where(AuditLog.actor == "a"))).one()
+            row.actor = "someone else"
+            db.add(row)
