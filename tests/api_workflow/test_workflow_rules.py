@@ -3,7 +3,12 @@ and the field-level difference between two versions of an entry."""
 
 from __future__ import annotations
 
-from omni2qbd_gateway.workflow.matching import ListElement, name_problems, propose, status_of
+from omni2qbd_gateway.workflow.match_proposals import (
+    ListElement,
+    name_problems,
+    propose,
+    status_of,
+)
 from omni2qbd_gateway.workflow.reimport import field_diff
 
 CUSTOMERS = [

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from omni2qbd_gateway.api.deps import TenantAccess, database, read_access, write_access
 from omni2qbd_gateway.api.workflow_http import PROBLEMS
 from omni2qbd_gateway.reconciliation_queries import MonthError
-from omni2qbd_gateway.workflow import reconciliation
+from omni2qbd_gateway.workflow import inventory_adjustment, reconciliation
 from omni2qbd_shared.db.engine import unit_of_work
 
 router = APIRouter(tags=["reconciliation"])
@@ -177,7 +177,7 @@ async def approve_inventory_adjustment(
     the next Web Connector run)."""
     try:
         async with unit_of_work(database(request)) as db:
-            result = await reconciliation.approve_inventory_adjustment(
+            result = await inventory_adjustment.approve_inventory_adjustment(
                 db, access.scope, body.month, actor=access.scope.actor
             )
     except reconciliation.ReconciliationError as exc:

@@ -11,14 +11,12 @@ against Cin7's stock value, or, without one, against what Cin7's documents put i
   person asked. Never from our own records.
 - Every difference drills down to the documents behind it: Cin7 documents missing from
   QuickBooks or with another amount there, and QuickBooks transactions no Cin7 document made.
-- An inventory difference can be approved as an adjustment journal (an outbox entry approved
-  by that person; the next Web Connector run posts it).
+- An inventory difference can be approved as an adjustment journal
+  (``inventory_adjustment``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,9 +30,7 @@ from omni2qbd_gateway.reconciliation_queries import (
     ReconciliationAccounts,
     month_end,
     months_between,
-    parse_month,
 )
-from omni2qbd_gateway.workflow import audit
 from omni2qbd_gateway.workflow.common import (
     IN_QUICKBOOKS,
     RETIRED,
@@ -49,24 +45,12 @@ from omni2qbd_shared.db.models import (
     OutboxItem,
     QbLink,
     aware,
-    utcnow,
 )
 from omni2qbd_shared.db.reconciliation import ReconciliationSnapshot
-from omni2qbd_shared.entries import (
-    Entry,
-    EntryKind,
-    EntryLine,
-    JournalSubkind,
-    LineRole,
-    Side,
-    SourceRef,
-    external_guid_for,
-    money,
-)
-from omni2qbd_shared.tenant_settings import REF_NUMBER_LIMITS, TenantSettings
+from omni2qbd_shared.entries import Entry, money
+from omni2qbd_shared.tenant_settings import TenantSettings
 
 ZERO = Decimal("0.00")
-MEASURES = ("sales", "purchases", "cogs", "inventory")
 OPEN_READINGS = ("requested", "sent")
 SIGNED_KINDS = {
     "invoice": ("sales", 1),
@@ -74,9 +58,8 @@ SIGNED_KINDS = {
     "bill": ("purchases", 1),
     "vendor_credit": ("purchases", -1),
 }
+# Source kind of the adjustment journals this view offers (``inventory_adjustment``).
 ADJUSTMENT_SOURCE = "reconciliation"
-# Adjustment entry ids are derived from what they adjust, so approving twice is recognised.
-ADJUSTMENT_NAMESPACE = uuid.UUID("0b7f4f5e-6a52-4c1e-9f1e-3c0de5a7b1d2")
 
 
 class ReconciliationError(ValueError):
@@ -510,133 +493,4 @@ async def reconciliation(
         "note": note,
         "problems": (reading.figures.get("problems", []) if reading is not None else []),
         "months": result_months,
-    }
-
-
-# -- the adjustment journal ------------------------------------------------------------------------
-
-
-def adjustment_entry(
-    tenant_id: str, month: str, difference: Decimal, settings: TenantSettings, reading_id: int
-) -> Entry:
-    """Dr/Cr Inventory Asset against the inventory value adjustment account."""
-    period = month.replace("-", "")
-    key = f"journal:{ADJUSTMENT_SOURCE}:inventory-{month}"
-    revision = hashlib.sha256(f"{month}|{difference}|{reading_id}".encode()).hexdigest()
-    memo = (
-        f"Inventory value {month}: brings QuickBooks Inventory Asset to Cin7 "
-        f"(difference {difference:.2f}, reconciliation reading {reading_id})"
-    )
-    asset_side, offset_side = (
-        (Side.DEBIT, Side.CREDIT) if difference > 0 else (Side.CREDIT, Side.DEBIT)
-    )
-    amount = money(abs(difference))
-    ref = settings.adjustments.inventory_value_ref_pattern.format_map({"period": period})
-    entry = Entry(
-        kind=EntryKind.JOURNAL,
-        subkind=JournalSubkind.INVENTORY_VALUE,
-        source=SourceRef(
-            kind=ADJUSTMENT_SOURCE, cin7_id=f"inventory-{month}", revision=revision, reference=month
-        ),
-        key=key,
-        tenant_id=tenant_id,
-        external_guid=external_guid_for(tenant_id, key, revision),
-        lines=[
-            EntryLine(
-                role=LineRole.JOURNAL,
-                account=settings.accounts.inventory_asset,
-                side=asset_side,
-                amount=amount,
-                description=memo,
-            ),
-            EntryLine(
-                role=LineRole.JOURNAL,
-                account=settings.accounts.inventory_value_adjustments,
-                side=offset_side,
-                amount=amount,
-                description=memo,
-            ),
-        ],
-        ref_number=ref[-REF_NUMBER_LIMITS["journal"] :],
-        txn_date=month_end(month),
-        total=amount,
-        currency=settings.home_currency,
-    )
-    entry.header.memo = memo
-    entry.header.is_adjustment = True
-    return entry
-
-
-async def approve_inventory_adjustment(
-    session: AsyncSession, scope: TenantScope, month: str, *, actor: str
-) -> dict[str, Any]:
-    parse_month(month)
-    reading = await latest_reading(session, scope, [month])
-    if reading is None:
-        raise ReconciliationError(
-            f"QuickBooks has not been read for {month} yet: open the reconciliation, run the "
-            "Web Connector, then approve the adjustment",
-            409,
-        )
-    view = await reconciliation(session, scope, month, month, actor=actor)
-    if view["quickbooks_status"] != "answered":
-        raise ReconciliationError(
-            "the bridge has written to QuickBooks since it was last read: run the Web Connector "
-            f"(it reads QuickBooks again), then approve the adjustment for {month}",
-            409,
-        )
-    row = next(r for r in view["months"][0]["rows"] if r["measure"] == "inventory")
-    if row["difference"] is None or Decimal(row["difference"]) == ZERO:
-        raise ReconciliationError(f"the inventory of {month} has no difference to adjust", 409)
-    difference = Decimal(row["difference"])
-    settings = await tenant_settings(session, scope)
-    entry = adjustment_entry(scope.tenant_id, month, difference, settings, reading.id or 0)
-    open_same = await session.exec(
-        scope.select(OutboxItem).where(
-            OutboxItem.source_kind == ADJUSTMENT_SOURCE,
-            OutboxItem.cin7_id == entry.source.cin7_id,
-            col(OutboxItem.state).in_(["approved", "queued", "sent", "in_doubt"]),
-        )
-    )
-    if open_same.first() is not None:
-        raise ReconciliationError(
-            f"an inventory adjustment for {month} is already on its way to QuickBooks", 409
-        )
-    now = utcnow()
-    item = OutboxItem(
-        entry_id=str(
-            uuid.uuid5(
-                ADJUSTMENT_NAMESPACE, f"{scope.tenant_id}|{entry.key}|{entry.source.revision}"
-            )
-        ),
-        tenant_id=scope.tenant_id,
-        entry_kind=entry.kind.value,
-        source_kind=ADJUSTMENT_SOURCE,
-        cin7_id=entry.source.cin7_id,
-        revision=entry.source.revision,
-        state="approved",
-        ref_number=entry.ref_number,
-        body=entry.model_dump(mode="json"),
-        approved_by=actor,
-        approved_at=now,
-        updated_at=now,
-    )
-    if await session.get(OutboxItem, item.entry_id) is not None:
-        raise ReconciliationError(f"this adjustment for {month} was already approved", 409)
-    session.add(item)
-    await audit.record(
-        session,
-        tenant_id=scope.tenant_id,
-        actor=actor,
-        action="reconciliation.inventory_adjustment_approved",
-        subject=f"inventory {month}",
-        detail={"entry_id": item.entry_id, "difference": f"{difference:.2f}"},
-    )
-    return {
-        "entry_id": item.entry_id,
-        "month": month,
-        "difference": f"{difference:.2f}",
-        "state": "approved",
-        "ref_number": entry.ref_number,
-        "debit_credit": [p.model_dump(mode="json") for p in entry.debit_credit()],
     }

@@ -1,0 +1,128 @@
+"""Proposals for a match, and the checks before a new QuickBooks name (pure functions).
+
+Order (DESIGN §6): the exact normalised name (score 100), then the same e-mail address (95),
+then similar names scored by rapidfuzz's ``WRatio`` (80 to 94, the best five). A new
+customer/vendor name must fit QuickBooks' 41 characters and be free in every name list
+(customers, vendors, employees, other names: status 3100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rapidfuzz import fuzz, process
+
+from omni2qbd_shared.qb_lists import normalise_name
+
+NAME_MAX = 41
+FUZZY_CUTOFF = 80.0
+MAX_PROPOSALS = 5
+Status = Literal["unmatched", "proposed", "matched"]
+LIST_OF: dict[str, str] = {"customer": "customer", "supplier": "vendor", "product": "item"}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    list_id: str
+    name: str
+    list_type: str
+    score: float
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "list_id": self.list_id,
+            "name": self.name,
+            "list_type": self.list_type,
+            "score": self.score,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ListElement:
+    list_id: str
+    name: str
+    list_type: str
+    email: str | None
+    is_active: bool
+
+
+def propose(
+    name: str, email: str | None, elements: Sequence[ListElement], *, by_email: bool = True
+) -> list[Proposal]:
+    """Exact normalised name, then e-mail, then fuzzy candidates, best first, no repeats."""
+    active = [e for e in elements if e.is_active]
+    proposals: list[Proposal] = []
+    seen: set[str] = set()
+
+    def add(element: ListElement, score: float, reason: str) -> None:
+        if element.list_id not in seen:
+            seen.add(element.list_id)
+            proposals.append(
+                Proposal(element.list_id, element.name, element.list_type, round(score, 1), reason)
+            )
+
+    wanted = normalise_name(name) if name else ""
+    for element in active:
+        if wanted and normalise_name(element.name) == wanted:
+            add(element, 100.0, "exact name")
+    if by_email and email:
+        address = email.strip().casefold()
+        for element in active:
+            if element.email and element.email.strip().casefold() == address:
+                add(element, 95.0, f"same e-mail address ({email.strip()})")
+    if wanted:
+        choices = {e.list_id: normalise_name(e.name) for e in active if e.list_id not in seen}
+        found = process.extract(
+            wanted,
+            choices,
+            scorer=fuzz.WRatio,
+            score_cutoff=FUZZY_CUTOFF,
+            limit=MAX_PROPOSALS,
+        )
+        by_id = {e.list_id: e for e in active}
+        for _, score, list_id in found:
+            add(by_id[str(list_id)], min(float(score), 94.0), f"similar name ({score:.0f}% alike)")
+    return proposals[:MAX_PROPOSALS]
+
+
+def status_of(matched: bool, proposals: Sequence[Proposal]) -> Status:
+    if matched:
+        return "matched"
+    return "proposed" if proposals else "unmatched"
+
+
+def name_problems(name: str, owners: Sequence[tuple[str, str]], party: str) -> list[str]:
+    """Why a new QuickBooks customer/vendor called ``name`` cannot be created, with the fix.
+
+    ``owners`` are (list type, full name) of QuickBooks names equal to ``name``.
+    """
+    label = "customer" if party == "customer" else "vendor"
+    problems: list[str] = []
+    if not name.strip():
+        problems.append(
+            "the Cin7 contact has no name (company, first/last name or e-mail); set one in "
+            "Cin7 before it can be created in QuickBooks"
+        )
+    if len(name) > NAME_MAX:
+        problems.append(
+            f"the name {name!r} is {len(name)} characters and QuickBooks allows {NAME_MAX}: "
+            f"shorten the company name in Cin7 to at most {NAME_MAX} characters (e.g. "
+            f"{name[:NAME_MAX].rstrip()!r}), or match it to an existing QuickBooks {label}"
+        )
+    for list_type, existing in owners:
+        what = list_type.replace("_", " ")
+        fix = (
+            f"match it to that {label} instead of creating one"
+            if list_type == LIST_OF[party]
+            else f"rename the contact in Cin7 (e.g. {name[: NAME_MAX - 4].rstrip()!r} + ' (V)') "
+            f"or rename the QuickBooks {what}"
+        )
+        problems.append(
+            f"the name {existing!r} is already used by a QuickBooks {what}, and QuickBooks "
+            f"names are unique across customers, vendors, employees and other names: {fix}"
+        )
+    return problems
