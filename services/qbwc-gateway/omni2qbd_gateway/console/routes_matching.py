@@ -18,16 +18,17 @@ from omni2qbd_gateway.console.flash import read_flash, with_flash
 from omni2qbd_gateway.console.queue import page_context, scope_of
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.workflow import matching
+from omni2qbd_gateway.workflow.match_proposals import Status
 
 router = APIRouter()
-STATUSES = ("unmatched", "proposed", "matched")
+STATUSES: tuple[Status, ...] = ("unmatched", "proposed", "matched")
 SEARCH_LIMIT = 15
 
 
-def _status(value: str | None) -> matching.Status | None:
+def _status(value: str | None) -> Status | None:
     for known in STATUSES:
         if value == known:
-            return known  # type: ignore[return-value]
+            return known
     return None
 
 

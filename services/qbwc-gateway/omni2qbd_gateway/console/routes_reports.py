@@ -18,7 +18,7 @@ from omni2qbd_gateway.console.flash import read_flash, with_flash
 from omni2qbd_gateway.console.queue import page_context, scope_of
 from omni2qbd_gateway.console.templating import render
 from omni2qbd_gateway.reconciliation_queries import months_between, parse_month
-from omni2qbd_gateway.workflow import cogs, reconciliation
+from omni2qbd_gateway.workflow import cogs, inventory_adjustment, reconciliation
 from omni2qbd_shared.db.models import Entry as EntryRow
 
 router = APIRouter()
@@ -148,7 +148,7 @@ async def approve_adjustment(state: State, page: OnTenant, month: str, _form: Fo
         raise HTTPException(404, "There is no such month.")
     try:
         async with state.db() as db:
-            done = await reconciliation.approve_inventory_adjustment(
+            done = await inventory_adjustment.approve_inventory_adjustment(
                 db, scope_of(page), month, actor=page.viewer.person.email
             )
         message = (
