@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_gateway.workflow import users
@@ -145,6 +146,12 @@ async def seed(database_url: str, entries: int) -> tuple[str, str, str, str]:
                             ),
                         )
                     )
+        if not database_url.startswith("sqlite"):
+            # PostgreSQL's autovacuum analyses a table that grew; a benchmark run right after
+            # a bulk load must do it itself, or the planner still thinks the outbox is empty.
+            async with engine.connect() as connection:
+                await connection.execute(text("ANALYZE"))
+                await connection.commit()
         async with unit_of_work(sessions) as db:
             person = await users.create_user(
                 db, email="bench-operator@example.com", role="operator", tenants=[], actor="bench"
