@@ -213,3 +213,6 @@ def test_every_control_on_the_main_pages_has_a_label(
     ):
         page.goto(f"{stack.urls['gateway']}{path}")
         assert page.evaluate(UNLABELLED) == [], path
+        # Each page says where one is, in words, in the window title.
+        title = page.title()
+        assert title.endswith("· Omni2QBD") and "<" not in title and len(title) < 120, path
