@@ -86,6 +86,10 @@ class AppSettings(BaseSettings):
     login_max_per_account: int = Field(default=100, ge=1)
     audit_retention_days: int = Field(default=7 * 366, ge=1)
 
+    # console: how long a browser sign-in lasts, at most and without activity
+    console_session_hours: float = Field(default=12.0, gt=0)
+    console_idle_minutes: float = Field(default=60.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> AppSettings:
         if self.environment != "development" and (

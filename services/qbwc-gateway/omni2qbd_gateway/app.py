@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect
 
 from omni2qbd_gateway import login_throttle, repository, retention
 from omni2qbd_gateway.api import mount_api
+from omni2qbd_gateway.console import mount_console
 from omni2qbd_gateway.http_guard import guarded_protocol
 from omni2qbd_gateway.outbox import upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
@@ -194,6 +195,7 @@ def create_app(settings: AppSettings) -> FastAPI:
     runtime = create_runtime(settings)
     app = create_service_app(runtime)
     mount_api(app, runtime)
+    mount_console(app, runtime, settings)
     limit = settings.gateway_max_soap_bytes
     # Read by omni2qbd.serve: the HTTP protocol with the gateway's head limits.
     app.state.uvicorn_options = {"http": guarded_protocol(settings.gateway_request_read_seconds)}

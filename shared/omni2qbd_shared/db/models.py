@@ -398,6 +398,7 @@ class ProcessedMessage(SQLModel, table=True):
 
 
 # Tables kept in their own modules, imported here so every metadata user sees them.
+from omni2qbd_shared.db import console_sessions as _console_sessions  # noqa: E402, F401
 from omni2qbd_shared.db import login_throttle as _login_throttle  # noqa: E402, F401
 from omni2qbd_shared.db import people as _people  # noqa: E402, F401
 from omni2qbd_shared.db import reconciliation as _reconciliation  # noqa: E402, F401
