@@ -103,3 +103,18 @@ async def test_cin7_credentials_are_tested_in_words(gateway: Gateway, cin7: Cin7
         assert (await client.post(url)).json()["ok"] is True
         audit = (await client.get(f"/tenants/{tenant.tenant_id}/audit")).json()["items"]
         assert audit[0]["action"] == "tenant.cin7_credentials_set"
+
+
+async def test_nul_characters_are_refused_in_words_on_every_route(gateway: Gateway) -> None:
+    """PostgreSQL cannot store U+0000: refused at the door (422), never a server error."""
+    acme = await new_tenant(gateway.sessions, "Acme Trading")
+    operator = await new_person(gateway.sessions, "operator")
+    async with signed_in(gateway, operator) as client:
+        in_body = await client.post(
+            f"/tenants/{acme.tenant_id}/disable", json={"reason": "unpaid\u0000"}
+        )
+        in_query = await client.get(f"/tenants/{acme.tenant_id}/entries", params={"q": "a\x00"})
+        for refused in (in_body, in_query):
+            assert refused.status_code == 422, refused.text
+            assert "NUL character" in refused.json()["detail"]
+        assert (await tenant_row(gateway.sessions, acme.tenant_id)).active is True

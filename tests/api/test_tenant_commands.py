@@ -35,14 +35,16 @@ def test_cin7_credentials_are_tested_at_create_and_set(env: str, cin7: Cin7Sim) 
     username, api_key = cin7.account()
     base = ["--cin7-base-url", cin7.base_url, "--cin7-username", username]
     wrong = runner.invoke(
-        cli, ["tenant", "create", "--name", "Acme", *base, "--cin7-api-key", "nope"]
+        cli, ["tenant", "create", "--name", "Acme", *base, "--cin7-api-key-stdin"], input="nope\n"
     )
     assert wrong.exit_code == 2
     assert "refused the API user" in wrong.output and "nothing was saved" in wrong.output
     assert json.loads(runner.invoke(cli, ["tenant", "list", "--json"]).output) == []
 
     created = runner.invoke(
-        cli, ["tenant", "create", "--name", "Acme", *base, "--cin7-api-key", api_key, "--json"]
+        cli,
+        ["tenant", "create", "--name", "Acme", *base, "--cin7-api-key-stdin", "--json"],
+        input=f"{api_key}\n",
     )
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["tenant_id"]

@@ -14,6 +14,7 @@ from omni2qbd_gateway.api import cogs as cogs_api
 from omni2qbd_gateway.api import matching as matching_api
 from omni2qbd_gateway.api import reconciliation as reconciliation_api
 from omni2qbd_gateway.api import reimport as reimport_api
+from omni2qbd_gateway.api.nul_guard import RefuseNulCharacters
 from omni2qbd_shared.service import ServiceRuntime
 
 API_PREFIX = "/api/v1"
@@ -49,6 +50,7 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
         redoc_url=None,
     )
     api.state.runtime = runtime
+    api.add_middleware(RefuseNulCharacters)
     for router in ROUTERS:
         api.include_router(router)
     return api
