@@ -22,7 +22,6 @@ from omni2qbd.demo.people import DemoPerson, demo_people
 from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
 from omni2qbd.demo.progress import Snapshot, snapshot
 from omni2qbd.demo.summary import Summary, build_summary
-from omni2qbd_gateway.outbox import approve
 from omni2qbd_gateway.settings_store import save_settings
 from omni2qbd_gateway.tenants import (
     TenantNotFound,
@@ -31,6 +30,8 @@ from omni2qbd_gateway.tenants import (
     rotate_password,
     set_cin7_credentials,
 )
+from omni2qbd_gateway.workflow import approval
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY, without_credentials
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
@@ -256,32 +257,42 @@ class Demo:
         return DemoRun(summary, dict(self.urls), changed, list(self.people))
 
     async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
+        """Approve as a bookkeeper would through the workflow: every ready entry with the
+        customer and vendor adds it needs (an invoice whose add is not prepared yet waits for
+        the next round instead of failing), and, for a few rounds, a retry of what failed."""
         assert self.sessions is not None
-        async with self.sessions() as session:
-            rows = (await session.exec(scoped(OutboxItem, tenant_id))).all()
-        wanted = [
-            row.entry_id
-            for row in rows
-            if row.state == "ready" or (retry_failed and row.state == "failed")
-        ]
-        if not wanted:
-            return 0
+        scope = TenantScope(tenant_id, "demo (auto-approve)")
         async with unit_of_work(self.sessions) as session:
-            result = await approve(session, tenant_id, wanted, actor="demo (auto-approve)")
-        return len(result.approved)
+            result = await approval.approve(session, scope, all_ready=True)
+            count = len(result.approved) + len(result.dependencies)
+            if retry_failed:
+                failed = await session.exec(
+                    scoped(OutboxItem, tenant_id).where(OutboxItem.state == "failed")
+                )
+                for row in failed.all():
+                    await approval.retry(session, scope, row.entry_id)
+                    count += 1
+        return count
 
     async def _wait_quiet(self, tenant_id: str) -> None:
-        """Let results and list changes from a session reach the mapper before going on."""
+        """Let results and list changes from a session reach the mapper before going on.
+
+        A queue's message count leaves out what a consumer holds unacknowledged, so "quiet"
+        means empty queues and no change in the entries for two seconds in a row (a loaded
+        machine maps slowly; up to two minutes are allowed).
+        """
         assert self.sessions is not None
         previous: Snapshot | None = None
-        for _ in range(40):
+        quiet_checks = 0
+        for _ in range(240):
             await asyncio.sleep(0.5)
             snap = await snapshot(self.sessions, tenant_id)
             unchanged = previous is not None and (snap.entries, snap.outbox) == (
                 previous.entries,
                 previous.outbox,
             )
-            if unchanged and await self._queues_empty():
+            quiet_checks = quiet_checks + 1 if unchanged and await self._queues_empty() else 0
+            if quiet_checks >= 4:
                 return
             previous = snap
 
