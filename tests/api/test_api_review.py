@@ -246,3 +246,43 @@ async def test_auto_approve_rule_and_waiting_in_cin7(gateway: Gateway) -> None:
         assert summary["by_state"]["waiting_in_cin7"] == 1
         assert summary["by_state"]["approved"] == 1
     _ = date  # dates are compared as ISO strings above
+
+
+async def test_audit_retention_prunes_only_old_rows(gateway: Gateway) -> None:
+    from datetime import timedelta
+
+    from omni2qbd_gateway.workflow import audit
+    from omni2qbd_shared.db.models import AuditLog, utcnow
+
+    tenant = await new_tenant(gateway.sessions)
+    async with unit_of_work(gateway.sessions) as db:
+        old = AuditLog(tenant_id=tenant.tenant_id, actor="a", action="x.old")
+        old.at = utcnow() - timedelta(days=40)
+        db.add(old)
+        db.add(AuditLog(tenant_id=tenant.tenant_id, actor="a", action="x.new"))
+    async with unit_of_work(gateway.sessions) as db:
+        assert await audit.prune(db, retention_days=30) == 1
+    operator = await new_person(gateway.sessions, "operator")
+    async with signed_in(gateway, operator) as client:
+        actions = [
+            e["action"]
+            for e in (await client.get(f"/tenants/{tenant.tenant_id}/audit")).json()["items"]
+        ]
+    assert "x.new" in actions and "x.old" not in actions
+
+
+async def test_the_audit_log_refuses_changes(gateway: Gateway) -> None:
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+    from sqlmodel import select
+
+    from omni2qbd_shared.db.models import AuditLog
+
+    tenant = await new_tenant(gateway.sessions)
+    async with unit_of_work(gateway.sessions) as db:
+        db.add(AuditLog(tenant_id=tenant.tenant_id, actor="a", action="entries.approved"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with unit_of_work(gateway.sessions) as db:
+            row = (await db.exec(select(AuditLog).where(AuditLog.actor == "a"))).one()
+            row.actor = "someone else"
+            db.add(row)

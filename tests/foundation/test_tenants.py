@@ -47,7 +47,15 @@ def create(database_url: str, *extra: str) -> dict[str, Any]:
 async def test_create_prints_credentials_and_stores_only_a_hash(
     database_url: str, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    created = create(database_url, "--cin7-username", "acme", "--cin7-api-key", "k-123-secret")
+    # No Cin7 to test against here (tests/api/test_tenant_commands.py tests the check).
+    created = create(
+        database_url,
+        "--cin7-username",
+        "acme",
+        "--cin7-api-key",
+        "k-123-secret",
+        "--skip-cin7-check",
+    )
     assert set(created) == {"tenant_id", "qbwc_username", "qbwc_password"}
     async with sessions() as session:
         tenant = await session.get(Tenant, created["tenant_id"])

@@ -78,6 +78,9 @@ class FetcherOptions:
         )
 
     def topology(self, settings: AppSettings) -> Topology:
+        # The stack's OMNI2QBD_AMQP_NAMESPACE unless the fetcher tuning names another, so
+        # `omni2qbd fetch` publishes where the stack's mapper listens.
         return Topology(
-            namespace=self.topology_namespace, retry_delay_ms=settings.message_retry_delay_ms
+            namespace=self.topology_namespace or settings.amqp_namespace,
+            retry_delay_ms=settings.message_retry_delay_ms,
         )

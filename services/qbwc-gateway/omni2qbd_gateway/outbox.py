@@ -65,6 +65,7 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
         elif existing.state in ("ready", "held") and existing.body != message.entry:
             # The mapper re-derived the same version (settings or lists changed): refresh it.
             existing.body = dict(message.entry)
+            existing.txn_date = txn_date_of(existing.body)
             existing.state = "held" if message.state in ("held", "needs_attention") else "ready"
             existing.updated_at = utcnow()
             session.add(existing)
@@ -106,6 +107,7 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
             else None
         ),
         ref_number=_ref_number(body),
+        txn_date=txn_date_of(body),
         body=body,
     )
     session.add(item)
@@ -114,6 +116,12 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
 
     await auto_approve_new(session, item)
     return []
+
+
+def txn_date_of(body: dict[str, Any]) -> str:
+    """The entry's transaction date as YYYY-MM-DD, or '' (kept in a column to sort by)."""
+    value = body.get("txn_date")
+    return str(value)[:10] if value else ""
 
 
 def _ref_number(body: dict[str, object]) -> str | None:

@@ -40,6 +40,7 @@ class StatusReport:
             "name": self.name,
             "by_state": self.summary.by_state,
             "by_kind": self.summary.by_kind,
+            "counts": [c.model_dump(mode="json") for c in self.summary.counts],
             "needs_a_person": [item.model_dump(mode="json") for item in self.needing],
             "more_needing_a_person": self.more,
         }
@@ -80,11 +81,14 @@ def _item_lines(item: EntryItem) -> list[str]:
         f" · {item.contact or '(no contact)'} · {item.txn_date or 'no date'} · {amount}"
         f"  (entry {item.id})"
     )
-    reasons = [
-        f"      - {f.message}" + (f" (Cin7 field {f.field})" if f.field else "")
-        for f in item.findings
-        if f.blocking or item.state == "needs_attention"
-    ]
+    # Every reason that holds it, each once (the notes that hold nothing are in --all/API).
+    blocking = [f for f in item.findings if f.blocking] or item.findings
+    reasons = list(
+        dict.fromkeys(
+            f"      - {f.message}" + (f" (Cin7 field {f.field})" if f.field else "")
+            for f in blocking
+        )
+    )
     if item.status_message and item.state != "needs_attention":
         reasons.insert(0, f"      - {item.status_message}")
     return [head, *(reasons or ["      - (no reason recorded)"])]

@@ -206,8 +206,10 @@ class OutboxItem(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_tenant_state", "tenant_id", "state"),
-        # A document's versions, for the review queue's "newest version only" (migration 0007).
+        # A document's versions, for the review queue's "newest version only", and the queue's
+        # order by transaction date (migration 0007).
         Index("ix_outbox_document", "tenant_id", "entry_kind", "source_kind", "cin7_id"),
+        Index("ix_outbox_tenant_date", "tenant_id", "txn_date", "entry_id"),
     )
 
     entry_id: str = Field(primary_key=True, max_length=36)
@@ -221,6 +223,9 @@ class OutboxItem(SQLModel, table=True):
     # ready | held | approved | queued | sent | posted | failed | locked | in_doubt | superseded
     state: str = Field(default="ready", max_length=24)
     ref_number: str | None = Field(default=None, max_length=40)
+    # The entry's transaction date (YYYY-MM-DD, '' when it has none), copied out of the body
+    # so the review queue can sort and page by it through an index.
+    txn_date: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
     body: dict[str, Any] = _json()
     approved_by: str | None = Field(default=None, max_length=200)
     approved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -257,6 +257,17 @@ class CompanyFile(CompanyState):
                 account="Discounts Given",
                 sales_tax_code="Non",
             )
+            # The items Omni2QBD's default settings name for Cin7's tax amount (tax-line
+            # mode) and for rounding differences.
+            self.add_item(
+                "Sales Tax Line",
+                item_type="ItemOtherCharge",
+                account="Sales Tax Payable",
+                sales_tax_code="Non",
+            )
+            self.add_item(
+                "Rounding", item_type="ItemOtherCharge", account="Rounding", sales_tax_code="Non"
+            )
             self.add_item(
                 "Cin7 Item", item_type="ItemNonInventory", account="Sales", sales_tax_code="Tax"
             )

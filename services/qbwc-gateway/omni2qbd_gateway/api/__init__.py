@@ -55,6 +55,9 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
 
 
 def mount_api(app: FastAPI, runtime: ServiceRuntime) -> FastAPI:
+    from omni2qbd_gateway.workflow import housekeeping
+
+    housekeeping.install(runtime)
     api = create_api(runtime)
     app.mount(API_PREFIX, api)
     return api

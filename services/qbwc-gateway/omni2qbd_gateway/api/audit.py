@@ -17,20 +17,8 @@ from omni2qbd_shared.db.engine import unit_of_work
 router = APIRouter(prefix="/tenants/{tenant_id}", tags=["audit"], responses=AUTH)
 
 
-class AuditEventView(BaseModel):
-    id: str
-    at: datetime
-    actor: str
-    action: str
-    subject: str | None
-    settings_version: int | None
-    detail: dict[str, Any]
-    qbxml_sent: str | None
-    qbxml_received: str | None
-
-
 class AuditPage(BaseModel):
-    items: list[AuditEventView]
+    items: list[audit.AuditEvent]
     next_cursor: str | None
 
 
@@ -63,6 +51,4 @@ async def audit_log(
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
         )
-    return AuditPage(
-        items=[AuditEventView(**event.__dict__) for event in events], next_cursor=next_cursor
-    )
+    return AuditPage(items=events, next_cursor=next_cursor)

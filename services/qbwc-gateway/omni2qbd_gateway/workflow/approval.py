@@ -223,60 +223,57 @@ async def approve(
     return ApprovalResult(approved=approved, dependencies=extra, refused=refused)
 
 
-async def _locked_row(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
+async def _row_for(
+    db: AsyncSession, scope: TenantScope, entry_id: str, allowed: tuple[str, ...], only: str
+) -> OutboxItem:
+    """The entry, locked, when it is in one of the ``allowed`` states; else why not."""
     query = scope.select(OutboxItem).where(OutboxItem.entry_id == entry_id).with_for_update()
     row = (await db.exec(query)).one_or_none()
     if row is None:
         raise EntryNotFound(f"no entry {entry_id} in this tenant")
+    if row.state not in allowed:
+        raise ActionRefused(
+            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only {only}"
+        )
     return row
+
+
+async def _record(
+    db: AsyncSession, scope: TenantScope, action: str, row: OutboxItem, detail: dict[str, Any]
+) -> None:
+    await audit.record(
+        db,
+        tenant_id=scope.tenant_id,
+        actor=scope.actor,
+        action=action,
+        subject=label(row),
+        detail={"entry_id": row.entry_id, **detail},
+    )
 
 
 async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
     """Take an approval back while the entry has not been sent."""
-    row = await _locked_row(db, scope, entry_id)
-    if row.state not in UNAPPROVABLE:
-        raise ActionRefused(
-            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only an approved "
-            "entry that has not been sent can be taken back"
-        )
+    only = "an approved entry that has not been sent can be taken back"
+    row = await _row_for(db, scope, entry_id, UNAPPROVABLE, only)
     previous = row.approved_by
     row.state = "ready"
     row.approved_by = None
     row.approved_at = None
     row.updated_at = utcnow()
     db.add(row)
-    await audit.record(
-        db,
-        tenant_id=scope.tenant_id,
-        actor=scope.actor,
-        action="entries.unapproved",
-        subject=label(row),
-        detail={"entry_id": row.entry_id, "approved_by": previous},
-    )
+    await _record(db, scope, "entries.unapproved", row, {"approved_by": previous})
     return row
 
 
 async def retry(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxItem:
     """Send a failed entry again on the next Web Connector run (after the cause was fixed)."""
-    row = await _locked_row(db, scope, entry_id)
-    if row.state not in RETRYABLE:
-        raise ActionRefused(
-            f"the {label(row)} is {api_state(row.state).replace('_', ' ')}; only a failed "
-            "entry can be retried"
-        )
+    row = await _row_for(db, scope, entry_id, RETRYABLE, "a failed entry can be retried")
     failure = {"status_code": row.last_status_code, "status_message": row.last_status_message}
     _approve_row(row, scope.actor)
     row.last_status_code = None
     row.last_status_message = None
     db.add(row)
-    await audit.record(
-        db,
-        tenant_id=scope.tenant_id,
-        actor=scope.actor,
-        action="entries.retried",
-        subject=label(row),
-        detail={"entry_id": row.entry_id, "previous_failure": failure},
-    )
+    await _record(db, scope, "entries.retried", row, {"previous_failure": failure})
     return row
 
 

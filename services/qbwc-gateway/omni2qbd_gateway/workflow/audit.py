@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,8 +54,9 @@ async def record(
     )
 
 
-@dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(BaseModel):
+    """One line of the audit log (an action, or a Web Connector exchange with its qbXML)."""
+
     id: str
     at: datetime
     actor: str
@@ -88,6 +90,15 @@ def _before(event: AuditEvent, position: tuple[datetime, str] | None) -> bool:
     return position is None or (event.at, event.id) < position
 
 
+def _settings_version_of(row: AuditLog) -> int | None:
+    version = row.detail.get("settings_version")
+    if version is None and row.action == "settings.saved" and row.subject:
+        # Saved settings name their own version ("version 3").
+        number = row.subject.removeprefix("version ").strip()
+        version = int(number) if number.isdigit() else None
+    return int(version) if isinstance(version, int) else None
+
+
 async def _log_events(
     db: AsyncSession, scope: TenantScope, wanted: AuditFilter, limit: int, before: datetime | None
 ) -> list[AuditEvent]:
@@ -112,7 +123,7 @@ async def _log_events(
             actor=row.actor,
             action=row.action,
             subject=row.subject,
-            settings_version=row.detail.get("settings_version"),
+            settings_version=_settings_version_of(row),
             detail={k: v for k, v in row.detail.items() if k != "settings_version"},
         )
         for row in rows

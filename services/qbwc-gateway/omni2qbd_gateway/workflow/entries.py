@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.plan import entry_request_id
+from omni2qbd_gateway.plan import TXN_TYPES, entry_request_id
 from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_gateway.workflow.states import (
@@ -50,15 +50,7 @@ from omni2qbd_shared.db.models import (
 from omni2qbd_shared.entries import Entry
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
-QB_TYPES = {
-    "invoice": "Invoice",
-    "credit_memo": "CreditMemo",
-    "bill": "Bill",
-    "vendor_credit": "VendorCredit",
-    "journal": "JournalEntry",
-    "customer_add": "Customer",
-    "vendor_add": "Vendor",
-}
+QB_TYPES = TXN_TYPES
 # Cin7 document kinds that become transactions, the entry kind each becomes, and its API
 # resource (for the link to the document).
 IMPORTABLE = {
@@ -94,7 +86,7 @@ def _body() -> Any:
 
 
 def _txn_date() -> Any:
-    return func.coalesce(_body()["txn_date"].as_string(), "")
+    return col(OutboxItem.txn_date)
 
 
 def _contact() -> Any:
@@ -253,7 +245,7 @@ async def list_entries(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = f"{last.body.get('txn_date') or ''}|{last.entry_id}"
+        next_cursor = f"{last.txn_date}|{last.entry_id}"
     return EntryPage(items=items, next_cursor=next_cursor)
 
 
@@ -264,11 +256,11 @@ def _escape(text: str) -> str:
 # -- waiting in Cin7 -------------------------------------------------------------------------
 
 
-def _waiting_query(scope: TenantScope) -> Any:
-    """Newest revision of each importable Cin7 document that has no entry (yet)."""
+def _waiting_conditions() -> list[Any]:
+    """Newest revision of an importable Cin7 document that has no entry (yet)."""
     newer: Any = aliased(FetchedDocument)
     entry: Any = aliased(OutboxItem)
-    return scope.select(FetchedDocument).where(
+    return [
         col(FetchedDocument.kind).in_(list(IMPORTABLE)),
         ~exists().where(
             newer.tenant_id == FetchedDocument.tenant_id,
@@ -287,7 +279,11 @@ def _waiting_query(scope: TenantScope) -> Any:
             entry.source_kind == FetchedDocument.kind,
             entry.cin7_id == FetchedDocument.cin7_id,
         ),
-    )
+    ]
+
+
+def _waiting_query(scope: TenantScope) -> Any:
+    return scope.select(FetchedDocument).where(*_waiting_conditions())
 
 
 def _payload_date(payload: dict[str, Any]) -> str:
@@ -377,10 +373,16 @@ def _matches(item: EntryItem, wanted: EntryFilter) -> bool:
 
 
 async def waiting_count(db: AsyncSession, scope: TenantScope) -> dict[str, int]:
+    """Documents waiting in Cin7, by the entry kind they will become (counted in SQL)."""
+    query = (
+        scope.columns(FetchedDocument, col(FetchedDocument.kind), func.count())
+        .where(*_waiting_conditions())
+        .group_by(col(FetchedDocument.kind))
+    )
     counts: dict[str, int] = {}
-    for row in (await db.exec(_waiting_query(scope))).all():
-        kind = IMPORTABLE[row.kind][0]
-        counts[kind] = counts.get(kind, 0) + 1
+    for kind, count in (await db.exec(query)).all():
+        entry_kind = IMPORTABLE[kind][0]
+        counts[entry_kind] = counts.get(entry_kind, 0) + int(count)
     return counts
 
 

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 ApiState = Literal[
     "needs_attention",
@@ -30,18 +30,7 @@ ApiState = Literal[
     "in_doubt",
     "withdrawn",
 ]
-API_STATES: tuple[ApiState, ...] = (
-    "needs_attention",
-    "waiting_in_cin7",
-    "ready",
-    "approved",
-    "sent",
-    "posted",
-    "failed",
-    "locked",
-    "in_doubt",
-    "withdrawn",
-)
+API_STATES: tuple[ApiState, ...] = get_args(ApiState)
 WAITING_IN_CIN7: ApiState = "waiting_in_cin7"
 
 _FROM_INTERNAL: dict[str, ApiState] = {

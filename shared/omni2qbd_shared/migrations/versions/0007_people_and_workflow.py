@@ -75,9 +75,45 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_document", "outbox", ["tenant_id", "entry_kind", "source_kind", "cin7_id"]
     )
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(
+            sa.Column("txn_date", sa.String(length=10), nullable=False, server_default="")
+        )
+    extract = (
+        "body ->> 'txn_date'"
+        if op.get_bind().dialect.name == "postgresql"
+        else "json_extract(body, '$.txn_date')"
+    )
+    op.execute(f"UPDATE outbox SET txn_date = COALESCE({extract}, '')")
+    op.create_index("ix_outbox_tenant_date", "outbox", ["tenant_id", "txn_date", "entry_id"])
+    # The audit log is append-only: the database refuses to change a row (deleting rows past
+    # the retention period stays possible).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+        )
 
 
 def downgrade() -> None:
+    op.execute(
+        "DROP TRIGGER IF EXISTS audit_log_append_only"
+        + (" ON audit_log" if op.get_bind().dialect.name == "postgresql" else "")
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    op.drop_index("ix_outbox_tenant_date", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("txn_date")
     op.drop_index("ix_outbox_document", table_name="outbox")
     op.drop_table("tenant_options")
     op.drop_index("ix_api_tokens_expires_at", table_name="api_tokens")
