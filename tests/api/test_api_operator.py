@@ -39,6 +39,11 @@ async def test_health_disable_enable_and_delete(gateway: Gateway) -> None:
         health = (await client.get(f"/tenants/{acme.tenant_id}/health")).json()
         assert health["stale"] is False and health["last_run"]["outcome"] == "finished"
         assert health["quickbooks"]["company_file"] == path
+        # Product, version and country as QuickBooks reported them in its HostRet.
+        edition = qb.company(path).edition
+        assert health["quickbooks"]["product"] == edition.product_name
+        assert health["quickbooks"]["version"].startswith(f"{edition.major_version}.")
+        assert health["quickbooks"]["country"] == "US"
         assert health["queue"]["posted"] == 1
         assert health["error_rate_24h"] == 0.0 and health["results_24h"] == 1
         everyone = (await client.get("/health")).json()["tenants"]

@@ -8,7 +8,8 @@ CompanyRet on every session: that is how we know the right file is open.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS
 from omni2qbd_shared.xmlsafe import UnsafeXmlError, parse_xml
@@ -20,6 +21,8 @@ class CompanyInfo:
     file_ids: dict[str, str]  # OwnerID (upper case) -> FileID
     supported_versions: tuple[str, ...]
     product_name: str | None
+    # What connection health shows: "QuickBooks Enterprise ... 23.0, US" (HostRet).
+    host: dict[str, str] = field(default_factory=dict)
 
 
 def _braced(value: str) -> str:
@@ -49,7 +52,31 @@ def read_hcp(text: str, *, max_bytes: int) -> CompanyInfo | None:
         file_ids=file_ids,
         supported_versions=versions,
         product_name=root.findtext(".//HostRet/ProductName"),
+        host=_host(root),
     )
+
+
+HOST_TEXT_LIMIT = 100  # an answer's text is shown, never trusted to be short
+
+
+def _host(root: Any) -> dict[str, str]:
+    """Product, version and country of the QuickBooks that answered, as plain short text."""
+    found = {
+        "product": root.findtext(".//HostRet/ProductName"),
+        "major": root.findtext(".//HostRet/MajorVersion"),
+        "minor": root.findtext(".//HostRet/MinorVersion"),
+        "country": root.findtext(".//HostRet/Country"),
+    }
+    clean = {
+        key: " ".join(value.split())[:HOST_TEXT_LIMIT]
+        for key, value in found.items()
+        if value and value.strip() and value.isprintable()
+    }
+    host: dict[str, str] = {k: clean[k] for k in ("product", "country") if k in clean}
+    major, minor = clean.get("major", ""), clean.get("minor", "")
+    if major.isdecimal() and major.isascii():
+        host["version"] = f"{major}.{minor}" if minor.isdecimal() and minor.isascii() else major
+    return host
 
 
 def file_id_problem(

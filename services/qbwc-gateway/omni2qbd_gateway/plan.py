@@ -121,6 +121,8 @@ class SessionPlan:
     client: str | None = None
     # A reconciliation reading went out in this run (one per run; reconciliation_session).
     reconciliation_sent: bool = False
+    # The QuickBooks that answered (product, version, country), for connection health.
+    host: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, stored: dict[str, Any] | None) -> SessionPlan:
@@ -129,7 +131,7 @@ class SessionPlan:
         for name in ("deferred", "isolate"):
             if isinstance(data.get(name), list):
                 setattr(plan, name, list(data[name]))
-        for name in ("mods_checked", "link_names", "iterators", "list_from", "done"):
+        for name in ("mods_checked", "link_names", "iterators", "list_from", "done", "host"):
             if isinstance(data.get(name), dict):
                 setattr(plan, name, dict(data[name]))
         for name in ("lists_started", "lists_done", "reconciliation_sent"):
@@ -167,6 +169,7 @@ class SessionPlan:
                 "done",
                 "set_size",
                 "client",
+                "host",
             )
         }
         data["outstanding"] = (

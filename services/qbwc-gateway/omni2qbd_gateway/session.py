@@ -159,6 +159,8 @@ class WebConnectorSession:
         )
         if problem:
             return problem
+        if info is not None:
+            self.plan.host = dict(info.host)
         version = negotiate_version(tenant.qbxml_version, info, major, minor)
         if version is None:
             return (
