@@ -17,13 +17,14 @@ from omni2qbd_mapper import handlers
 from omni2qbd_mapper.context import canonical_revision
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import (
+    ContactMatch,
     FetchedDocument,
     QbListItem,
     Tenant,
     TenantSettingsVersion,
 )
+from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import PoisonMessage
 from omni2qbd_shared.tenant_settings import TenantSettings
@@ -350,3 +351,54 @@ async def test_another_order_of_the_same_customer_keeps_one_customer_add(
     await deliver(sessions, handlers.handle_document, doc_message(tenant, "sales_order", second))
     adds = await rows(sessions, tenant, entry_kind="customer_add")
     assert [row.state for row in adds] == ["ready"]
+
+
+async def test_a_confirmed_match_withdraws_the_customer_add_it_replaces(
+    sessions: Sessions,
+) -> None:
+    """Matched to an existing QuickBooks customer, the Cin7 contact needs no CustomerAdd: left
+    ready, "approve all" would create a second customer beside the one the bookkeeper chose."""
+    tenant = await make_tenant(sessions)
+    order = load_doc("so_tax_exclusive")
+    message = doc_message(tenant, "sales_order", order)
+    async with unit_of_work(sessions) as session:  # as the fetcher keeps it
+        session.add(
+            FetchedDocument(
+                tenant_id=tenant,
+                kind="sales_order",
+                cin7_id=message.cin7_id,
+                revision=message.revision,
+                modified_date=message.modified_date,
+                payload=order,
+            )
+        )
+    await deliver(sessions, handlers.handle_document, message)
+    (customer_add,) = await rows(sessions, tenant, entry_kind="customer_add")
+    assert customer_add.state == "ready"
+    async with unit_of_work(sessions) as session:
+        session.add(
+            QbListItem(
+                tenant_id=tenant, list_type="customer", list_id="C-77", full_name="Existing Co"
+            )
+        )
+        session.add(
+            ContactMatch(
+                tenant_id=tenant,
+                cin7_kind="customer",
+                cin7_id=customer_add.cin7_id,
+                qb_list_type="customer",
+                qb_list_id="C-77",
+                qb_name="Existing Co",
+                confirmed_by="bookkeeper",
+            )
+        )
+    event = m.TenantEventMessage(tenant_id=tenant, event="match_confirmed", actor="bookkeeper")
+    out = await deliver(sessions, handlers.handle_tenant_event, event)
+    assert ("customer_add", "superseded") in states(out)
+    assert [r.state for r in await rows(sessions, tenant, entry_kind="customer_add")] == [
+        "superseded"
+    ]
+    invoices = [r for r in await rows(sessions, tenant, entry_kind="invoice") if r.state == "ready"]
+    assert len(invoices) == 1
+    assert invoices[0].body["header"]["party"]["name"] == "Existing Co"
+    assert not invoices[0].body.get("depends_on")

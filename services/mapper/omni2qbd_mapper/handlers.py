@@ -196,6 +196,7 @@ async def reevaluate(
             )
         except PoisonMessage as exc:
             log.warning("reevaluation_skipped", reason=str(exc))
+    await store.retire_matched_contact_adds(session, tenant_id, lists, out)
     periods = out.touched_periods | set(await store.open_cogs_months(session, tenant_id))
     await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     return out.messages

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlmodel import col
@@ -234,6 +234,28 @@ async def retire_missing(
         if (row.entry_kind, row.cin7_id) in kept or row.state not in OPEN_STATES:
             continue
         row.state = VOID if status is DocumentStatus.VOID else SUPERSEDED
+        row.updated_at = utcnow()
+        session.add(row)
+        out.messages.append(entry_message(row))
+
+
+async def retire_matched_contact_adds(
+    session: AsyncSession, tenant_id: str, lists: QbListsView, out: Outbox
+) -> None:
+    """A customer or vendor add whose Cin7 contact a person has since matched to an existing
+    QuickBooks name is not needed any more: sent, it would create a second customer or vendor
+    beside the one the bookkeeper chose (the orders now point at the match)."""
+    statement = scoped(EntryRow, tenant_id).where(
+        col(EntryRow.entry_kind).in_((EntryKind.CUSTOMER_ADD.value, EntryKind.VENDOR_ADD.value)),
+        col(EntryRow.state).in_(OPEN_STATES),
+    )
+    for row in (await session.exec(statement)).all():
+        party: Literal["customer", "vendor"] = (
+            "customer" if row.entry_kind == EntryKind.CUSTOMER_ADD.value else "vendor"
+        )
+        if lists.confirmed_match(party, row.cin7_id) is None:
+            continue
+        row.state = SUPERSEDED
         row.updated_at = utcnow()
         session.add(row)
         out.messages.append(entry_message(row))
