@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_mapper import store
+from omni2qbd_mapper import cogs_totals, store
 from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.lists_loader import load_lists
 from omni2qbd_mapper.mapping import map_document
@@ -95,6 +95,7 @@ async def map_and_store(
     except (UnknownKind, ValueError) as exc:
         raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc
     await store.apply_result(session, tenant_id, kind, cin7_id, revision, result, out)
+    await cogs_totals.sync_document(session, tenant_id, kind, cin7_id, out)
     log.info(
         "document_mapped",
         kind=kind,
@@ -114,7 +115,7 @@ async def _rebuild_months(
 ) -> None:
     now = utcnow()
     for period in sorted(p for p in periods if p):
-        await store.rebuild_cogs_month(session, tenant_id, period, settings, lists, now, out)
+        await cogs_totals.rebuild_month(session, tenant_id, period, settings, lists, now, out)
 
 
 async def handle_document(
@@ -150,17 +151,21 @@ async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequ
     if row is None:
         log.info("result_for_unknown_entry", entry_id=message.entry_id)
         return []
-    if row.entry_kind not in store.REVENUE_KINDS or row.state not in store.COUNTS_COGS:
+    if row.entry_kind not in store.REVENUE_KINDS:
         return []
-    # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its month.
-    periods = await store.contribution_periods(
-        session, message.tenant_id, row.source_kind, row.cin7_id
-    )
+    out = store.Outbox()
+    await cogs_totals.sync_document(session, message.tenant_id, row.source_kind, row.cin7_id, out)
+    periods = set(out.touched_periods)
+    if row.state in store.COUNTS_COGS:
+        # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its
+        # month, whose journal is published again even when the sums did not move.
+        periods |= await store.contribution_periods(
+            session, message.tenant_id, row.source_kind, row.cin7_id
+        )
     if not periods:
         return []
     settings = await _tenant_settings(session, message.tenant_id)
     lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
-    out = store.Outbox()
     await _rebuild_months(session, message.tenant_id, periods, settings, lists, out)
     return out.messages
 
@@ -225,7 +230,12 @@ async def _do_not_import(
     await store.lock_tenant(session, message.tenant_id)
     entry_ids = [str(i) for i in message.detail.get("entry_ids") or []]
     out = store.Outbox()
-    await store.mark_do_not_import(session, message.tenant_id, entry_ids, out)
+    marked = await store.mark_do_not_import(session, message.tenant_id, entry_ids, out)
+    for row in marked:
+        if row.entry_kind in store.REVENUE_KINDS:
+            await cogs_totals.sync_document(
+                session, message.tenant_id, row.source_kind, row.cin7_id, out
+            )
     if out.touched_periods:
         settings = await _tenant_settings(session, message.tenant_id)
         lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)

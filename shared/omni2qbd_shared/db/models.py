@@ -398,6 +398,7 @@ class ProcessedMessage(SQLModel, table=True):
 
 
 # Tables kept in their own modules, imported here so every metadata user sees them.
+from omni2qbd_shared.db import cogs_totals as _cogs_totals  # noqa: E402, F401
 from omni2qbd_shared.db import login_throttle as _login_throttle  # noqa: E402, F401
 from omni2qbd_shared.db import people as _people  # noqa: E402, F401
 from omni2qbd_shared.db import tenant_options as _tenant_options  # noqa: E402, F401
