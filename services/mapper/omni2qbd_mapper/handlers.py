@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper import cogs_totals, store
 from omni2qbd_mapper.cin7doc import UnknownKind
+from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.lists_loader import load_lists
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_shared import messages as m
@@ -171,9 +172,14 @@ async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequ
 
 
 async def reevaluate(
-    session: AsyncSession, tenant_id: str, *, held_only: bool
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    held_only: bool,
+    mentioning: ChangedNames | None = None,
 ) -> Sequence[m.Message]:
-    """Map again every document whose entries are still waiting, with today's settings and lists."""
+    """Map again every document whose entries are still waiting (with ``mentioning``: only
+    those naming a changed list element), with today's settings and lists."""
     await store.lock_tenant(session, tenant_id)
     try:
         settings = await _tenant_settings(session, tenant_id)
@@ -182,7 +188,7 @@ async def reevaluate(
     lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     for source_kind, cin7_id, revision in await store.open_document_revisions(
-        session, tenant_id, held_only
+        session, tenant_id, held_only, mentioning
     ):
         document = await session.get(FetchedDocument, (tenant_id, source_kind, cin7_id, revision))
         if document is None:
@@ -207,7 +213,8 @@ async def reevaluate(
 
 
 async def handle_lists(message: m.ListChangesMessage, session: AsyncSession) -> Sequence[m.Message]:
-    return await reevaluate(session, message.tenant_id, held_only=True)
+    mentioning = ChangedNames.of(message.changes)
+    return await reevaluate(session, message.tenant_id, held_only=True, mentioning=mentioning)
 
 
 async def handle_tenant_event(

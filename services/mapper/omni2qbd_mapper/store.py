@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import Entry as EntryRow
@@ -438,9 +439,13 @@ async def mark_do_not_import(
 
 
 async def open_document_revisions(
-    session: AsyncSession, tenant_id: str, held_only: bool
+    session: AsyncSession,
+    tenant_id: str,
+    held_only: bool,
+    mentioning: ChangedNames | None = None,
 ) -> list[tuple[str, str, str]]:
-    """(source kind, Cin7 id, revision) of documents with entries still to be sent."""
+    """(source kind, Cin7 id, revision) of documents with entries still to be sent; with
+    ``mentioning``, only those whose entries name a changed QuickBooks list element."""
     states = (NEEDS_ATTENTION,) if held_only else OPEN_STATES
     statement = scoped(EntryRow, tenant_id).where(
         col(EntryRow.state).in_(states), col(EntryRow.entry_kind) != CONTRIBUTION_KIND
@@ -448,6 +453,8 @@ async def open_document_revisions(
     seen: dict[tuple[str, str, str], None] = {}
     for row in (await session.exec(statement)).all():
         if row.source_kind in ("contact", COGS_MONTH_SOURCE):
+            continue
+        if mentioning is not None and not mentioning.mentioned_in(row.body, row.findings):
             continue
         seen[(row.source_kind, _base_id(row.cin7_id), row.revision)] = None
     return list(seen)
