@@ -1,4 +1,4 @@
-"""mapper: running COGS totals per tenant, month and class (issue 15)
+"""mapper: running COGS totals per tenant, month and class; entries by document (issue 15)
 
 Revision ID: 0012
 Revises: 0007
@@ -43,8 +43,12 @@ def upgrade() -> None:
         sa.Column("pending", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "source_kind", "cin7_id", "period"),
     )
+    op.create_index(
+        "ix_entries_tenant_document", "entries", ["tenant_id", "source_kind", "cin7_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_entries_tenant_document", table_name="entries")
     op.drop_table("cogs_counted")
     op.drop_table("cogs_month_totals")
