@@ -122,25 +122,45 @@ async def _rebuild_months(
 async def handle_document(
     message: m.Cin7DocumentMessage, session: AsyncSession
 ) -> Sequence[m.Message]:
-    await store.lock_tenant(session, message.tenant_id)
-    settings = await _tenant_settings(session, message.tenant_id)
-    if await _is_stale(session, message):
-        log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
-        return []
-    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
+    return await handle_documents([message], session)
+
+
+async def handle_documents(
+    messages: Sequence[m.Cin7DocumentMessage], session: AsyncSession
+) -> Sequence[m.Message]:
+    """Map several documents of one tenant in one transaction (``batching``): the tenant's
+    settings and QuickBooks lists are read once, each touched COGS month rebuilt once."""
+    tenant_id = messages[0].tenant_id
+    if any(message.tenant_id != tenant_id for message in messages):
+        raise ValueError("a batch holds one tenant's documents")
+    await store.lock_tenant(session, tenant_id)
+    settings = await _tenant_settings(session, tenant_id)
+    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
-    await map_and_store(
-        session,
-        message.tenant_id,
-        message.kind,
-        message.cin7_id,
-        message.revision,
-        message.payload,
-        settings,
-        lists,
-        out,
-    )
-    await _rebuild_months(session, message.tenant_id, out.touched_periods, settings, lists, out)
+    for message in messages:
+        if await _is_stale(session, message):
+            log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
+            continue
+        before = len(out.messages)
+        await map_and_store(
+            session,
+            tenant_id,
+            message.kind,
+            message.cin7_id,
+            message.revision,
+            message.payload,
+            settings,
+            lists,
+            out,
+        )
+        # The next document of the batch must see the RefNumbers this one now holds.
+        for produced in out.messages[before:]:
+            if isinstance(produced, m.EntryMessage) and produced.state in ("ready", "held"):
+                ref = produced.entry.get("ref_number")
+                if ref:
+                    owner = f"{produced.source.kind}:{produced.source.cin7_id}"
+                    lists.add_ref_numbers(produced.entry_kind, {str(ref): owner})
+    await _rebuild_months(session, tenant_id, out.touched_periods, settings, lists, out)
     return out.messages
 
 
