@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy import func, select
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun
 from omni2qbd.demo.processes import ManagedProcess
@@ -156,17 +157,25 @@ class PipelineBench(Demo):
             async with unit_of_work(self.sessions, read_only=True) as session:
                 counts = []
                 for statement in (
-                    select(func.count()).where(FetchedDocument.tenant_id == tenant_id),
-                    select(func.count()).where(Entry.tenant_id == tenant_id),
-                    select(func.count()).where(
-                        OutboxItem.tenant_id == tenant_id, OutboxItem.state == "posted"
+                    select(func.count())
+                    .select_from(FetchedDocument)
+                    .where(col(FetchedDocument.tenant_id) == tenant_id),
+                    select(func.count())
+                    .select_from(Entry)
+                    .where(col(Entry.tenant_id) == tenant_id),
+                    select(func.count())
+                    .select_from(OutboxItem)
+                    .where(
+                        col(OutboxItem.tenant_id) == tenant_id, col(OutboxItem.state) == "posted"
                     ),
                 ):
-                    counts.append(int((await session.execute(statement)).scalar_one()))
+                    counts.append(int((await session.exec(statement)).one()))
             self.measures.samples.append(
                 Sample(
                     time.monotonic(),
-                    *counts,
+                    fetched=counts[0],
+                    entries=counts[1],
+                    posted=counts[2],
                     mapper_cpu=self.measures.cpu.get("mapper", 0.0),
                     mapped=self._mapper_log.read(),
                 )
