@@ -12,13 +12,15 @@ from typing import Any
 from fastapi import FastAPI
 
 from omni2qbd_mapper import handlers
+from omni2qbd_mapper.batching import BatchingDocumentConsumer
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.messaging import Consumer, Topology
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
+DOCUMENTS_QUEUE = "mapper.cin7-documents"
 QUEUES: tuple[tuple[str, type[m.Message], Any], ...] = (
-    ("mapper.cin7-documents", m.Cin7DocumentMessage, handlers.handle_document),
+    (DOCUMENTS_QUEUE, m.Cin7DocumentMessage, handlers.handle_document),
     ("mapper.qb-results", m.ResultMessage, handlers.handle_result),
     ("mapper.qb-lists", m.ListChangesMessage, handlers.handle_lists),
     ("mapper.tenant-events", m.TenantEventMessage, handlers.handle_tenant_event),
@@ -34,7 +36,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
     async def start_consumers(rt: ServiceRuntime) -> None:
         assert rt.connection is not None and rt.sessions is not None
         for queue_name, model, handler in QUEUES:
-            consumer = Consumer(
+            options: dict[str, Any] = dict(
                 connection=rt.connection,
                 topology=rt.topology,
                 queue_name=queue_name,
@@ -44,6 +46,16 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 prefetch=settings.mapper_prefetch,
                 max_retries=settings.message_max_retries,
                 transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
+            )
+            consumer = (
+                # Documents of one tenant waiting together are mapped in one transaction.
+                BatchingDocumentConsumer(
+                    batch_handler=handlers.handle_documents,
+                    max_batch=settings.mapper_prefetch,
+                    **options,
+                )
+                if queue_name == DOCUMENTS_QUEUE
+                else Consumer(**options)
             )
             await consumer.start()
             consumers.append(consumer)

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_mapper import store
+from omni2qbd_mapper import cogs_totals, store
 from omni2qbd_mapper.cin7doc import UnknownKind
+from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.lists_loader import load_lists
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_shared import messages as m
@@ -95,6 +96,7 @@ async def map_and_store(
     except (UnknownKind, ValueError) as exc:
         raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc
     await store.apply_result(session, tenant_id, kind, cin7_id, revision, result, out)
+    await cogs_totals.sync_document(session, tenant_id, kind, cin7_id, out)
     log.info(
         "document_mapped",
         kind=kind,
@@ -114,31 +116,51 @@ async def _rebuild_months(
 ) -> None:
     now = utcnow()
     for period in sorted(p for p in periods if p):
-        await store.rebuild_cogs_month(session, tenant_id, period, settings, lists, now, out)
+        await cogs_totals.rebuild_month(session, tenant_id, period, settings, lists, now, out)
 
 
 async def handle_document(
     message: m.Cin7DocumentMessage, session: AsyncSession
 ) -> Sequence[m.Message]:
-    await store.lock_tenant(session, message.tenant_id)
-    settings = await _tenant_settings(session, message.tenant_id)
-    if await _is_stale(session, message):
-        log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
-        return []
-    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
+    return await handle_documents([message], session)
+
+
+async def handle_documents(
+    messages: Sequence[m.Cin7DocumentMessage], session: AsyncSession
+) -> Sequence[m.Message]:
+    """Map several documents of one tenant in one transaction (``batching``): the tenant's
+    settings and QuickBooks lists are read once, each touched COGS month rebuilt once."""
+    tenant_id = messages[0].tenant_id
+    if any(message.tenant_id != tenant_id for message in messages):
+        raise ValueError("a batch holds one tenant's documents")
+    await store.lock_tenant(session, tenant_id)
+    settings = await _tenant_settings(session, tenant_id)
+    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
-    await map_and_store(
-        session,
-        message.tenant_id,
-        message.kind,
-        message.cin7_id,
-        message.revision,
-        message.payload,
-        settings,
-        lists,
-        out,
-    )
-    await _rebuild_months(session, message.tenant_id, out.touched_periods, settings, lists, out)
+    for message in messages:
+        if await _is_stale(session, message):
+            log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
+            continue
+        before = len(out.messages)
+        await map_and_store(
+            session,
+            tenant_id,
+            message.kind,
+            message.cin7_id,
+            message.revision,
+            message.payload,
+            settings,
+            lists,
+            out,
+        )
+        # The next document of the batch must see the RefNumbers this one now holds.
+        for produced in out.messages[before:]:
+            if isinstance(produced, m.EntryMessage) and produced.state in ("ready", "held"):
+                ref = produced.entry.get("ref_number")
+                if ref:
+                    owner = f"{produced.source.kind}:{produced.source.cin7_id}"
+                    lists.add_ref_numbers(produced.entry_kind, {str(ref): owner})
+    await _rebuild_months(session, tenant_id, out.touched_periods, settings, lists, out)
     return out.messages
 
 
@@ -150,25 +172,34 @@ async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequ
     if row is None:
         log.info("result_for_unknown_entry", entry_id=message.entry_id)
         return []
-    if row.entry_kind not in store.REVENUE_KINDS or row.state not in store.COUNTS_COGS:
+    if row.entry_kind not in store.REVENUE_KINDS:
         return []
-    # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its month.
-    periods = await store.contribution_periods(
-        session, message.tenant_id, row.source_kind, row.cin7_id
-    )
+    out = store.Outbox()
+    await cogs_totals.sync_document(session, message.tenant_id, row.source_kind, row.cin7_id, out)
+    periods = set(out.touched_periods)
+    if row.state in store.COUNTS_COGS:
+        # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its
+        # month, whose journal is published again even when the sums did not move.
+        periods |= await store.contribution_periods(
+            session, message.tenant_id, row.source_kind, row.cin7_id
+        )
     if not periods:
         return []
     settings = await _tenant_settings(session, message.tenant_id)
     lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
-    out = store.Outbox()
     await _rebuild_months(session, message.tenant_id, periods, settings, lists, out)
     return out.messages
 
 
 async def reevaluate(
-    session: AsyncSession, tenant_id: str, *, held_only: bool
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    held_only: bool,
+    mentioning: ChangedNames | None = None,
 ) -> Sequence[m.Message]:
-    """Map again every document whose entries are still waiting, with today's settings and lists."""
+    """Map again every document whose entries are still waiting (with ``mentioning``: only
+    those naming a changed list element), with today's settings and lists."""
     await store.lock_tenant(session, tenant_id)
     try:
         settings = await _tenant_settings(session, tenant_id)
@@ -177,7 +208,7 @@ async def reevaluate(
     lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
     out = store.Outbox()
     for source_kind, cin7_id, revision in await store.open_document_revisions(
-        session, tenant_id, held_only
+        session, tenant_id, held_only, mentioning
     ):
         document = await session.get(FetchedDocument, (tenant_id, source_kind, cin7_id, revision))
         if document is None:
@@ -203,7 +234,8 @@ async def reevaluate(
 
 
 async def handle_lists(message: m.ListChangesMessage, session: AsyncSession) -> Sequence[m.Message]:
-    return await reevaluate(session, message.tenant_id, held_only=True)
+    mentioning = ChangedNames.of(message.changes)
+    return await reevaluate(session, message.tenant_id, held_only=True, mentioning=mentioning)
 
 
 async def handle_tenant_event(
@@ -226,7 +258,12 @@ async def _do_not_import(
     await store.lock_tenant(session, message.tenant_id)
     entry_ids = [str(i) for i in message.detail.get("entry_ids") or []]
     out = store.Outbox()
-    await store.mark_do_not_import(session, message.tenant_id, entry_ids, out)
+    marked = await store.mark_do_not_import(session, message.tenant_id, entry_ids, out)
+    for row in marked:
+        if row.entry_kind in store.REVENUE_KINDS:
+            await cogs_totals.sync_document(
+                session, message.tenant_id, row.source_kind, row.cin7_id, out
+            )
     if out.touched_periods:
         settings = await _tenant_settings(session, message.tenant_id)
         lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)

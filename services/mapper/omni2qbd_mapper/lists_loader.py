@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared.db.models import ContactMatch, QbLink, QbListCursor, QbListItem
@@ -134,21 +134,21 @@ async def load_lists(
                 ),
             )
 
+    # Only the four columns: decoding every stored entry's JSON body here, for each document
+    # mapped, was what made a document's cost grow with what is stored (issue 15).
     owners: dict[str, dict[str, str]] = {}
-    entry_rows = await session.exec(
-        scoped(EntryRow, tenant_id).where(
-            col(EntryRow.ref_number).is_not(None), col(EntryRow.state).in_(_LIVE_STATES)
-        )
+    entry_refs = await session.exec(
+        select(EntryRow.entry_kind, EntryRow.ref_number, EntryRow.source_kind, EntryRow.cin7_id)
+        .where(EntryRow.tenant_id == tenant_id)
+        .where(col(EntryRow.ref_number).is_not(None), col(EntryRow.state).in_(_LIVE_STATES))
     )
-    for entry in entry_rows.all():
-        owners.setdefault(entry.entry_kind, {})[entry.ref_number or ""] = (
-            f"{entry.source_kind}:{entry.cin7_id}"
-        )
-    links = await session.exec(scoped(QbLink, tenant_id).where(col(QbLink.ref_number).is_not(None)))
-    for link in links.all():
-        owners.setdefault(link.entry_kind, {})[link.ref_number or ""] = (
-            f"{link.source_kind}:{link.cin7_id}"
-        )
+    link_refs = await session.exec(
+        select(QbLink.entry_kind, QbLink.ref_number, QbLink.source_kind, QbLink.cin7_id)
+        .where(QbLink.tenant_id == tenant_id)
+        .where(col(QbLink.ref_number).is_not(None))
+    )
+    for entry_kind, ref_number, source_kind, cin7_id in [*entry_refs.all(), *link_refs.all()]:
+        owners.setdefault(entry_kind, {})[ref_number or ""] = f"{source_kind}:{cin7_id}"
     for entry_kind, refs in owners.items():
         lists.add_ref_numbers(entry_kind, refs)
     return lists

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -25,15 +24,13 @@ from sqlalchemy import text
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
-from omni2qbd_mapper.rules.cogs import map_cogs_month
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import QbLink, utcnow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.entries import Entry, EntryKind
-from omni2qbd_shared.qb_lists import QbListsView
-from omni2qbd_shared.tenant_settings import TenantSettings
 
 READY = "ready"
 NEEDS_ATTENTION = "needs_attention"
@@ -165,6 +162,14 @@ def _row_values(entry: Entry) -> dict[str, Any]:
     }
 
 
+def _supersede_open(rows: Sequence[EntryRow], out: Outbox) -> None:
+    for row in rows:
+        if row.state in OPEN_STATES:
+            row.state = SUPERSEDED
+            row.updated_at = utcnow()
+            out.messages.append(entry_message(row))
+
+
 async def upsert_entry(
     session: AsyncSession, tenant_id: str, entry: Entry, out: Outbox
 ) -> EntryRow:
@@ -177,6 +182,14 @@ async def upsert_entry(
     values = _row_values(entry)
     top_version = max((r.version for r in rows), default=0)
     same = next((r for r in rows if r.revision == entry.source.revision), None)
+    if same is not None and entry.source.kind == COGS_MONTH_SOURCE and same.version < top_version:
+        # A COGS month whose sums went back to what an earlier version held (a change undone).
+        _supersede_open(rows, out)
+        newest_posted = max((r.version for r in rows if r.state in IN_QUICKBOOKS), default=None)
+        if same.version == newest_posted:
+            return same  # QuickBooks holds exactly these sums already
+        same.state = READY  # current again, as a new version (below)
+        same.body = {}
     if same is not None:
         if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID, DO_NOT_IMPORT):
             return same  # already sent, or an old revision delivered again: nothing to do
@@ -198,12 +211,7 @@ async def upsert_entry(
             session.add(same)
         out.messages.append(entry_message(same))
         return same
-    for row in rows:
-        if row.state in OPEN_STATES:
-            row.state = SUPERSEDED
-            row.updated_at = utcnow()
-            session.add(row)
-            out.messages.append(entry_message(row))
+    _supersede_open(rows, out)
     row = EntryRow(
         tenant_id=tenant_id,
         entry_kind=entry.kind.value,
@@ -384,48 +392,6 @@ async def contribution_periods(
     return {row.txn_date or "" for row in (await session.exec(statement)).all()} - {""}
 
 
-async def rebuild_cogs_month(
-    session: AsyncSession,
-    tenant_id: str,
-    period: str,
-    settings: TenantSettings,
-    lists: QbListsView,
-    now: datetime,
-    out: Outbox,
-) -> None:
-    """Re-sum a month's counted contributions into its COGS journal (a new version when it
-    changed). Documents whose invoice or credit memo is not in QuickBooks yet wait."""
-    contributions = await counted_contributions(
-        session, tenant_id, await current_contributions(session, tenant_id, period)
-    )
-    journals = await session.exec(
-        scoped(EntryRow, tenant_id).where(
-            EntryRow.source_kind == COGS_MONTH_SOURCE, EntryRow.cin7_id == period
-        )
-    )
-    journal_rows = list(journals.all())
-    posted = [r for r in journal_rows if r.state in IN_QUICKBOOKS]
-    posted_total = Decimal(max(posted, key=lambda r: r.version).total or 0) if posted else None
-    result = map_cogs_month(
-        period,
-        contributions,
-        settings,
-        lists,
-        tenant_id=tenant_id,
-        posted_total=posted_total,
-        today=now.astimezone(settings.zone()).date(),
-    )
-    for entry in result.entries:
-        await upsert_entry(session, tenant_id, entry, out)
-    if not result.entries:
-        for row in journal_rows:
-            if row.state in OPEN_STATES:
-                row.state = SUPERSEDED
-                row.updated_at = utcnow()
-                session.add(row)
-                out.messages.append(entry_message(row))
-
-
 async def apply_result(
     session: AsyncSession,
     tenant_id: str,
@@ -495,9 +461,13 @@ async def mark_do_not_import(
 
 
 async def open_document_revisions(
-    session: AsyncSession, tenant_id: str, held_only: bool
+    session: AsyncSession,
+    tenant_id: str,
+    held_only: bool,
+    mentioning: ChangedNames | None = None,
 ) -> list[tuple[str, str, str]]:
-    """(source kind, Cin7 id, revision) of documents with entries still to be sent."""
+    """(source kind, Cin7 id, revision) of documents with entries still to be sent; with
+    ``mentioning``, only those whose entries name a changed QuickBooks list element."""
     states = (NEEDS_ATTENTION,) if held_only else OPEN_STATES
     statement = scoped(EntryRow, tenant_id).where(
         col(EntryRow.state).in_(states), col(EntryRow.entry_kind) != CONTRIBUTION_KIND
@@ -505,6 +475,8 @@ async def open_document_revisions(
     seen: dict[tuple[str, str, str], None] = {}
     for row in (await session.exec(statement)).all():
         if row.source_kind in ("contact", COGS_MONTH_SOURCE):
+            continue
+        if mentioning is not None and not mentioning.mentioned_in(row.body, row.findings):
             continue
         seen[(row.source_kind, _base_id(row.cin7_id), row.revision)] = None
     return list(seen)

@@ -177,6 +177,8 @@ class Entry(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "entry_kind", "source_kind", "cin7_id", "revision"),
         Index("ix_entries_tenant_state", "tenant_id", "state"),
+        # The mapper reads a document's rows by (source kind, Cin7 id) for every message.
+        Index("ix_entries_tenant_document", "tenant_id", "source_kind", "cin7_id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -398,6 +400,7 @@ class ProcessedMessage(SQLModel, table=True):
 
 
 # Tables kept in their own modules, imported here so every metadata user sees them.
+from omni2qbd_shared.db import cogs_totals as _cogs_totals  # noqa: E402, F401
 from omni2qbd_shared.db import console_sessions as _console_sessions  # noqa: E402, F401
 from omni2qbd_shared.db import login_throttle as _login_throttle  # noqa: E402, F401
 from omni2qbd_shared.db import people as _people  # noqa: E402, F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -211,6 +212,45 @@ def _months_between(earlier: str, later: str) -> int:
     return (ly - ey) * 12 + (lm - em)
 
 
+def contribution_hash(contribution: CogsContribution) -> int:
+    """A contribution's share of its month's digest (summed mod 2**256, so order-free)."""
+    text = (
+        f"{contribution.source.kind}:{contribution.source.cin7_id}:"
+        f"{money(contribution.amount):.2f}:{contribution.class_name}"
+    )
+    return int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
+
+
+DIGEST_MODULUS = 2**256
+
+
+@dataclass
+class CogsMonthSums:
+    """What a month's COGS journal is built from: the counted contributions, summed."""
+
+    by_class: dict[str | None, Decimal] = field(default_factory=dict)
+    documents: int = 0
+    pending_amount: Decimal = ZERO
+    pending_documents: int = 0
+    digest: int = 0
+
+    def add(self, contribution: CogsContribution, sign: int = 1) -> None:
+        name = contribution.class_name
+        self.by_class[name] = self.by_class.get(name, ZERO) + sign * contribution.amount
+        self.documents += sign
+        if contribution.pending:
+            self.pending_amount += sign * contribution.amount
+            self.pending_documents += sign
+        self.digest = (self.digest + sign * contribution_hash(contribution)) % DIGEST_MODULUS
+
+    @classmethod
+    def of(cls, contributions: Sequence[CogsContribution]) -> CogsMonthSums:
+        sums = cls()
+        for contribution in contributions:
+            sums.add(contribution)
+        return sums
+
+
 def map_cogs_month(
     period: str,
     contributions: Sequence[CogsContribution],
@@ -221,7 +261,30 @@ def map_cogs_month(
     posted_total: Decimal | None = None,
     today: date | None = None,
 ) -> MappingResult:
-    """The COGS journal of one month (``YYYY-MM``) from every document's contribution.
+    """The COGS journal of one month (``YYYY-MM``) from every document's contribution."""
+    return map_cogs_sums(
+        period,
+        CogsMonthSums.of(contributions),
+        settings,
+        lists,
+        tenant_id=tenant_id,
+        posted_total=posted_total,
+        today=today,
+    )
+
+
+def map_cogs_sums(
+    period: str,
+    sums: CogsMonthSums,
+    settings: TenantSettings,
+    lists: QbListsView,
+    *,
+    tenant_id: str = "local",
+    posted_total: Decimal | None = None,
+    today: date | None = None,
+) -> MappingResult:
+    """The COGS journal of one month from its summed contributions (the mapper keeps these
+    sums running, so a month costs the same however many documents it holds).
 
     ``posted_total`` is the total of the journal already in QuickBooks for that month, if any;
     a change against it is shown, and held when the month is no longer open.
@@ -229,23 +292,12 @@ def map_cogs_month(
     label = f"COGS for {_month_label(period)}"
     if settings.inventory_method is InventoryMethod.PERIODIC:
         return MappingResult(kind="cogs_month", document=label, status=DocumentStatus.IGNORED)
-    by_class: dict[str | None, Decimal] = {}
-    for contribution in contributions:
-        by_class[contribution.class_name] = (
-            by_class.get(contribution.class_name, ZERO) + contribution.amount
-        )
+    by_class = sums.by_class
     net = money(sum(by_class.values(), ZERO))
-    digest = hashlib.sha256(
-        "|".join(
-            sorted(
-                f"{c.source.kind}:{c.source.cin7_id}:{c.amount}:{c.class_name}"
-                for c in contributions
-            )
-        ).encode()
-    ).hexdigest()
+    digest = f"{sums.digest:064x}"
     key = f"journal:cogs_month:{period}"
     findings: list[Finding] = []
-    nothing = not contributions or all(money(v) == 0 for v in by_class.values())
+    nothing = sums.documents == 0 or all(money(v) == 0 for v in by_class.values())
     if nothing and (posted_total is None or posted_total == 0):
         return MappingResult(kind="cogs_month", document=label, status=DocumentStatus.IGNORED)
     current = (today or date.today()).strftime("%Y-%m")
@@ -272,15 +324,14 @@ def map_cogs_month(
                     "or raise cogs.months_open to re-post it.",
                 )
             )
-    pending = [c for c in contributions if c.pending]
-    if pending:
+    if sums.pending_documents:
         findings.append(
             _finding(
                 label,
                 "cogs_includes_pending",
-                f"{label} includes the cost of {len(pending)} document(s) whose invoice or "
-                f"credit memo is still a pending draft in QuickBooks "
-                f"({fmt(money(sum((c.amount for c in pending), ZERO)))}). They count because "
+                f"{label} includes the cost of {sums.pending_documents} document(s) whose "
+                "invoice or credit memo is still a pending draft in QuickBooks "
+                f"({fmt(money(sums.pending_amount))}). They count because "
                 "they are in QuickBooks; mark them final there, or delete them and mark the "
                 "Cin7 documents do not import.",
                 blocking=False,
@@ -288,7 +339,7 @@ def map_cogs_month(
         )
     ref = settings.cogs.monthly_ref_pattern.format_map({"period": period.replace("-", "")})
     ref = ref[-REF_NUMBER_LIMITS["journal"] :]
-    memo = f"Cost of goods sold for {_month_label(period)} ({len(contributions)} Cin7 documents)"
+    memo = f"Cost of goods sold for {_month_label(period)} ({sums.documents} Cin7 documents)"
     lines: list[EntryLine] = []
     for class_name, amount in sorted(by_class.items(), key=lambda kv: kv[0] or ""):
         if money(amount) != 0:

@@ -1,0 +1,357 @@
+"""End-to-end benchmark: N Cin7 sales orders from the simulator to posted in QuickBooks (issue 15).
+
+Runs the real services as processes (fetcher, mapper, gateway) against the Cin7 simulator (its
+rate limits off), a Web Connector simulator and the QuickBooks simulator, by driving the same
+steps as ``omni2qbd demo`` (bookkeeper approvals included). Prints:
+
+* seconds per stage: fetch (refresh until the last document is stored), map (refresh until the
+  last entry is stored before posting starts), post (first approval until the last posting);
+* CPU milliseconds per Cin7 document per service and the peak memory (VmHWM) per service
+  (the QuickBooks and Web Connector simulators run inside this process);
+* the mapper's CPU per mapped document in the first and the last tenth of the mapping, and
+  their ratio (flat means near 1).
+
+The demo tenant is the simulator's first account (1,500 sales orders at scale 1), so N orders
+means scale N/1500; purchase orders, credit notes and adjustments come along in proportion.
+Needs RabbitMQ (and PostgreSQL for ``--db postgres``; a fresh database is created and dropped).
+
+    .venv/bin/python bench/pipeline.py --orders 10000 --db postgres
+    .venv/bin/python bench/pipeline.py --orders 1000 --db sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun
+from omni2qbd.demo.processes import ManagedProcess
+from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
+
+ORDERS_AT_SCALE_ONE = 1500  # the first simulated account's sales orders at scale 1
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SAMPLE_SECONDS = 0.5
+CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime, stime, cutime, cstime (fields 14-17; the split starts at field 3)
+    return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+
+
+def _proc_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Sample:
+    at: float
+    fetched: int
+    entries: int
+    posted: int
+    mapper_cpu: float
+    mapped: int
+
+
+@dataclass
+class Measures:
+    samples: list[Sample] = field(default_factory=list)
+    refresh_at: float | None = None
+    post_started_at: float | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+
+
+class MapperLog:
+    """Counts the mapper's ``document_mapped`` log lines, reading only what was appended."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.count = 0
+        self._partial = b""
+
+    def read(self) -> int:
+        if not self.path.exists():
+            return self.count
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read()
+        self.offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        self.count += sum(1 for line in lines if b'"document_mapped"' in line)
+        return self.count
+
+
+class PipelineBench(Demo):
+    """The demo's steps with the Cin7 limits off, sampled while they run."""
+
+    def __init__(self, options: DemoOptions) -> None:
+        super().__init__(options, say=self._say)
+        self.measures = Measures()
+        self._mapper_log = MapperLog(options.data_dir / "logs" / "mapper.log")
+        self._tenant_id: str | None = None
+
+    def _say(self, line: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+    def _start(
+        self, name: str, args: list[str], port: int, health_path: str = "/livez"
+    ) -> ManagedProcess:
+        if name == "cin7-simulator":
+            args = [*args, "--no-rate-limits"]
+        return super()._start(name, args, port, health_path)
+
+    def _pids(self) -> dict[str, int]:
+        return {
+            p.name: p.process.pid
+            for p in self.processes.processes
+            if p.process is not None and p.process.poll() is None
+        }
+
+    async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
+        if self.measures.post_started_at is None:
+            self.measures.post_started_at = time.monotonic()
+        return await super()._approve_ready(tenant_id, retry_failed=retry_failed)
+
+    async def _wait_settled(self, tenant_id: str, since: Any) -> Any:
+        self._tenant_id = tenant_id
+        if self.measures.refresh_at is None:
+            self.measures.refresh_at = time.monotonic()
+        return await super()._wait_settled(tenant_id, since)
+
+    async def _sample(self) -> None:
+        assert self.sessions is not None
+        while True:
+            await asyncio.sleep(SAMPLE_SECONDS)
+            tenant_id = self._tenant_id
+            pids = self._pids()
+            for name, pid in pids.items():
+                try:
+                    self.measures.cpu[name] = _proc_cpu_seconds(pid)
+                    self.measures.peak_mb[name] = _proc_peak_mb(pid)
+                except (OSError, ValueError, IndexError):
+                    pass
+            if tenant_id is None or "mapper" not in pids:
+                continue
+            async with unit_of_work(self.sessions, read_only=True) as session:
+                counts = []
+                for statement in (
+                    select(func.count())
+                    .select_from(FetchedDocument)
+                    .where(col(FetchedDocument.tenant_id) == tenant_id),
+                    select(func.count())
+                    .select_from(Entry)
+                    .where(col(Entry.tenant_id) == tenant_id),
+                    select(func.count())
+                    .select_from(OutboxItem)
+                    .where(
+                        col(OutboxItem.tenant_id) == tenant_id, col(OutboxItem.state) == "posted"
+                    ),
+                ):
+                    counts.append(int((await session.exec(statement)).one()))
+            self.measures.samples.append(
+                Sample(
+                    time.monotonic(),
+                    fetched=counts[0],
+                    entries=counts[1],
+                    posted=counts[2],
+                    mapper_cpu=self.measures.cpu.get("mapper", 0.0),
+                    mapped=self._mapper_log.read(),
+                )
+            )
+
+    async def _run(self, opts: DemoOptions) -> DemoRun:
+        sampler = asyncio.create_task(self._sample())
+        try:
+            return await super()._run(opts)
+        finally:
+            sampler.cancel()
+            self.measures.cpu["bench process (QuickBooks + Web Connector sims)"] = (
+                _proc_cpu_seconds_self()
+            )
+            self.measures.peak_mb["bench process (QuickBooks + Web Connector sims)"] = (
+                _proc_peak_mb_self()
+            )
+
+
+def _proc_cpu_seconds_self() -> float:
+    return time.process_time()
+
+
+def _proc_peak_mb_self() -> float:
+    return _proc_peak_mb(int(Path("/proc/self/stat").read_text().split()[0]))
+
+
+def _last_change(samples: list[Sample], attr: str, until: float | None = None) -> float | None:
+    """When the counter ``attr`` last changed (before ``until``)."""
+    last, previous = None, None
+    for sample in samples:
+        if until is not None and sample.at > until:
+            break
+        value = getattr(sample, attr)
+        if previous is not None and value != previous:
+            last = sample.at
+        previous = value
+    return last
+
+
+def _tenths(samples: list[Sample], until: float | None) -> tuple[float, float] | None:
+    """Mapper CPU ms per mapped document in the first and the last tenth of the mapping."""
+    mapping = [s for s in samples if until is None or s.at <= until]
+    if len(mapping) < 3:
+        return None
+    start, end = mapping[0], mapping[-1]
+    total = end.mapped - start.mapped
+    if total < 20:
+        return None
+    first = next(s for s in mapping if s.mapped - start.mapped >= total / 10)
+    last_start = [s for s in mapping if s.mapped - start.mapped <= total * 9 / 10][-1]
+    last_end = next(s for s in mapping if s.mapped == end.mapped)
+
+    def per_doc(a: Sample, b: Sample) -> float:
+        return 1000 * (b.mapper_cpu - a.mapper_cpu) / max(b.mapped - a.mapped, 1)
+
+    return per_doc(start, first), per_doc(last_start, last_end)
+
+
+def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float) -> dict[str, Any]:
+    m = bench.measures
+    samples = m.samples
+    refresh = m.refresh_at or (samples[0].at if samples else 0.0)
+    fetch_done = _last_change(samples, "fetched", m.post_started_at)
+    map_done = _last_change(samples, "entries", m.post_started_at)
+    post_done = _last_change(samples, "posted")
+    last = samples[-1] if samples else Sample(0, 0, 0, 0, 0, 0)
+    documents = max(last.fetched, 1)
+    tenths = _tenths(samples, map_done)
+    result: dict[str, Any] = {
+        "orders": orders,
+        "db": db,
+        "documents_fetched": last.fetched,
+        "entries": last.entries,
+        "posted": last.posted,
+        "mapper_documents_mapped": last.mapped,
+        "seconds": {
+            "fetch": round((fetch_done or refresh) - refresh, 1),
+            "map": round((map_done or refresh) - refresh, 1),
+            "post": round((post_done or 0) - (m.post_started_at or 0), 1) if post_done else None,
+            "fetch_to_posted": round((post_done or refresh) - refresh, 1),
+            "wall_including_startup_and_settle_waits": round(wall, 1),
+        },
+        "cpu_ms_per_document": {
+            name: round(1000 * seconds / documents, 2) for name, seconds in sorted(m.cpu.items())
+        },
+        "peak_memory_mb": {name: round(mb) for name, mb in sorted(m.peak_mb.items())},
+        "mapper_cpu_ms_per_mapped_document": (
+            {
+                "first_tenth": round(tenths[0], 2),
+                "last_tenth": round(tenths[1], 2),
+                "ratio": round(tenths[1] / tenths[0], 2) if tenths[0] else None,
+            }
+            if tenths
+            else None
+        ),
+        "summary_ok": run.summary.ok,
+    }
+    return result
+
+
+async def _create_pg() -> str:
+    name = f"bench_pipeline_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def _drop_pg(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=10_000, help="Cin7 sales orders")
+    parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to settle")
+    args = parser.parse_args(argv)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="omni2qbd-bench-pipeline-"))
+    pg_name = asyncio.run(_create_pg()) if args.db == "postgres" else None
+    namespace = f"bench.{uuid.uuid4().hex[:8]}."
+    options = DemoOptions(
+        data_dir=data_dir,
+        seed=args.seed,
+        scale=args.orders / ORDERS_AT_SCALE_ONE,
+        database=(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}" if pg_name else None),
+        amqp_namespace=namespace,
+        max_sessions=500,
+        timeout_seconds=args.timeout,
+    )
+    bench = PipelineBench(options)
+    started = time.monotonic()
+    try:
+        run = asyncio.run(bench.run())
+        wall = time.monotonic() - started
+        bench.close()
+    except BaseException:
+        bench.close()
+        raise
+    finally:
+        if pg_name:
+            asyncio.run(_drop_pg(pg_name))
+        asyncio.run(_delete_namespace(options.amqp_url, namespace))
+    figures = report(bench, run, args.orders, args.db, wall)
+    print(json.dumps(figures, indent=2))
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+async def _delete_namespace(amqp_url: str, namespace: str) -> None:
+    """Remove the run's queues and exchanges (they are the run's alone)."""
+    import aio_pika
+
+    from omni2qbd_shared.messaging import Topology
+
+    topology = Topology(namespace=namespace)
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for spec in topology.all_queues():
+            for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
+                await channel.queue_delete(name)
+        for exchange in topology.exchanges:
+            await channel.exchange_delete(topology.exchange_name(exchange))
+    finally:
+        await connection.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

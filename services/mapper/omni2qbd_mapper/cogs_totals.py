@@ -1,0 +1,300 @@
+"""COGS months kept as running totals (issue 15): a document's change costs the same however
+many documents its month already holds.
+
+``cogs_counted`` remembers what each document adds to its months today (its current
+contributions, once its invoice or credit memo counts; see ``store`` for the rule). When a
+document changes, or its invoice or credit memo reaches QuickBooks or is marked "do not
+import", ``sync_document`` works out what it should add now and moves the month totals
+(``cogs_month_totals``, per tenant, month and class) by the difference. ``rebuild_month``
+builds the month's journal from those few rows.
+
+``recount`` is the full rebuild from every contribution, kept as the consistency check
+(``differences``; the tests run it) and as the repair that fills a tenant's totals the first
+time the mapper meets it without them (``ensure_totals``, e.g. right after migration 0012).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import col, delete
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_mapper import store
+from omni2qbd_mapper.result import CogsContribution
+from omni2qbd_mapper.rules.cogs import DIGEST_MODULUS, CogsMonthSums, map_cogs_sums
+from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
+from omni2qbd_shared.db.models import Entry as EntryRow
+from omni2qbd_shared.db.models import utcnow
+from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.entries import ZERO, SourceRef, money
+from omni2qbd_shared.qb_lists import QbListsView
+from omni2qbd_shared.tenant_settings import TenantSettings
+
+# A row with no period marks a tenant whose totals have been filled (see ``ensure_totals``).
+_FILLED = ""
+TotalsKey = tuple[str, str]  # (period, class key)
+TotalsValue = tuple[Decimal, int, Decimal, int, int]  # amount, docs, pending amount, docs, digest
+
+
+def _class_key(class_name: str | None) -> str:
+    return class_name or ""
+
+
+def _as_contribution(row: CogsCounted) -> CogsContribution:
+    return CogsContribution(
+        period=row.period,
+        source=SourceRef(kind=row.source_kind, cin7_id=row.cin7_id, revision=""),
+        document="",
+        amount=row.amount,
+        class_name=row.class_name,
+        pending=row.pending,
+    )
+
+
+async def _adjust(
+    session: AsyncSession, tenant_id: str, contribution: CogsContribution, sign: int
+) -> None:
+    """Add (sign 1) or take out (sign -1) one counted contribution from its month's totals."""
+    key = (tenant_id, contribution.period, _class_key(contribution.class_name))
+    total = await session.get(CogsMonthTotal, key)
+    kept = total is not None
+    if total is None:
+        total = CogsMonthTotal(
+            tenant_id=tenant_id, period=key[1], class_key=key[2], amount=ZERO, pending_amount=ZERO
+        )
+    sums = CogsMonthSums(
+        by_class={contribution.class_name: money(total.amount)},
+        documents=total.documents,
+        pending_amount=money(total.pending_amount),
+        pending_documents=total.pending_documents,
+        digest=int(total.digest, 16),
+    )
+    sums.add(contribution, sign)
+    if sums.documents == 0:
+        if kept:
+            await session.delete(total)
+        return
+    total.amount = money(sums.by_class[contribution.class_name])
+    total.documents = sums.documents
+    total.pending_amount = money(sums.pending_amount)
+    total.pending_documents = sums.pending_documents
+    total.digest = f"{sums.digest:x}"
+    session.add(total)
+
+
+async def _document_contributions(
+    session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
+) -> list[CogsContribution]:
+    statement = scoped(EntryRow, tenant_id).where(
+        EntryRow.entry_kind == store.CONTRIBUTION_KIND,
+        EntryRow.state == store.CURRENT,
+        EntryRow.source_kind == source_kind,
+        EntryRow.cin7_id == cin7_id,
+    )
+    return [
+        CogsContribution.model_validate(row.body) for row in (await session.exec(statement)).all()
+    ]
+
+
+async def sync_document(
+    session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str, out: store.Outbox
+) -> None:
+    """Move the month totals by the difference between what the document counts now and
+    what it counted before; the months that moved are added to ``out.touched_periods``."""
+    await ensure_totals(session, tenant_id)
+    states = await store.revenue_states(session, tenant_id, [(source_kind, cin7_id)])
+    state = states.get((source_kind, cin7_id))
+    wanted: dict[str, CogsContribution] = {}
+    if state is not None and state.counted:
+        for contribution in await _document_contributions(session, tenant_id, source_kind, cin7_id):
+            wanted[contribution.period] = contribution.model_copy(update={"pending": state.pending})
+    counted_rows = await session.exec(
+        scoped(CogsCounted, tenant_id).where(
+            CogsCounted.source_kind == source_kind, CogsCounted.cin7_id == cin7_id
+        )
+    )
+    for row in counted_rows.all():
+        now = wanted.get(row.period)
+        if now is not None and (
+            money(now.amount) == money(row.amount)
+            and now.class_name == row.class_name
+            and now.pending == row.pending
+        ):
+            del wanted[row.period]  # unchanged
+            continue
+        await _adjust(session, tenant_id, _as_contribution(row), -1)
+        await session.delete(row)
+        out.touched_periods.add(row.period)
+    await session.flush()
+    for period, contribution in wanted.items():
+        await _adjust(session, tenant_id, contribution, 1)
+        session.add(
+            CogsCounted(
+                tenant_id=tenant_id,
+                source_kind=source_kind,
+                cin7_id=cin7_id,
+                period=period,
+                amount=money(contribution.amount),
+                class_name=contribution.class_name,
+                pending=contribution.pending,
+            )
+        )
+        out.touched_periods.add(period)
+    await session.flush()
+
+
+async def month_sums(session: AsyncSession, tenant_id: str, period: str) -> CogsMonthSums:
+    rows = await session.exec(
+        scoped(CogsMonthTotal, tenant_id).where(CogsMonthTotal.period == period)
+    )
+    sums = CogsMonthSums()
+    for row in rows.all():
+        sums.by_class[row.class_key or None] = money(row.amount)
+        sums.documents += row.documents
+        sums.pending_amount += money(row.pending_amount)
+        sums.pending_documents += row.pending_documents
+        sums.digest = (sums.digest + int(row.digest, 16)) % DIGEST_MODULUS
+    return sums
+
+
+async def rebuild_month(
+    session: AsyncSession,
+    tenant_id: str,
+    period: str,
+    settings: TenantSettings,
+    lists: QbListsView,
+    now: datetime,
+    out: store.Outbox,
+) -> None:
+    """The month's COGS journal from its running totals (a new version when it changed).
+    Documents whose invoice or credit memo is not in QuickBooks yet are not in the totals."""
+    await ensure_totals(session, tenant_id)
+    journals = await session.exec(
+        scoped(EntryRow, tenant_id).where(
+            EntryRow.source_kind == store.COGS_MONTH_SOURCE, EntryRow.cin7_id == period
+        )
+    )
+    journal_rows = list(journals.all())
+    posted = [r for r in journal_rows if r.state in store.IN_QUICKBOOKS]
+    posted_total = Decimal(max(posted, key=lambda r: r.version).total or 0) if posted else None
+    result = map_cogs_sums(
+        period,
+        await month_sums(session, tenant_id, period),
+        settings,
+        lists,
+        tenant_id=tenant_id,
+        posted_total=posted_total,
+        today=now.astimezone(settings.zone()).date(),
+    )
+    for entry in result.entries:
+        await store.upsert_entry(session, tenant_id, entry, out)
+    if not result.entries:
+        for row in journal_rows:
+            if row.state in store.OPEN_STATES:
+                row.state = store.SUPERSEDED
+                row.updated_at = utcnow()
+                session.add(row)
+                out.messages.append(store.entry_message(row))
+
+
+# -- the full rebuild: consistency check and repair ----------------------------------------
+
+
+def _values(sums: CogsMonthSums, class_name: str | None) -> TotalsValue:
+    return (
+        money(sums.by_class.get(class_name, ZERO)),
+        sums.documents,
+        money(sums.pending_amount),
+        sums.pending_documents,
+        sums.digest,
+    )
+
+
+async def recount(session: AsyncSession, tenant_id: str) -> dict[TotalsKey, TotalsValue]:
+    """Every month's totals summed again from every current contribution (the slow way)."""
+    contributions = await store.counted_contributions(
+        session, tenant_id, await store.current_contributions(session, tenant_id)
+    )
+    grouped: dict[TotalsKey, list[CogsContribution]] = {}
+    for contribution in contributions:
+        key = (contribution.period, _class_key(contribution.class_name))
+        grouped.setdefault(key, []).append(contribution)
+    return {
+        key: _values(CogsMonthSums.of(group), group[0].class_name) for key, group in grouped.items()
+    }
+
+
+async def stored(session: AsyncSession, tenant_id: str) -> dict[TotalsKey, TotalsValue]:
+    """The running totals as kept."""
+    rows = await session.exec(
+        scoped(CogsMonthTotal, tenant_id).where(CogsMonthTotal.period != _FILLED)
+    )
+    return {
+        (row.period, row.class_key): (
+            money(row.amount),
+            row.documents,
+            money(row.pending_amount),
+            row.pending_documents,
+            int(row.digest, 16),
+        )
+        for row in rows.all()
+    }
+
+
+async def differences(session: AsyncSession, tenant_id: str) -> list[str]:
+    """Where the running totals disagree with the full rebuild, in words (empty: they agree)."""
+    expected, kept = await recount(session, tenant_id), await stored(session, tenant_id)
+    problems = []
+    for key in sorted(set(expected) | set(kept)):
+        if expected.get(key) != kept.get(key):
+            problems.append(
+                f"COGS {key[0]} class {key[1] or '(none)'}: kept {kept.get(key)}, "
+                f"recounted {expected.get(key)}"
+            )
+    return problems
+
+
+async def ensure_totals(session: AsyncSession, tenant_id: str) -> None:
+    """Fill a tenant's totals by the full rebuild once (a tenant from before migration 0012)."""
+    if await session.get(CogsMonthTotal, (tenant_id, _FILLED, _FILLED)) is not None:
+        return
+    await refill(session, tenant_id)
+
+
+async def refill(session: AsyncSession, tenant_id: str) -> None:
+    """Replace the tenant's running totals by the full rebuild."""
+    await session.exec(delete(CogsMonthTotal).where(col(CogsMonthTotal.tenant_id) == tenant_id))
+    await session.exec(delete(CogsCounted).where(col(CogsCounted.tenant_id) == tenant_id))
+    session.add(CogsMonthTotal(tenant_id=tenant_id, period=_FILLED, class_key=_FILLED))
+    contributions = await store.counted_contributions(
+        session, tenant_id, await store.current_contributions(session, tenant_id)
+    )
+    for contribution in contributions:
+        session.add(
+            CogsCounted(
+                tenant_id=tenant_id,
+                source_kind=contribution.source.kind,
+                cin7_id=contribution.source.cin7_id,
+                period=contribution.period,
+                amount=money(contribution.amount),
+                class_name=contribution.class_name,
+                pending=contribution.pending,
+            )
+        )
+    for (period, class_key), value in (await recount(session, tenant_id)).items():
+        amount, documents, pending_amount, pending_documents, digest = value
+        session.add(
+            CogsMonthTotal(
+                tenant_id=tenant_id,
+                period=period,
+                class_key=class_key,
+                amount=amount,
+                documents=documents,
+                pending_amount=pending_amount,
+                pending_documents=pending_documents,
+                digest=f"{digest:x}",
+            )
+        )
+    await session.flush()
