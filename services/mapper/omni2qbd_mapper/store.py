@@ -31,6 +31,7 @@ from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import QbLink, utcnow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.entries import Entry, EntryKind
+from omni2qbd_shared.qb_lists import QbListsView
 
 READY = "ready"
 NEEDS_ATTENTION = "needs_attention"
