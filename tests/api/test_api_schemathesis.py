@@ -67,6 +67,8 @@ def test_no_operation_answers_with_a_server_error(database_url: str, amqp_url: s
                 max_examples=EXAMPLES_PER_OPERATION,
                 deadline=None,
                 database=None,
+                # The same examples every run: a failure here is a bug to fix, never luck.
+                derandomize=True,
                 suppress_health_check=list(HealthCheck),
             )
             def exercise(case: Any) -> None:
@@ -74,7 +76,8 @@ def test_no_operation_answers_with_a_server_error(database_url: str, amqp_url: s
                 for name in ("tenant_id", "entry_id"):
                     if case.path_parameters and name in case.path_parameters:
                         case.path_parameters[name] = facts[name]
-                response = case.call(base_url=api, headers=auth)
+                # A loaded CI machine may answer slowly; slowness is not what this test judges.
+                response = case.call(base_url=api, headers=auth, timeout=60)
                 case.validate_response(response, checks=[not_a_server_error])
 
             try:
