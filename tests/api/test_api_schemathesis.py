@@ -56,7 +56,13 @@ def test_no_operation_answers_with_a_server_error(database_url: str, amqp_url: s
         ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         # Signing out would end the run's own session; it is covered by the auth tests.
-        schema = schemathesis.openapi.from_url(f"{api}/openapi.json").exclude(path="/auth/revoke")
+        # /cin7/test calls the Cin7 address it is given: generated addresses must not leave
+        # this machine (it is tested against the Cin7 simulator in test_api_operator.py).
+        schema = (
+            schemathesis.openapi.from_url(f"{api}/openapi.json")
+            .exclude(path="/auth/revoke")
+            .exclude(path_regex=r"/cin7/test$")
+        )
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) >= 15
         failures: list[str] = []

@@ -24,7 +24,10 @@ async def check_credentials(
 ) -> Cin7Check:
     """Read one contact with these credentials: the cheapest call that needs them."""
     url = contacts_url(base_url)
-    shown = without_credentials(url)
+    try:
+        shown = without_credentials(url)
+    except ValueError:  # not even parseable: say so below without repeating it
+        shown = base_url[:80]
     try:
         async with httpx.AsyncClient(timeout=wait_seconds) as client:
             response = await client.get(
@@ -32,6 +35,14 @@ async def check_credentials(
                 params={"rows": 1, "fields": "id"},
                 auth=httpx.BasicAuth(username, api_key),
             )
+    except (httpx.InvalidURL, ValueError, OverflowError, ExceptionGroup) as exc:
+        # An address httpx cannot even try (bad brackets, a port past 65535, ...): this is a
+        # check whose answer is words for a person, never a server error.
+        return Cin7Check(
+            ok=False,
+            message=f"The Cin7 Omni address {shown!r} is not a usable web address "
+            f"({type(exc).__name__}); it looks like https://api.cin7.com/api.",
+        )
     except httpx.HTTPError as exc:
         return Cin7Check(
             ok=False,
