@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import threading
 import uuid
+from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import func, select
 
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
@@ -61,3 +65,60 @@ async def test_postgres_pool_bounds_the_backends_a_burst_opens(pg_url: str) -> N
         await admin.close()
         await engine.dispose()
     assert 1 <= peak <= 5
+
+
+async def test_a_cancelled_sqlite_writer_releases_the_write_lock_at_once(
+    sqlite_url: str,
+) -> None:
+    """A task cancelled in the middle of a write transaction (a fetcher stopped, a sync turn
+    over its time limit) must leave the database free for the other services.
+
+    SQLAlchemy invalidates a connection whose statement was cancelled and closes it without
+    finishing that statement's cursor; SQLite then keeps the closed connection, and its write
+    lock, until the garbage collector happens to free the cursor - every other writer waited
+    out its busy timeout and failed with "database is locked". Here the cancel lands while a
+    SELECT of the write transaction runs, held there by a gate so it is not a matter of luck.
+    """
+    await upgrade_async(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessions = session_factory(engine)
+    entered, release = threading.Event(), threading.Event()
+
+    def gate() -> int:
+        entered.set()
+        release.wait(10)
+        return 1
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def add_gate(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("gate", 0, gate)
+
+    async def write_then_read() -> None:
+        async with unit_of_work(sessions) as session:
+            for name in ("a", "b"):
+                session.add(
+                    Tenant(
+                        id=str(uuid.uuid4()), name=name, qbwc_username=name, qbwc_password_hash="x"
+                    )
+                )
+            await session.flush()
+            await session.exec(text("SELECT name, gate() FROM tenants"))  # type: ignore[call-overload]
+
+    try:
+        task = asyncio.create_task(write_then_read())
+        assert await asyncio.to_thread(entered.wait, 10)
+        task.cancel()
+        release.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # Another process's writer, not waiting at all: the lock must be free now.
+        other = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            assert other.execute("SELECT count(*) FROM tenants").fetchone() == (0,)
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+    finally:
+        release.set()
+        await engine.dispose()

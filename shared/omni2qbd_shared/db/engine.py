@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,25 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 SQLITE_POOL_WAIT_SECONDS = 300
 # Execution option of a transaction that only reads: on SQLite it takes no write lock.
 READ_ONLY = "omni2qbd_read_only"
+
+
+class _ReleasingConnection(sqlite3.Connection):
+    """A SQLite connection that ends its transaction before it closes.
+
+    SQLAlchemy closes a connection whose statement was cancelled (a stopped service, a sync
+    turn over its time limit) without finishing that statement's cursor. SQLite then keeps the
+    closed connection - and its transaction's write lock - until the garbage collector frees
+    the cursor, so every other writer of the three services waited out its busy timeout and
+    failed with "database is locked". A rollback first releases the lock at once (pending
+    reads are aborted by it)."""
+
+    def close(self) -> None:
+        try:
+            if self.in_transaction:
+                self.rollback()
+        except sqlite3.Error:
+            pass  # already closed, or closing ends the transaction anyway (only later)
+        super().close()
 
 
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,7 +90,9 @@ def create_engine(
             # polling it until their busy timeout runs out ("database is locked").
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_POOL_WAIT_SECONDS)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **kwargs
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "factory": _ReleasingConnection},
+            **kwargs,
         )
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
