@@ -17,6 +17,7 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect
 
 from omni2qbd_gateway import login_throttle, repository, retention
@@ -41,7 +42,7 @@ from omni2qbd_gateway.soap import (
 from omni2qbd_gateway.wsdl import build_wsdl
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.messaging import Consumer
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
@@ -82,6 +83,7 @@ class GatewayParts:
     pending: PendingPublisher
     reader: LoneReader | None = None
     sweeper: asyncio.Task[None] | None = None
+    web_connector_engine: AsyncEngine | None = None
 
 
 async def _sweep(service: QbwcService, retention_days: int = 0) -> None:
@@ -135,6 +137,8 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
             await rt.gateway_parts.pending.stop()
             if rt.gateway_parts.reader is not None:
                 await rt.gateway_parts.reader.close()
+            if rt.gateway_parts.web_connector_engine is not None:
+                await rt.gateway_parts.web_connector_engine.dispose()
 
     runtime.on_ready.append(start_consumer)
     runtime.on_stop.append(stop_consumer)
@@ -148,14 +152,22 @@ def parts(runtime: GatewayRuntime) -> GatewayParts:
     assert runtime.sessions is not None, "the runtime has not started"
     pending = PendingPublisher(runtime.sessions, lambda: runtime.publisher)
     reader = create_reader(runtime.settings.database_url)
+    sessions, own_engine = runtime.sessions, None
+    if runtime.settings.is_sqlite:
+        # On SQLite a process has one connection, and its transactions queue for it in
+        # order. The Web Connector waits for every answer (and gives up after its timeout);
+        # the entries consumer does not. Its calls get a connection of their own instead of
+        # queueing behind up to ``gateway_prefetch`` consumer transactions.
+        own_engine = create_engine(runtime.settings.database_url, pool_size=1)
+        sessions = session_factory(own_engine)
     service = QbwcService(
-        runtime.sessions,
+        sessions,
         options_from(runtime.settings),
         serialise_writes=runtime.settings.is_sqlite,
         after_commit=pending.poke,
         reader=reader,
     )
-    created = GatewayParts(service, pending, reader=reader)
+    created = GatewayParts(service, pending, reader=reader, web_connector_engine=own_engine)
     runtime.gateway_parts = created
     pending.start()
     retention_days = runtime.settings.gateway_request_retention_days
