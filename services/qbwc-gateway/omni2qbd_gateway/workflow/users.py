@@ -124,13 +124,15 @@ async def create_user(
         raise UserError("an operator sees every tenant: give no --tenant")
     if role != OPERATOR and not tenants:
         raise UserError(f"a {role} works in a tenant: give --tenant TENANT (once per tenant)")
+    password = secrets.new_password()
+    # Hashed before the first query: on SQLite that query takes the write lock.
+    password_hash = await asyncio.to_thread(secrets.hash_password, password)
     if (await db.exec(select(User).where(User.email == address))).first() is not None:
         raise UserError(f"a user with e-mail {address} already exists")
     resolved: list[Tenant] = [await get_tenant(db, ref) for ref in tenants]
-    password = secrets.new_password()
     user = User(
         email=address,
-        password_hash=await asyncio.to_thread(secrets.hash_password, password),
+        password_hash=password_hash,
         is_operator=role == OPERATOR,
     )
     db.add(user)
@@ -182,9 +184,11 @@ async def disable_user(db: AsyncSession, ref: str, *, actor: str) -> User:
 
 async def reset_password(db: AsyncSession, ref: str, *, actor: str) -> NewPassword:
     """A new generated password (shown once); the old one and every token stop working."""
-    user = await find_user(db, ref)
     password = secrets.new_password()
-    user.password_hash = await asyncio.to_thread(secrets.hash_password, password)
+    # Hashed before the first query: on SQLite that query takes the write lock.
+    password_hash = await asyncio.to_thread(secrets.hash_password, password)
+    user = await find_user(db, ref)
+    user.password_hash = password_hash
     user.password_changed_at = utcnow()
     db.add(user)
     await _revoke_all(db, user.id)
