@@ -373,14 +373,17 @@ def main() -> None:
                 client = stack.enter_context(httpx.Client(base_url=gateway.url, timeout=30))
                 sign_in(client, email, password)
                 sides.append(Side(side, client, page_paths(client, tenant, entry)))
+            load_before = os.getloadavg()[0]
             results = measure(sides, args.repeat, args.rounds)
+            load_after = os.getloadavg()[0]
         finally:
             for gateway in gateways:
                 gateway.stop()
     samples = args.repeat * args.rounds
     print(
         f"\n{args.entries:,} entries, {'PostgreSQL' if args.postgres else 'SQLite'}, "
-        f"{samples} requests per page and side over {args.rounds} rounds (ms)\n"
+        f"{samples} requests per page and side over {args.rounds} rounds (ms); load average "
+        f"{load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs\n"
     )
     names = [side.name for side in sides]
     print("| page | " + " | ".join(f"{n} p50 | {n} p95" for n in names) + " |")

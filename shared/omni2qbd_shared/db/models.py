@@ -221,7 +221,7 @@ class OutboxItem(SQLModel, table=True):
         # version only", the queue's order by transaction date (migrations 0007, 0017). The
         # console's search reads a column the database computes from the body (``search_text``,
         # migration 0017), deliberately not mapped here: see workflow/entries.py.
-        Index("ix_outbox_state_kind", "tenant_id", "state", "entry_kind"),
+        Index("ix_outbox_state_kind", "tenant_id", "state", "entry_kind", "updated_at"),
         Index(
             "ix_outbox_versions",
             "tenant_id",

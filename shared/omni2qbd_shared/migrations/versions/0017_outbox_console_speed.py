@@ -8,7 +8,8 @@ Create Date: 2026-11-30
   versions and entry ids, so "is there a newer version of this document?" (asked for every
   row of the review queue and the counts) is answered from the index alone.
 - ``ix_outbox_state_kind`` (replaces ``ix_outbox_tenant_state``, its prefix) counts a
-  tenant's entries by state and kind from the index alone.
+  tenant's entries by state and kind, and those QuickBooks answered in the last 24 hours
+  (connection health), from the index alone.
 - ``search_text``: the lower-cased reference number, contact name and Cin7 reference, one per
   line, computed by the database from the JSON body, so the queue's text search reads a short
   column instead of parsing every body. PostgreSQL stores it (the column is read from the
@@ -47,7 +48,9 @@ def upgrade() -> None:
         ["tenant_id", "entry_kind", "source_kind", "cin7_id", "version", "entry_id"],
     )
     op.drop_index("ix_outbox_document", table_name="outbox")
-    op.create_index("ix_outbox_state_kind", "outbox", ["tenant_id", "state", "entry_kind"])
+    op.create_index(
+        "ix_outbox_state_kind", "outbox", ["tenant_id", "state", "entry_kind", "updated_at"]
+    )
     op.drop_index("ix_outbox_tenant_state", table_name="outbox")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
