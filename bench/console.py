@@ -5,17 +5,25 @@ a working tenant has (ready, held with findings, approved, posted, failed, locke
 the real gateway (``omni2qbd run gateway``), signs in through the login form like a browser
 and times each page, server time as the client sees it (HTTP on localhost):
 
-    .venv/bin/python bench/console.py                        # SQLite file database
-    .venv/bin/python bench/console.py --database-url postgresql+asyncpg://postgres@127.0.0.1/x
+    .venv/bin/python bench/console.py                                  # SQLite file database
+    .venv/bin/python bench/console.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432
+
+With ``--baseline REV`` (a git revision, e.g. the commit before a speed change) the same run
+also seeds a second database migrated by REV's code, starts REV's gateway on it, and times
+each page on both gateways in turn (baseline, new, baseline, ...), so both see the same load
+on a shared machine. ``--rounds`` repeats the pass over all pages; the figures are over all
+requests of all rounds.
 
 The broker is deliberately unreachable: pages need only the database, and the benchmark
-leaves nothing behind on a shared RabbitMQ.
+leaves nothing behind on a shared RabbitMQ. PostgreSQL databases are created for the run and
+dropped after it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -26,7 +34,8 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +46,6 @@ from sqlalchemy import text
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_gateway.workflow import users
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.db.models import OutboxItem
 from omni2qbd_shared.entries import (
     Entry,
@@ -139,6 +147,7 @@ async def seed(database_url: str, entries: int) -> tuple[str, str, str, str]:
                             revision="r1",
                             state=states[number],
                             ref_number=entry.ref_number,
+                            txn_date=entry.txn_date.isoformat() if entry.txn_date else "",
                             body=entry.model_dump(mode="json"),
                             last_status_code="3140" if failed else None,
                             last_status_message=(
@@ -147,11 +156,12 @@ async def seed(database_url: str, entries: int) -> tuple[str, str, str, str]:
                         )
                     )
         if not database_url.startswith("sqlite"):
-            # PostgreSQL's autovacuum analyses a table that grew; a benchmark run right after
-            # a bulk load must do it itself, or the planner still thinks the outbox is empty.
+            # PostgreSQL's autovacuum vacuums and analyses a table that grew by inserts; a
+            # benchmark run right after a bulk load must do it itself, or the planner still
+            # thinks the outbox is empty and no index is known to cover the rows.
             async with engine.connect() as connection:
-                await connection.execute(text("ANALYZE"))
-                await connection.commit()
+                auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.execute(text("VACUUM ANALYZE"))
         async with unit_of_work(sessions) as db:
             person = await users.create_user(
                 db, email="bench-operator@example.com", role="operator", tenants=[], actor="bench"
@@ -161,12 +171,40 @@ async def seed(database_url: str, entries: int) -> tuple[str, str, str, str]:
         await engine.dispose()
 
 
+def source_env(tree: Path | None) -> dict[str, str]:
+    """The environment that runs ``tree``'s code (None: this checkout's, as installed)."""
+    if tree is None:
+        return dict(os.environ)
+    roots = [tree, *(tree / "services" / n for n in ("fetcher", "mapper", "qbwc-gateway"))]
+    roots += [tree / "shared", tree / "simulators"]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(r) for r in roots)}
+
+
+def export_revision(revision: str, into: Path) -> Path:
+    """The files of a git revision (``git archive``), to run its gateway beside this one."""
+    tree = into / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], cwd=REPO, check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def migrate(database_url: str, tree: Path | None) -> None:
+    """Migrate with ``tree``'s migrations (in a child process: its code, not ours)."""
+    code = "import sys; from omni2qbd_shared.db.migrate import upgrade; upgrade(sys.argv[1])"
+    subprocess.run(
+        [sys.executable, "-c", code, database_url], env=source_env(tree), cwd=REPO, check=True
+    )
+
+
 class Gateway:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, tree: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
+            **source_env(tree),
             "OMNI2QBD_DATABASE_URL": database_url,
             "OMNI2QBD_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/",
             "OMNI2QBD_GATEWAY_PUBLIC_URL": self.url,
@@ -174,7 +212,7 @@ class Gateway:
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "omni2qbd", "run", "gateway", "--port", str(self.port)],
-            cwd=REPO,
+            cwd=tree or REPO,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -211,75 +249,151 @@ def sign_in(client: httpx.Client, email: str, password: str) -> None:
 @dataclass
 class PageTiming:
     name: str
-    path: str
-    seconds: list[float]
+    seconds: dict[str, list[float]] = field(default_factory=dict)
 
-    def row(self) -> str:
-        ms = sorted(s * 1000 for s in self.seconds)
+    def figures(self, side: str) -> tuple[float, float, float]:
+        ms = sorted(s * 1000 for s in self.seconds[side])
         p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-        return f"| {self.name} | {statistics.median(ms):.0f} | {p95:.0f} | {max(ms):.0f} |"
+        return statistics.median(ms), p95, max(ms)
 
 
-def measure(client: httpx.Client, name: str, path: str, repeat: int) -> PageTiming:
-    first = client.get(path)
-    assert first.status_code == 200, (path, first.status_code, first.text[:300])
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        response = client.get(path)
-        timings.append(time.perf_counter() - started)
-        assert response.status_code == 200, (path, response.status_code)
-    return PageTiming(name, path, timings)
+@dataclass
+class Side:
+    """One gateway under test, signed in, with the paths of its tenant's pages."""
+
+    name: str
+    client: httpx.Client
+    paths: dict[str, str]
+
+
+PAGES = (
+    ("Tenants (operator home)", "/console/"),
+    ("Review & import (tenant home)", "{t}/"),
+    ("Queue: ready", "{t}/entries?state=ready"),
+    ("Queue: needs attention", "{t}/entries?state=needs_attention"),
+    ("Queue: posted", "{t}/entries?state=posted"),
+    ("Queue: posted, searched", "{t}/entries?state=posted&q=Customer+042"),
+    ("Queue: posted, page 2", None),
+    ("Entry", "{t}/entries/{entry}"),
+    ("Entry qbXML (htmx)", "{t}/entries/{entry}/qbxml"),
+    ("Run progress (htmx)", "{t}/progress"),
+    ("Connection", "{t}/connect"),
+    ("Connection health (operator)", "/console/health"),
+)
+
+
+def page_paths(client: httpx.Client, tenant: str, entry: str) -> dict[str, str]:
+    t = f"/console/tenants/{tenant}"
+    paths = {}
+    for name, pattern in PAGES:
+        if pattern is None:
+            listing = client.get(f"{t}/entries?state=posted").text
+            found = re.search(r'href="\?([^"]*cursor=[^"]+)" rel="next"', listing)
+            assert found, "no next page link"
+            paths[name] = f"{t}/entries?{found.group(1).replace('&amp;', '&')}"
+        else:
+            paths[name] = pattern.format(t=t, entry=entry)
+    return paths
+
+
+def timed_get(client: httpx.Client, path: str) -> float:
+    started = time.perf_counter()
+    response = client.get(path)
+    took = time.perf_counter() - started
+    assert response.status_code == 200, (path, response.status_code, response.text[:300])
+    return took
+
+
+def measure(sides: list[Side], repeat: int, rounds: int) -> list[PageTiming]:
+    timings = {name: PageTiming(name, {side.name: [] for side in sides}) for name, _ in PAGES}
+    for _ in range(rounds):
+        for name, _ in PAGES:
+            for side in sides:
+                timed_get(side.client, side.paths[name])  # warm-up
+            for _ in range(repeat):
+                for side in sides:  # in turn, so both see the same load
+                    timings[name].seconds[side.name].append(
+                        timed_get(side.client, side.paths[name])
+                    )
+    return list(timings.values())
+
+
+@contextlib.contextmanager
+def database(engine: str, server: str | None, tmp: Path, label: str) -> Iterator[str]:
+    """A fresh, empty database for one side of the run (dropped after it on PostgreSQL)."""
+    if engine == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / f'{label}.db'}"
+        return
+    assert server is not None
+    name = f"bench_console_{label}_{uuid.uuid4().hex[:8]}"
+    admin = server.replace("+asyncpg", "").rstrip("/") + "/postgres"
+
+    def run(sql: str) -> None:
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=True)
+
+    run(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server.rstrip('/')}/{name}"
+    finally:
+        run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def prepare(
+    url: str, tree: Path | None, entries: int, side: str
+) -> tuple[Gateway, tuple[str, ...]]:
+    migrate(url, tree)
+    started = time.perf_counter()
+    seeded = asyncio.run(seed(url, entries))
+    print(f"{side}: seeded {entries:,} entries in {time.perf_counter() - started:.1f} s")
+    return Gateway(url, tree), seeded
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres", metavar="SERVER_URL", default=None)
+    parser.add_argument("--baseline", metavar="GIT_REVISION", default=None)
     parser.add_argument("--entries", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        upgrade(database_url)
-        started = time.perf_counter()
-        tenant, email, password, sample = asyncio.run(seed(database_url, args.entries))
-        print(f"seeded {args.entries:,} entries in {time.perf_counter() - started:.1f} s")
-        gateway = Gateway(database_url)
+    engine = "postgresql" if args.postgres else "sqlite"
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        trees: dict[str, Path | None] = {"new": None}
+        if args.baseline:
+            trees = {"baseline": export_revision(args.baseline, tmp), **trees}
+        sides: list[Side] = []
+        gateways: list[Gateway] = []
         try:
-            gateway.wait()
-            with httpx.Client(base_url=gateway.url, timeout=30) as client:
+            for side, tree in trees.items():
+                url = stack.enter_context(database(engine, args.postgres, tmp, side))
+                gateway, (tenant, email, password, entry) = prepare(url, tree, args.entries, side)
+                gateways.append(gateway)
+                gateway.wait()
+                client = stack.enter_context(httpx.Client(base_url=gateway.url, timeout=30))
                 sign_in(client, email, password)
-                t = f"/console/tenants/{tenant}"
-                pages = [
-                    ("Tenants (operator home)", "/console/"),
-                    ("Review & import (tenant home)", f"{t}/"),
-                    ("Queue: ready", f"{t}/entries?state=ready"),
-                    ("Queue: needs attention", f"{t}/entries?state=needs_attention"),
-                    ("Queue: posted", f"{t}/entries?state=posted"),
-                    ("Queue: posted, searched", f"{t}/entries?state=posted&q=Customer+042"),
-                    ("Queue: posted, page 2", None),
-                    ("Entry", f"{t}/entries/{sample}"),
-                    ("Entry qbXML (htmx)", f"{t}/entries/{sample}/qbxml"),
-                    ("Run progress (htmx)", f"{t}/progress"),
-                    ("Connection", f"{t}/connect"),
-                    ("Connection health (operator)", "/console/health"),
-                ]
-                results = []
-                for name, path in pages:
-                    if path is None:
-                        listing = client.get(f"{t}/entries?state=posted").text
-                        found = re.search(r'href="\?([^"]*cursor=[^"]+)" rel="next"', listing)
-                        assert found, "no next page link"
-                        path = f"{t}/entries?{found.group(1).replace('&amp;', '&')}"
-                    results.append(measure(client, name, path, args.repeat))
+                sides.append(Side(side, client, page_paths(client, tenant, entry)))
+            load_before = os.getloadavg()[0]
+            results = measure(sides, args.repeat, args.rounds)
+            load_after = os.getloadavg()[0]
         finally:
-            gateway.stop()
-    engine = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
-    print(f"\n{args.entries:,} entries, {engine}, {args.repeat} requests per page (ms)\n")
-    print("| page | p50 | p95 | max |")
-    print("|---|---:|---:|---:|")
+            for gateway in gateways:
+                gateway.stop()
+    samples = args.repeat * args.rounds
+    print(
+        f"\n{args.entries:,} entries, {'PostgreSQL' if args.postgres else 'SQLite'}, "
+        f"{samples} requests per page and side over {args.rounds} rounds (ms); load average "
+        f"{load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs\n"
+    )
+    names = [side.name for side in sides]
+    print("| page | " + " | ".join(f"{n} p50 | {n} p95" for n in names) + " |")
+    print("|---|" + "---:|---:|" * len(names))
     for result in results:
-        print(result.row())
+        cells = []
+        for name in names:
+            p50, p95, _ = result.figures(name)
+            cells += [f"{p50:.0f}", f"{p95:.0f}"]
+        print(f"| {result.name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@ by Playwright (never a browser that Playwright downloads)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.conftest import REPO_ROOT
+from tests.console.browser import SCREENSHOT_DIR
 from tests.console.console_stack import Account, ConsoleStack, Person, build_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -20,6 +23,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="package", autouse=True)
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """OMNI2QBD_SCREENSHOT_DIR (relative to the repository), else a temporary directory."""
+    chosen = os.environ.get("OMNI2QBD_SCREENSHOT_DIR")
+    path = (REPO_ROOT / chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    SCREENSHOT_DIR[:] = [path]
+    yield path
+    SCREENSHOT_DIR.clear()
 
 
 @pytest.fixture(scope="package")

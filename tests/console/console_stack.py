@@ -37,7 +37,6 @@ from omni2qbd_sims.webconnector.report import SessionReport
 from tests.conftest import AMQP_URL, REPO_ROOT, delete_topology, run_blocking
 
 CIN7_SCALE = "0.02"
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 # The sales tax rate of each simulated Cin7 account, for the QuickBooks sales tax item.
 TAX_RATES = tuple(Decimal(str(profile.tax_rate)) for profile in PROFILES)
 
@@ -239,6 +238,11 @@ class ConsoleStack:
             account.qbwc_username, account.qbwc_password, account.company_path
         )
         return run_blocking(connector.run_session())
+
+    def run_web_connector_as(
+        self, username: str, password: str, company_path: str
+    ) -> SessionReport:
+        return run_blocking(self.connector(username, password, company_path).run_session())
 
     def last_session_state(self, tenant_id: str) -> str | None:
         async def work(db: Any) -> str | None:

@@ -54,7 +54,7 @@ def test_an_operator_connects_a_new_tenant(
     assert len(password) >= 16
     expect(page.locator("ol.steps > li")).to_have_count(3)
     expect(page.get_by_text("Waiting for the Web Connector's first run")).to_be_visible()
-    screenshot(page, "connect")
+    screenshot(page, "connect", at=page.locator("#step-password"))
     page.goto(page.url)  # opened again (not re-posted), the password is not there
     expect(page.locator("#qbwc-password")).to_have_count(0)
 
@@ -72,6 +72,13 @@ def test_an_operator_connects_a_new_tenant(
     assert reports and reports[0].round_trips > 0
     expect(first_run).to_contain_text(company_path)
     expect(first_run).to_contain_text("13.0")
+    # What QuickBooks said about itself in the first answer: product and version, in words.
+    edition = company.edition
+    product = first_run.locator("dt", has_text="QuickBooks").locator(
+        "xpath=following-sibling::dd[1]"
+    )
+    expect(product).to_contain_text(edition.product_name)
+    expect(product).to_contain_text(f"{edition.major_version}.{edition.minor_version}")
     accounts_row = first_run.get_by_role("row", name="Accounts")
     expect(accounts_row).to_contain_text(str(len(company.list_records("Account"))))
-    screenshot(page, "connect-first-run")
+    screenshot(page, "connect-first-run", at=page.locator("#step-first-run"))

@@ -74,6 +74,22 @@ def test_reconciliation_chart_is_drawn_after_quickbooks_is_read(
     assert cells.first.evaluate("el => getComputedStyle(el).textAlign") == "right"
     screenshot(page, "reconciliation")
 
+    # An inventory difference (bills not yet in QuickBooks) is approved as an adjustment
+    # journal, which then waits in the queue for the next run.
+    adjust = page.get_by_role("button", name=re.compile("Approve an adjustment journal of"))
+    assert adjust.count() >= 1, "no month with an inventory difference to adjust"
+    label = adjust.first.inner_text()
+    month = label.rsplit(" for ", 1)[1]
+    adjust.first.click()
+    expect(page.locator("#flash")).to_contain_text(
+        f"The inventory adjustment for {month} is approved"
+    )
+    approved = page.goto(
+        f"{stack.urls['gateway']}/console/tenants/{acme.tenant_id}/entries?state=approved"
+    )
+    assert approved is not None and approved.status == 200
+    expect(page.locator("tbody")).to_contain_text("Journal")
+
 
 def test_settings_are_explained_chosen_from_quickbooks_and_versioned(
     page: Page, stack: ConsoleStack, acme: Account, bookkeeper: Person
@@ -156,6 +172,80 @@ def test_a_posted_document_changed_in_cin7_shows_what_changed(
     screenshot(page, "reimport")
 
 
+def test_a_reimport_edited_in_quickbooks_meanwhile_is_locked_and_explained(
+    page: Page, stack: ConsoleStack, acme: Account, bookkeeper: Person
+) -> None:
+    async def posted_invoice(db: Any) -> tuple[str, str] | None:
+        links = (
+            await db.exec(
+                select(QbLink).where(
+                    QbLink.tenant_id == acme.tenant_id, QbLink.entry_kind == "invoice"
+                )
+            )
+        ).all()
+        revised = {
+            row.cin7_id
+            for row in (
+                await db.exec(
+                    select(OutboxItem).where(
+                        OutboxItem.tenant_id == acme.tenant_id, OutboxItem.version > 1
+                    )
+                )
+            ).all()
+        }
+        for link in links:
+            if link.cin7_id not in revised and link.is_pending:
+                return str(link.cin7_id), link.txn_id
+        return None
+
+    picked = stack.query(posted_invoice)
+    assert picked is not None, "the review test posts invoices first"
+    cin7_id, txn_id = picked
+    cin7 = stack.cin7_accounts[0]
+    changed = httpx.post(
+        f"{stack.urls['cin7']}/_sim/change-document",
+        json={
+            "username": cin7["username"],
+            "resource": "SalesOrders",
+            "id": int(cin7_id),
+            "changes": {"freightTotal": 7.5},
+        },
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def newer_version(db: Any) -> str | None:
+        rows = (
+            await db.exec(
+                select(OutboxItem).where(
+                    OutboxItem.tenant_id == acme.tenant_id,
+                    OutboxItem.entry_kind == "invoice",
+                    OutboxItem.cin7_id == cin7_id,
+                    OutboxItem.version > 1,
+                )
+            )
+        ).all()
+        return rows[0].entry_id if rows else None
+
+    entry_id = stack.wait_for("the new version", lambda: stack.query(newer_version))
+    sign_in(page, stack, bookkeeper, path=f"/console/tenants/{acme.tenant_id}/entries/{entry_id}")
+    expect(page.locator("#reimport-status")).to_contain_text("QuickBooks can still be updated")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#flash")).to_contain_text("will be sent to QuickBooks")
+    # Meanwhile someone edits the invoice in QuickBooks: the bridge must not overwrite it.
+    stack.company(acme).edit_transaction(txn_id, memo="Corrected by hand in QuickBooks")
+    stack.run_web_connector(acme)
+    page.reload()
+    expect(page.locator(".facts .badge")).to_have_text("Changed in QuickBooks (locked)")
+    status = page.locator("#reimport-status")
+    expect(status).to_contain_text("Locked:")
+    expect(status).to_contain_text("edited in QuickBooks")
+    expect(status).to_contain_text("never overwrites what people changed in QuickBooks")
+    # What to do, in each system.
+    expect(page.locator("#reimport-actions")).to_contain_text("In QuickBooks")
+    screenshot(page, "locked", full_page=True)
+
+
 def test_operator_pages_health_audit_people_and_cogs(
     page: Page, stack: ConsoleStack, acme: Account, operator: Person
 ) -> None:
@@ -190,8 +280,16 @@ def test_operator_pages_health_audit_people_and_cogs(
 UNLABELLED = """() => Array.from(document.querySelectorAll(
     'input:not([type=hidden]), select, textarea, button'))
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !el.getAttribute('aria-labelledby')
                 && !(el.tagName === 'BUTTON' && el.textContent.trim()))
   .map(el => el.outerHTML.slice(0, 120))"""
+# Out of the keyboard's reach or out of reading order: a control taken out of the Tab order,
+# or any positive tabindex (which jumps ahead of the page's order).
+OFF_THE_TAB_ORDER = """() => Array.from(document.querySelectorAll('[tabindex]'))
+  .filter(el => el.tabIndex > 0
+                || (el.tabIndex < 0 && el.matches('input, select, textarea, button, a[href]')))
+  .map(el => el.outerHTML.slice(0, 120))"""
+IS_FOCUSED = "el => el === document.activeElement"
 
 
 def test_every_control_on_the_main_pages_has_a_label(
@@ -213,6 +311,60 @@ def test_every_control_on_the_main_pages_has_a_label(
     ):
         page.goto(f"{stack.urls['gateway']}{path}")
         assert page.evaluate(UNLABELLED) == [], path
+        assert page.evaluate(OFF_THE_TAB_ORDER) == [], path
         # Each page says where one is, in words, in the window title.
         title = page.title()
         assert title.endswith("· Omni2QBD") and "<" not in title and len(title) < 120, path
+
+
+def test_every_form_is_reached_and_sent_by_keyboard(
+    page: Page, stack: ConsoleStack, acme: Account, operator: Person
+) -> None:
+    """From its first field, Tab reaches each form's button (check boxes ticked with Space
+    where the button waits for a choice); and a form is sent with Enter."""
+    t = f"/console/tenants/{acme.tenant_id}"
+    sign_in(page, stack, operator)
+    walked = 0
+    for path in (
+        "/console/",
+        "/console/people",
+        f"{t}/",
+        f"{t}/entries?state=needs_attention",
+        f"{t}/matching",
+        f"{t}/settings",
+        f"{t}/reconciliation",
+        f"{t}/audit",
+        f"{t}/connect",
+    ):
+        page.goto(f"{stack.urls['gateway']}{path}")
+        forms = page.locator("main form")
+        for index in range(min(forms.count(), 6)):
+            form = forms.nth(index)
+            button = form.locator("button[type=submit], button:not([type])").last
+            if not form.is_visible() or not button.is_visible():
+                continue
+            fields = form.locator(
+                "input:not([type=hidden]):visible, select:visible, textarea:visible"
+            )
+            start = fields.first if fields.count() else button
+            start.focus()
+            for _ in range(80):
+                if button.evaluate(IS_FOCUSED):
+                    break
+                if button.is_disabled() and page.evaluate(
+                    "() => document.activeElement.type === 'checkbox'"
+                ):
+                    page.keyboard.press("Space")
+                page.keyboard.press("Tab")
+            assert button.evaluate(IS_FOCUSED), (path, index, button.inner_text())
+            walked += 1
+    assert walked >= 12, walked
+
+    # Sent with the keyboard alone: a company added from the start page.
+    page.goto(f"{stack.urls['gateway']}/console/")
+    page.get_by_label("Company name").focus()
+    page.keyboard.type("Keyboard Trading")
+    page.keyboard.press("Tab")
+    assert page.get_by_role("button", name="Add and connect").evaluate(IS_FOCUSED)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Connect Keyboard Trading")).to_be_visible()

@@ -12,7 +12,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, overload
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Computed,
+    DateTime,
+    Index,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -207,10 +217,20 @@ class OutboxItem(SQLModel, table=True):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_tenant_state", "tenant_id", "state"),
-        # A document's versions, for the review queue's "newest version only", and the queue's
-        # order by transaction date (migration 0007).
-        Index("ix_outbox_document", "tenant_id", "entry_kind", "source_kind", "cin7_id"),
+        # Counts by state and kind, a document's versions for the review queue's "newest
+        # version only", the queue's order by transaction date (migrations 0007, 0017). The
+        # console's search reads a column the database computes from the body (``search_text``,
+        # migration 0017), deliberately not mapped here: see workflow/entries.py.
+        Index("ix_outbox_state_kind", "tenant_id", "state", "entry_kind", "updated_at"),
+        Index(
+            "ix_outbox_versions",
+            "tenant_id",
+            "entry_kind",
+            "source_kind",
+            "cin7_id",
+            "version",
+            "entry_id",
+        ),
         Index("ix_outbox_tenant_date", "tenant_id", "txn_date", "entry_id"),
     )
 
@@ -237,6 +257,16 @@ class OutboxItem(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=64)
     message_set_id: str | None = Field(default=None, max_length=64)
     updated_at: datetime = _ts()
+
+
+# Computed by the database from the body, one dialect-specific expression each (migration
+# 0017): the reference number, contact name and Cin7 reference, lower-cased, one per line, for
+# the queue's text search. In the table but deliberately not mapped, so loading an entry never
+# computes it (SQLite computes a virtual column on every read); read as
+# ``OutboxItem.__table__.c.search_text``.
+OutboxItem.__table__.append_column(  # type: ignore[attr-defined]
+    Column("search_text", Text, Computed("''"), nullable=True)
+)
 
 
 class QbLink(SQLModel, table=True):

@@ -24,6 +24,8 @@ LIST_WORDS = {
     "terms": "Payment terms",
     "sales_tax_item": "Sales tax items",
     "sales_tax_code": "Sales tax codes",
+    "employee": "Employees",
+    "other_name": "Other names",
 }
 
 
@@ -85,7 +87,8 @@ async def first_run(db: AsyncSession, tenant: Tenant) -> FirstRun:
     read = await cursors(db, tenant.id)
     lists = [
         ListReceived(
-            LIST_WORDS.get(spec.list_type, spec.list_type), int(counts.get(spec.list_type, 0))
+            LIST_WORDS.get(spec.list_type, spec.list_type.replace("_", " ").capitalize()),
+            int(counts.get(spec.list_type, 0)),
         )
         for spec in LIST_SPECS
         if spec.list_type in read

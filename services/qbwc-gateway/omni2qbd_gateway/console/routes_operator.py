@@ -166,7 +166,7 @@ async def health_page(request: Request, state: State, viewer: Operator) -> Respo
 async def tenant_lifecycle(
     request: Request, state: State, viewer: Operator, tenant_id: str, form: Form
 ) -> Response:
-    """Disable (the Web Connector is told why, the fetcher stops), enable, or delete."""
+    """Disable (the Web Connector is refused, the fetcher stops), enable, or delete."""
     action = as_text(form.get("action"))
     target = f"/console/tenants/{tenant_id}/connect"
     try:

@@ -53,6 +53,8 @@
       title: data.title,
       width: width,
       height: 240,
+      // A key of the two colours; the figures themselves are in the table under the charts.
+      legend: { live: false },
       scales: { x: { time: false, range: [-0.6, xs.length - 0.4] } },
       axes: [
         { values: function (_u, ticks) { return ticks.map(function (t) { return monthLabel(data.months[t]); }); },
