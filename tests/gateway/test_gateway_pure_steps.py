@@ -106,3 +106,45 @@ async def test_the_planning_window_is_read_at_most_once_per_call(sqlite_db: str)
         assert all(n <= 1 for _, n in busy), busy
     finally:
         await engine.dispose()
+
+
+async def test_argon2_runs_outside_any_transaction(sqlite_db: str, monkeypatch: Any) -> None:
+    """issue 16 point 7: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
+    so a password hashed inside one would make every other call wait behind each login."""
+    import argon2
+
+    engine = create_engine(sqlite_db)
+    sessions = session_factory(engine)
+    try:
+        tenant = await new_tenant(sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(sessions, tenant.tenant_id), minimal=True)
+        await add_entries(sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
+        open_transactions = 0
+        seen: list[int] = []
+
+        def began(_conn: Any) -> None:
+            nonlocal open_transactions
+            open_transactions += 1
+
+        def ended(_conn: Any) -> None:
+            nonlocal open_transactions
+            open_transactions -= 1
+
+        for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
+            event.listen(engine.sync_engine, name, listener)
+        verify = argon2.PasswordHasher.verify
+
+        def spied(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+            seen.append(open_transactions)
+            return verify(self, hash, password)
+
+        monkeypatch.setattr(argon2.PasswordHasher, "verify", spied)
+        service = service_for(sessions)
+        run = await InProcessConnector(
+            service, tenant.qbwc_username, tenant.qbwc_password, qb, path
+        ).run()
+        assert run.closing == "Done. This run: 1 posted.", run.closing
+        assert seen == [0]  # verified once, with no transaction open
+    finally:
+        await engine.dispose()
