@@ -447,7 +447,9 @@ async def cost_per_call(
     results: dict[str, dict[str, float]] = {}
     try:
         await asyncio.gather(spyne.wait(), *(g.wait() for g in gateways.values()))
-        limits = httpx.Limits(max_connections=clients + burst + 5)
+        # Idle connections are dropped before the servers' keep-alive timeout (uvicorn: 5 s)
+        # could close one under a request sent at that moment (a ReadError, not a result).
+        limits = httpx.Limits(max_connections=clients + burst + 5, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=120, limits=limits) as client:
             servers: dict[str, tuple[GatewayProcess, str, str, str]] = {
                 "spyne (no database)": (spyne, spyne.soap_url, "bench", "bench"),

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import case, func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -209,6 +210,20 @@ async def outstanding_requests(session: AsyncSession, row: QbwcSession) -> list[
     return list((await session.exec(query)).all())
 
 
+async def in_doubt_count(session: AsyncSession, tenant_id: str) -> int:
+    """How many write sets of the tenant are in doubt (without reading their XML)."""
+    query = (
+        select(func.count())
+        .select_from(QbwcRequest)
+        .where(
+            QbwcRequest.tenant_id == tenant_id,
+            QbwcRequest.purpose == Purpose.WRITES.value,
+            QbwcRequest.state == RequestState.IN_DOUBT.value,
+        )
+    )
+    return int((await session.exec(query)).one())
+
+
 async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcRequest]:
     query = scoped(QbwcRequest, tenant_id).where(
         QbwcRequest.purpose == Purpose.WRITES.value,
@@ -285,12 +300,15 @@ async def items_of(session: AsyncSession, tenant_id: str, entry_ids: list[str]) 
 
 
 async def load_window(
-    session: AsyncSession, tenant_id: str, deferred: list[str], size: int
+    session: AsyncSession, tenant_id: str, deferred: list[str], size: int, *, bodies: bool = True
 ) -> Window:
     """At most ``size`` approved entries. A newer version waits while the older one's fate in
-    QuickBooks is unknown (in flight)."""
+    QuickBooks is unknown (in flight). ``bodies=False``: their JSON bodies are not read (an
+    access would raise instead of querying behind the caller's back)."""
     in_flight = await in_flight_keys(session, tenant_id)
     query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
+    if not bodies:
+        query = query.options(defer(OutboxItem.body, raiseload=True))  # type: ignore[arg-type]
     if deferred:
         query = query.where(col(OutboxItem.entry_id).not_in(deferred))
     query = query.order_by(_contacts_first(), col(OutboxItem.approved_at), col(OutboxItem.entry_id))

@@ -102,6 +102,7 @@ class WebConnectorSession:
         self.options = options
         self.plan = plan.SessionPlan.from_json(row.plan)
         self._window: plan.Window | None = None
+        self._window_bodies = False
 
     @classmethod
     async def load(
@@ -148,11 +149,19 @@ class WebConnectorSession:
     def limits(self) -> plan.Limits:
         return plan.Limits(self.set_size, self.options.limits.max_bytes)
 
-    async def window(self) -> plan.Window:
-        if self._window is None:
+    async def window(self, *, bodies: bool = True) -> plan.Window:
+        """The outbox window, read once per call. ``bodies=False`` (progress only counts and
+        looks at keys and links): the entries' JSON bodies are not read, which on a set of
+        400 is most of the cost of answering receiveResponseXML."""
+        if self._window is None or (bodies and not self._window_bodies):
             self._window = await repository.load_window(
-                self.db, self.tenant.id, self.plan.deferred, plan.window_for(self.set_size)
+                self.db,
+                self.tenant.id,
+                self.plan.deferred,
+                plan.window_for(self.set_size),
+                bodies=bodies,
             )
+            self._window_bodies = bodies
         return self._window
 
     def fail(self, message: str) -> None:
@@ -445,8 +454,10 @@ class WebConnectorSession:
 
     # -- progress ------------------------------------------------------------------------------
 
-    async def has_work(self, *, at_start: bool) -> bool:
-        if await repository.in_doubt_sets(self.db, self.tenant.id) or self.plan.link_names:
+    async def has_work(self, *, at_start: bool, in_doubt: int | None = None) -> bool:
+        if in_doubt is None:
+            in_doubt = await repository.in_doubt_count(self.db, self.tenant.id)
+        if in_doubt or self.plan.link_names:
             return True
         if at_start:
             refreshed = await lists.latest_refresh(self.db, self.tenant.id)
@@ -458,7 +469,7 @@ class WebConnectorSession:
             return await reconciliation_hook.has_work(self.db, self.tenant.id, self.plan)
         if not self.plan.lists_done:
             return True
-        window = await self.window()
+        window = await self.window(bodies=False)
         if plan.draft_candidates(window, self.plan):
             return True
         # Approved entries remain. If none of them can go out after all (waiting for a
@@ -473,13 +484,14 @@ class WebConnectorSession:
 
     async def progress(self) -> int:
         """1-99 while work remains (sets done against sets still to go), 100 when done."""
-        if not await self.has_work(at_start=False):
+        in_doubt = await repository.in_doubt_count(self.db, self.tenant.id)
+        if not await self.has_work(at_start=False, in_doubt=in_doubt):
             return 100
         state = self.plan
-        units = len(await repository.in_doubt_sets(self.db, self.tenant.id))
+        units = in_doubt
         units += 1 if state.link_names else 0
         units += 0 if state.lists_done else 1 + len(state.iterators)
-        window = await self.window()
+        window = await self.window(bodies=False)
         units += 1 if plan.draft_candidates(window, state) else 0
         sendable = (
             len(window.sendable(state.deferred))
