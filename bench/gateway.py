@@ -62,6 +62,14 @@ from omni2qbd_sims.webconnector import soap as wc
 from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
 
 REPO = Path(__file__).resolve().parent.parent
+SOURCE_DIRS = (
+    ".",
+    "shared",
+    "services/qbwc-gateway",
+    "services/fetcher",
+    "services/mapper",
+    "simulators",
+)
 
 
 def free_port() -> int:
@@ -72,7 +80,12 @@ def free_port() -> int:
 
 class GatewayProcess:
     def __init__(
-        self, database_url: str, amqp_url: str, batch: int, max_batch: int | None = None
+        self,
+        database_url: str,
+        amqp_url: str,
+        batch: int,
+        max_batch: int | None = None,
+        source: Path | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -86,6 +99,9 @@ class GatewayProcess:
             "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": str(max_batch or 400),
             "OMNI2QBD_LOG_LEVEL": "WARNING",
         }
+        if source is not None:
+            # Another checkout's code (e.g. the commit before a change) ahead of this one's.
+            env["PYTHONPATH"] = os.pathsep.join(str(source / part) for part in SOURCE_DIRS)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "omni2qbd", "run", "gateway", "--port", str(self.port)],
             cwd=REPO,
@@ -98,7 +114,7 @@ class GatewayProcess:
 
     async def wait(self) -> None:
         async with httpx.AsyncClient() as client:
-            for _ in range(300):
+            for _ in range(1200):  # a loaded machine can take a minute or two to start it
                 try:
                     await client.get(f"{self.url}{self.ready_path}", timeout=1)
                     return
@@ -382,6 +398,9 @@ async def _soap(client: httpx.AsyncClient, url: str, operation: str, *values: st
     return answer.content
 
 
+RESETS: dict[str, int] = {}  # connections closed under a request, per server URL
+
+
 async def steady_calls(
     client: httpx.AsyncClient,
     url: str,
@@ -400,7 +419,12 @@ async def steady_calls(
             if stop is not None and stop.is_set():
                 return
             started = time.perf_counter()
-            answer = await _soap(client, url, "getLastError", ticket)
+            try:
+                answer = await _soap(client, url, "getLastError", ticket)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # A kept-alive connection closed under the request: counted, sent again.
+                RESETS[url] = RESETS.get(url, 0) + 1
+                answer = await _soap(client, url, "getLastError", ticket)
             latencies.append(time.perf_counter() - started)
             assert b"getLastErrorResult" in answer, answer[:300]
 
@@ -409,27 +433,42 @@ async def steady_calls(
 
 
 async def cost_per_call(
-    database_url: str, amqp_url: str, clients: int, calls: int, burst: int
+    database_urls: dict[str, str],
+    amqp_url: str,
+    clients: int,
+    calls: int,
+    burst: int,
+    before: Path | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Part 4: the gateway (with its database) and the spyne reference, same run."""
-    await asyncio.to_thread(upgrade, database_url)
-    tenants = await make_tenants(database_url, 1 + burst, 1)
-    gateway = GatewayProcess(database_url, amqp_url, 50)
+    """Part 4: the gateway (with its database) and the spyne reference, same run; with
+    ``before``, also the gateway of that checkout (its own database), in the same rounds."""
+    names = ["gateway"] + (["gateway before"] if before is not None else [])
+    gateways: dict[str, GatewayProcess] = {}
+    tenants: dict[str, list[NewTenant]] = {}
+    for name in names:
+        await asyncio.to_thread(upgrade, database_urls[name])
+        tenants[name] = await make_tenants(database_urls[name], 1 + burst, 1)
+    for name in names:
+        source = before if name == "gateway before" else None
+        gateways[name] = GatewayProcess(database_urls[name], amqp_url, 50, source=source)
     spyne = SpyneProcess("bench", "bench")
     results: dict[str, dict[str, float]] = {}
     try:
-        await asyncio.gather(gateway.wait(), spyne.wait())
-        limits = httpx.Limits(max_connections=clients + burst + 5)
+        await asyncio.gather(spyne.wait(), *(g.wait() for g in gateways.values()))
+        # Idle connections are dropped before the servers' keep-alive timeout (uvicorn: 5 s)
+        # could close one under a request sent at that moment (a ReadError, not a result).
+        limits = httpx.Limits(max_connections=clients + burst + 5, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-            servers = {
+            servers: dict[str, tuple[GatewayProcess, str, str, str]] = {
                 "spyne (no database)": (spyne, spyne.soap_url, "bench", "bench"),
-                "gateway": (
+            }
+            for name, gateway in gateways.items():
+                servers[name] = (
                     gateway,
                     f"{gateway.url}/qbwc",
-                    tenants[0].qbwc_username,
-                    tenants[0].qbwc_password,
-                ),
-            }
+                    tenants[name][0].qbwc_username,
+                    tenants[name][0].qbwc_password,
+                )
             tickets: dict[str, str] = {}
             for name, (_server, url, user, password) in servers.items():
                 tickets[name] = wc.read_strings(
@@ -462,46 +501,56 @@ async def cost_per_call(
                     "p99_ms": 1000 * percentile(latencies, 99),
                     "cpu_ms_per_call": 1000 * cpu / len(latencies),
                 }
-            # A burst of logins while one Web Connector keeps calling.
-            url = f"{gateway.url}/qbwc"
-            ticket = wc.read_strings(
-                "authenticate",
-                await _soap(
-                    client, url, "authenticate", tenants[0].qbwc_username, tenants[0].qbwc_password
-                ),
-            )[0]
-            stop = asyncio.Event()
-            steady = asyncio.create_task(
-                steady_calls(client, url, ticket, clients=2, calls=1_000_000, stop=stop)
-            )
-            await asyncio.sleep(0.5)
-
-            async def login(index: int, tenant: NewTenant) -> float:
-                # Each Web Connector from its own address (its own office), as in life.
-                transport = httpx.AsyncHTTPTransport(local_address=f"127.0.1.{index + 1}")
-                async with httpx.AsyncClient(timeout=120, transport=transport) as own:
-                    started = time.perf_counter()
-                    answer = await _soap(
-                        own, url, "authenticate", tenant.qbwc_username, tenant.qbwc_password
-                    )
-                    elapsed = time.perf_counter() - started
-                assert wc.read_strings("authenticate", answer)[1] != "nvu"
-                return elapsed
-
-            logins = await asyncio.gather(*(login(i, t) for i, t in enumerate(tenants[1:])))
-            stop.set()
-            during = await steady
-            results["burst"] = {
-                "logins": len(logins),
-                "auth_p50_ms": 1000 * statistics.median(logins),
-                "auth_p99_ms": 1000 * percentile(logins, 99),
-                "other_calls": len(during),
-                "other_p99_ms": 1000 * percentile(during, 99),
-            }
+            for name, gateway in gateways.items():
+                results[f"burst {name}"] = await login_burst(client, gateway, tenants[name])
+            for name, (_server, url, _user, _password) in servers.items():
+                results[name]["resets"] = RESETS.get(url, 0)
     finally:
-        gateway.stop()
+        for gateway in gateways.values():
+            gateway.stop()
         spyne.stop()
     return results
+
+
+async def login_burst(
+    client: httpx.AsyncClient, gateway: GatewayProcess, tenants: list[NewTenant]
+) -> dict[str, float]:
+    """A burst of logins (tenants[1:]) while one Web Connector (tenants[0]) keeps calling."""
+    url = f"{gateway.url}/qbwc"
+    ticket = wc.read_strings(
+        "authenticate",
+        await _soap(
+            client, url, "authenticate", tenants[0].qbwc_username, tenants[0].qbwc_password
+        ),
+    )[0]
+    stop = asyncio.Event()
+    steady = asyncio.create_task(
+        steady_calls(client, url, ticket, clients=2, calls=1_000_000, stop=stop)
+    )
+    await asyncio.sleep(0.5)
+
+    async def login(index: int, tenant: NewTenant) -> float:
+        # Each Web Connector from its own address (its own office), as in life.
+        transport = httpx.AsyncHTTPTransport(local_address=f"127.0.1.{index + 1}")
+        async with httpx.AsyncClient(timeout=120, transport=transport) as own:
+            started = time.perf_counter()
+            answer = await _soap(
+                own, url, "authenticate", tenant.qbwc_username, tenant.qbwc_password
+            )
+            elapsed = time.perf_counter() - started
+        assert wc.read_strings("authenticate", answer)[1] != "nvu"
+        return elapsed
+
+    logins = await asyncio.gather(*(login(i, t) for i, t in enumerate(tenants[1:])))
+    stop.set()
+    during = await steady
+    return {
+        "logins": len(logins),
+        "auth_p50_ms": 1000 * statistics.median(logins),
+        "auth_p99_ms": 1000 * percentile(logins, 99),
+        "other_calls": len(during),
+        "other_p99_ms": 1000 * percentile(during, 99),
+    }
 
 
 def database_for(base: str | None, workdir: Path, name: str) -> str:
@@ -554,6 +603,11 @@ def main() -> None:
     parser.add_argument("--steady-clients", type=int, default=10)
     parser.add_argument("--steady-calls", type=int, default=300, help="per client")
     parser.add_argument("--burst", type=int, default=50, help="logins at once (part 4)")
+    parser.add_argument(
+        "--before",
+        help="part 4 also runs the gateway of this checkout (e.g. `git archive` of the commit "
+        "before a change), in the same rounds, for before/after figures from one run",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     try:
@@ -567,28 +621,39 @@ def run_parts(args: argparse.Namespace, parts: set[str]) -> None:
         workdir = Path(tmp)
         print(f"database: {'PostgreSQL' if args.database_url else 'SQLite'}")
         if "4" in parts:
-            url = database_for(args.database_url, workdir, "cost")
+            before = Path(args.before).resolve() if args.before else None
+            urls = {"gateway": database_for(args.database_url, workdir, "cost")}
+            if before is not None:
+                urls["gateway before"] = database_for(args.database_url, workdir, "costb")
             cost = asyncio.run(
                 cost_per_call(
-                    url, args.amqp_url, args.steady_clients, args.steady_calls, args.burst
+                    urls,
+                    args.amqp_url,
+                    args.steady_clients,
+                    args.steady_calls,
+                    args.burst,
+                    before,
                 )
             )
             print(f"\n4. steady getLastError, {args.steady_clients} clients at once, same run")
             print("server | calls | calls/s | p50 ms | p99 ms | server CPU ms/call")
-            for name in ("spyne (no database)", "gateway"):
+            gateways = [name for name in ("gateway before", "gateway") if name in cost]
+            for name in ["spyne (no database)", *gateways]:
                 r = cost[name]
                 print(
                     f"{name} | {r['calls']:.0f} | {r['rps']:.0f} | {r['p50_ms']:.1f} | "
-                    f"{r['p99_ms']:.1f} | {r['cpu_ms_per_call']:.2f}"
+                    f"{r['p99_ms']:.1f} | {r['cpu_ms_per_call']:.2f} | resets {r['resets']:.0f}"
                 )
-            ratio = cost["gateway"]["rps"] / cost["spyne (no database)"]["rps"]
-            print(f"gateway / spyne throughput: {ratio:.2f}x")
-            b = cost["burst"]
-            print(
-                f"burst: {b['logins']:.0f} logins at once: authenticate p50 "
-                f"{b['auth_p50_ms']:.0f} ms, p99 {b['auth_p99_ms']:.0f} ms; meanwhile "
-                f"{b['other_calls']:.0f} other calls, p99 {b['other_p99_ms']:.1f} ms"
-            )
+            for name in gateways:
+                ratio = cost[name]["rps"] / cost["spyne (no database)"]["rps"]
+                print(f"{name} / spyne throughput: {ratio:.2f}x")
+            for name in gateways:
+                b = cost[f"burst {name}"]
+                print(
+                    f"burst ({name}): {b['logins']:.0f} logins at once: authenticate p50 "
+                    f"{b['auth_p50_ms']:.0f} ms, p99 {b['auth_p99_ms']:.0f} ms; meanwhile "
+                    f"{b['other_calls']:.0f} other calls, p99 {b['other_p99_ms']:.1f} ms"
+                )
         if "1" not in parts:
             args.levels = ""
         print(

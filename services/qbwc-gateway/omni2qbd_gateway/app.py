@@ -10,6 +10,7 @@ import binascii
 import contextlib
 import dataclasses
 import secrets as pysecrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omni2qbd_gateway import login_throttle, repository, retention
 from omni2qbd_gateway.api import mount_api
@@ -223,8 +225,7 @@ def create_app(settings: AppSettings) -> FastAPI:
             media_type="text/xml; charset=utf-8",
         )
 
-    @app.post("/qbwc")
-    async def qbwc(request: Request) -> Response:
+    async def soap_call(request: Request) -> Response:
         try:
             body = await _read_capped(request, limit, settings.gateway_request_read_seconds)
         except BodyTooLarge:
@@ -265,6 +266,13 @@ def create_app(settings: AppSettings) -> FastAPI:
             return _soap_response(fault_envelope(failure, call.soap_ns), call.soap_ns, 500)
         SOAP_CALLS.labels(operation, "ok").inc()
         return _soap_response(response_envelope(call, result), call.soap_ns)
+
+    @app.post("/qbwc")
+    async def qbwc(request: Request) -> Response:
+        # Reached only when the fast path below is bypassed (it answers POST /qbwc first).
+        return await soap_call(request)
+
+    app.add_middleware(SoapFastPath, endpoint=soap_call)
 
     @app.get("/support")
     async def support() -> PlainTextResponse:
@@ -319,6 +327,25 @@ def create_app(settings: AppSettings) -> FastAPI:
         )
 
     return app
+
+
+class SoapFastPath:
+    """POST /qbwc goes straight to the SOAP endpoint, ahead of FastAPI's routing (the API
+    and console add ~100 routes) and its request handling: the Web Connector's calls are the
+    gateway's hottest path, and that machinery cost more CPU per call than answering
+    getLastError itself. The endpoint catches everything and answers in SOAP; anything else
+    goes on to the app as before."""
+
+    def __init__(self, app: ASGIApp, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/qbwc":
+            response = await self.endpoint(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:

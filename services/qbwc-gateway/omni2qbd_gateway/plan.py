@@ -124,6 +124,27 @@ class SessionPlan:
     # The QuickBooks that answered (product, version, country), for connection health.
     host: dict[str, str] = field(default_factory=dict)
 
+    def checked_drafts(self, checked: dict[str, str | None]) -> None:
+        """Re-imports verified untouched in QuickBooks: Modded against these EditSequences."""
+        self.mods_checked.update(checked)
+
+    def finish_isolated(self, entry_ids: list[str]) -> None:
+        """A set answered: if it was (part of) the group being isolated, that part is done."""
+        isolate = self.isolate
+        if isolate and set(isolate[0]) >= set(entry_ids):
+            remaining = [e for e in isolate[0] if e not in entry_ids]
+            if remaining:
+                isolate[0] = remaining
+            else:
+                isolate.pop(0)
+
+    def split_isolated(self, entry_ids: list[str], halves: list[list[str]]) -> None:
+        """A set QuickBooks could not read: its halves are sent alone, first."""
+        isolate = self.isolate
+        if isolate and set(isolate[0]) >= set(entry_ids):
+            isolate.pop(0)
+        isolate[0:0] = halves
+
     @classmethod
     def from_json(cls, stored: dict[str, Any] | None) -> SessionPlan:
         data = dict(stored or {})

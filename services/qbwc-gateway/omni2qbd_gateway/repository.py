@@ -7,7 +7,10 @@ race. Tickets are stored as their SHA-256 (migration 0006): the clear ticket exi
 the Web Connector.
 
 Also the outbox window (the next approved entries), the links a message set needs and the
-entries an answer is about. (The list mirror is read and written in ``lists.py``.)
+entries an answer is about, and every write of a session step: the sets sent and answered,
+and the decisions ``results.py`` takes about each entry (state, link, contact match, the
+``qb.results`` message staged in the same transaction). (The list mirror is read and written
+in ``lists.py``.)
 """
 
 from __future__ import annotations
@@ -21,21 +24,36 @@ from typing import Any, Protocol
 
 from sqlalchemy import case, func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway import lists, pending
 from omni2qbd_gateway.outbox import SENDABLE
-from omni2qbd_gateway.plan import CONTACT_KINDS, DocKey, Window, natural_key
+from omni2qbd_gateway.plan import (
+    CONTACT_KINDS,
+    TXN_TYPES,
+    DocKey,
+    OutgoingSet,
+    Window,
+    entry_request_id,
+    natural_key,
+)
+from omni2qbd_gateway.qbxml_io import text_of
 from omni2qbd_gateway.reader import LoneReader
+from omni2qbd_gateway.results import Decision, Saved
 from omni2qbd_gateway.states import (
     LIVE_SESSION_STATES,
+    EntryState,
     NextCall,
     Purpose,
     RequestState,
     SessionState,
 )
+from omni2qbd_shared import messages as m
 from omni2qbd_shared import secrets
 from omni2qbd_shared.db.models import (
+    ContactMatch,
     OutboxItem,
     QbLink,
     QbwcRequest,
@@ -192,6 +210,20 @@ async def outstanding_requests(session: AsyncSession, row: QbwcSession) -> list[
     return list((await session.exec(query)).all())
 
 
+async def in_doubt_count(session: AsyncSession, tenant_id: str) -> int:
+    """How many write sets of the tenant are in doubt (without reading their XML)."""
+    query = (
+        select(func.count())
+        .select_from(QbwcRequest)
+        .where(
+            QbwcRequest.tenant_id == tenant_id,
+            QbwcRequest.purpose == Purpose.WRITES.value,
+            QbwcRequest.state == RequestState.IN_DOUBT.value,
+        )
+    )
+    return int((await session.exec(query)).one())
+
+
 async def in_doubt_sets(session: AsyncSession, tenant_id: str) -> list[QbwcRequest]:
     query = scoped(QbwcRequest, tenant_id).where(
         QbwcRequest.purpose == Purpose.WRITES.value,
@@ -268,12 +300,15 @@ async def items_of(session: AsyncSession, tenant_id: str, entry_ids: list[str]) 
 
 
 async def load_window(
-    session: AsyncSession, tenant_id: str, deferred: list[str], size: int
+    session: AsyncSession, tenant_id: str, deferred: list[str], size: int, *, bodies: bool = True
 ) -> Window:
     """At most ``size`` approved entries. A newer version waits while the older one's fate in
-    QuickBooks is unknown (in flight)."""
+    QuickBooks is unknown (in flight). ``bodies=False``: their JSON bodies are not read (an
+    access would raise instead of querying behind the caller's back)."""
     in_flight = await in_flight_keys(session, tenant_id)
     query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.state).in_(SENDABLE))
+    if not bodies:
+        query = query.options(defer(OutboxItem.body, raiseload=True))  # type: ignore[arg-type]
     if deferred:
         query = query.where(col(OutboxItem.entry_id).not_in(deferred))
     query = query.order_by(_contacts_first(), col(OutboxItem.approved_at), col(OutboxItem.entry_id))
@@ -290,3 +325,194 @@ async def sendable_count(session: AsyncSession, tenant_id: str, deferred: list[s
         query = query.where(col(OutboxItem.entry_id).not_in(deferred))
     counted = select(func.count()).select_from(query.subquery())
     return int((await session.exec(counted)).one())
+
+
+# -- a session step's writes ---------------------------------------------------------------------
+
+
+def save_session(session: AsyncSession, row: QbwcSession, plan: dict[str, Any]) -> None:
+    row.plan = plan
+    session.add(row)
+
+
+async def record_sent_set(
+    session: AsyncSession, row: QbwcSession, outgoing: OutgoingSet
+) -> QbwcRequest:
+    """The set about to be returned, stored first (its XML, entries and message set id);
+    a write set's entries become ``sent``."""
+    request = QbwcRequest(
+        tenant_id=row.tenant_id,
+        ticket=row.ticket,
+        message_set_id=outgoing.message_set_id,
+        purpose=outgoing.purpose,
+        entry_ids=outgoing.entry_ids,
+        request_xml=outgoing.xml,
+    )
+    session.add(request)
+    await session.flush()
+    if outgoing.purpose == Purpose.WRITES:
+        now = utcnow()
+        for item in await items_of(session, row.tenant_id, outgoing.entry_ids):
+            item.state = EntryState.SENT.value
+            item.attempts += 1
+            item.request_id = entry_request_id(item.entry_id)
+            item.message_set_id = outgoing.message_set_id
+            item.updated_at = now
+            session.add(item)
+    return request
+
+
+def record_answer(
+    session: AsyncSession, request: QbwcRequest, response_text: str, hresult: str
+) -> None:
+    request.response_xml = response_text
+    request.hresult = hresult[:16] or None
+    request.answered_at = utcnow()
+    session.add(request)
+
+
+def set_request_state(
+    session: AsyncSession, request: QbwcRequest, state: RequestState, hresult: str | None = None
+) -> None:
+    request.state = state.value
+    if hresult is not None:
+        request.hresult = hresult[:16]
+    session.add(request)
+
+
+async def apply_decisions(
+    session: AsyncSession,
+    tenant_id: str,
+    items: list[OutboxItem],
+    decisions: list[Decision],
+    links: dict[DocKey, QbLink] | None = None,
+) -> None:
+    """Record what ``results.py`` decided about these entries: state, status, link (TxnID,
+    EditSequence), contact match, and the ``qb.results`` message of each, staged in the
+    same transaction. ``links``: the stored links of these documents when already read."""
+    if not decisions:
+        return
+    by_id = {item.entry_id: item for item in items}
+    if links is None:
+        links = await links_for(session, tenant_id, items)
+    for decision in decisions:
+        item = by_id[decision.entry_id]
+        link: QbLink | None = None
+        if decision.saved is not None:
+            link = await _record_posted(session, tenant_id, item, decision.saved, links)
+        elif decision.report_link:
+            link = links.get(natural_key(item))
+        if decision.lock_posted_version and link is not None:
+            previous = await session.get(OutboxItem, link.entry_id)
+            if previous is not None and previous.state == EntryState.POSTED:
+                previous.state = EntryState.LOCKED.value
+                previous.last_status_message = decision.message
+                session.add(previous)
+        _set_state(session, item, decision, link)
+
+
+def _set_state(
+    session: AsyncSession, item: OutboxItem, decision: Decision, link: QbLink | None
+) -> None:
+    item.state = decision.state.value
+    item.last_status_code = decision.code
+    item.last_status_message = decision.message
+    item.updated_at = utcnow()
+    session.add(item)
+    if decision.outcome is not None:
+        pending.stage(
+            session,
+            m.ResultMessage(
+                entry_id=item.entry_id,
+                tenant_id=item.tenant_id,
+                outcome=decision.outcome,
+                txn_id=link.txn_id if link else None,
+                edit_sequence=link.edit_sequence if link else None,
+                txn_number=link.txn_number if link else None,
+                status_code=decision.code,
+                status_message=decision.message,
+            ),
+        )
+
+
+async def _record_posted(
+    session: AsyncSession,
+    tenant_id: str,
+    item: OutboxItem,
+    saved: Saved,
+    links: dict[DocKey, QbLink],
+) -> QbLink:
+    """The document's link now points at this entry and what QuickBooks saved; an older
+    entry of the same document is superseded by it."""
+    key = natural_key(item)
+    link = links.get(key)
+    now = utcnow()
+    if link is None:
+        link = QbLink(
+            tenant_id=tenant_id,
+            entry_kind=item.entry_kind,
+            source_kind=item.source_kind,
+            cin7_id=item.cin7_id,
+            entry_id=item.entry_id,
+            qb_txn_type=TXN_TYPES[item.entry_kind],
+            txn_id=saved.txn_id,
+            edit_sequence=saved.edit_sequence or "",
+        )
+    else:
+        previous = await session.get(OutboxItem, link.entry_id)
+        if previous is not None and previous.entry_id != item.entry_id:
+            previous.state = EntryState.SUPERSEDED.value
+            previous.last_status_message = f"re-imported as entry {item.entry_id}"
+            previous.updated_at = now
+            session.add(previous)
+    link.entry_id = item.entry_id
+    link.txn_id = saved.txn_id
+    link.edit_sequence = saved.edit_sequence or link.edit_sequence
+    link.txn_number = saved.txn_number
+    link.ref_number = item.ref_number
+    link.external_guid = saved.external_guid or (item.body.get("external_guid") or None)
+    link.is_pending = saved.is_pending
+    link.updated_at = now
+    session.add(link)
+    links[key] = link
+    if item.entry_kind in CONTACT_KINDS:
+        await _record_contact(session, tenant_id, item, saved)
+    return link
+
+
+_CONTACT_LIST = {"customer_add": "customer", "vendor_add": "vendor"}
+_CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
+
+
+async def _record_contact(
+    session: AsyncSession, tenant_id: str, item: OutboxItem, saved: Saved
+) -> None:
+    """A customer or vendor the bridge created or linked: mirrored into the list at once and
+    matched to its Cin7 contact."""
+    list_type = _CONTACT_LIST[item.entry_kind]
+    contact = (item.body.get("header") or {}).get("contact") or {}
+    name = text_of(saved.ret, "FullName") or str(contact.get("name", ""))
+    change = await lists.record_list_item(session, tenant_id, list_type, saved.ret)
+    if change is not None:
+        pending.stage(
+            session,
+            m.ListChangesMessage(tenant_id=tenant_id, list_type=list_type, changes=[change]),
+        )
+    cin7_kind = _CONTACT_CIN7_KIND[item.entry_kind]
+    query = scoped(ContactMatch, tenant_id).where(
+        ContactMatch.cin7_kind == cin7_kind, ContactMatch.cin7_id == item.cin7_id
+    )
+    match = (await session.exec(query)).one_or_none()
+    if match is None:
+        match = ContactMatch(
+            tenant_id=tenant_id,
+            cin7_kind=cin7_kind,
+            cin7_id=item.cin7_id,
+            qb_list_type=list_type,
+            qb_list_id=saved.txn_id,
+            qb_name=name[:200],
+            confirmed_by=item.approved_by or "import",
+        )
+    match.qb_list_id = saved.txn_id
+    match.qb_name = name[:200]
+    session.add(match)

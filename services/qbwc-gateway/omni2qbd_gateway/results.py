@@ -1,211 +1,136 @@
-"""Applying what QuickBooks answered: outcomes, links (TxnID, EditSequence), list mirror.
+"""What QuickBooks' answer means for each entry of a sent set: pure decisions.
 
-Every change of an entry's state is staged as a ``ResultMessage`` in the same transaction
-(``pending.stage``), so ``qb.results`` hears exactly what the database recorded.
+Given the entries a set carried (and, where it matters, their documents' QuickBooks links)
+and the parsed answer, these functions return one ``Decision`` per entry: its new state,
+the ``qb.results`` outcome to publish, what QuickBooks saved (TxnID, EditSequence, ...) and
+what the session plan has to remember. They read nothing and write nothing: ``session.py``
+applies the decisions to the plan and, through ``repository.py``, to the database, in the
+call's transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from lxml import etree
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway import lists, pending
 from omni2qbd_gateway.outcomes import classify, describe_entry
 from omni2qbd_gateway.plan import (
     CONTACT_KINDS,
     TXN_TYPES,
-    SessionPlan,
+    DocKey,
     entry_id_of,
+    entry_request_id,
     natural_key,
 )
 from omni2qbd_gateway.qbxml_io import RequestResult, ResponseSet, text_of
-from omni2qbd_gateway.repository import items_of as _items_of
-from omni2qbd_gateway.repository import links_for
 from omni2qbd_gateway.states import EntryState, RequestState
 from omni2qbd_shared import messages as m
-from omni2qbd_shared.db.models import (
-    ContactMatch,
-    OutboxItem,
-    QbLink,
-    QbwcRequest,
-    utcnow,
-)
-from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.db.models import OutboxItem, QbLink
 
 PARSE_ERROR_HRESULT = "0x80040400"
-CONTACT_LIST = {"customer_add": "customer", "vendor_add": "vendor"}
 # Final outcomes counted for the Web Connector's closing message ("what this run did").
 RUN_OUTCOMES = ("posted", "failed", "locked", "retry_later")
-CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
-
-
-@dataclass
-class Ctx:
-    db: AsyncSession
-    tenant_id: str
-    plan: SessionPlan
-    # Links of the documents being answered, loaded once per set (not once per entry).
-    links: dict[tuple[str, str, str], QbLink] | None = None
+VERIFIED = "verified after a lost response"
 
 
 def what(item: OutboxItem) -> str:
     return describe_entry(item.entry_kind, item.ref_number, item.cin7_id, item.source_kind)
 
 
-def set_state(
-    ctx: Ctx,
-    item: OutboxItem,
-    state: EntryState,
-    outcome: m.Outcome | None,
-    *,
-    code: str | None = None,
-    message: str | None = None,
-    link: QbLink | None = None,
-) -> None:
-    item.state = state.value
-    item.last_status_code = code
-    item.last_status_message = message
-    item.updated_at = utcnow()
-    ctx.db.add(item)
-    if outcome in RUN_OUTCOMES:
-        ctx.plan.done[outcome] = ctx.plan.done.get(outcome, 0) + 1
-    if outcome is not None:
-        pending.stage(
-            ctx.db,
-            m.ResultMessage(
-                entry_id=item.entry_id,
-                tenant_id=item.tenant_id,
-                outcome=outcome,
-                txn_id=link.txn_id if link else None,
-                edit_sequence=link.edit_sequence if link else None,
-                txn_number=link.txn_number if link else None,
-                status_code=code,
-                status_message=message,
-            ),
-        )
-
-
-async def record_posted(
-    ctx: Ctx,
-    item: OutboxItem,
-    *,
-    txn_id: str,
-    edit_sequence: str | None,
-    txn_number: str | None,
-    external_guid: str | None,
-    is_pending: bool | None,
-    message: str,
-    ret: etree._Element | None = None,
-) -> None:
-    key = natural_key(item)
-    if ctx.links is not None:
-        link = ctx.links.get(key)
-    else:
-        query = scoped(QbLink, ctx.tenant_id).where(
-            QbLink.entry_kind == key[0], QbLink.source_kind == key[1], QbLink.cin7_id == key[2]
-        )
-        link = (await ctx.db.exec(query)).one_or_none()
-    now = utcnow()
-    if link is None:
-        link = QbLink(
-            tenant_id=ctx.tenant_id,
-            entry_kind=item.entry_kind,
-            source_kind=item.source_kind,
-            cin7_id=item.cin7_id,
-            entry_id=item.entry_id,
-            qb_txn_type=TXN_TYPES[item.entry_kind],
-            txn_id=txn_id,
-            edit_sequence=edit_sequence or "",
-        )
-    else:
-        previous = await ctx.db.get(OutboxItem, link.entry_id)
-        if previous is not None and previous.entry_id != item.entry_id:
-            previous.state = EntryState.SUPERSEDED
-            previous.last_status_message = f"re-imported as entry {item.entry_id}"
-            previous.updated_at = now
-            ctx.db.add(previous)
-    link.entry_id = item.entry_id
-    link.txn_id = txn_id
-    link.edit_sequence = edit_sequence or link.edit_sequence
-    link.txn_number = txn_number
-    link.ref_number = item.ref_number
-    link.external_guid = external_guid or (item.body.get("external_guid") or None)
-    link.is_pending = is_pending
-    link.updated_at = now
-    ctx.db.add(link)
-    if ctx.links is not None:
-        ctx.links[key] = link
-    if item.entry_kind in CONTACT_KINDS:
-        await _record_contact(ctx, item, txn_id, ret)
-    set_state(ctx, item, EntryState.POSTED, "posted", code="0", message=message, link=link)
-
-
-async def _record_contact(
-    ctx: Ctx, item: OutboxItem, list_id: str, ret: etree._Element | None
-) -> None:
-    list_type = CONTACT_LIST[item.entry_kind]
-    contact = (item.body.get("header") or {}).get("contact") or {}
-    name = (text_of(ret, "FullName") if ret is not None else None) or str(contact.get("name", ""))
-    if ret is not None:
-        change = await lists.record_list_item(ctx.db, ctx.tenant_id, list_type, ret)
-        if change is not None:
-            pending.stage(
-                ctx.db,
-                m.ListChangesMessage(
-                    tenant_id=ctx.tenant_id, list_type=list_type, changes=[change]
-                ),
-            )
-    cin7_kind = CONTACT_CIN7_KIND[item.entry_kind]
-    query = scoped(ContactMatch, ctx.tenant_id).where(
-        ContactMatch.cin7_kind == cin7_kind, ContactMatch.cin7_id == item.cin7_id
-    )
-    match = (await ctx.db.exec(query)).one_or_none()
-    if match is None:
-        match = ContactMatch(
-            tenant_id=ctx.tenant_id,
-            cin7_kind=cin7_kind,
-            cin7_id=item.cin7_id,
-            qb_list_type=list_type,
-            qb_list_id=list_id,
-            qb_name=name[:200],
-            confirmed_by=item.approved_by or "import",
-        )
-    match.qb_list_id = list_id
-    match.qb_name = name[:200]
-    ctx.db.add(match)
-
-
 def _bool(text: str | None) -> bool | None:
     return None if text is None else text.strip().lower() == "true"
 
 
-async def posted_from_ret(ctx: Ctx, item: OutboxItem, ret: etree._Element, message: str) -> None:
-    txn_id = text_of(ret, "TxnID") or text_of(ret, "ListID") or ""
-    await record_posted(
-        ctx,
-        item,
-        txn_id=txn_id,
-        edit_sequence=text_of(ret, "EditSequence"),
-        txn_number=text_of(ret, "TxnNumber"),
-        external_guid=text_of(ret, "ExternalGUID"),
-        is_pending=_bool(text_of(ret, "IsPending")),
-        message=message,
-        ret=ret,
+@dataclass(frozen=True)
+class Saved:
+    """What QuickBooks saved for an entry (the Ret of its answer): recorded as its link."""
+
+    txn_id: str
+    edit_sequence: str | None
+    txn_number: str | None
+    external_guid: str | None
+    is_pending: bool | None
+    # The Ret itself: a new customer or vendor is mirrored into the list at once.
+    ret: etree._Element
+
+    @classmethod
+    def of(cls, ret: etree._Element) -> Saved:
+        return cls(
+            txn_id=text_of(ret, "TxnID") or text_of(ret, "ListID") or "",
+            edit_sequence=text_of(ret, "EditSequence"),
+            txn_number=text_of(ret, "TxnNumber"),
+            external_guid=text_of(ret, "ExternalGUID"),
+            is_pending=_bool(text_of(ret, "IsPending")),
+            ret=ret,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What became of one entry."""
+
+    entry_id: str
+    state: EntryState
+    outcome: m.Outcome | None  # the qb.results message to publish (None: none)
+    code: str | None = None
+    message: str | None = None
+    saved: Saved | None = None  # posted: the link to record
+    # The document's stored link goes into the qb.results message (a draft that was locked).
+    report_link: bool = False
+    # A draft changed in QuickBooks: the posted version of the document is locked too.
+    lock_posted_version: bool = False
+    # Plan memory: not again in this session (3170 and friends) ...
+    retry_next_run: bool = False
+    # ... or look this name up and link to it (3100 on a contact add): (qb type, name).
+    link_name: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    """The decisions about one sent set, and the state that set ends in."""
+
+    decisions: list[Decision]
+    set_state: RequestState
+    # A set QuickBooks could not read at all: the halves to send alone next.
+    split: list[list[str]] = field(default_factory=list)
+    # Drafts verified untouched in QuickBooks: entry -> EditSequence to Mod against.
+    checked: dict[str, str | None] = field(default_factory=dict)
+
+
+def _contact_name(item: OutboxItem) -> str | None:
+    contact = (item.body.get("header") or {}).get("contact") or {}
+    name = contact.get("name")
+    return str(name) if name else None
+
+
+def posted(item: OutboxItem, ret: etree._Element, message: str) -> Decision:
+    return Decision(
+        item.entry_id, EntryState.POSTED, "posted", code="0", message=message, saved=Saved.of(ret)
     )
 
 
-def defer(ctx: Ctx, item: OutboxItem) -> None:
-    deferred = ctx.plan.deferred
-    if item.entry_id not in deferred:
-        deferred.append(item.entry_id)
+def already_posted(item: OutboxItem) -> Decision:
+    """An approved contact add whose contact is already linked: nothing to send."""
+    return Decision(
+        item.entry_id, EntryState.POSTED, "posted", code="0", message="already in QuickBooks"
+    )
 
 
-async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
-    """One write's answer → posted, retry later, link by name, locked or failed."""
+def refused(item: OutboxItem, code: str, reason: str) -> Decision:
+    """An entry that fails without being sent (cannot be rendered, dependency missing)."""
+    return Decision(item.entry_id, EntryState.FAILED, "failed", code=code, message=reason)
+
+
+def in_doubt(item: OutboxItem, message: str, code: str | None = None) -> Decision:
+    return Decision(item.entry_id, EntryState.IN_DOUBT, "in_doubt", code=code, message=message)
+
+
+def verdict(item: OutboxItem, rs: RequestResult) -> Decision:
+    """One write's answer -> posted, retry later, link by name, locked or failed."""
     is_mod = rs.tag.endswith("ModRs")
-    verdict = classify(
+    judged = classify(
         code=rs.status_code,
         severity=rs.severity,
         message=rs.message,
@@ -214,98 +139,77 @@ async def apply_result(ctx: Ctx, item: OutboxItem, rs: RequestResult) -> None:
         what=what(item),
     )
     code = str(rs.status_code)
-    if verdict.verdict == "posted":
+    entry_id = item.entry_id
+    if judged.verdict == "posted":
         ret = rs.ret()
         if ret is None:
             # Info/Warn without the Ret (a real answer: 3210, Info, no Ret): QuickBooks may or
             # may not have saved it. Confirmed by a query before it is called posted.
-            set_state(
-                ctx,
+            return in_doubt(
                 item,
-                EntryState.IN_DOUBT,
-                "in_doubt",
+                f"QuickBooks answered status {code} ({rs.severity}) without the saved record; "
+                "checking QuickBooks before anything is sent again",
                 code=code,
-                message=f"QuickBooks answered status {code} ({rs.severity}) without the "
-                "saved record; checking QuickBooks before anything is sent again",
             )
-            return
-        await posted_from_ret(ctx, item, ret, verdict.reason)
-    elif verdict.verdict == "retry":
-        defer(ctx, item)
-        set_state(ctx, item, EntryState.QUEUED, "retry_later", code=code, message=verdict.reason)
-    elif verdict.verdict == "name_in_use":
-        contact = (item.body.get("header") or {}).get("contact") or {}
-        if not contact.get("name"):
-            set_state(ctx, item, EntryState.FAILED, "failed", code=code, message=rs.message)
-            return
-        ctx.plan.link_names[item.entry_id] = [TXN_TYPES[item.entry_kind], contact["name"]]
-        item.state = EntryState.QUEUED
-        item.last_status_code = code
-        item.last_status_message = "the name exists in QuickBooks; linking to it"
-        ctx.db.add(item)
-    elif verdict.verdict == "locked":
-        set_state(ctx, item, EntryState.LOCKED, "locked", code=code, message=verdict.reason)
-    else:
-        set_state(ctx, item, EntryState.FAILED, "failed", code=code, message=verdict.reason)
+        return posted(item, ret, judged.reason)
+    if judged.verdict == "retry":
+        return Decision(
+            entry_id,
+            EntryState.QUEUED,
+            "retry_later",
+            code=code,
+            message=judged.reason,
+            retry_next_run=True,
+        )
+    if judged.verdict == "name_in_use":
+        name = _contact_name(item)
+        if not name:
+            return Decision(entry_id, EntryState.FAILED, "failed", code=code, message=rs.message)
+        return Decision(
+            entry_id,
+            EntryState.QUEUED,
+            None,
+            code=code,
+            message="the name exists in QuickBooks; linking to it",
+            link_name=(TXN_TYPES[item.entry_kind], name),
+        )
+    if judged.verdict == "locked":
+        return Decision(entry_id, EntryState.LOCKED, "locked", code=code, message=judged.reason)
+    return Decision(entry_id, EntryState.FAILED, "failed", code=code, message=judged.reason)
 
 
-async def items_of(ctx: Ctx, entry_ids: list[str]) -> list[OutboxItem]:
-    """These entries of this tenant (one query), in the order given."""
-    return await _items_of(ctx.db, ctx.tenant_id, entry_ids)
+# -- write sets ----------------------------------------------------------------------------------
 
 
-async def apply_writes(ctx: Ctx, request: QbwcRequest, response: ResponseSet) -> None:
+def writes(items: list[OutboxItem], response: ResponseSet) -> SetOutcome:
     by_id = response.by_request_id()
-    items = await items_of(ctx, request.entry_ids)
-    ctx.links = await links_for(ctx.db, ctx.tenant_id, items)
+    decisions: list[Decision] = []
     for item in items:
-        answers = by_id.get(f"e-{item.entry_id}"[:50])
+        answers = by_id.get(entry_request_id(item.entry_id))
         if not answers:
             # Sets go out with continueOnError, so QuickBooks processed every request: an
             # answer that does not name this one (requestIDs matching nothing, an *Rs
             # missing) says nothing about whether it was saved. In doubt, never re-sent blind.
-            set_state(
-                ctx,
-                item,
-                EntryState.IN_DOUBT,
-                "in_doubt",
-                message="QuickBooks' answer did not include this request; checking QuickBooks "
-                "before anything is sent again",
+            decisions.append(
+                in_doubt(
+                    item,
+                    "QuickBooks' answer did not include this request; checking QuickBooks "
+                    "before anything is sent again",
+                )
             )
             continue
-        await apply_result(ctx, item, answers[0])
+        decisions.append(verdict(item, answers[0]))
     # Entries left in doubt are resolved (error recovery, then a query) before the next write.
-    doubtful = any(item.state == EntryState.IN_DOUBT for item in items)
-    request.state = RequestState.IN_DOUBT if doubtful else RequestState.ANSWERED
-    ctx.db.add(request)
-    _finish_isolation_group(ctx, request.entry_ids)
+    doubtful = any(d.state == EntryState.IN_DOUBT for d in decisions)
+    return SetOutcome(decisions, RequestState.IN_DOUBT if doubtful else RequestState.ANSWERED)
 
 
-def _finish_isolation_group(ctx: Ctx, entry_ids: list[str]) -> None:
-    isolate = ctx.plan.isolate
-    if isolate and set(isolate[0]) >= set(entry_ids):
-        remaining = [e for e in isolate[0] if e not in entry_ids]
-        if remaining:
-            isolate[0] = remaining
-        else:
-            isolate.pop(0)
-
-
-async def apply_whole_set_failure(
-    ctx: Ctx, request: QbwcRequest, hresult: str, message: str
-) -> None:
+def set_refused(items: list[OutboxItem], hresult: str, message: str) -> SetOutcome:
     """QuickBooks could not read the set at all (0x80040400): nothing was written.
 
     Split it in halves and send each alone, until the one entry it cannot read is isolated
     and reported; the others go through.
     """
-    request.state = RequestState.FAILED
-    request.hresult = hresult[:16]
-    ctx.db.add(request)
-    items = await items_of(ctx, request.entry_ids)
-    isolate = ctx.plan.isolate
-    if isolate and set(isolate[0]) >= set(request.entry_ids):
-        isolate.pop(0)
     if len(items) == 1:
         item = items[0]
         reason = (
@@ -313,31 +217,35 @@ async def apply_whole_set_failure(
             f"{message or 'parse error'}). The entry was sent alone and still refused; check "
             "its fields (characters, lengths, references) and import it again."
         )
-        set_state(ctx, item, EntryState.FAILED, "failed", code=hresult[:16], message=reason)
-        return
+        return SetOutcome([refused(item, hresult[:16], reason)], RequestState.FAILED, split=[])
     ids = [item.entry_id for item in items]
     half = len(ids) // 2
-    isolate[0:0] = [ids[:half], ids[half:]]
-    for item in items:
-        item.state = EntryState.QUEUED
-        item.last_status_message = "QuickBooks refused the batch as a whole; being sent in parts"
-        ctx.db.add(item)
+    queued = [
+        Decision(
+            item.entry_id,
+            EntryState.QUEUED,
+            None,
+            message="QuickBooks refused the batch as a whole; being sent in parts",
+        )
+        for item in items
+    ]
+    return SetOutcome(queued, RequestState.FAILED, split=[ids[:half], ids[half:]])
 
 
-async def mark_in_doubt(ctx: Ctx, request: QbwcRequest, reason: str) -> None:
-    """The answer to a write set never came: it may or may not be in QuickBooks."""
-    request.state = RequestState.IN_DOUBT
-    ctx.db.add(request)
-    for item in await items_of(ctx, request.entry_ids):
-        if item.state == EntryState.SENT:
-            set_state(ctx, item, EntryState.IN_DOUBT, "in_doubt", message=reason)
+def unanswered(items: Iterable[OutboxItem], reason: str) -> SetOutcome:
+    """The answer to a write set never came: what was sent may or may not be in QuickBooks."""
+    decisions = [in_doubt(item, reason) for item in items if item.state == EntryState.SENT]
+    return SetOutcome(decisions, RequestState.IN_DOUBT)
 
 
-# -- recovery --------------------------------------------------------------------------------------
+# -- recovery ------------------------------------------------------------------------------------
 
 
-async def apply_recovery(ctx: Ctx, request: QbwcRequest, response: ResponseSet) -> None:
-    """Decide, per in-doubt entry, whether QuickBooks has it; only what it lacks is re-sent."""
+def recovery(
+    items: list[OutboxItem], links: dict[DocKey, QbLink], response: ResponseSet
+) -> SetOutcome:
+    """Decide, per in-doubt entry, whether QuickBooks has it; only what it lacks is re-sent.
+    ``links``: the stored links of these entries' documents."""
     recovered: dict[str, RequestResult] = {}
     rets_by_guid: dict[str, etree._Element] = {}
     rets_by_txn: dict[str, etree._Element] = {}
@@ -353,66 +261,57 @@ async def apply_recovery(ctx: Ctx, request: QbwcRequest, response: ResponseSet) 
             txn = text_of(ret, "TxnID")
             if txn:
                 rets_by_txn[txn] = ret
-    items = await items_of(ctx, request.entry_ids)
-    links = await links_for(ctx.db, ctx.tenant_id, items)  # these documents' only
+    decisions: list[Decision] = []
     for item in items:
         if item.state != EntryState.IN_DOUBT:
             continue
         answer = recovered.get(item.entry_id)
         guid = str(item.body.get("external_guid") or "").upper()
         link = links.get(natural_key(item))
+        again = Decision(
+            item.entry_id, EntryState.QUEUED, None, message="not in QuickBooks; sent again"
+        )
         if answer is not None and answer.status_code == 0 and answer.error_recovery is not None:
-            await posted_from_ret(
-                ctx, item, answer.error_recovery, "verified after a lost response"
-            )
+            decisions.append(posted(item, answer.error_recovery, VERIFIED))
         elif answer is not None and answer.severity == "Error":
-            await apply_result(ctx, item, answer)
+            decisions.append(verdict(item, answer))
         elif guid and guid in rets_by_guid:
-            await posted_from_ret(ctx, item, rets_by_guid[guid], "verified after a lost response")
+            decisions.append(posted(item, rets_by_guid[guid], VERIFIED))
         elif link is not None and link.entry_id != item.entry_id and link.txn_id in rets_by_txn:
             ret = rets_by_txn[link.txn_id]
-            if text_of(ret, "EditSequence") != link.edit_sequence:
-                await posted_from_ret(ctx, item, ret, "verified after a lost response")
-            else:
-                set_state(
-                    ctx, item, EntryState.QUEUED, None, message="not in QuickBooks; sent again"
-                )
+            changed = text_of(ret, "EditSequence") != link.edit_sequence
+            decisions.append(posted(item, ret, VERIFIED) if changed else again)
         else:
-            set_state(ctx, item, EntryState.QUEUED, None, message="not in QuickBooks; sent again")
-    request.state = RequestState.RESOLVED
-    ctx.db.add(request)
+            decisions.append(again)
+    return SetOutcome(decisions, RequestState.RESOLVED)
 
 
 # -- names to link (3100) ------------------------------------------------------------------------
 
 
-async def apply_links(ctx: Ctx, entry_ids: list[str], response: ResponseSet) -> None:
+def name_links(items: list[OutboxItem], response: ResponseSet) -> SetOutcome:
     by_id = response.by_request_id()
-    link_names = ctx.plan.link_names
-    for item in await items_of(ctx, entry_ids):
-        link_names.pop(item.entry_id, None)
+    decisions: list[Decision] = []
+    for item in items:
         answers = by_id.get(f"lnk-{item.entry_id}"[:50]) or []
         ret = answers[0].ret() if answers else None
         if ret is not None:
             name = text_of(ret, "FullName") or ""
-            await posted_from_ret(
-                ctx, item, ret, f"linked to the existing QuickBooks name {name!r} (3100)"
+            decisions.append(
+                posted(item, ret, f"linked to the existing QuickBooks name {name!r} (3100)")
             )
             continue
-        contact = (item.body.get("header") or {}).get("contact") or {}
         label = "customer" if item.entry_kind == "customer_add" else "vendor"
-        set_state(
-            ctx,
-            item,
-            EntryState.FAILED,
-            "failed",
-            code="3100",
-            message=(
-                f"The name {contact.get('name')!r} is already used in QuickBooks by another kind "
-                f"of name (vendor, customer, employee or other name), so it cannot be a "
-                f"{label}. Rename the contact in Cin7 or match it to an existing {label}."
-            ),
+        decisions.append(
+            refused(
+                item,
+                "3100",
+                f"The name {_contact_name(item)!r} is already used in QuickBooks by another "
+                f"kind of name (vendor, customer, employee or other name), so it cannot be a "
+                f"{label}. Rename the contact in Cin7 or match it to an existing {label}.",
+            )
         )
+    return SetOutcome(decisions, RequestState.ANSWERED)
 
 
 # -- drafts --------------------------------------------------------------------------------------
@@ -447,14 +346,16 @@ def draft_changes(item: OutboxItem, link: QbLink, ret: etree._Element | None) ->
     return changes
 
 
-async def apply_drafts(ctx: Ctx, entry_ids: list[str], response: ResponseSet) -> None:
+def drafts(
+    items: list[OutboxItem], links: dict[DocKey, QbLink], response: ResponseSet
+) -> SetOutcome:
+    """Each re-import checked against what QuickBooks holds now: still an untouched draft
+    (its EditSequence is remembered for the Mod), or locked with what changed."""
     by_id = response.by_request_id()
-    for item in await items_of(ctx, entry_ids):
-        key = natural_key(item)
-        query = scoped(QbLink, ctx.tenant_id).where(
-            QbLink.entry_kind == key[0], QbLink.source_kind == key[1], QbLink.cin7_id == key[2]
-        )
-        link = (await ctx.db.exec(query)).one_or_none()
+    decisions: list[Decision] = []
+    checked: dict[str, str | None] = {}
+    for item in items:
+        link = links.get(natural_key(item))
         if link is None:
             continue
         answers = by_id.get(f"d-{item.entry_id}"[:50]) or []
@@ -465,13 +366,17 @@ async def apply_drafts(ctx: Ctx, entry_ids: list[str], response: ResponseSet) ->
                 f"The {what(item)} was not re-imported because {'; '.join(changes)}. The bridge "
                 "never overwrites what people changed in QuickBooks: update both systems by hand."
             )
-            set_state(
-                ctx, item, EntryState.LOCKED, "locked", code="locked", message=reason, link=link
+            decisions.append(
+                Decision(
+                    item.entry_id,
+                    EntryState.LOCKED,
+                    "locked",
+                    code="locked",
+                    message=reason,
+                    report_link=True,
+                    lock_posted_version=True,
+                )
             )
-            previous = await ctx.db.get(OutboxItem, link.entry_id)
-            if previous is not None and previous.state == EntryState.POSTED:
-                previous.state = EntryState.LOCKED
-                previous.last_status_message = reason
-                ctx.db.add(previous)
         else:
-            ctx.plan.mods_checked[item.entry_id] = text_of(ret, "EditSequence")
+            checked[item.entry_id] = text_of(ret, "EditSequence")
+    return SetOutcome(decisions, RequestState.ANSWERED, checked=checked)

@@ -12,6 +12,10 @@ the session's steps; ``protocol.py`` maps each SOAP operation to one of them:
 
 The outbox window (the next approved entries and their links) is read at most once per call
 (issue 15 point 4) and shared by every step of the plan in that call.
+
+What goes out is decided by ``plan.py`` and what an answer means by ``results.py``, both
+pure; this module reads what they need and records what they decide through
+``repository.py`` (every gateway write but the list mirror's, which is ``lists.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ from omni2qbd_gateway.states import (
     SessionState,
 )
 from omni2qbd_shared import messages as m
-from omni2qbd_shared.db.models import QbwcRequest, QbwcSession, Tenant, aware, utcnow
+from omni2qbd_shared.db.models import (
+    OutboxItem,
+    QbLink,
+    QbwcRequest,
+    QbwcSession,
+    Tenant,
+    aware,
+    utcnow,
+)
 from omni2qbd_shared.xmlsafe import UnsafeXmlError
 
 log = structlog.get_logger(__name__)
@@ -89,8 +101,8 @@ class WebConnectorSession:
         self.tenant = tenant
         self.options = options
         self.plan = plan.SessionPlan.from_json(row.plan)
-        self.ctx = results.Ctx(db, tenant.id, self.plan)
         self._window: plan.Window | None = None
+        self._window_bodies = False
 
     @classmethod
     async def load(
@@ -103,8 +115,28 @@ class WebConnectorSession:
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def save(self) -> None:
-        self.row.plan = self.plan.to_json()
-        self.db.add(self.row)
+        repository.save_session(self.db, self.row, self.plan.to_json())
+
+    async def record(
+        self,
+        items: list[OutboxItem],
+        outcome: results.SetOutcome | list[results.Decision],
+        links: dict[plan.DocKey, QbLink] | None = None,
+    ) -> None:
+        """Apply ``results.py``'s decisions: to the plan (what this run did, what to retry
+        or link next) and, through the repository, to the database."""
+        decisions = outcome.decisions if isinstance(outcome, results.SetOutcome) else outcome
+        state = self.plan
+        for decision in decisions:
+            if decision.outcome in results.RUN_OUTCOMES:
+                state.done[decision.outcome] = state.done.get(decision.outcome, 0) + 1
+            if decision.retry_next_run and decision.entry_id not in state.deferred:
+                state.deferred.append(decision.entry_id)
+            if decision.link_name is not None:
+                state.link_names[decision.entry_id] = list(decision.link_name)
+        if isinstance(outcome, results.SetOutcome):
+            state.checked_drafts(outcome.checked)
+        await repository.apply_decisions(self.db, self.tenant.id, items, decisions, links)
 
     def touch(self) -> None:
         self.row.last_seen_at = utcnow()
@@ -117,11 +149,19 @@ class WebConnectorSession:
     def limits(self) -> plan.Limits:
         return plan.Limits(self.set_size, self.options.limits.max_bytes)
 
-    async def window(self) -> plan.Window:
-        if self._window is None:
+    async def window(self, *, bodies: bool = True) -> plan.Window:
+        """The outbox window, read once per call. ``bodies=False`` (progress only counts and
+        looks at keys and links): the entries' JSON bodies are not read, which on a set of
+        400 is most of the cost of answering receiveResponseXML."""
+        if self._window is None or (bodies and not self._window_bodies):
             self._window = await repository.load_window(
-                self.db, self.tenant.id, self.plan.deferred, plan.window_for(self.set_size)
+                self.db,
+                self.tenant.id,
+                self.plan.deferred,
+                plan.window_for(self.set_size),
+                bodies=bodies,
             )
+            self._window_bodies = bodies
         return self._window
 
     def fail(self, message: str) -> None:
@@ -141,11 +181,16 @@ class WebConnectorSession:
         before anything else is written), queries are simply failed."""
         for request in await repository.outstanding_requests(self.db, self.row):
             if request.purpose == Purpose.WRITES:
-                await results.mark_in_doubt(self.ctx, request, reason)
+                await self._unanswered(request, reason)
             else:
-                request.state = RequestState.FAILED.value
-                self.db.add(request)
+                repository.set_request_state(self.db, request, RequestState.FAILED)
         self.plan.outstanding = None
+
+    async def _unanswered(self, request: QbwcRequest, reason: str) -> None:
+        items = await repository.items_of(self.db, self.tenant.id, request.entry_ids)
+        outcome = results.unanswered(items, reason)
+        repository.set_request_state(self.db, request, outcome.set_state)
+        await self.record(items, outcome)
 
     # -- sendRequestXML ------------------------------------------------------------------------
 
@@ -194,25 +239,8 @@ class WebConnectorSession:
             row.expected_call = NextCall.LAST_ERROR.value
             self.save()
             return ""
-        request = QbwcRequest(
-            tenant_id=self.tenant.id,
-            ticket=row.ticket,
-            message_set_id=outgoing.message_set_id,
-            purpose=outgoing.purpose,
-            entry_ids=outgoing.entry_ids,
-            request_xml=outgoing.xml,
-        )
-        self.db.add(request)
-        await self.db.flush()
+        request = await repository.record_sent_set(self.db, row, outgoing)
         assert request.id is not None
-        if outgoing.purpose == Purpose.WRITES:
-            for item in await results.items_of(self.ctx, outgoing.entry_ids):
-                item.state = EntryState.SENT.value
-                item.attempts += 1
-                item.request_id = plan.entry_request_id(item.entry_id)
-                item.message_set_id = outgoing.message_set_id
-                item.updated_at = utcnow()
-                self.db.add(item)
         self.plan.outstanding = plan.Outstanding(request.id, outgoing.purpose, outgoing.meta)
         row.expected_call = NextCall.RECEIVE.value
         row.state = SessionState.WORKING.value
@@ -232,8 +260,8 @@ class WebConnectorSession:
             if items:
                 links = await repository.links_for(db, tenant_id, items)
                 return plan.recovery_set(version, doubtful, items, links)
-            doubtful.state = RequestState.RESOLVED.value  # nothing of it is in doubt any more
-            db.add(doubtful)
+            # Nothing of it is in doubt any more.
+            repository.set_request_state(db, doubtful, RequestState.RESOLVED)
         if state.link_names:
             return plan.link_set(version, state.link_names)
         if not state.lists_done and state.lists_started and not state.iterators:
@@ -247,15 +275,8 @@ class WebConnectorSession:
         candidates = plan.draft_candidates(window, state)
         if candidates:
             return plan.drafts_set(version, candidates)
-        for item in plan.contact_repeats(window, state):
-            results.set_state(
-                self.ctx,
-                item,
-                EntryState.POSTED,
-                "posted",
-                code="0",
-                message="already in QuickBooks",
-            )
+        repeats = plan.contact_repeats(window, state)
+        await self.record(repeats, [results.already_posted(item) for item in repeats])
         while True:
             batch = plan.write_candidates(state, window)
             links = dict(window.links)
@@ -265,15 +286,10 @@ class WebConnectorSession:
                 db, tenant_id, batch.dependency_keys
             )
             outgoing, rejected = plan.writes_set(version, state, self.limits, batch, links, waiting)
-            for bad in rejected:
-                results.set_state(
-                    self.ctx,
-                    bad.item,
-                    EntryState.FAILED,
-                    "failed",
-                    code=bad.code,
-                    message=bad.reason,
-                )
+            await self.record(
+                [bad.item for bad in rejected],
+                [results.refused(bad.item, bad.code, bad.reason) for bad in rejected],
+            )
             if outgoing is not None or not rejected:
                 # reconciliation hook: after the writes, read QuickBooks if a person asked.
                 return outgoing or await reconciliation_hook.next_set(db, tenant_id, version, state)
@@ -298,10 +314,7 @@ class WebConnectorSession:
         if outstanding is None or request is None or row.expected_call != NextCall.RECEIVE:
             self.fail("An answer arrived that the bridge did not ask for.")
             return -1
-        request.response_xml = response_text
-        request.hresult = hresult[:16] or None
-        request.answered_at = utcnow()
-        self.db.add(request)
+        repository.record_answer(self.db, request, response_text, hresult)
         fatal = await self._apply(request, outstanding, response_text, hresult, message)
         self.plan.outstanding = None
         self.plan.units_done += 1
@@ -323,7 +336,7 @@ class WebConnectorSession:
         message: str,
     ) -> str | None:
         """Apply one answer; return a message when the session has to stop."""
-        ctx, purpose = self.ctx, request.purpose
+        db, tenant_id, purpose = self.db, self.tenant.id, request.purpose
         parsed: ResponseSet | None = None
         if response_text.strip() and not hresult:
             try:
@@ -338,14 +351,13 @@ class WebConnectorSession:
         if parsed is None:
             if purpose == Purpose.WRITES:
                 if hresult.lower() == results.PARSE_ERROR_HRESULT.lower():
-                    await results.apply_whole_set_failure(ctx, request, hresult, message)
+                    await self._set_refused(request, hresult, message)
                 else:
-                    await results.mark_in_doubt(
-                        ctx, request, f"QuickBooks did not answer ({hresult}: {message})"
+                    await self._unanswered(
+                        request, f"QuickBooks did not answer ({hresult}: {message})"
                     )
                 return None
-            request.state = RequestState.FAILED.value
-            self.db.add(request)
+            repository.set_request_state(db, request, RequestState.FAILED)
             self.plan.errors += 1
             if purpose == Purpose.LISTS:
                 self.plan.lists_started, self.plan.iterators = False, {}
@@ -353,7 +365,7 @@ class WebConnectorSession:
                 self.plan.link_names = {}
             if purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
                 await reconciliation_hook.failed(
-                    self.db, self.tenant.id, outstanding.meta, f"{hresult}: {message}"
+                    db, tenant_id, outstanding.meta, f"{hresult}: {message}"
                 )
             if self.plan.errors >= MAX_SET_ERRORS:
                 return (
@@ -361,28 +373,50 @@ class WebConnectorSession:
                     "stopped and will continue on the next run."
                 )
             return None
-        request.state = RequestState.ANSWERED.value
+        repository.set_request_state(db, request, RequestState.ANSWERED)
         if purpose == Purpose.WRITES:
-            await results.apply_writes(ctx, request, parsed)
+            items = await repository.items_of(db, tenant_id, request.entry_ids)
+            links = await repository.links_for(db, tenant_id, items)
+            outcome = results.writes(items, parsed)
+            await self.record(items, outcome, links)
+            repository.set_request_state(db, request, outcome.set_state)
+            self.plan.finish_isolated(request.entry_ids)
         elif purpose == Purpose.RECOVERY:
             recovering = outstanding.meta.get("recovering")
             doubtful = (
-                await repository.sent_set(self.db, self.tenant.id, recovering)
+                await repository.sent_set(db, tenant_id, recovering)
                 if isinstance(recovering, int)
                 else None
             )
             if doubtful is not None:
-                await results.apply_recovery(ctx, doubtful, parsed)
+                items = await repository.items_of(db, tenant_id, doubtful.entry_ids)
+                links = await repository.links_for(db, tenant_id, items)  # these documents'
+                outcome = results.recovery(items, links, parsed)
+                await self.record(items, outcome, links)
+                repository.set_request_state(db, doubtful, outcome.set_state)
         elif purpose == Purpose.LINK:
-            await results.apply_links(ctx, request.entry_ids, parsed)
+            items = await repository.items_of(db, tenant_id, request.entry_ids)
+            for item in items:
+                self.plan.link_names.pop(item.entry_id, None)
+            await self.record(items, results.name_links(items, parsed))
         elif purpose == Purpose.LISTS:
             await self._apply_lists(parsed)
         elif purpose == Purpose.DRAFTS:
-            await results.apply_drafts(ctx, request.entry_ids, parsed)
+            items = await repository.items_of(db, tenant_id, request.entry_ids)
+            links = await repository.links_for(db, tenant_id, items)
+            await self.record(items, results.drafts(items, links, parsed), links)
         elif purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
-            await reconciliation_hook.apply(self.db, self.tenant.id, outstanding.meta, parsed)
-        self.db.add(request)
+            await reconciliation_hook.apply(db, tenant_id, outstanding.meta, parsed)
         return None
+
+    async def _set_refused(self, request: QbwcRequest, hresult: str, message: str) -> None:
+        """QuickBooks could not read the set at all: nothing was written; its halves go
+        alone (``results.set_refused``)."""
+        repository.set_request_state(self.db, request, RequestState.FAILED, hresult=hresult)
+        items = await repository.items_of(self.db, self.tenant.id, request.entry_ids)
+        outcome = results.set_refused(items, hresult, message)
+        self.plan.split_isolated(request.entry_ids, outcome.split)
+        await self.record(items, outcome)
 
     def _adapt_set_size(self, request: QbwcRequest, *, answered: bool) -> None:
         elapsed = (
@@ -420,8 +454,10 @@ class WebConnectorSession:
 
     # -- progress ------------------------------------------------------------------------------
 
-    async def has_work(self, *, at_start: bool) -> bool:
-        if await repository.in_doubt_sets(self.db, self.tenant.id) or self.plan.link_names:
+    async def has_work(self, *, at_start: bool, in_doubt: int | None = None) -> bool:
+        if in_doubt is None:
+            in_doubt = await repository.in_doubt_count(self.db, self.tenant.id)
+        if in_doubt or self.plan.link_names:
             return True
         if at_start:
             refreshed = await lists.latest_refresh(self.db, self.tenant.id)
@@ -433,7 +469,7 @@ class WebConnectorSession:
             return await reconciliation_hook.has_work(self.db, self.tenant.id, self.plan)
         if not self.plan.lists_done:
             return True
-        window = await self.window()
+        window = await self.window(bodies=False)
         if plan.draft_candidates(window, self.plan):
             return True
         # Approved entries remain. If none of them can go out after all (waiting for a
@@ -448,13 +484,14 @@ class WebConnectorSession:
 
     async def progress(self) -> int:
         """1-99 while work remains (sets done against sets still to go), 100 when done."""
-        if not await self.has_work(at_start=False):
+        in_doubt = await repository.in_doubt_count(self.db, self.tenant.id)
+        if not await self.has_work(at_start=False, in_doubt=in_doubt):
             return 100
         state = self.plan
-        units = len(await repository.in_doubt_sets(self.db, self.tenant.id))
+        units = in_doubt
         units += 1 if state.link_names else 0
         units += 0 if state.lists_done else 1 + len(state.iterators)
-        window = await self.window()
+        window = await self.window(bodies=False)
         units += 1 if plan.draft_candidates(window, state) else 0
         sendable = (
             len(window.sendable(state.deferred))
