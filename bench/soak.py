@@ -8,17 +8,20 @@ the time is up: Cin7 changes one sales order of every tenant, every tenant's rea
 approved, and every tenant's Web Connector runs a session (a few at a time). The fetcher polls
 on its own.
 
-Prints, per round, the resident memory (VmRSS) of each service, and at the end:
+Prints, per round, the resident memory (VmRSS) of each service (sampled every few seconds
+throughout), and at the end:
 
 * memory: each service's mean RSS over the first and the last third of the rounds (flat means
   a ratio near 1), and its peak (VmHWM);
-* starvation: per tenant, entries posted to QuickBooks, Web Connector sessions that ended in
-  an error, and how long ago Cin7 was last synced; a tenant is starved when nothing of it was
-  posted, or its last sync is older than three poll intervals.
+* starvation: per tenant, documents fetched, entries mapped, entries posted to QuickBooks, Web
+  Connector sessions that ended in an error, and how long ago Cin7 was last synced (the
+  oldest of its kinds); a tenant is starved when nothing of it was fetched or mapped, or its
+  last sync is older than five poll intervals.
 
-Exit status 1 when a tenant was starved. Run (about 10 minutes on a 2-core machine):
+Exit status 1 when a tenant was starved. Run (the minutes of rounds, plus about 4 minutes
+of set-up on a 2-core machine):
 
-    .venv/bin/python bench/soak.py --tenants 100 --minutes 5
+    .venv/bin/python bench/soak.py --tenants 100 --minutes 10
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
-from omni2qbd_shared.db.models import OutboxItem, SyncStatus, aware
+from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem, SyncStatus, aware
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.cin7 import Cin7Store, SimConfig, create_app, generate
@@ -196,6 +199,8 @@ async def tenant_figures(sessions: Any, tenants: list[SoakTenant]) -> list[dict[
     rows = []
     async with sessions() as db:
         for tenant in tenants:
+            mapped = len((await db.exec(scoped(Entry, tenant.tenant_id))).all())
+            fetched = len((await db.exec(scoped(FetchedDocument, tenant.tenant_id))).all())
             posted = len(
                 (
                     await db.exec(
@@ -213,6 +218,8 @@ async def tenant_figures(sessions: Any, tenants: list[SoakTenant]) -> list[dict[
             rows.append(
                 {
                     "tenant": tenant.cin7_username,
+                    "fetched": fetched,
+                    "mapped": mapped,
                     "posted": posted,
                     "in_qb": len(tenant.company.transactions()),
                     "sessions": tenant.sessions,
@@ -254,6 +261,9 @@ async def soak(args: argparse.Namespace) -> int:
                 "OMNI2QBD_CIN7_ALLOWED_HOSTS": "127.0.0.1",
                 "OMNI2QBD_LOG_JSON": "true",
                 "OMNI2QBD_LOG_LEVEL": "WARNING",
+                # A small pool per service: the machine's PostgreSQL is shared (100 clients).
+                "OMNI2QBD_DATABASE_POOL_SIZE": "5",
+                "OMNI2QBD_DATABASE_MAX_OVERFLOW": "2",
             }
             urls: dict[str, str] = {}
             processes: dict[str, ManagedProcess] = {}
@@ -266,15 +276,28 @@ async def soak(args: argparse.Namespace) -> int:
                     env=env,
                     log_path=data_dir / f"{service}.log",
                     health_url=urls[service],
-                    health_path="/readyz",
+                    health_path="/livez",
                 )
-            group.start(processes["gateway"])
-            group.start(processes["mapper"])
+            # A loaded machine with 100 tenants to sync can take a while to answer at first.
+            for service in ("gateway", "mapper"):
+                group.start(processes[service], wait=False)
+                processes[service].wait_until_up(300)
             # The first session of each tenant mirrors its QuickBooks lists, then fetching starts.
             await web_connector_round(tenants, urls["gateway"], qb, args.concurrency)
-            group.start(processes["fetcher"])
+            group.start(processes["fetcher"], wait=False)
+            processes["fetcher"].wait_until_up(300)
             samples = Samples()
             started = time.monotonic()
+
+            async def sample_memory() -> None:
+                # Every few seconds, independent of how long a round takes.
+                while True:
+                    for service, managed in processes.items():
+                        assert managed.process is not None
+                        samples.rss_mb[service].append(_status_mb(managed.process.pid, "VmRSS"))
+                    await asyncio.sleep(args.sample_seconds)
+
+            sampler = asyncio.create_task(sample_memory())
             deadline = started + args.minutes * 60
             round_number = 0
             cin7_root = cin7_api.removesuffix("/api")
@@ -284,15 +307,13 @@ async def soak(args: argparse.Namespace) -> int:
                 await change_in_cin7(store, cin7_root, tenants, round_number)
                 await approve_all(sessions, tenants)
                 await web_connector_round(tenants, urls["gateway"], qb, args.concurrency)
-                for service, managed in processes.items():
-                    assert managed.process is not None
-                    samples.rss_mb[service].append(_status_mb(managed.process.pid, "VmRSS"))
                 shown = "  ".join(f"{s} {samples.rss_mb[s][-1]:.0f}" for s in SERVICES)
                 print(
                     f"round {round_number:3d} at {time.monotonic() - started:5.0f} s: "
                     f"RSS MB {shown}",
                     flush=True,
                 )
+            sampler.cancel()
             figures = await tenant_figures(sessions, tenants)
             peaks = {
                 s: _status_mb(m.process.pid, "VmHWM")
@@ -329,7 +350,7 @@ def report(
     rounds: int,
 ) -> int:
     print(f"\n{args.tenants} tenants, {rounds} rounds in {args.minutes} min")
-    print("memory (RSS MB): first third -> last third of the rounds, peak")
+    print("memory (RSS MB, sampled every few seconds): first third -> last third, peak")
     memory: dict[str, Any] = {}
     for service, values in samples.rss_mb.items():
         third = max(1, len(values) // 3)
@@ -343,14 +364,22 @@ def report(
         print(
             f"  {service:<8} {first:6.0f} -> {last:6.0f}  (x{ratio:.2f}), peak {peaks[service]:.0f}"
         )
-    limit = 3 * POLL_SECONDS
+    limit = 5 * POLL_SECONDS
     starved = [
         f["tenant"]
         for f in figures
-        if f["posted"] == 0
+        if f["fetched"] == 0
+        or f["mapped"] == 0
         or f["last_sync_seconds_ago"] is None
         or f["last_sync_seconds_ago"] > limit
     ]
+    for key in ("fetched", "mapped"):
+        values = [f[key] for f in figures]
+        print(
+            f"per tenant: {key} min {min(values)} / median {statistics.median(values)} / "
+            f"max {max(values)}"
+        )
+    print(f"tenants with nothing posted yet: {sum(1 for f in figures if f['posted'] == 0)}")
     posted = [f["posted"] for f in figures]
     ages = [f["last_sync_seconds_ago"] or 0.0 for f in figures]
     errors = Counter(f["tenant"] for f in figures for _ in range(f["session_errors"]))
@@ -372,8 +401,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--scale", type=float, default=0.005, help="Cin7 data per tenant")
+    parser.add_argument("--scale", type=float, default=0.003, help="Cin7 data per tenant")
     parser.add_argument("--concurrency", type=int, default=10, help="Web Connectors at once")
+    parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period")
     sys.exit(asyncio.run(soak(parser.parse_args())))
 
 
