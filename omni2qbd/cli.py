@@ -133,9 +133,11 @@ def tenant_create(
     """Create a tenant; prints its id and Web Connector user name and password. Cin7
     credentials, when given, are tested with Cin7 first."""
     from omni2qbd.secret_input import cin7_api_key_from
-    from omni2qbd.tenant_commands import check_cin7_or_exit
+    from omni2qbd.tenant_commands import allowed_cin7_address_or_exit, check_cin7_or_exit
     from omni2qbd_gateway.tenants import create_tenant
 
+    if cin7_base_url is not None:  # refused even with --skip-cin7-check: it would be stored
+        allowed_cin7_address_or_exit(cin7_base_url)
     cin7_api_key = cin7_api_key_from(cin7_api_key, key_stdin, cin7_username)
     if cin7_username is not None and cin7_api_key is not None and not skip_cin7_check:
         check_cin7_or_exit(cin7_base_url, cin7_username, cin7_api_key)

@@ -13,13 +13,34 @@ from omni2qbd_shared.config import AppSettings
 app = typer.Typer(help="Tenant commands that talk to Cin7 Omni.")
 
 
+def allowed_cin7_address_or_exit(base_url: str | None) -> None:
+    """Exit 2, in words, when the Cin7 address is not on OMNI2QBD_CIN7_ALLOWED_HOSTS."""
+    from omni2qbd_gateway.workflow.tenant_admin import DEFAULT_CIN7_URL
+    from omni2qbd_shared.cin7_address import Cin7AddressRefused, refuse_unlisted
+
+    try:
+        refuse_unlisted(base_url or DEFAULT_CIN7_URL, AppSettings().cin7_allowed_hosts)
+    except Cin7AddressRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo("error: nothing was saved", err=True)
+        raise typer.Exit(2) from None
+
+
 def check_cin7_or_exit(base_url: str | None, username: str, api_key: str) -> None:
     """Test Cin7 Omni credentials with one read; print the result in words, exit 2 if bad."""
     from omni2qbd.cli import run_async
     from omni2qbd_gateway.workflow.cin7_check import check_credentials
     from omni2qbd_gateway.workflow.tenant_admin import DEFAULT_CIN7_URL
 
-    result = run_async(check_credentials(base_url or DEFAULT_CIN7_URL, username, api_key))
+    allowed_cin7_address_or_exit(base_url)
+    result = run_async(
+        check_credentials(
+            base_url or DEFAULT_CIN7_URL,
+            username,
+            api_key,
+            allowed_hosts=AppSettings().cin7_allowed_hosts,
+        )
+    )
     # On standard error, so `--json` output stays one JSON object.
     typer.echo(result.message, err=True)
     if not result.ok:
@@ -47,6 +68,7 @@ def set_cin7(
     from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
     from omni2qbd_gateway.workflow.tenant_admin import save_cin7_credentials
 
+    allowed_cin7_address_or_exit(base_url)
     api_key = _read_key()
     if not api_key:
         typer.echo("error: give the API key on standard input", err=True)
@@ -62,6 +84,7 @@ def set_cin7(
             base_url=base_url,
             secret_key=settings.secret_key.get_secret_value(),
             actor="cli",
+            allowed_hosts=settings.cin7_allowed_hosts,
         )
 
     try:

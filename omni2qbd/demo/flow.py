@@ -125,6 +125,8 @@ class Demo:
             "OMNI2QBD_FETCHER_POLL_INTERVAL_SECONDS": "15",
             "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": "1000",
             "OMNI2QBD_LOG_JSON": "true",
+            # The demo's tenant points at its own Cin7 simulator on this machine.
+            "OMNI2QBD_CIN7_ALLOWED_HOSTS": "api.cin7.com,127.0.0.1",
         }
 
     def _start(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from omni2qbd_shared.cin7_address import DEFAULT_CIN7_HOSTS
 
 # Development-only key: anyone reading this file knows it, so it is refused outside development.
 PLACEHOLDER_SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105
@@ -86,9 +88,23 @@ class AppSettings(BaseSettings):
     login_max_per_account: int = Field(default=100, ge=1)
     audit_retention_days: int = Field(default=7 * 366, ge=1)
 
+    # Hosts a tenant's Cin7 Omni base URL may name (``host`` or ``host:port``, comma
+    # separated in the environment): the server calls that address, so anything else is
+    # refused (SSRF). A simulator or test server is added here explicitly, never by default.
+    cin7_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CIN7_HOSTS)
+    )
+
     # console: how long a browser sign-in lasts, at most and without activity
     console_session_hours: float = Field(default=12.0, gt=0)
     console_idle_minutes: float = Field(default=60.0, gt=0)
+
+    @field_validator("cin7_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> AppSettings:

@@ -16,7 +16,10 @@ from tests.gateway.gateway_helpers import Gateway, running_gateway
 
 @pytest.fixture
 async def gateway(database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as running:
+    # The Cin7 simulator serves on 127.0.0.1: allowed here explicitly, as an operator would.
+    async with running_gateway(
+        database_url, amqp_url, topology.namespace, cin7_allowed_hosts=["127.0.0.1"]
+    ) as running:
         yield running
 
 

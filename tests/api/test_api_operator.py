@@ -97,8 +97,9 @@ async def test_cin7_credentials_are_tested_in_words(gateway: Gateway, cin7: Cin7
         for garbled in ("http://[::1", "http://localhost:99999"):
             given = {**bad, "base_url": garbled}
             unusable = await client.post(url, json={"credentials": given, "save": True})
-            assert unusable.status_code == 200, unusable.text  # an answer in words, not a 500
-            assert "not a usable web address" in unusable.json()["message"]
+            # refused in words before anything is called (the allow-list), never a 500
+            assert unusable.status_code == 422, unusable.text
+            assert "not a usable web address" in unusable.json()["detail"]
         assert "refused the API user" in refused["message"]
         assert (await client.get(f"/tenants/{tenant.tenant_id}")).json()["cin7_username"] is None
         good = {**bad, "api_key": api_key}

@@ -27,6 +27,7 @@ def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     upgrade(sqlite_url)
     monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("OMNI2QBD_SECRET_KEY", SECRET)
+    monkeypatch.setenv("OMNI2QBD_CIN7_ALLOWED_HOSTS", "api.cin7.com,127.0.0.1")  # + the simulator
     return sqlite_url
 
 

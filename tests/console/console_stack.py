@@ -78,6 +78,7 @@ class ConsoleStack:
             "OMNI2QBD_FETCHER_POLL_INTERVAL_SECONDS": "5",
             "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": "500",
             "OMNI2QBD_LOG_JSON": "true",
+            "OMNI2QBD_CIN7_ALLOWED_HOSTS": "127.0.0.1",  # the Cin7 simulator
         }
 
     def start(self, name: str, args: list[str], port: int, health: str = "/livez") -> str:

@@ -8,6 +8,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel
 
 from omni2qbd_gateway.workflow import approval, entries, tenant_admin
+from omni2qbd_shared.cin7_address import Cin7AddressRefused
 
 
 class Problem(BaseModel):
@@ -26,6 +27,9 @@ BAD_REQUEST: Responses = {
     400: {"model": Problem, "description": "A filter or cursor that cannot be used"}
 }
 CONFLICT: Responses = {409: {"model": Problem, "description": "Not possible in the entry's state"}}
+UNPROCESSABLE: Responses = {
+    422: {"model": Problem, "description": "A Cin7 address this server may not call"}
+}
 
 
 def http_error(exc: Exception) -> HTTPException:
@@ -35,6 +39,8 @@ def http_error(exc: Exception) -> HTTPException:
         return HTTPException(409, str(exc))
     if isinstance(exc, entries.BadRequest):
         return HTTPException(400, str(exc))
+    if isinstance(exc, Cin7AddressRefused):
+        return HTTPException(422, str(exc))
     raise exc
 
 
@@ -44,4 +50,5 @@ REFUSALS = (
     tenant_admin.TenantNotFound,
     approval.ActionRefused,
     tenant_admin.ConfirmationMismatch,
+    Cin7AddressRefused,
 )

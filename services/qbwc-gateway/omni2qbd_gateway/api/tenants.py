@@ -13,7 +13,7 @@ from omni2qbd_gateway.api.deps import (
     settings_of,
     write_access,
 )
-from omni2qbd_gateway.api.errors import AUTH, CONFLICT, REFUSALS, http_error
+from omni2qbd_gateway.api.errors import AUTH, CONFLICT, REFUSALS, UNPROCESSABLE, http_error
 from omni2qbd_gateway.workflow import tenant_admin
 from omni2qbd_gateway.workflow.cin7_check import Cin7Check
 from omni2qbd_shared.db.engine import unit_of_work
@@ -91,31 +91,43 @@ class Cin7TestRequest(BaseModel):
     save: bool = Field(False, description="Save the credentials when Cin7 accepts them")
 
 
-@router.post("/cin7/test", response_model=Cin7Check)
+@router.post("/cin7/test", response_model=Cin7Check, responses=UNPROCESSABLE)
 async def cin7_test(
     request: Request,
     body: Cin7TestRequest | None = None,
     access: TenantAccess = Depends(write_access),
 ) -> Cin7Check:
     """Test Cin7 Omni credentials with one read (and save them if asked and they work);
-    the result in words."""
-    secret_key = settings_of(request).secret_key.get_secret_value()
-    async with unit_of_work(database(request)) as db:
-        if body is None or body.credentials is None:
-            return await tenant_admin.test_saved_credentials(db, access.tenant_id, secret_key)
-        given = body.credentials
-        if body.save:
-            return await tenant_admin.save_cin7_credentials(
-                db,
-                access.tenant_id,
-                username=given.username,
-                api_key=given.api_key,
-                base_url=given.base_url,
-                secret_key=secret_key,
-                actor=access.principal.email,
-            )
-        from omni2qbd_gateway.workflow.cin7_check import check_credentials
+    the result in words. An address whose host is not an allowed Cin7 Omni API host
+    (``OMNI2QBD_CIN7_ALLOWED_HOSTS``) is refused with 422 and never contacted."""
+    settings = settings_of(request)
+    secret_key = settings.secret_key.get_secret_value()
+    allowed_hosts = settings.cin7_allowed_hosts
+    try:
+        async with unit_of_work(database(request)) as db:
+            if body is None or body.credentials is None:
+                return await tenant_admin.test_saved_credentials(
+                    db, access.tenant_id, secret_key, allowed_hosts=allowed_hosts
+                )
+            given = body.credentials
+            if body.save:
+                return await tenant_admin.save_cin7_credentials(
+                    db,
+                    access.tenant_id,
+                    username=given.username,
+                    api_key=given.api_key,
+                    base_url=given.base_url,
+                    secret_key=secret_key,
+                    actor=access.principal.email,
+                    allowed_hosts=allowed_hosts,
+                )
+            from omni2qbd_gateway.workflow.cin7_check import check_credentials
 
-        return await check_credentials(
-            given.base_url or tenant_admin.DEFAULT_CIN7_URL, given.username, given.api_key
-        )
+            return await check_credentials(
+                given.base_url or tenant_admin.DEFAULT_CIN7_URL,
+                given.username,
+                given.api_key,
+                allowed_hosts=allowed_hosts,
+            )
+    except REFUSALS as exc:
+        raise http_error(exc) from None

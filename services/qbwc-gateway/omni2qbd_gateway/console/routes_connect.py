@@ -21,6 +21,7 @@ from omni2qbd_gateway.tenants import rotate_password
 from omni2qbd_gateway.workflow import tenant_admin
 from omni2qbd_gateway.workflow.cin7_check import Cin7Check
 from omni2qbd_gateway.workflow.tenant_admin import save_cin7_credentials
+from omni2qbd_shared.cin7_address import Cin7AddressRefused
 
 router = APIRouter()
 DEFAULT_CIN7_URL = "https://api.cin7.com/api/"
@@ -81,17 +82,21 @@ async def save_cin7(request: Request, state: State, page: OnTenant, form: Form) 
         return await _connect_page(
             request, state, page, cin7_result=result, typed=typed, status_code=422
         )
-    async with state.db() as db:
-        # Tested against Cin7 first; saved only when Cin7 accepted them.
-        result = await save_cin7_credentials(
-            db,
-            page.tenant.id,
-            username=username,
-            api_key=api_key,
-            base_url=base_url,
-            secret_key=state.secret_key,
-            actor=page.viewer.person.email,
-        )
+    try:
+        async with state.db() as db:
+            # Tested against Cin7 first; saved only when Cin7 accepted them.
+            result = await save_cin7_credentials(
+                db,
+                page.tenant.id,
+                username=username,
+                api_key=api_key,
+                base_url=base_url,
+                secret_key=state.secret_key,
+                actor=page.viewer.person.email,
+                allowed_hosts=state.settings.cin7_allowed_hosts,
+            )
+    except Cin7AddressRefused as exc:  # never contacted, never saved
+        result = Cin7Check(ok=False, message=str(exc))
     return await _connect_page(
         request,
         state,

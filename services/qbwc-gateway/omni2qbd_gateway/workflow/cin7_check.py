@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 from pydantic import BaseModel
 
+from omni2qbd_shared.cin7_address import refuse_unlisted
 from omni2qbd_shared.config import without_credentials
 
 
@@ -20,9 +23,17 @@ def contacts_url(base_url: str) -> str:
 
 
 async def check_credentials(
-    base_url: str, username: str, api_key: str, *, wait_seconds: float = 15.0
+    base_url: str,
+    username: str,
+    api_key: str,
+    *,
+    allowed_hosts: Sequence[str],
+    wait_seconds: float = 15.0,
 ) -> Cin7Check:
-    """Read one contact with these credentials: the cheapest call that needs them."""
+    """Read one contact with these credentials: the cheapest call that needs them.
+
+    Raises ``Cin7AddressRefused`` (before any request) when the host is not allowed."""
+    refuse_unlisted(base_url, allowed_hosts)
     url = contacts_url(base_url)
     try:
         shown = without_credentials(url)

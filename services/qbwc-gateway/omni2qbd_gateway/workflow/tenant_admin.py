@@ -7,6 +7,8 @@ inactive tenants; ``disabled_message`` is the text to show) and the fetcher skip
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel
 from sqlalchemy import Table, delete
 from sqlmodel import SQLModel
@@ -143,13 +145,14 @@ async def save_cin7_credentials(
     base_url: str | None,
     secret_key: str,
     actor: str,
+    allowed_hosts: Sequence[str],
     require_ok: bool = True,
 ) -> Cin7Check:
     """Test the credentials against Cin7, then save them (only if they work, unless
     ``require_ok`` is False). The result says what happened in words."""
     await _tenant(db, tenant_id)
     url = base_url or DEFAULT_CIN7_URL
-    check = await check_credentials(url, username, api_key)
+    check = await check_credentials(url, username, api_key, allowed_hosts=allowed_hosts)
     if check.ok or not require_ok:
         await set_cin7_credentials(
             db,
@@ -163,7 +166,9 @@ async def save_cin7_credentials(
     return check
 
 
-async def test_saved_credentials(db: AsyncSession, tenant_id: str, secret_key: str) -> Cin7Check:
+async def test_saved_credentials(
+    db: AsyncSession, tenant_id: str, secret_key: str, *, allowed_hosts: Sequence[str]
+) -> Cin7Check:
     await _tenant(db, tenant_id)
     credential = await db.get(Cin7Credential, tenant_id)
     if credential is None:
@@ -171,4 +176,6 @@ async def test_saved_credentials(db: AsyncSession, tenant_id: str, secret_key: s
             ok=False, message="No Cin7 Omni credentials are saved for this tenant yet."
         )
     api_key = secrets.decrypt(secret_key, credential.api_key_encrypted)
-    return await check_credentials(credential.base_url, credential.username, api_key)
+    return await check_credentials(
+        credential.base_url, credential.username, api_key, allowed_hosts=allowed_hosts
+    )
