@@ -34,7 +34,17 @@ from tests.conftest import AMQP_URL, REPO_ROOT
 from tests.e2e.test_e2e_demo import check_exactly_once, company_file, posted_rows
 from tests.faults.test_full_flow_faults import dead_letters, namespace
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.rabbitmq,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+    # Several minutes of two cores: kept out of the default run so CI stays inside its
+    # budget; run it with OMNI2QBD_RUN_VOLUME_TESTS=1 (docs/deployment.md).
+    pytest.mark.skipif(
+        os.environ.get("OMNI2QBD_RUN_VOLUME_TESTS") != "1",
+        reason="volume test: set OMNI2QBD_RUN_VOLUME_TESTS=1 to run it",
+    ),
+]
 __all__ = ["namespace"]  # the fixture: one broker namespace per test, deleted afterwards
 
 SEED, SCALE = 7, 1.0  # the demo's first account: 1,500 sales orders at scale 1
