@@ -45,7 +45,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
-from sqlmodel import col
+from sqlmodel import col, func, select
 
 from omni2qbd.demo.company import demo_settings, seed_company
 from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
@@ -82,11 +82,22 @@ class SoakTenant:
     sessions: int = 0
     session_errors: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    # What a session that ended in an error said, kept whole for the first few (issue 13).
+    error_reports: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Samples:
     rss_mb: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in SERVICES})
+    # Fairness across tenants: seconds after the fetcher started at which this many tenants
+    # had at least one entry mapped (sampled with the memory).
+    tenants_mapped: list[tuple[float, int]] = field(default_factory=list)
+
+
+async def tenants_with_entries(sessions: Any) -> int:
+    async with sessions() as db:
+        statement = select(func.count(func.distinct(Entry.tenant_id))).select_from(Entry)
+        return int((await db.exec(statement)).one())
 
 
 def _status_mb(pid: int, key: str) -> float:
@@ -166,8 +177,15 @@ async def web_connector_round(
             report = await connector.run_session()
             tenant.sessions += 1
             # "none" (nothing to send) closes at once; anything else short of 100 is an error.
-            tenant.session_errors += 0 if report.completed or report.auth_status == "none" else 1
+            failed = not (report.completed or report.auth_status == "none")
+            tenant.session_errors += failed
             tenant.statuses[report.status] += 1
+            if failed and len(tenant.error_reports) < 3:
+                tenant.error_reports.append(
+                    f"auth {report.auth_status}, errors {report.errors}, "
+                    f"calls {report.calls[-6:]}, progress {report.progress[-3:]}, "
+                    f"close {report.close_result!r}: {report.status}"
+                )
 
     await asyncio.gather(*(one(t) for t in tenants))
 
@@ -241,6 +259,7 @@ async def soak(args: argparse.Namespace) -> int:
     namespace = f"soak{uuid.uuid4().hex[:6]}."
     data_dir = Path(tempfile.mkdtemp(prefix="omni2qbd-soak-"))
     group = ProcessGroup()
+    print(f"service logs in {data_dir}", flush=True)
     engine = None
     try:
         await upgrade_async(database_url)
@@ -295,6 +314,9 @@ async def soak(args: argparse.Namespace) -> int:
                     for service, managed in processes.items():
                         assert managed.process is not None
                         samples.rss_mb[service].append(_status_mb(managed.process.pid, "VmRSS"))
+                    mapped = await tenants_with_entries(sessions)
+                    if not samples.tenants_mapped or samples.tenants_mapped[-1][1] != mapped:
+                        samples.tenants_mapped.append((time.monotonic() - started, mapped))
                     await asyncio.sleep(args.sample_seconds)
 
             sampler = asyncio.create_task(sample_memory())
@@ -308,9 +330,10 @@ async def soak(args: argparse.Namespace) -> int:
                 await approve_all(sessions, tenants)
                 await web_connector_round(tenants, urls["gateway"], qb, args.concurrency)
                 shown = "  ".join(f"{s} {samples.rss_mb[s][-1]:.0f}" for s in SERVICES)
+                mapped = samples.tenants_mapped[-1][1] if samples.tenants_mapped else 0
                 print(
                     f"round {round_number:3d} at {time.monotonic() - started:5.0f} s: "
-                    f"RSS MB {shown}",
+                    f"RSS MB {shown}; tenants with an entry mapped {mapped}/{len(tenants)}",
                     flush=True,
                 )
             sampler.cancel()
@@ -392,7 +415,15 @@ def report(
     for tenant in tenants:
         statuses.update(tenant.statuses)
     print(f"Web Connector statuses: {dict(statuses.most_common(6))}")
+    shown = [(t.cin7_username, r) for t in tenants for r in t.error_reports][:8]
+    for tenant_name, text in shown:
+        print(f"  session error of {tenant_name}: {text[:600]}")
     print(f"starved tenants: {len(starved)} {starved[:10]}")
+    steps = samples.tenants_mapped
+    marks = [f"{count} at {at:.0f} s" for at, count in steps[:: max(1, len(steps) // 8)]]
+    if steps:
+        marks.append(f"{steps[-1][1]} at {steps[-1][0]:.0f} s")
+    print(f"tenants with an entry mapped, after the fetcher started: {', '.join(marks)}")
     print(json.dumps({"memory": memory, "starved": starved, "rounds": rounds}))
     return 1 if starved else 0
 
