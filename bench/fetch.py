@@ -145,6 +145,7 @@ async def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             overlap=timedelta(minutes=5),
             request_timeout=120.0,
             cin7_limits=CIN7_LIMITS if limits_on else None,
+            cin7_allowed_hosts=("127.0.0.1",),  # the simulator
         )
         syncer = TenantSyncer(sessions=sessions, publisher=publisher, options=options)
         started = time.perf_counter()

@@ -219,6 +219,7 @@ async def workflow_stack(database_url: str, namespace: str) -> AsyncIterator[Sta
         log_json=False,
         message_retry_delay_ms=300,
         fetcher_poll_interval_seconds=3600,
+        cin7_allowed_hosts=["127.0.0.1"],  # the Cin7 simulator
     )
     with cin7_simulator() as (store, account, cin7_url):
         async with running_gateway(

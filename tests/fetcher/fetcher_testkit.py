@@ -84,6 +84,7 @@ class Stack:
             "workers": 2,
             "pages_per_turn": 3,
             "request_timeout": 5.0,
+            "cin7_allowed_hosts": ("127.0.0.1",),  # the simulator
         }
         values.update(overrides)
         return FetcherOptions(**values)

@@ -88,6 +88,7 @@ def _settings(db_url: str, amqp_url: str) -> AppSettings:
         amqp_url=amqp_url,
         secret_key=SECRET,
         log_json=False,
+        cin7_allowed_hosts=["127.0.0.1"],  # the simulator
     )
 
 
@@ -190,6 +191,7 @@ async def test_fetch_command_syncs_one_tenant(
         "OMNI2QBD_SECRET_KEY": SECRET,
         "OMNI2QBD_FETCHER_TOPOLOGY_NAMESPACE": stack.topology.namespace,
         "OMNI2QBD_FETCHER_CIN7_LIMITS": "off",
+        "OMNI2QBD_CIN7_ALLOWED_HOSTS": "127.0.0.1",
         "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": str(stack.topology.retry_delay_ms),
     }
     done = await asyncio.to_thread(

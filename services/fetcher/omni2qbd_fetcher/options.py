@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from omni2qbd_fetcher.cin7_client import ResponseLimits, RetryPolicy
 from omni2qbd_fetcher.rate_limit import CIN7_LIMITS
+from omni2qbd_shared.cin7_address import DEFAULT_CIN7_HOSTS
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.messaging import Topology
 
@@ -63,6 +64,9 @@ class FetcherOptions:
     topology_namespace: str = ""
     response_limits: ResponseLimits = field(default_factory=ResponseLimits)
     max_pages_per_sync: int = 200
+    # OMNI2QBD_CIN7_ALLOWED_HOSTS: checked again before every turn, because an address stored
+    # before the allow-list existed (or before the list was narrowed) was never checked.
+    cin7_allowed_hosts: tuple[str, ...] = DEFAULT_CIN7_HOSTS
 
     @classmethod
     def from_settings(cls, settings: AppSettings) -> FetcherOptions:
@@ -86,6 +90,7 @@ class FetcherOptions:
                 total_seconds=tuning.request_total_seconds, max_bytes=tuning.max_response_bytes
             ),
             max_pages_per_sync=tuning.max_pages_per_sync,
+            cin7_allowed_hosts=tuple(settings.cin7_allowed_hosts),
         )
 
     def topology(self, settings: AppSettings) -> Topology:

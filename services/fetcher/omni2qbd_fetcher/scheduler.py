@@ -89,6 +89,9 @@ class FetchScheduler:
             state = self.tenants.get(access.tenant_id)
             if state is None:
                 self.tenants[access.tenant_id] = TenantState(access)
+            elif state.access != access:
+                # New credentials or a corrected address: try at once, not after the back-off.
+                state.access, state.due, state.failures = access, 0.0, 0
             else:
                 state.access = access
         for tenant_id in list(self.tenants):

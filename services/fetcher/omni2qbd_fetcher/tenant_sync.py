@@ -27,6 +27,7 @@ from omni2qbd_fetcher.publishing import PublishError
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry, RateLimitWait
 from omni2qbd_fetcher.repository import TenantAccess
 from omni2qbd_fetcher.sync import UNCONFIRMED_GRACE, KindSync, Position
+from omni2qbd_shared.cin7_address import Cin7AddressRefused, refuse_unlisted
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import utcnow
 from omni2qbd_shared.messaging import Publisher
@@ -135,6 +136,7 @@ class TenantSyncer:
             retry_in = max(5.0, (busy.until - utcnow()).total_seconds())
             raise TenantSyncError(busy.describe(), retry_in=retry_in)
         try:
+            await self._refuse_unlisted_address(tenant)
             if max_seconds is None:
                 return await self._turn(tenant, max_pages=max_pages, max_seconds=None)
             # The deadline is checked between pages; this bounds the turn as a whole, so a
@@ -153,6 +155,24 @@ class TenantSyncer:
                 raise TenantSyncError(text) from exc
         finally:
             await leases.release(self.sessions, tenant.tenant_id, self.holder)
+
+    async def _refuse_unlisted_address(self, tenant: TenantAccess) -> None:
+        """Never call a Cin7 address that is not on the allow-list, whenever it was stored.
+
+        Addresses are checked where they are saved, but one saved before the allow-list
+        existed (or before the operator narrowed it) is only caught here, before any request.
+        Every kind's sync status says why, and the tenant is tried again after the longest
+        back-off (a corrected address is picked up at once by the scheduler's reload).
+        """
+        try:
+            refuse_unlisted(tenant.access.base_url, self.options.cin7_allowed_hosts)
+        except Cin7AddressRefused as exc:
+            text = f"Not synced: {exc}"
+            log.warning("cin7_address_refused", tenant_id=tenant.tenant_id, error=text)
+            async with unit_of_work(self.sessions) as session:
+                for spec in self.kinds:
+                    await repo.record_error(session, tenant.tenant_id, spec.kind, text)
+            raise TenantSyncError(text, retry_in=self.options.error_backoff_max) from exc
 
     async def _turn(
         self, tenant: TenantAccess, *, max_pages: int | None, max_seconds: float | None
