@@ -13,8 +13,10 @@ Rules every consumer follows (after FastStream's and aio-pika's semantics):
   ``max_retries`` to the dead-letter queue;
 * the consumer and its queue are declared on aio-pika's robust channel, so after a broker
   outage they are declared and consuming again by themselves;
-* every work queue is a priority queue and publishers give a flooding tenant's messages low
-  priority (``fairness``), so one tenant's flood cannot hold back the others;
+* every work queue is a priority queue and publishers lower a tenant's priority step by step
+  as its recent share grows (``fairness``), so the broker serves tenants in rounds: one
+  tenant's flood cannot hold back the others, nor can N tenants' backlogs be served in the
+  order they were fetched;
 * a consumer that dies before acking leaves the message unacked, so the broker redelivers it;
   handlers are idempotent by natural keys, so a redelivery changes nothing.
 """
@@ -55,7 +57,6 @@ REASON_HEADER = "x-omni2qbd-reason"
 RETRIES_HEADER = "x-omni2qbd-retries"
 ORIGIN_QUEUE_HEADER = "x-omni2qbd-queue"
 DEAD_LETTERED_AT_HEADER = "x-omni2qbd-dead-lettered-at"
-# How a work queue is declared: rejected messages are kept in its DLQ; priorities for fairness.
 
 MessageT = TypeVar("MessageT", bound=m.Message)
 
