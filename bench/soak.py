@@ -90,14 +90,27 @@ class SoakTenant:
 class Samples:
     rss_mb: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in SERVICES})
     # Fairness across tenants: seconds after the fetcher started at which this many tenants
-    # had at least one entry mapped (sampled with the memory).
+    # had at least one entry mapped, and this many a document fetched (sampled with memory).
     tenants_mapped: list[tuple[float, int]] = field(default_factory=list)
+    tenants_fetched: list[tuple[float, int]] = field(default_factory=list)
 
 
-async def tenants_with_entries(sessions: Any) -> int:
+async def tenants_with(sessions: Any, table: Any) -> int:
     async with sessions() as db:
-        statement = select(func.count(func.distinct(Entry.tenant_id))).select_from(Entry)
+        statement = select(func.count(func.distinct(table.tenant_id))).select_from(table)
         return int((await db.exec(statement)).one())
+
+
+def _changes(steps: list[tuple[float, int]], at: float, count: int) -> None:
+    if not steps or steps[-1][1] != count:
+        steps.append((at, count))
+
+
+def _timeline(steps: list[tuple[float, int]]) -> str:
+    marks = [f"{count} at {at:.0f} s" for at, count in steps[:: max(1, len(steps) // 8)]]
+    if steps:
+        marks.append(f"{steps[-1][1]} at {steps[-1][0]:.0f} s")
+    return ", ".join(marks)
 
 
 def _status_mb(pid: int, key: str) -> float:
@@ -160,7 +173,11 @@ async def make_tenants(
 
 
 async def web_connector_round(
-    tenants: list[SoakTenant], gateway: str, qb: QuickBooksSimulator, concurrency: int
+    tenants: list[SoakTenant],
+    gateway: str,
+    qb: QuickBooksSimulator,
+    concurrency: int,
+    timeout_seconds: float = 60.0,
 ) -> None:
     gate = asyncio.Semaphore(concurrency)
 
@@ -173,6 +190,7 @@ async def web_connector_round(
                 qb,
                 tenant.company.path,
                 noop_pause_seconds=0.2,
+                timeout_seconds=timeout_seconds,
             )
             report = await connector.run_session()
             tenant.sessions += 1
@@ -302,7 +320,9 @@ async def soak(args: argparse.Namespace) -> int:
                 group.start(processes[service], wait=False)
                 processes[service].wait_until_up(300)
             # The first session of each tenant mirrors its QuickBooks lists, then fetching starts.
-            await web_connector_round(tenants, urls["gateway"], qb, args.concurrency)
+            await web_connector_round(
+                tenants, urls["gateway"], qb, args.concurrency, args.wc_timeout
+            )
             group.start(processes["fetcher"], wait=False)
             processes["fetcher"].wait_until_up(300)
             samples = Samples()
@@ -314,9 +334,11 @@ async def soak(args: argparse.Namespace) -> int:
                     for service, managed in processes.items():
                         assert managed.process is not None
                         samples.rss_mb[service].append(_status_mb(managed.process.pid, "VmRSS"))
-                    mapped = await tenants_with_entries(sessions)
-                    if not samples.tenants_mapped or samples.tenants_mapped[-1][1] != mapped:
-                        samples.tenants_mapped.append((time.monotonic() - started, mapped))
+                    at = time.monotonic() - started
+                    _changes(samples.tenants_mapped, at, await tenants_with(sessions, Entry))
+                    _changes(
+                        samples.tenants_fetched, at, await tenants_with(sessions, FetchedDocument)
+                    )
                     await asyncio.sleep(args.sample_seconds)
 
             sampler = asyncio.create_task(sample_memory())
@@ -328,7 +350,9 @@ async def soak(args: argparse.Namespace) -> int:
                 group.check_alive()
                 await change_in_cin7(store, cin7_root, tenants, round_number)
                 await approve_all(sessions, tenants)
-                await web_connector_round(tenants, urls["gateway"], qb, args.concurrency)
+                await web_connector_round(
+                    tenants, urls["gateway"], qb, args.concurrency, args.wc_timeout
+                )
                 shown = "  ".join(f"{s} {samples.rss_mb[s][-1]:.0f}" for s in SERVICES)
                 mapped = samples.tenants_mapped[-1][1] if samples.tenants_mapped else 0
                 print(
@@ -419,11 +443,14 @@ def report(
     for tenant_name, text in shown:
         print(f"  session error of {tenant_name}: {text[:600]}")
     print(f"starved tenants: {len(starved)} {starved[:10]}")
-    steps = samples.tenants_mapped
-    marks = [f"{count} at {at:.0f} s" for at, count in steps[:: max(1, len(steps) // 8)]]
-    if steps:
-        marks.append(f"{steps[-1][1]} at {steps[-1][0]:.0f} s")
-    print(f"tenants with an entry mapped, after the fetcher started: {', '.join(marks)}")
+    print(
+        f"tenants with a document fetched, after the fetcher started: "
+        f"{_timeline(samples.tenants_fetched)}"
+    )
+    print(
+        f"tenants with an entry mapped, after the fetcher started: "
+        f"{_timeline(samples.tenants_mapped)}"
+    )
     print(json.dumps({"memory": memory, "starved": starved, "rounds": rounds}))
     return 1 if starved else 0
 
@@ -434,6 +461,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--scale", type=float, default=0.003, help="Cin7 data per tenant")
     parser.add_argument("--concurrency", type=int, default=10, help="Web Connectors at once")
+    parser.add_argument(
+        "--wc-timeout",
+        type=float,
+        default=60.0,
+        help="seconds the Web Connector waits for one call (the simulator's default: 60)",
+    )
     parser.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling period")
     sys.exit(asyncio.run(soak(parser.parse_args())))
 

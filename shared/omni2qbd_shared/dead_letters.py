@@ -21,6 +21,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.fairness import HIGH_PRIORITY
 from omni2qbd_shared.messaging import (
     DEAD_LETTERED_AT_HEADER,
     ORIGIN_QUEUE_HEADER,
@@ -175,6 +176,8 @@ async def settle(
                         content_type="application/json",
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                         headers=headers,
+                        # A person asked for it: ahead of any tenant's flood (``fairness``).
+                        priority=HIGH_PRIORITY,
                     ),
                     routing_key=topo.namespace + dead.queue,
                     mandatory=True,
