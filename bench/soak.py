@@ -65,6 +65,7 @@ from omni2qbd_sims.cin7.store import ApiConnection
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.webconnector import WebConnectorSimulator
+from omni2qbd_sims.webconnector.report import SessionReport
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = os.environ.get("OMNI2QBD_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -84,6 +85,7 @@ class SoakTenant:
     statuses: Counter[str] = field(default_factory=Counter)
     # What a session that ended in an error said, kept whole for the first few (issue 13).
     error_reports: list[str] = field(default_factory=list)
+    error_kinds: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -198,6 +200,8 @@ async def web_connector_round(
             failed = not (report.completed or report.auth_status == "none")
             tenant.session_errors += failed
             tenant.statuses[report.status] += 1
+            if failed:
+                tenant.error_kinds[error_kind(report)] += 1
             if failed and len(tenant.error_reports) < 3:
                 tenant.error_reports.append(
                     f"auth {report.auth_status}, errors {report.errors}, "
@@ -206,6 +210,20 @@ async def web_connector_round(
                 )
 
     await asyncio.gather(*(one(t) for t in tenants))
+
+
+def error_kind(report: SessionReport) -> str:
+    """Why a session did not complete, in a few classes (what the soak's errors were)."""
+    if report.auth_status == "busy":
+        # The tenant has a live session the gateway may not end yet: after a lost answer to
+        # authenticate, that is the session this Web Connector never got the ticket of.
+        return "busy"
+    failed_call = report.calls[-1] if report.calls else "none"
+    if any("connection to the web service failed" in error for error in report.errors):
+        return f"no answer to {failed_call} within the Web Connector's timeout"
+    if report.progress and report.progress[-1] < 0:
+        return "the gateway stopped the session (negative progress)"
+    return f"other ({report.status[:60]})"
 
 
 async def approve_all(sessions: Any, tenants: list[SoakTenant]) -> None:
@@ -439,7 +457,11 @@ def report(
     for tenant in tenants:
         statuses.update(tenant.statuses)
     print(f"Web Connector statuses: {dict(statuses.most_common(6))}")
-    shown = [(t.cin7_username, r) for t in tenants for r in t.error_reports][:8]
+    kinds: Counter[str] = Counter()
+    for tenant in tenants:
+        kinds.update(tenant.error_kinds)
+    print(f"Web Connector sessions ending in an error, by cause: {dict(kinds.most_common())}")
+    shown = [(t.cin7_username, r) for t in tenants for r in t.error_reports][:4]
     for tenant_name, text in shown:
         print(f"  session error of {tenant_name}: {text[:600]}")
     print(f"starved tenants: {len(starved)} {starved[:10]}")
