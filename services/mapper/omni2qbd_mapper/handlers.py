@@ -165,29 +165,43 @@ async def handle_documents(
 
 
 async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:
-    await store.lock_tenant(session, message.tenant_id)
-    row = await store.set_state_from_result(
-        session, message.tenant_id, message.entry_id, message.outcome
-    )
-    if row is None:
-        log.info("result_for_unknown_entry", entry_id=message.entry_id)
-        return []
-    if row.entry_kind not in store.REVENUE_KINDS:
-        return []
+    return await handle_results([message], session)
+
+
+async def handle_results(
+    messages: Sequence[m.ResultMessage], session: AsyncSession
+) -> Sequence[m.Message]:
+    """Track several results of one tenant in one transaction (``results_batching``): each
+    COGS month the results touch is rebuilt once (one journal version), settings and lists
+    read once, and only when a month needs rebuilding."""
+    tenant_id = messages[0].tenant_id
+    if any(message.tenant_id != tenant_id for message in messages):
+        raise ValueError("a batch holds one tenant's results")
+    await store.lock_tenant(session, tenant_id)
     out = store.Outbox()
-    await cogs_totals.sync_document(session, message.tenant_id, row.source_kind, row.cin7_id, out)
-    periods = set(out.touched_periods)
-    if row.state in store.COUNTS_COGS:
-        # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its
-        # month, whose journal is published again even when the sums did not move.
-        periods |= await store.contribution_periods(
-            session, message.tenant_id, row.source_kind, row.cin7_id
+    periods: set[str] = set()
+    for message in messages:
+        row = await store.set_state_from_result(
+            session, tenant_id, message.entry_id, message.outcome
         )
+        if row is None:
+            log.info("result_for_unknown_entry", entry_id=message.entry_id)
+            continue
+        if row.entry_kind not in store.REVENUE_KINDS:
+            continue
+        await cogs_totals.sync_document(session, tenant_id, row.source_kind, row.cin7_id, out)
+        if row.state in store.COUNTS_COGS:
+            # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens)
+            # its month, whose journal is published again even when the sums did not move.
+            periods |= await store.contribution_periods(
+                session, tenant_id, row.source_kind, row.cin7_id
+            )
+    periods |= out.touched_periods
     if not periods:
-        return []
-    settings = await _tenant_settings(session, message.tenant_id)
-    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
-    await _rebuild_months(session, message.tenant_id, periods, settings, lists, out)
+        return out.messages
+    settings = await _tenant_settings(session, tenant_id)
+    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
+    await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     return out.messages
 
 
