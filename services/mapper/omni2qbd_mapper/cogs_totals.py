@@ -22,6 +22,7 @@ from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper import store
+from omni2qbd_mapper.lists_loader import AskedRefNumbers, ref_number_owners
 from omni2qbd_mapper.result import CogsContribution
 from omni2qbd_mapper.rules.cogs import DIGEST_MODULUS, CogsMonthSums, map_cogs_sums
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
@@ -179,15 +180,23 @@ async def rebuild_month(
     if posted:
         newest = await session.get(EntryRow, max(posted, key=lambda v: v.version).id)
         posted_total = Decimal(newest.total or 0) if newest is not None else None
-    result = map_cogs_sums(
-        period,
-        await month_sums(session, tenant_id, period),
-        settings,
-        lists,
-        tenant_id=tenant_id,
-        posted_total=posted_total,
-        today=now.astimezone(settings.zone()).date(),
-    )
+    sums = await month_sums(session, tenant_id, period)
+    refs = getattr(lists, "ref_numbers", None)
+    while True:
+        result = map_cogs_sums(
+            period,
+            sums,
+            settings,
+            lists,
+            tenant_id=tenant_id,
+            posted_total=posted_total,
+            today=now.astimezone(settings.zone()).date(),
+        )
+        if not isinstance(refs, AskedRefNumbers) or not (unknown := refs.unknown()):
+            break
+        # RefNumber owners read on demand, as in ``handlers.map_and_store``.
+        refs.update(await ref_number_owners(session, tenant_id, unknown))
+        refs.read |= unknown
     for entry in result.entries:
         await store.upsert_entry(session, tenant_id, entry, out)
     if not result.entries:
