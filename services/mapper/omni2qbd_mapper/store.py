@@ -109,7 +109,10 @@ async def document_rows(
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.source_kind == source_kind,
         col(EntryRow.entry_kind) != CONTRIBUTION_KIND,
-        (col(EntryRow.cin7_id) == cin7_id) | col(EntryRow.cin7_id).startswith(f"{cin7_id}:void:"),
+        # Exact ids, not ``LIKE 'id:void:%'``: outside the C collation that prefix is no index
+        # condition, so every row of the tenant and source kind was read for each document
+        # (issue 15). A reversal's id is ``<cin7 id>:void:<entry kind>`` (rules.common).
+        col(EntryRow.cin7_id).in_([cin7_id, *(f"{cin7_id}:void:{k.value}" for k in EntryKind)]),
     )
     return list((await session.exec(statement)).all())
 
@@ -377,6 +380,8 @@ async def revenue_states(
     revenue_rows: list[EntryRow] = []
     for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
         statement = scoped(EntryRow, tenant_id).where(
+            # The source kinds let ix_entries_tenant_document find the ids (issue 15).
+            col(EntryRow.source_kind).in_(sorted({kind for kind, _id in wanted})),
             col(EntryRow.entry_kind).in_(REVENUE_KINDS),
             col(EntryRow.state).in_(COUNTS_COGS),
             col(EntryRow.cin7_id).in_(ids[start : start + _ID_CHUNK]),
