@@ -307,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to settle")
     parser.add_argument(
+        "--keep-data", action="store_true", help="keep the data directory (logs) after the run"
+    )
+    parser.add_argument(
         "--baseline",
         metavar="GIT_REVISION",
         default=None,
@@ -343,7 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_delete_namespace(options.amqp_url, namespace))
     figures = report(bench, run, args.orders, args.db, wall)
     print(json.dumps(figures, indent=2))
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if args.keep_data:
+        print(f"data kept in {data_dir}", file=sys.stderr)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
