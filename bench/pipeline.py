@@ -17,6 +17,10 @@ Needs RabbitMQ (and PostgreSQL for ``--db postgres``; a fresh database is create
 
     .venv/bin/python bench/pipeline.py --orders 10000 --db postgres
     .venv/bin/python bench/pipeline.py --orders 1000 --db sqlite
+    .venv/bin/python bench/pipeline.py --orders 2000 --db postgres --baseline ba15b4d
+
+``--baseline REV`` first runs the same bench on REV's services (``git archive``, on PYTHONPATH)
+in the same sitting, then on this checkout's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -301,7 +306,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to settle")
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the data directory (logs) after the run"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REVISION",
+        default=None,
+        help="first run the same bench on that revision's code (git archive), then this one's",
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        return _with_baseline(args.baseline, argv if argv is not None else sys.argv[1:])
 
     data_dir = Path(tempfile.mkdtemp(prefix="omni2qbd-bench-pipeline-"))
     pg_name = asyncio.run(_create_pg()) if args.db == "postgres" else None
@@ -330,7 +346,29 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_delete_namespace(options.amqp_url, namespace))
     figures = report(bench, run, args.orders, args.db, wall)
     print(json.dumps(figures, indent=2))
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if args.keep_data:
+        print(f"data kept in {data_dir}", file=sys.stderr)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def _with_baseline(revision: str, argv: list[str]) -> int:
+    """The run on ``revision``'s services (this bench script, its code on PYTHONPATH: the
+    services are child processes and inherit it), then the run on this checkout's."""
+    from bench.console import export_revision, source_env
+
+    rest = [
+        a for i, a in enumerate(argv) if a != "--baseline" and argv[i - 1 : i] != ["--baseline"]
+    ]
+    rest = [a for a in rest if not a.startswith("--baseline=")]
+    with tempfile.TemporaryDirectory(prefix="omni2qbd-bench-baseline-") as tmp:
+        tree = export_revision(revision, Path(tmp))
+        for label, env in ((f"baseline {revision}", source_env(tree)), ("this checkout", None)):
+            print(f"== {label}", flush=True)
+            subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), *rest], env=env, check=True
+            )
     return 0
 
 

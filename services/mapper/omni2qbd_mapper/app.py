@@ -13,15 +13,17 @@ from fastapi import FastAPI
 
 from omni2qbd_mapper import handlers
 from omni2qbd_mapper.batching import BatchingDocumentConsumer
+from omni2qbd_mapper.results_batching import BatchingResultsConsumer
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.messaging import Consumer, Topology
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
 DOCUMENTS_QUEUE = "mapper.cin7-documents"
+RESULTS_QUEUE = "mapper.qb-results"
 QUEUES: tuple[tuple[str, type[m.Message], Any], ...] = (
     (DOCUMENTS_QUEUE, m.Cin7DocumentMessage, handlers.handle_document),
-    ("mapper.qb-results", m.ResultMessage, handlers.handle_result),
+    (RESULTS_QUEUE, m.ResultMessage, handlers.handle_result),
     ("mapper.qb-lists", m.ListChangesMessage, handlers.handle_lists),
     ("mapper.tenant-events", m.TenantEventMessage, handlers.handle_tenant_event),
 )
@@ -47,16 +49,23 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 max_retries=settings.message_max_retries,
                 transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
             )
-            consumer = (
+            consumer: Consumer
+            if queue_name == DOCUMENTS_QUEUE:
                 # Documents of one tenant waiting together are mapped in one transaction.
-                BatchingDocumentConsumer(
+                consumer = BatchingDocumentConsumer(
                     batch_handler=handlers.handle_documents,
                     max_batch=settings.mapper_prefetch,
                     **options,
                 )
-                if queue_name == DOCUMENTS_QUEUE
-                else Consumer(**options)
-            )
+            elif queue_name == RESULTS_QUEUE:
+                # Results of one tenant waiting together: each COGS month rebuilt once.
+                consumer = BatchingResultsConsumer(
+                    batch_handler=handlers.handle_results,
+                    max_batch=settings.mapper_prefetch,
+                    **options,
+                )
+            else:
+                consumer = Consumer(**options)
             await consumer.start()
             consumers.append(consumer)
 

@@ -22,6 +22,7 @@ from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper import store
+from omni2qbd_mapper.lists_loader import AskedRefNumbers, ref_number_owners
 from omni2qbd_mapper.result import CogsContribution
 from omni2qbd_mapper.rules.cogs import DIGEST_MODULUS, CogsMonthSums, map_cogs_sums
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
@@ -171,27 +172,35 @@ async def rebuild_month(
     """The month's COGS journal from its running totals (a new version when it changed).
     Documents whose invoice or credit memo is not in QuickBooks yet are not in the totals."""
     await ensure_totals(session, tenant_id)
-    journals = await session.exec(
-        scoped(EntryRow, tenant_id).where(
-            EntryRow.source_kind == store.COGS_MONTH_SOURCE, EntryRow.cin7_id == period
+    # The month's versions without their JSON: a journal gathers a version per change, and
+    # decoding them all made each rebuild cost more as the run went on (issue 15).
+    versions = await store.journal_versions(session, tenant_id, period)
+    posted = [v for v in versions if v.state in store.IN_QUICKBOOKS]
+    posted_total = None
+    if posted:
+        newest = await session.get(EntryRow, max(posted, key=lambda v: v.version).id)
+        posted_total = Decimal(newest.total or 0) if newest is not None else None
+    sums = await month_sums(session, tenant_id, period)
+    refs = getattr(lists, "ref_numbers", None)
+    while True:
+        result = map_cogs_sums(
+            period,
+            sums,
+            settings,
+            lists,
+            tenant_id=tenant_id,
+            posted_total=posted_total,
+            today=now.astimezone(settings.zone()).date(),
         )
-    )
-    journal_rows = list(journals.all())
-    posted = [r for r in journal_rows if r.state in store.IN_QUICKBOOKS]
-    posted_total = Decimal(max(posted, key=lambda r: r.version).total or 0) if posted else None
-    result = map_cogs_sums(
-        period,
-        await month_sums(session, tenant_id, period),
-        settings,
-        lists,
-        tenant_id=tenant_id,
-        posted_total=posted_total,
-        today=now.astimezone(settings.zone()).date(),
-    )
+        if not isinstance(refs, AskedRefNumbers) or not (unknown := refs.unknown()):
+            break
+        # RefNumber owners read on demand, as in ``handlers.map_and_store``.
+        refs.update(await ref_number_owners(session, tenant_id, unknown))
+        refs.read |= unknown
     for entry in result.entries:
         await store.upsert_entry(session, tenant_id, entry, out)
     if not result.entries:
-        for row in journal_rows:
+        for row in await store.open_rows(session, versions):
             if row.state in store.OPEN_STATES:
                 row.state = store.SUPERSEDED
                 row.updated_at = utcnow()

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_mapper import cogs_totals, store
 from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.list_references import ChangedNames
-from omni2qbd_mapper.lists_loader import load_lists
+from omni2qbd_mapper.lists_loader import AskedRefNumbers, load_lists, ref_number_owners
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import FetchedDocument, Tenant, utcnow
@@ -82,19 +82,27 @@ async def map_and_store(
     out: store.Outbox,
 ) -> None:
     posted = await store.posted_entries(session, tenant_id, kind, cin7_id)
-    try:
-        result = map_document(
-            kind,
-            payload,
-            settings,
-            lists,
-            tenant_id=tenant_id,
-            revision=revision,
-            posted=posted,
-            cin7_id=cin7_id,
-        )
-    except (UnknownKind, ValueError) as exc:
-        raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc
+    refs = lists.ref_numbers
+    while True:
+        try:
+            result = map_document(
+                kind,
+                payload,
+                settings,
+                lists,
+                tenant_id=tenant_id,
+                revision=revision,
+                posted=posted,
+                cin7_id=cin7_id,
+            )
+        except (UnknownKind, ValueError) as exc:
+            raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc
+        if not isinstance(refs, AskedRefNumbers) or not (unknown := refs.unknown()):
+            break
+        # The mapping asked who holds RefNumbers not read yet: read those owners (indexed)
+        # and map again with them; ends when it asks nothing new (usually after one read).
+        refs.update(await ref_number_owners(session, tenant_id, unknown))
+        refs.read |= unknown
     await store.apply_result(session, tenant_id, kind, cin7_id, revision, result, out)
     await cogs_totals.sync_document(session, tenant_id, kind, cin7_id, out)
     log.info(
@@ -135,7 +143,9 @@ async def handle_documents(
         raise ValueError("a batch holds one tenant's documents")
     await store.lock_tenant(session, tenant_id)
     settings = await _tenant_settings(session, tenant_id)
-    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
+    lists = await load_lists(
+        session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
+    )
     out = store.Outbox()
     for message in messages:
         if await _is_stale(session, message):
@@ -165,29 +175,45 @@ async def handle_documents(
 
 
 async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:
-    await store.lock_tenant(session, message.tenant_id)
-    row = await store.set_state_from_result(
-        session, message.tenant_id, message.entry_id, message.outcome
-    )
-    if row is None:
-        log.info("result_for_unknown_entry", entry_id=message.entry_id)
-        return []
-    if row.entry_kind not in store.REVENUE_KINDS:
-        return []
+    return await handle_results([message], session)
+
+
+async def handle_results(
+    messages: Sequence[m.ResultMessage], session: AsyncSession
+) -> Sequence[m.Message]:
+    """Track several results of one tenant in one transaction (``results_batching``): each
+    COGS month the results touch is rebuilt once (one journal version), settings and lists
+    read once, and only when a month needs rebuilding."""
+    tenant_id = messages[0].tenant_id
+    if any(message.tenant_id != tenant_id for message in messages):
+        raise ValueError("a batch holds one tenant's results")
+    await store.lock_tenant(session, tenant_id)
     out = store.Outbox()
-    await cogs_totals.sync_document(session, message.tenant_id, row.source_kind, row.cin7_id, out)
-    periods = set(out.touched_periods)
-    if row.state in store.COUNTS_COGS:
-        # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens) its
-        # month, whose journal is published again even when the sums did not move.
-        periods |= await store.contribution_periods(
-            session, message.tenant_id, row.source_kind, row.cin7_id
+    periods: set[str] = set()
+    for message in messages:
+        row = await store.set_state_from_result(
+            session, tenant_id, message.entry_id, message.outcome
         )
+        if row is None:
+            log.info("result_for_unknown_entry", entry_id=message.entry_id)
+            continue
+        if row.entry_kind not in store.REVENUE_KINDS:
+            continue
+        await cogs_totals.sync_document(session, tenant_id, row.source_kind, row.cin7_id, out)
+        if row.state in store.COUNTS_COGS:
+            # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens)
+            # its month, whose journal is published again even when the sums did not move.
+            periods |= await store.contribution_periods(
+                session, tenant_id, row.source_kind, row.cin7_id
+            )
+    periods |= out.touched_periods
     if not periods:
-        return []
-    settings = await _tenant_settings(session, message.tenant_id)
-    lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
-    await _rebuild_months(session, message.tenant_id, periods, settings, lists, out)
+        return out.messages
+    settings = await _tenant_settings(session, tenant_id)
+    lists = await load_lists(
+        session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
+    )
+    await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     return out.messages
 
 
@@ -205,7 +231,9 @@ async def reevaluate(
         settings = await _tenant_settings(session, tenant_id)
     except PoisonMessage:
         return []  # an event for a tenant deleted meanwhile: nothing to re-evaluate
-    lists = await load_lists(session, tenant_id, exchange_rates=settings.multi_currency)
+    lists = await load_lists(
+        session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
+    )
     out = store.Outbox()
     for source_kind, cin7_id, revision in await store.open_document_revisions(
         session, tenant_id, held_only, mentioning
@@ -266,6 +294,11 @@ async def _do_not_import(
             )
     if out.touched_periods:
         settings = await _tenant_settings(session, message.tenant_id)
-        lists = await load_lists(session, message.tenant_id, exchange_rates=settings.multi_currency)
+        lists = await load_lists(
+            session,
+            message.tenant_id,
+            exchange_rates=settings.multi_currency,
+            lazy_ref_numbers=True,
+        )
         await _rebuild_months(session, message.tenant_id, out.touched_periods, settings, lists, out)
     return out.messages

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -78,11 +80,69 @@ async def _exchange_rates(session: AsyncSession, tenant_id: str) -> dict[str, De
     return {currency: rate for currency, (_when, rate) in newest.items()}
 
 
+class AskedRefNumbers(dict[tuple[str, str], str]):
+    """RefNumber owners read on demand: ``QbLists.ref_number_owner`` looks them up here, and
+    the keys it asked for that are not known yet are remembered in ``asked``, so the mapper
+    reads their owners (``ref_number_owners``) and maps again (see ``handlers.map_and_store``).
+
+    Reading every RefNumber of the tenant for each batch made a document's cost grow with
+    what is stored (issue 15); mapping is cheap (well under a millisecond), so mapping a
+    document twice when it asks for unknown RefNumbers costs less than that read.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[tuple[str, str]] = set()
+        self.read: set[tuple[str, str]] = set()  # looked up in the database already
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        if key not in self and key not in self.read:
+            self.asked.add(key)
+        return super().get(key, default)
+
+    def unknown(self) -> set[tuple[str, str]]:
+        return self.asked - self.read
+
+
+async def ref_number_owners(
+    session: AsyncSession, tenant_id: str, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Who holds these (entry kind, case-folded RefNumber): live entries, then QuickBooks
+    links (a link wins, as in the full read). Indexed by migration 0018 (lower(ref_number));
+    compared again with casefold here, as ``QbLists`` does."""
+    found: dict[tuple[str, str], str] = {}
+    kinds = sorted({kind for kind, _ in wanted})
+    refs = sorted({ref.lower() for _, ref in wanted})
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        entry_refs = await session.exec(
+            select(EntryRow.entry_kind, EntryRow.ref_number, EntryRow.source_kind, EntryRow.cin7_id)
+            .where(EntryRow.tenant_id == tenant_id, col(EntryRow.entry_kind).in_(kinds))
+            .where(func.lower(EntryRow.ref_number).in_(chunk))
+            .where(col(EntryRow.state).in_(_LIVE_STATES))
+        )
+        link_refs = await session.exec(
+            select(QbLink.entry_kind, QbLink.ref_number, QbLink.source_kind, QbLink.cin7_id)
+            .where(QbLink.tenant_id == tenant_id, col(QbLink.entry_kind).in_(kinds))
+            .where(func.lower(QbLink.ref_number).in_(chunk))
+        )
+        for entry_kind, ref_number, source_kind, cin7_id in [*entry_refs.all(), *link_refs.all()]:
+            key = (entry_kind, (ref_number or "").casefold())
+            if key in wanted:
+                found[key] = f"{source_kind}:{cin7_id}"
+    return found
+
+
 async def load_lists(
-    session: AsyncSession, tenant_id: str, *, exchange_rates: bool = False
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    exchange_rates: bool = False,
+    lazy_ref_numbers: bool = False,
 ) -> QbLists:
     """The tenant's view; ``exchange_rates`` (multi-currency tenants) adds the previous rate
-    per currency for the plausibility check."""
+    per currency for the plausibility check. ``lazy_ref_numbers``: RefNumber owners are not
+    read here but on demand (``AskedRefNumbers``; the mapper's own handlers)."""
     lists = QbLists.for_tenant(await _read_lists(session, tenant_id))
     if exchange_rates:
         lists.exchange_rates = await _exchange_rates(session, tenant_id)
@@ -134,8 +194,9 @@ async def load_lists(
                 ),
             )
 
-    # Only the four columns: decoding every stored entry's JSON body here, for each document
-    # mapped, was what made a document's cost grow with what is stored (issue 15).
+    if lazy_ref_numbers:
+        lists.ref_numbers = AskedRefNumbers()
+        return lists
     owners: dict[str, dict[str, str]] = {}
     entry_refs = await session.exec(
         select(EntryRow.entry_kind, EntryRow.ref_number, EntryRow.source_kind, EntryRow.cin7_id)

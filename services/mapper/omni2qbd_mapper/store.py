@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import text
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper.list_references import ChangedNames
@@ -109,7 +109,10 @@ async def document_rows(
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.source_kind == source_kind,
         col(EntryRow.entry_kind) != CONTRIBUTION_KIND,
-        (col(EntryRow.cin7_id) == cin7_id) | col(EntryRow.cin7_id).startswith(f"{cin7_id}:void:"),
+        # Exact ids, not ``LIKE 'id:void:%'``: outside the C collation that prefix is no index
+        # condition, so every row of the tenant and source kind was read for each document
+        # (issue 15). A reversal's id is ``<cin7 id>:void:<entry kind>`` (rules.common).
+        col(EntryRow.cin7_id).in_([cin7_id, *(f"{cin7_id}:void:{k.value}" for k in EntryKind)]),
     )
     return list((await session.exec(statement)).all())
 
@@ -171,22 +174,65 @@ def _supersede_open(rows: Sequence[EntryRow], out: Outbox) -> None:
             out.messages.append(entry_message(row))
 
 
+@dataclass(frozen=True)
+class _Version:
+    """One stored version of an entry, without its JSON (a COGS month has hundreds)."""
+
+    id: str
+    revision: str
+    version: int
+    state: str
+
+
+async def _versions(
+    session: AsyncSession, tenant_id: str, entry_kind: str | None, source_kind: str, cin7_id: str
+) -> list[_Version]:
+    """The versions' few columns only: decoding every version's body and findings made each
+    COGS month rebuild cost more as its journal gathered versions (issue 15)."""
+    statement = select(EntryRow.id, EntryRow.revision, EntryRow.version, EntryRow.state).where(
+        col(EntryRow.tenant_id) == tenant_id,
+        col(EntryRow.source_kind) == source_kind,
+        col(EntryRow.cin7_id) == cin7_id,
+    )
+    if entry_kind is not None:
+        statement = statement.where(col(EntryRow.entry_kind) == entry_kind)
+    return [_Version(*row) for row in (await session.exec(statement)).all()]
+
+
+async def _load(session: AsyncSession, versions: Iterable[_Version]) -> list[EntryRow]:
+    """The given versions' whole rows, in one round trip."""
+    ids = [v.id for v in versions]
+    if not ids:
+        return []
+    return list((await session.exec(select(EntryRow).where(col(EntryRow.id).in_(ids)))).all())
+
+
+async def journal_versions(session: AsyncSession, tenant_id: str, period: str) -> list[_Version]:
+    return await _versions(session, tenant_id, None, COGS_MONTH_SOURCE, period)
+
+
+async def open_rows(session: AsyncSession, versions: Iterable[_Version]) -> list[EntryRow]:
+    return await _load(session, (v for v in versions if v.state in OPEN_STATES))
+
+
 async def upsert_entry(
     session: AsyncSession, tenant_id: str, entry: Entry, out: Outbox
 ) -> EntryRow:
-    statement = scoped(EntryRow, tenant_id).where(
-        EntryRow.entry_kind == entry.kind.value,
-        EntryRow.source_kind == entry.source.kind,
-        EntryRow.cin7_id == entry.source.cin7_id,
+    versions = await _versions(
+        session, tenant_id, entry.kind.value, entry.source.kind, entry.source.cin7_id
     )
-    rows = list((await session.exec(statement)).all())
+    # Only the open versions (superseded below) and the one of this revision are loaded whole.
+    rows = await _load(
+        session,
+        (v for v in versions if v.state in OPEN_STATES or v.revision == entry.source.revision),
+    )
+    top_version = max((v.version for v in versions), default=0)
     values = _row_values(entry)
-    top_version = max((r.version for r in rows), default=0)
     same = next((r for r in rows if r.revision == entry.source.revision), None)
     if same is not None and entry.source.kind == COGS_MONTH_SOURCE and same.version < top_version:
         # A COGS month whose sums went back to what an earlier version held (a change undone).
         _supersede_open(rows, out)
-        newest_posted = max((r.version for r in rows if r.state in IN_QUICKBOOKS), default=None)
+        newest_posted = max((v.version for v in versions if v.state in IN_QUICKBOOKS), default=None)
         if same.version == newest_posted:
             return same  # QuickBooks holds exactly these sums already
         same.state = READY  # current again, as a new version (below)
@@ -337,6 +383,8 @@ async def revenue_states(
     revenue_rows: list[EntryRow] = []
     for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
         statement = scoped(EntryRow, tenant_id).where(
+            # The source kinds let ix_entries_tenant_document find the ids (issue 15).
+            col(EntryRow.source_kind).in_(sorted({kind for kind, _id in wanted})),
             col(EntryRow.entry_kind).in_(REVENUE_KINDS),
             col(EntryRow.state).in_(COUNTS_COGS),
             col(EntryRow.cin7_id).in_(ids[start : start + _ID_CHUNK]),
