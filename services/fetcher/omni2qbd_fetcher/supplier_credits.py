@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
-from omni2qbd_fetcher.models import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_fetcher.publishing import Revision, RevisionPublisher
-from omni2qbd_fetcher.revision import revision_of
+from omni2qbd_shared.cin7_dates import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.messaging import Publisher
+from omni2qbd_shared.revision import revision_of
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,12 +58,6 @@ ITEM_TYPE_WORDS = {
     "ItemGroup": "Group",
     "ItemFixedAsset": "Fixed Asset",
 }
-
-
-def canonical_revision(payload: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON form: the revision the fetcher stamps on each document."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def fmt(value: Decimal) -> str:

@@ -23,7 +23,7 @@ from omni2qbd_mapper.rules.amounts import (
 )
 from omni2qbd_mapper.rules.common import finish, not_ready, stage_problem, void_result
 from omni2qbd_mapper.rules.contacts import resolve_party
-from omni2qbd_mapper.rules.sales import resolve_item
+from omni2qbd_mapper.rules.items import resolve_item
 from omni2qbd_shared.entries import ZERO, Entry, EntryKind, EntryLine, Finding, LineRole, money
 from omni2qbd_shared.tenant_settings import InventoryMethod, LineMode
 
