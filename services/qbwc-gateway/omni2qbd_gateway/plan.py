@@ -24,9 +24,14 @@ from lxml import etree
 from omni2qbd_gateway import lists
 from omni2qbd_gateway.outbox import SENDABLE
 from omni2qbd_gateway.outcomes import describe_entry
-from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set, query_by_values
+from omni2qbd_gateway.qbxml_io import query_by_values
 from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest
 from omni2qbd_shared.entries import Entry
+from omni2qbd_shared.qbxml.message_set import (
+    InvalidRequestSet,
+    entry_request_id,
+    message_set,
+)
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
 CONTACT_KINDS = ("customer_add", "vendor_add")
@@ -41,14 +46,6 @@ TXN_TYPES = {
 }
 LINKED_TXN_QUERIES = ("Invoice", "CreditMemo", "Bill", "VendorCredit")
 _SET_OVERHEAD_BYTES = 200
-
-
-def entry_request_id(entry_id: str) -> str:
-    return f"e-{entry_id}"[:50]
-
-
-def entry_id_of(request_id: str | None) -> str | None:
-    return request_id[2:] if request_id and request_id.startswith("e-") else None
 
 
 def new_message_set_id() -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from copy import deepcopy
 from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
@@ -34,11 +33,10 @@ from omni2qbd_shared.entries import (
     Side,
     money,
 )
+from omni2qbd_shared.qbxml.message_set import message_set as build_message_set
+from omni2qbd_shared.qbxml.message_set import with_request_id
 from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, UnsupportedQbxmlVersion
 
-ON_ERROR_VALUES = ("stopOnError", "continueOnError", "rollbackOnError")
-REQUEST_ID_MAX = 50
-MESSAGE_SET_ID_MAX = 23
 NEW_LINE_ID = "-1"  # TxnLineID of a line added by a Mod request
 
 # XML 1.0 cannot carry most control characters, even escaped.
@@ -385,30 +383,13 @@ def message_set(
     new_message_set_id: str | None = None,
     old_message_set_id: str | None = None,
 ) -> str:
-    """A complete qbXML request document: ``<?qbxml version="X"?><QBXML><QBXMLMsgsRq ...>``.
-
-    Each request gets its ``requestID`` (at most 50 characters, QuickBooks' limit). The
-    elements are copied, so callers may reuse them.
-    """
+    """The shared builder (``qbxml.message_set``) for ``(requestID, element)`` pairs; the
+    elements are copied, so callers may reuse them."""
     _check_version(version)
-    if on_error not in ON_ERROR_VALUES:
-        raise ValueError(f"onError must be one of {ON_ERROR_VALUES}, not {on_error!r}")
-    root = etree.Element("QBXML")
-    msgs = _el(root, "QBXMLMsgsRq")
-    msgs.set("onError", on_error)
-    for attribute, value in (
-        ("newMessageSetID", new_message_set_id),
-        ("oldMessageSetID", old_message_set_id),
-    ):
-        if value is not None:
-            if not value or len(value) > MESSAGE_SET_ID_MAX:
-                raise ValueError(f"{attribute} must be 1-{MESSAGE_SET_ID_MAX} characters")
-            msgs.set(attribute, value)
-    for request_id, element in requests:
-        if not request_id or len(request_id) > REQUEST_ID_MAX:
-            raise ValueError(f"requestID must be 1-{REQUEST_ID_MAX} characters: {request_id!r}")
-        copy = deepcopy(element)
-        copy.set("requestID", request_id)
-        msgs.append(copy)
-    body = etree.tostring(root, encoding="unicode")
-    return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}'
+    return build_message_set(
+        version,
+        [with_request_id(element, request_id) for request_id, element in requests],
+        on_error=on_error,
+        new_message_set_id=new_message_set_id,
+        old_message_set_id=old_message_set_id,
+    )
