@@ -21,3 +21,13 @@ def test_mapper_names_the_field_of_an_unreadable_date() -> None:
         assert "field invoiceDate" in str(exc)
     else:
         raise AssertionError("an unreadable date must be refused")
+
+
+def test_the_message_literal_and_the_shared_enum_name_the_same_cin7_kinds() -> None:
+    from typing import get_args
+
+    from omni2qbd_shared import messages
+    from omni2qbd_shared.kinds import CIN7_LABEL, Cin7Kind
+
+    assert set(get_args(messages.Cin7Kind)) == {kind.value for kind in Cin7Kind}
+    assert set(CIN7_LABEL) == set(Cin7Kind)

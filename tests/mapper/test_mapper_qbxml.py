@@ -185,9 +185,7 @@ def test_text_is_escaped_cleaned_and_cut_to_schema_lengths() -> None:
 def test_message_set_attributes_and_limits() -> None:
     entry = map_document(None, load_doc("so_tax_exclusive"), TenantSettings()).entries[1]
     text = message_set([("r1", render_add(entry))], "16.0", "stopOnError", "abc-123")
-    assert text.startswith(
-        '<?xml version="1.0" encoding="utf-8"?><?qbxml version="16.0"?><QBXML>'
-    )
+    assert text.startswith('<?xml version="1.0" encoding="utf-8"?><?qbxml version="16.0"?><QBXML>')
     root = etree.fromstring(text[text.index("<QBXML>") :].encode())
     msgs = root.find("QBXMLMsgsRq")
     assert msgs is not None

@@ -11,25 +11,12 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from omni2qbd_shared.cin7_dates import parse_cin7_datetime
 from omni2qbd_shared.entries import to_decimal
-
-
-class Cin7Kind(StrEnum):
-    SALES_ORDER = "sales_order"
-    PURCHASE_ORDER = "purchase_order"
-    CREDIT_NOTE = "credit_note"
-    SUPPLIER_CREDIT_NOTE = "supplier_credit_note"
-    # Names as the fetcher publishes them (omni2qbd_shared.messages.Cin7Kind).
-    ADJUSTMENT = "stock_adjustment"
-    INVENTORY_VALUE = "stock_value"
-    CONTACT = "contact"
-    PRODUCT = "product"
-
+from omni2qbd_shared.kinds import Cin7Kind as Cin7Kind  # re-exported for the rules
 
 # Names other parts of the system (routing keys, API resource names) use for the same kinds.
 _KIND_ALIASES = {

@@ -27,6 +27,7 @@ from omni2qbd_gateway.outcomes import describe_entry
 from omni2qbd_gateway.qbxml_io import query_by_values
 from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest
 from omni2qbd_shared.entries import Entry
+from omni2qbd_shared.kinds import QB_TYPE
 from omni2qbd_shared.qbxml.message_set import (
     InvalidRequestSet,
     entry_request_id,
@@ -35,15 +36,7 @@ from omni2qbd_shared.qbxml.message_set import (
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
 CONTACT_KINDS = ("customer_add", "vendor_add")
-TXN_TYPES = {
-    "invoice": "Invoice",
-    "credit_memo": "CreditMemo",
-    "bill": "Bill",
-    "vendor_credit": "VendorCredit",
-    "journal": "JournalEntry",
-    "customer_add": "Customer",
-    "vendor_add": "Vendor",
-}
+TXN_TYPES = QB_TYPE  # entry kind -> qbXML type, from the shared vocabulary
 LINKED_TXN_QUERIES = ("Invoice", "CreditMemo", "Bill", "VendorCredit")
 _SET_OVERHEAD_BYTES = 200
 

@@ -33,6 +33,7 @@ from omni2qbd_shared.entries import (
     Side,
     money,
 )
+from omni2qbd_shared.kinds import QB_TYPE
 from omni2qbd_shared.qbxml.message_set import message_set as build_message_set
 from omni2qbd_shared.qbxml.message_set import with_request_id
 from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, UnsupportedQbxmlVersion
@@ -319,20 +320,10 @@ def _contact_body(body: etree._Element, entry: Entry, mod: bool) -> None:
 
 # -- requests -----------------------------------------------------------------------------------
 
-_TXN_NAMES = {
-    EntryKind.INVOICE: "Invoice",
-    EntryKind.CREDIT_MEMO: "CreditMemo",
-    EntryKind.BILL: "Bill",
-    EntryKind.VENDOR_CREDIT: "VendorCredit",
-    EntryKind.JOURNAL: "JournalEntry",
-    EntryKind.CUSTOMER_ADD: "Customer",
-    EntryKind.VENDOR_ADD: "Vendor",
-}
-
 
 def request_name(entry: Entry, mod: bool = False) -> str:
     """``InvoiceAddRq``, ``BillModRq``, ``CustomerAddRq``, ..."""
-    return f"{_TXN_NAMES[entry.kind]}{'Mod' if mod else 'Add'}Rq"
+    return f"{QB_TYPE[entry.kind]}{'Mod' if mod else 'Add'}Rq"
 
 
 def _body(body: etree._Element, entry: Entry, mod: bool, version: str) -> None:
@@ -349,7 +340,7 @@ def _body(body: etree._Element, entry: Entry, mod: bool, version: str) -> None:
 def render_add(entry: Entry, version: str = "13.0") -> etree._Element:
     """The ``<XxxAddRq>`` element for an entry (requestID is set by ``message_set``)."""
     _check_version(version)
-    name = _TXN_NAMES[entry.kind]
+    name = QB_TYPE[entry.kind]
     request = etree.Element(f"{name}AddRq")
     _body(_el(request, f"{name}Add"), entry, False, version)
     return request
@@ -366,7 +357,7 @@ def render_mod(
     _check_version(version)
     if not txn_id or not edit_sequence:
         raise RenderError("a Mod request needs the TxnID/ListID and the EditSequence")
-    name = _TXN_NAMES[entry.kind]
+    name = QB_TYPE[entry.kind]
     request = etree.Element(f"{name}ModRq")
     body = _el(request, f"{name}Mod")
     list_element = entry.kind in (EntryKind.CUSTOMER_ADD, EntryKind.VENDOR_ADD)
