@@ -19,7 +19,13 @@ from omni2qbd_mapper.rules.amounts import (
     to_net,
     unit_rate,
 )
-from omni2qbd_mapper.rules.common import finish, not_ready, stage_problem, void_result
+from omni2qbd_mapper.rules.common import (
+    finish,
+    finish_transaction,
+    not_ready,
+    stage_problem,
+    void_result,
+)
 from omni2qbd_mapper.rules.contacts import document_addresses, resolve_party
 from omni2qbd_mapper.rules.items import resolve_item
 from omni2qbd_shared.entries import (
@@ -409,22 +415,17 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     entry.header.exchange_rate = exchange_rate
     entry.header.bill_address = billing
     entry.header.ship_address = delivery
-    entry.lines = lines
-    entry.ref_number = ref
-    entry.txn_date = txn_date
-    entry.total = money(subtotal + computed_tax)
-    entry.currency = currency
-    entry.findings = [
-        *findings,
-        *ref_findings,
-        *currency_findings,
-        *party.findings,
-        *(party.contact_entry.findings if party.contact_entry else []),
-    ]
-    if party.contact_entry is not None:
-        entry.depends_on = [party.contact_entry.key]
-        ctx.dependencies.append(party.contact_entry)
-    return entry
+    return finish_transaction(
+        ctx,
+        entry,
+        party,
+        lines=lines,
+        ref=ref,
+        txn_date=txn_date,
+        total=money(subtotal + computed_tax),
+        currency=currency,
+        findings=[*findings, *ref_findings, *currency_findings],
+    )
 
 
 def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
