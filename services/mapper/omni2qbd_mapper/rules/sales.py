@@ -162,20 +162,13 @@ def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Deci
     return tax.default_tax_item, None, "tax.default_tax_item"
 
 
-def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
+def _charge_components(
+    ctx: MappingContext, freight: Decimal, surcharge: Decimal, discount: Decimal, taxable_doc: bool
+) -> list[Component]:
+    """Freight, surcharge and discount as lines of their own, each taxable as set."""
     settings = ctx.settings
     doc = ctx.doc
-    credit = kind is EntryKind.CREDIT_MEMO
-    status = tax_status(doc)
-    rate = _tax_rate(ctx)
-    findings: list[Finding] = []
-
-    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
     extra: list[Component] = []
-    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
-    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
-    discount = abs(doc.dec("discountTotal"))
-    taxable_doc = status != "exempt" and rate > 0
     if freight:
         extra.append(
             Component(
@@ -203,6 +196,73 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
                 doc.text("discountDescription") or "Discount",
             )
         )
+    return extra
+
+
+def _tax_mismatch(
+    ctx: MappingContext,
+    components: list[Component],
+    extra: list[Component],
+    status: str,
+    rate: Decimal,
+    cin7_tax: Decimal,
+    tax_wanted: Decimal,
+) -> Finding:
+    """Why Cin7's tax differs from the rate's: a taxability setting, or the document itself."""
+    settings = ctx.settings
+    blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
+    explained = _taxability_setting_differs(ctx, components, extra, status, rate, cin7_tax)
+    if explained is not None:
+        return ctx.finding(
+            "tax_mismatch",
+            f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} (fields total, "
+            f"taxRate), which is {rate.normalize():f}% of the products "
+            f"{explained[1]}; but setting {explained[0]} says otherwise. Change "
+            f"{explained[0]} in the tenant settings if that is how your state taxes "
+            "it, or correct the document in Cin7."
+            + (
+                " QuickBooks would compute a different total, so the entry is held."
+                if blocking
+                else " Cin7's tax amount is posted as it is."
+            ),
+            field=explained[0],
+            blocking=blocking,
+        )
+    else:
+        expectation = (
+            "an exempt document has no tax"
+            if status == "exempt"
+            else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
+        )
+        return ctx.finding(
+            "tax_mismatch",
+            f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
+            f"{expectation} "
+            f"(fields total, taxRate, taxStatus)."
+            + (
+                " QuickBooks would compute a different total, so the entry is held."
+                if blocking
+                else " Cin7's tax amount is posted as it is."
+            ),
+            field="total",
+            blocking=blocking,
+        )
+
+
+def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
+    settings = ctx.settings
+    doc = ctx.doc
+    credit = kind is EntryKind.CREDIT_MEMO
+    status = tax_status(doc)
+    rate = _tax_rate(ctx)
+    findings: list[Finding] = []
+
+    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
+    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
+    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
+    discount = abs(doc.dec("discountTotal"))
+    taxable_doc = status != "exempt" and rate > 0
+    extra = _charge_components(ctx, freight, surcharge, discount, taxable_doc)
     components = products + extra
     to_net(components, status, rate)
 
@@ -225,47 +285,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
         settings.tax.tolerance, sum(1 for c in components if c.taxable)
     )
     if abs(cin7_tax - tax_wanted) > tax_allowance:
-        blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
-        explained = _taxability_setting_differs(ctx, components, extra, status, rate, cin7_tax)
-        if explained is not None:
-            findings.append(
-                ctx.finding(
-                    "tax_mismatch",
-                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} (fields total, "
-                    f"taxRate), which is {rate.normalize():f}% of the products "
-                    f"{explained[1]}; but setting {explained[0]} says otherwise. Change "
-                    f"{explained[0]} in the tenant settings if that is how your state taxes "
-                    "it, or correct the document in Cin7."
-                    + (
-                        " QuickBooks would compute a different total, so the entry is held."
-                        if blocking
-                        else " Cin7's tax amount is posted as it is."
-                    ),
-                    field=explained[0],
-                    blocking=blocking,
-                )
-            )
-        else:
-            expectation = (
-                "an exempt document has no tax"
-                if status == "exempt"
-                else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
-            )
-            findings.append(
-                ctx.finding(
-                    "tax_mismatch",
-                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
-                    f"{expectation} "
-                    f"(fields total, taxRate, taxStatus)."
-                    + (
-                        " QuickBooks would compute a different total, so the entry is held."
-                        if blocking
-                        else " Cin7's tax amount is posted as it is."
-                    ),
-                    field="total",
-                    blocking=blocking,
-                )
-            )
+        findings.append(_tax_mismatch(ctx, components, extra, status, rate, cin7_tax, tax_wanted))
     findings += _mixed_tax_rates(ctx, rate)
     allowance = rounding_allowance(settings.rounding.tolerance, len(components) + 1)
     if abs(product_total - product_gross) > allowance:
