@@ -249,6 +249,55 @@ def _tax_mismatch(
         )
 
 
+def _reconcile_total(
+    ctx: MappingContext,
+    lines: list[EntryLine],
+    findings: list[Finding],
+    total: Decimal,
+    computed_tax: Decimal,
+    allowance: Decimal,
+    component_count: int,
+) -> Decimal:
+    """The entry's subtotal, with a rounding line when it is within the allowance of Cin7's
+    total; a blocking finding when it is further off."""
+    settings = ctx.settings
+    subtotal = sum((line.amount for line in lines), ZERO)
+    difference = money(total - (subtotal + computed_tax))
+    if difference:
+        if abs(difference) > allowance:
+            findings.append(
+                ctx.finding(
+                    "totals_do_not_reconcile",
+                    f"{ctx.label}: the entry adds up to {fmt(subtotal + computed_tax)} but Cin7's "
+                    f"total is {fmt(total)} (field total), a difference of {fmt(difference)}, more "
+                    f"than the rounding allowance of {fmt(allowance)}. Check the "
+                    "lines, freight, discount and tax on the document.",
+                    field="total",
+                )
+            )
+        else:
+            findings += ctx.rounding_note(difference, component_count)
+            lines.append(
+                EntryLine(
+                    role=LineRole.ROUNDING,
+                    account=settings.accounts.rounding,
+                    override_account=True,
+                    item=ctx.item_ref(settings.items.rounding_item),
+                    tax_code=settings.tax.non_taxable_code,
+                    amount=difference,
+                    description="Rounding to Cin7 total",
+                )
+            )
+            findings += ctx.check_item(
+                settings.items.rounding_item, "items.rounding_item", "rounding"
+            )
+            findings += ctx.check_account(
+                settings.accounts.rounding, "accounts.rounding", "rounding"
+            )
+            subtotal += difference
+    return subtotal
+
+
 def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     settings = ctx.settings
     doc = ctx.doc
@@ -343,40 +392,9 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
             )
             findings += ctx.check_item(settings.items.tax_line_item, "items.tax_line_item", "tax")
 
-    subtotal = sum((line.amount for line in lines), ZERO)
-    difference = money(total - (subtotal + computed_tax))
-    if difference:
-        if abs(difference) > allowance:
-            findings.append(
-                ctx.finding(
-                    "totals_do_not_reconcile",
-                    f"{ctx.label}: the entry adds up to {fmt(subtotal + computed_tax)} but Cin7's "
-                    f"total is {fmt(total)} (field total), a difference of {fmt(difference)}, more "
-                    f"than the rounding allowance of {fmt(allowance)}. Check the "
-                    "lines, freight, discount and tax on the document.",
-                    field="total",
-                )
-            )
-        else:
-            findings += ctx.rounding_note(difference, len(components))
-            lines.append(
-                EntryLine(
-                    role=LineRole.ROUNDING,
-                    account=settings.accounts.rounding,
-                    override_account=True,
-                    item=ctx.item_ref(settings.items.rounding_item),
-                    tax_code=settings.tax.non_taxable_code,
-                    amount=difference,
-                    description="Rounding to Cin7 total",
-                )
-            )
-            findings += ctx.check_item(
-                settings.items.rounding_item, "items.rounding_item", "rounding"
-            )
-            findings += ctx.check_account(
-                settings.accounts.rounding, "accounts.rounding", "rounding"
-            )
-            subtotal += difference
+    subtotal = _reconcile_total(
+        ctx, lines, findings, total, computed_tax, allowance, len(components)
+    )
 
     party = resolve_party(ctx, "customer")
     customer_code = _customer_tax_code(ctx, taxable_doc)
