@@ -15,15 +15,9 @@ from omni2qbd.demo.progress import KIND_WORDS, Snapshot
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import QB_TYPE, MapperState
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 
-QB_TYPE = {
-    "invoice": "Invoice",
-    "bill": "Bill",
-    "credit_memo": "CreditMemo",
-    "vendor_credit": "VendorCredit",
-    "journal": "JournalEntry",
-}
 QB_TYPE_WORDS = {
     "Invoice": "Invoices",
     "Bill": "Bills",
@@ -114,22 +108,24 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value or "0")).quantize(Decimal("0.01"))
 
 
-async def build_summary(
-    sessions: async_sessionmaker[AsyncSession],
-    tenant_id: str,
-    company: CompanyFile,
-    snap: Snapshot,
-    *,
-    round_trips: int,
-    session_count: int,
-) -> Summary:
+@dataclass
+class _Rows:
+    outbox: list[OutboxItem]
+    held_entries: list[Entry]
+    documents: dict[tuple[str, str, str], FetchedDocument]
+    with_entries: set[tuple[str, str]]
+
+
+async def _read_rows(sessions: async_sessionmaker[AsyncSession], tenant_id: str) -> _Rows:
     # Only reads: on SQLite it must not take the write lock the services need.
     async with unit_of_work(sessions, read_only=True) as session:
         outbox = list((await session.exec(scoped(OutboxItem, tenant_id))).all())
         held_entries = list(
             (
                 await session.exec(
-                    scoped(Entry, tenant_id).where(col(Entry.state) == "needs_attention")
+                    scoped(Entry, tenant_id).where(
+                        col(Entry.state) == MapperState.NEEDS_ATTENTION.value
+                    )
                 )
             ).all()
         )
@@ -140,11 +136,15 @@ async def build_summary(
         with_entries = {
             (e.source_kind, e.cin7_id) for e in (await session.exec(scoped(Entry, tenant_id))).all()
         }
+    return _Rows(outbox, held_entries, documents, with_entries)
 
-    by_type: dict[str, KindLine] = {}
-    problems: list[str] = []
+
+def _tally_outbox(
+    rows: _Rows, company: CompanyFile, by_type: dict[str, KindLine], problems: list[str]
+) -> int:
+    """Count each sent entry against its QuickBooks type; returns the contacts added."""
     contacts_added = 0
-    for item in outbox:
+    for item in rows.outbox:
         if item.state in NOT_SENT:
             continue
         guid = str(item.body.get("external_guid") or "")
@@ -169,12 +169,17 @@ async def build_summary(
                 problems.append(f"{label} is in QuickBooks {len(live) or by_ref} times, not once")
                 continue
         line.posted_entries += 1
-        document = documents.get((item.source_kind, item.cin7_id, item.revision))
+        document = rows.documents.get((item.source_kind, item.cin7_id, item.revision))
         if item.source_kind in TOTAL_FIELD_KINDS and document is not None:
             line.cin7_total += abs(_money(document.payload.get("total")))
         else:
             line.cin7_total += abs(_money(item.body.get("total")))
+    return contacts_added
 
+
+def _compare_with_company(
+    company: CompanyFile, by_type: dict[str, KindLine], problems: list[str]
+) -> None:
     # The demo's company file holds only what the bridge wrote, so every transaction of a type
     # must be accounted for by exactly one posted entry: more means something posted twice.
     for qb_type, totals in company.totals_by_type().items():
@@ -198,26 +203,48 @@ async def build_summary(
                 f"{line.qb_total:,.2f}"
             )
 
-    not_importable: Counter[str] = Counter()
-    for kind, cin7_id in {(kind, cin7_id) for kind, cin7_id, _rev in documents}:
-        if kind in DOCUMENT_KINDS and (kind, cin7_id) not in with_entries:
-            not_importable[kind] += 1
 
+def _not_importable(rows: _Rows) -> Counter[str]:
+    not_importable: Counter[str] = Counter()
+    for kind, cin7_id in {(kind, cin7_id) for kind, cin7_id, _rev in rows.documents}:
+        if kind in DOCUMENT_KINDS and (kind, cin7_id) not in rows.with_entries:
+            not_importable[kind] += 1
+    return not_importable
+
+
+def _held_reasons(held_entries: list[Entry]) -> list[tuple[str, int, str]]:
+    """Blocking finding codes, most frequent first, with one example message each."""
     reasons: dict[str, list[str]] = defaultdict(list)
     for entry in held_entries:
         for finding in entry.findings:
             if finding.get("blocking"):
                 reasons[str(finding.get("code"))].append(str(finding.get("message")))
-    held = sorted(
+    return sorted(
         ((code, len(messages), messages[0]) for code, messages in reasons.items()),
         key=lambda row: -row[1],
     )
+
+
+async def build_summary(
+    sessions: async_sessionmaker[AsyncSession],
+    tenant_id: str,
+    company: CompanyFile,
+    snap: Snapshot,
+    *,
+    round_trips: int,
+    session_count: int,
+) -> Summary:
+    rows = await _read_rows(sessions, tenant_id)
+    by_type: dict[str, KindLine] = {}
+    problems: list[str] = []
+    contacts_added = _tally_outbox(rows, company, by_type, problems)
+    _compare_with_company(company, by_type, problems)
     return Summary(
         fetched=snap.fetched,
         by_type=by_type,
         contacts_added=contacts_added,
-        held=held,
-        not_importable=not_importable,
+        held=_held_reasons(rows.held_entries),
+        not_importable=_not_importable(rows),
         round_trips=round_trips,
         sessions=session_count,
         problems=problems,

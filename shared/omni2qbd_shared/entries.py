@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from omni2qbd_shared.kinds import EntryKind as EntryKind  # re-exported: long-standing import path
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -51,16 +53,6 @@ Money = Annotated[Decimal, PlainSerializer(lambda v: f"{money(v):.2f}", return_t
 Quantity = Annotated[
     Decimal, PlainSerializer(lambda v: format(v.normalize(), "f"), return_type=str)
 ]
-
-
-class EntryKind(StrEnum):
-    INVOICE = "invoice"
-    BILL = "bill"
-    CREDIT_MEMO = "credit_memo"
-    VENDOR_CREDIT = "vendor_credit"
-    JOURNAL = "journal"
-    CUSTOMER_ADD = "customer_add"
-    VENDOR_ADD = "vendor_add"
 
 
 class JournalSubkind(StrEnum):

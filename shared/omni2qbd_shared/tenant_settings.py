@@ -380,7 +380,8 @@ def _name_problems(where: str, name: str | None, limit: int) -> list[str]:
     return problems
 
 
-def _semantic_problems(settings: TenantSettings) -> list[str]:
+def _basic_problems(settings: TenantSettings) -> list[str]:
+    """Time zone, home currency and qbXML version."""
     problems: list[str] = []
     try:
         settings.zone()
@@ -392,6 +393,12 @@ def _semantic_problems(settings: TenantSettings) -> list[str]:
         problems.append(f"home_currency: {settings.home_currency!r} is not an ISO-4217 code")
     if settings.qbxml_version not in ("13.0", "16.0"):
         problems.append(f"qbxml_version: {settings.qbxml_version!r} is not 13.0 or 16.0")
+    return problems
+
+
+def _list_name_problems(settings: TenantSettings) -> list[str]:
+    """Account, item and class names within QuickBooks' lengths."""
+    problems: list[str] = []
     for field_name in Accounts.model_fields:
         if field_name == "account_map":
             continue
@@ -414,6 +421,12 @@ def _semantic_problems(settings: TenantSettings) -> list[str]:
     problems += _name_problems(
         "classes.default_class", settings.classes.default_class, CLASS_NAME_MAX
     )
+    return problems
+
+
+def _contact_problems(settings: TenantSettings) -> list[str]:
+    """Mapped customer and vendor names within QuickBooks' 209 characters."""
+    problems: list[str] = []
     for member, name in [
         *settings.contacts.customer_map.items(),
         *settings.contacts.vendor_map.items(),
@@ -423,6 +436,12 @@ def _semantic_problems(settings: TenantSettings) -> list[str]:
                 f"contacts: the QuickBooks name for Cin7 contact {member!r} must be 1-209 "
                 "characters"
             )
+    return problems
+
+
+def _pattern_problems(settings: TenantSettings) -> list[str]:
+    """RefNumber patterns: known tokens, not constant, not all fixed text."""
+    problems: list[str] = []
     for (section, field_name), (allowed, limit) in PATTERN_TOKENS.items():
         pattern = getattr(getattr(settings, section), field_name)
         where = f"{section}.{field_name}"
@@ -447,6 +466,12 @@ def _semantic_problems(settings: TenantSettings) -> list[str]:
                 f"{where}: the fixed text {literal!r} alone fills QuickBooks' {limit}-character "
                 "RefNumber; shorten it"
             )
+    return problems
+
+
+def _tax_problems(settings: TenantSettings) -> list[str]:
+    """Sales tax items, rates and codes."""
+    problems: list[str] = []
     if settings.tax.mode is TaxMode.SALES_TAX_ITEM and not (
         settings.tax.default_tax_item or settings.tax.tax_item_map
     ):
@@ -467,6 +492,16 @@ def _semantic_problems(settings: TenantSettings) -> list[str]:
         if not code.strip() or len(code) > 3:
             problems.append(f"{where}: {code!r} must be 1-3 characters (QuickBooks sales tax code)")
     return problems
+
+
+def _semantic_problems(settings: TenantSettings) -> list[str]:
+    return [
+        *_basic_problems(settings),
+        *_list_name_problems(settings),
+        *_contact_problems(settings),
+        *_pattern_problems(settings),
+        *_tax_problems(settings),
+    ]
 
 
 def settings_problems(data: Any) -> list[str]:

@@ -19,8 +19,9 @@ from omni2qbd_fetcher.cin7_client import (
     quote,
     where_since,
 )
-from omni2qbd_fetcher.models import PurchaseOrder, SalesOrder, parse_cin7_datetime
+from omni2qbd_fetcher.models import PurchaseOrder, SalesOrder
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimitWait
+from omni2qbd_shared.cin7_dates import parse_cin7_datetime
 
 
 def by_id(items: list[dict[str, Any]]) -> list[int]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omni2qbd_fetcher.models import format_cin7_datetime, parse_cin7_datetime
+from omni2qbd_shared.cin7_dates import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_sims.cin7.dates import DateForm, format_date, parse_date
 
 instants = st.datetimes(

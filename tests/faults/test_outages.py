@@ -17,12 +17,12 @@ from fastapi import FastAPI
 from sqlmodel import col, func, select
 
 from omni2qbd_mapper.app import create_app
-from omni2qbd_mapper.context import canonical_revision
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.db.models import Entry
 from omni2qbd_shared.messaging import Publisher, Topology, connect
+from omni2qbd_shared.revision import revision_of as canonical_revision
 from tests.conftest import AMQP_URL
 from tests.faults.conftest import through
 from tests.faults.tcp_proxy import TcpProxy

@@ -13,11 +13,11 @@ import pytest
 from fastapi import FastAPI
 
 from omni2qbd_mapper.app import create_app
-from omni2qbd_mapper.context import canonical_revision
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.messaging import Publisher, Topology, connect, reason_of
+from omni2qbd_shared.revision import revision_of as canonical_revision
 from tests.conftest import AMQP_URL
 from tests.mapper.conftest import load_doc
 from tests.mapper.test_mapper_store import make_tenant, rows

@@ -14,7 +14,6 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper import handlers
-from omni2qbd_mapper.context import canonical_revision
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import (
@@ -27,6 +26,7 @@ from omni2qbd_shared.db.models import (
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import PoisonMessage
+from omni2qbd_shared.revision import revision_of as canonical_revision
 from omni2qbd_shared.tenant_settings import TenantSettings
 from tests.mapper.conftest import load_doc, mirror_rows
 

@@ -27,11 +27,9 @@ import httpx
 import structlog
 
 from omni2qbd_fetcher.metrics import CIN7_REQUESTS
-from omni2qbd_fetcher.models import (
-    UpsertResult,
-    format_cin7_datetime,
-)
+from omni2qbd_fetcher.models import UpsertResult
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry
+from omni2qbd_shared.cin7_dates import format_cin7_datetime
 
 DEFAULT_BASE_URL = "https://api.cin7.com/api"
 MAX_ROWS = 250

@@ -22,6 +22,7 @@ import csv
 import io
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,11 +30,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
-from omni2qbd_fetcher.models import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_fetcher.publishing import Revision, RevisionPublisher
-from omni2qbd_fetcher.revision import revision_of
+from omni2qbd_shared.cin7_dates import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.messaging import Publisher
+from omni2qbd_shared.revision import revision_of
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 
@@ -107,79 +108,97 @@ def _number(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.0001")))
 
 
-def parse_supplier_credit_csv(data: bytes | str) -> list[dict[str, Any]]:
-    """One payload per credit note reference, lines in file order."""
+def _cell(row: dict[str, Any], columns: dict[str, str], name: str) -> str | None:
+    """The stripped text of an optional column; None when the file has no such column."""
+    if name not in columns:
+        return None
+    return (row.get(columns[name]) or "").strip()
+
+
+def _csv_text(data: bytes | str) -> str:
     if isinstance(data, bytes):
         if len(data) > MAX_CSV_BYTES:
             raise SupplierCreditCsvError(f"the file is larger than {MAX_CSV_BYTES // 1024} KiB")
-        data = data.decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(data))
+        return data.decode("utf-8-sig", errors="replace")
+    return data
+
+
+def _row_date(row: dict[str, Any], columns: dict[str, str], line: int) -> datetime | None:
+    raw_date = (row.get(columns["date"]) or "").strip()
+    try:
+        return parse_cin7_datetime(raw_date)
+    except ValueError as exc:
+        raise SupplierCreditCsvError(
+            f"row {line}, column {columns['date']!r}: {raw_date!r} is not a date (use yyyy-mm-dd)"
+        ) from exc
+
+
+def _new_note(
+    row: dict[str, Any], columns: dict[str, str], reference: str, date: datetime | None
+) -> dict[str, Any]:
+    """The payload a credit note's first row opens, shaped like the API's document."""
+    stamp = format_cin7_datetime(date) if date else None
+    return {
+        "id": None,
+        "source": "csv-import",
+        "reference": reference,
+        "company": (row.get(columns["supplier"]) or "").strip(),
+        "memberId": None,
+        "supplierInvoiceReference": _cell(row, columns, "supplier_reference") or None,
+        "invoiceDate": stamp,
+        "modifiedDate": stamp,
+        "currencyCode": (_cell(row, columns, "currency") or "").upper() or "USD",
+        "branchName": _cell(row, columns, "branch") or None,
+        "isVoid": False,
+        "status": "APPROVED",
+        "lineItems": [],
+        "_tax": Decimal(0),
+    }
+
+
+def _add_line(
+    note: dict[str, Any], row: dict[str, Any], columns: dict[str, str], line: int
+) -> None:
+    qty = -abs(_decimal(row, columns["qty"], line))  # a credit: quantities go back out
+    price = abs(_decimal(row, columns["unit_price"], line))
+    tax = -abs(_decimal(row, columns["tax"], line)) if "tax" in columns else Decimal(0)
+    note["_tax"] += tax
+    note["lineItems"].append(
+        {
+            "sort": len(note["lineItems"]) + 1,
+            "code": (row.get(columns["code"]) or "").strip(),
+            "name": _cell(row, columns, "name"),
+            "qty": _number(qty),
+            "unitPrice": _number(price),
+            "discount": 0.0,
+        }
+    )
+
+
+def _with_totals(note: dict[str, Any]) -> dict[str, Any]:
+    product_total = Decimal(0)
+    for line in note["lineItems"]:
+        product_total += Decimal(str(line["qty"])) * Decimal(str(line["unitPrice"]))
+    tax_total = note.pop("_tax")
+    note["productTotal"] = _number(product_total)
+    note["total"] = _number(product_total + tax_total)
+    return note
+
+
+def parse_supplier_credit_csv(data: bytes | str) -> list[dict[str, Any]]:
+    """One payload per credit note reference, lines in file order."""
+    reader = csv.DictReader(io.StringIO(_csv_text(data)))
     columns = _columns(reader.fieldnames or [])
     notes: dict[str, dict[str, Any]] = {}
     for line, row in enumerate(reader, start=2):
         reference = (row.get(columns["reference"]) or "").strip()
         if not reference:
             raise SupplierCreditCsvError(f"row {line}, column {columns['reference']!r} is empty")
-        raw_date = (row.get(columns["date"]) or "").strip()
-        try:
-            date = parse_cin7_datetime(raw_date)
-        except ValueError as exc:
-            raise SupplierCreditCsvError(
-                f"row {line}, column {columns['date']!r}: {raw_date!r} is not a date "
-                "(use yyyy-mm-dd)"
-            ) from exc
-        qty = -abs(_decimal(row, columns["qty"], line))  # a credit: quantities go back out
-        price = abs(_decimal(row, columns["unit_price"], line))
-        tax = -abs(_decimal(row, columns["tax"], line)) if "tax" in columns else Decimal(0)
-        note = notes.setdefault(
-            reference,
-            {
-                "id": None,
-                "source": "csv-import",
-                "reference": reference,
-                "company": (row.get(columns["supplier"]) or "").strip(),
-                "memberId": None,
-                "supplierInvoiceReference": (
-                    (row.get(columns["supplier_reference"]) or "").strip() or None
-                    if "supplier_reference" in columns
-                    else None
-                ),
-                "invoiceDate": format_cin7_datetime(date) if date else None,
-                "modifiedDate": format_cin7_datetime(date) if date else None,
-                "currencyCode": (
-                    (row.get(columns["currency"]) or "").strip().upper() or "USD"
-                    if "currency" in columns
-                    else "USD"
-                ),
-                "branchName": (row.get(columns["branch"]) or "").strip() or None
-                if "branch" in columns
-                else None,
-                "isVoid": False,
-                "status": "APPROVED",
-                "lineItems": [],
-                "_tax": Decimal(0),
-            },
-        )
-        note["_tax"] += tax
-        note["lineItems"].append(
-            {
-                "sort": len(note["lineItems"]) + 1,
-                "code": (row.get(columns["code"]) or "").strip(),
-                "name": (row.get(columns["name"]) or "").strip() if "name" in columns else None,
-                "qty": _number(qty),
-                "unitPrice": _number(price),
-                "discount": 0.0,
-            }
-        )
-    payloads = []
-    for note in notes.values():
-        product_total = Decimal(0)
-        for line in note["lineItems"]:
-            product_total += Decimal(str(line["qty"])) * Decimal(str(line["unitPrice"]))
-        tax_total = note.pop("_tax")
-        note["productTotal"] = _number(product_total)
-        note["total"] = _number(product_total + tax_total)
-        payloads.append(note)
+        date = _row_date(row, columns, line)
+        if reference not in notes:
+            notes[reference] = _new_note(row, columns, reference, date)
+        _add_line(notes[reference], row, columns, line)
+    payloads = [_with_totals(note) for note in notes.values()]
     if not payloads:
         raise SupplierCreditCsvError("the CSV has a header but no credit note lines")
     return payloads

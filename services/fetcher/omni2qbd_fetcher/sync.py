@@ -26,11 +26,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.cin7_client import MAX_ROWS, Cin7Client, Cin7Error, quote
 from omni2qbd_fetcher.kinds import MODIFIED, KindSpec
-from omni2qbd_fetcher.models import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_fetcher.publishing import Revision, RevisionPublisher
-from omni2qbd_fetcher.revision import revision_of
+from omni2qbd_shared.cin7_dates import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.messaging import Publisher
+from omni2qbd_shared.revision import revision_of
 
 log = structlog.get_logger(__name__)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from omni2qbd_shared.cin7_dates import parse_cin7_datetime
 from omni2qbd_shared.entries import to_decimal
-
-
-class Cin7Kind(StrEnum):
-    SALES_ORDER = "sales_order"
-    PURCHASE_ORDER = "purchase_order"
-    CREDIT_NOTE = "credit_note"
-    SUPPLIER_CREDIT_NOTE = "supplier_credit_note"
-    # Names as the fetcher publishes them (omni2qbd_shared.messages.Cin7Kind).
-    ADJUSTMENT = "stock_adjustment"
-    INVENTORY_VALUE = "stock_value"
-    CONTACT = "contact"
-    PRODUCT = "product"
-
+from omni2qbd_shared.kinds import Cin7Kind as Cin7Kind  # re-exported for the rules
 
 # Names other parts of the system (routing keys, API resource names) use for the same kinds.
 _KIND_ALIASES = {
@@ -76,30 +64,6 @@ def parse_kind(value: str) -> Cin7Kind:
 
 def _fold(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {str(key).lower(): value for key, value in mapping.items()}
-
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def parse_cin7_datetime(value: Any) -> datetime | None:
-    """Cin7 timestamps: ``Z``, no zone (UTC), 7-digit fractions, offsets, a space for ``T``,
-    or a bare date. Returns an aware UTC datetime, or None for null/empty."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = str(value).strip().replace(" ", "T", 1)
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        text = _FRACTION.sub(r"\1", text)
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a date-time Cin7 sends") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> date:

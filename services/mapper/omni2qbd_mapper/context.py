@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,19 +19,11 @@ from omni2qbd_shared.entries import (
     SourceRef,
     external_guid_for,
 )
+from omni2qbd_shared.kinds import CIN7_LABEL
 from omni2qbd_shared.qb_lists import QbListsView
 from omni2qbd_shared.tenant_settings import REF_NUMBER_LIMITS, TenantSettings
 
-KIND_LABELS = {
-    Cin7Kind.SALES_ORDER: "Sales order",
-    Cin7Kind.PURCHASE_ORDER: "Purchase order",
-    Cin7Kind.CREDIT_NOTE: "Credit note",
-    Cin7Kind.SUPPLIER_CREDIT_NOTE: "Supplier credit note",
-    Cin7Kind.ADJUSTMENT: "Stock adjustment",
-    Cin7Kind.INVENTORY_VALUE: "Inventory valuation",
-    Cin7Kind.CONTACT: "Contact",
-    Cin7Kind.PRODUCT: "Product",
-}
+KIND_LABELS = CIN7_LABEL
 
 
 ItemRole = Literal["product", "charge", "discount"]
@@ -60,12 +50,6 @@ ITEM_TYPE_WORDS = {
     "ItemGroup": "Group",
     "ItemFixedAsset": "Fixed Asset",
 }
-
-
-def canonical_revision(payload: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON form: the revision the fetcher stamps on each document."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def fmt(value: Decimal) -> str:

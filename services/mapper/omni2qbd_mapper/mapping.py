@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from omni2qbd_mapper.cin7doc import Cin7Doc, Cin7Kind, detect_kind, parse_kind
-from omni2qbd_mapper.context import MappingContext, canonical_revision
+from omni2qbd_mapper.context import MappingContext
 from omni2qbd_mapper.result import DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_mapper.rules.adjustments import map_adjustment, map_inventory_value
 from omni2qbd_mapper.rules.lists_gate import hold_until_lists_read
 from omni2qbd_mapper.rules.purchases import map_purchase_order
 from omni2qbd_mapper.rules.sales import map_credit_note, map_sales_order
 from omni2qbd_shared.qb_lists import QbLists, QbListsView
+from omni2qbd_shared.revision import revision_of
 from omni2qbd_shared.tenant_settings import TenantSettings
 
 _RULES: dict[Cin7Kind, Callable[[MappingContext], MappingResult]] = {
@@ -61,7 +62,7 @@ def map_document(
         settings=settings,
         lists=view,
         tenant_id=tenant_id,
-        revision=revision or canonical_revision(payload),
+        revision=revision or revision_of(payload),
         posted=posted,
         source_id=cin7_id,
     )

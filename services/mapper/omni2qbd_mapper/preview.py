@@ -9,7 +9,8 @@ from lxml import etree
 
 from omni2qbd_mapper.result import MappingResult
 from omni2qbd_shared.entries import Entry, request_id_for
-from omni2qbd_shared.qbxml.render import RenderError, message_set, render_add
+from omni2qbd_shared.qbxml.message_set import entry_request_id, message_set, with_request_id
+from omni2qbd_shared.qbxml.render import RenderError, render_add
 
 
 def ordered_entries(result: MappingResult) -> list[Entry]:
@@ -19,18 +20,26 @@ def ordered_entries(result: MappingResult) -> list[Entry]:
     return lists + others
 
 
-def result_requests(result: MappingResult, version: str) -> list[tuple[str, etree._Element]]:
+def preview_request_id(entry: Entry, entry_id: str | None = None) -> str:
+    """The gateway's requestID scheme. Without a database an entry has no id yet: its stable
+    digest (tenant, key, revision) stands in for it."""
+    return entry_request_id(entry_id or request_id_for(entry))
+
+
+def result_requests(result: MappingResult, version: str) -> list[etree._Element]:
     requests = []
     for entry in ordered_entries(result):
         try:
-            requests.append((request_id_for(entry), render_add(entry, version)))
+            element = render_add(entry, version)
         except RenderError:
             continue  # an entry with nothing to send (held); its findings say why
+        requests.append(with_request_id(element, preview_request_id(entry)))
     return requests
 
 
 def result_message_set(result: MappingResult, version: str) -> str:
-    return message_set(result_requests(result, version), version)
+    """Built by the builder the gateway sends with (``omni2qbd_shared.qbxml.message_set``)."""
+    return message_set(version, result_requests(result, version))
 
 
 def result_json(result: MappingResult) -> dict[str, Any]:

@@ -31,20 +31,21 @@ from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import QbLink, utcnow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.entries import Entry, EntryKind
+from omni2qbd_shared.kinds import GATEWAY_STATE, MapperState
 from omni2qbd_shared.qb_lists import QbListsView
 
-READY = "ready"
-NEEDS_ATTENTION = "needs_attention"
-SUPERSEDED = "superseded"
+READY = MapperState.READY.value
+NEEDS_ATTENTION = MapperState.NEEDS_ATTENTION.value
+SUPERSEDED = MapperState.SUPERSEDED.value
 # Contacts and products post nothing themselves; the CustomerAdd/VendorAdd rows filed under a
 # contact belong to the orders that need them, so a contact's own revision must not retire them.
 FEEDER_KINDS = ("contact", "product")
-VOID = "void"
-POSTED = "posted"
-LOCKED = "locked"
-FAILED = "failed"
+VOID = MapperState.VOID.value
+POSTED = MapperState.POSTED.value
+LOCKED = MapperState.LOCKED.value
+FAILED = MapperState.FAILED.value
 # A person decided the entry is not to be imported (Cin7's "Do Not Import"); its COGS counts.
-DO_NOT_IMPORT = "do_not_import"
+DO_NOT_IMPORT = MapperState.DO_NOT_IMPORT.value
 OPEN_STATES = (READY, NEEDS_ATTENTION, FAILED)
 IN_QUICKBOOKS = (POSTED, LOCKED)
 # The entries whose QuickBooks fate decides whether a document's COGS counts.
@@ -58,13 +59,7 @@ CURRENT = "current"
 COGS_MONTH_SOURCE = "cogs_month"
 
 # What the gateway is told an entry row's state is.
-_MESSAGE_STATES = {
-    READY: "ready",
-    NEEDS_ATTENTION: "held",
-    SUPERSEDED: "superseded",
-    VOID: "superseded",
-    DO_NOT_IMPORT: "superseded",
-}
+_MESSAGE_STATES = GATEWAY_STATE
 
 
 @dataclass

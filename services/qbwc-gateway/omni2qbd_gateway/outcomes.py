@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from omni2qbd_shared.kinds import ENTRY_LABEL
+
 Verdict = Literal["posted", "retry", "name_in_use", "locked", "failed"]
 
 LOCK_CODES = frozenset({3170, 3175, 3176})
@@ -24,15 +26,7 @@ _LOCK_WORDS = (
     "in use by another",
 )
 
-_KIND_LABELS = {
-    "invoice": "invoice",
-    "credit_memo": "credit memo",
-    "bill": "bill",
-    "vendor_credit": "vendor credit",
-    "journal": "journal entry",
-    "customer_add": "new customer",
-    "vendor_add": "new vendor",
-}
+_KIND_LABELS = ENTRY_LABEL
 
 
 def describe_entry(entry_kind: str, ref_number: str | None, cin7_id: str, source_kind: str) -> str:

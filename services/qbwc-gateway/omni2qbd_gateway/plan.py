@@ -24,31 +24,21 @@ from lxml import etree
 from omni2qbd_gateway import lists
 from omni2qbd_gateway.outbox import SENDABLE
 from omni2qbd_gateway.outcomes import describe_entry
-from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set, query_by_values
+from omni2qbd_gateway.qbxml_io import query_by_values
 from omni2qbd_shared.db.models import OutboxItem, QbLink, QbwcRequest
 from omni2qbd_shared.entries import Entry
+from omni2qbd_shared.kinds import QB_TYPE
+from omni2qbd_shared.qbxml.message_set import (
+    InvalidRequestSet,
+    entry_request_id,
+    message_set,
+)
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
 CONTACT_KINDS = ("customer_add", "vendor_add")
-TXN_TYPES = {
-    "invoice": "Invoice",
-    "credit_memo": "CreditMemo",
-    "bill": "Bill",
-    "vendor_credit": "VendorCredit",
-    "journal": "JournalEntry",
-    "customer_add": "Customer",
-    "vendor_add": "Vendor",
-}
+TXN_TYPES = QB_TYPE  # entry kind -> qbXML type, from the shared vocabulary
 LINKED_TXN_QUERIES = ("Invoice", "CreditMemo", "Bill", "VendorCredit")
 _SET_OVERHEAD_BYTES = 200
-
-
-def entry_request_id(entry_id: str) -> str:
-    return f"e-{entry_id}"[:50]
-
-
-def entry_id_of(request_id: str | None) -> str | None:
-    return request_id[2:] if request_id and request_id.startswith("e-") else None
 
 
 def new_message_set_id() -> str:
@@ -415,55 +405,76 @@ def writes_set(
     At most ``limits.max_requests`` requests and ``limits.max_bytes`` bytes. ``links``: the
     QuickBooks links of the candidates' and their dependencies' documents; ``pending_keys``:
     documents with an entry on its way (approved, or in this batch), waited for."""
-    candidates, entries = batch.items, batch.entries
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
     size = _SET_OVERHEAD_BYTES
-    for item in candidates:
+    for item in batch.items:
         if len(chosen) >= limits.max_requests:
             break
-        link = links.get(natural_key(item))
-        try:
-            entry = entries[item.entry_id] if item.entry_id in entries else _entry(item)
-            missing = _missing_dependency(entry, links, pending_keys, chosen)
-            if missing == WAIT_FOR_DEPENDENCY:
-                continue
-            if missing is not None:
-                # Sending it would only earn a 3140 "invalid reference" from QuickBooks.
-                what = describe_entry(
-                    item.entry_kind, item.ref_number, item.cin7_id, item.source_kind
-                )
-                rejected.append(
-                    Rejected(
-                        item,
-                        f"The {what} was not sent: it needs the {missing} first, which is not "
-                        "in QuickBooks and not approved (it may be held: see `omni2qbd status`). "
-                        "Fix or approve that one, then approve this entry again.",
-                        code="dependency",
-                    )
-                )
-                continue
-            if link is not None and link.entry_id != item.entry_id:
-                if item.entry_kind in CONTACT_KINDS:
-                    continue  # handled by the caller as "already in QuickBooks"
-                checked = plan.mods_checked.get(item.entry_id)
-                if checked is None:
-                    continue  # not yet verified as a draft this session
-                element = render_mod(entry, link.txn_id, checked, version)
-            else:
-                element = render_add(entry, version)
-            element.set("requestID", entry_request_id(item.entry_id))
-        except (RenderError, ValueError) as exc:
-            what = describe_entry(item.entry_kind, item.ref_number, item.cin7_id, item.source_kind)
-            rejected.append(Rejected(item, f"The {what} cannot be sent to QuickBooks: {exc}"))
+        outcome = _write_request(version, plan, item, batch, links, pending_keys, chosen)
+        if outcome is None:
             continue
-        request_bytes = len(etree.tostring(element))
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
+            continue
+        request_bytes = len(etree.tostring(outcome))
         if chosen and size + request_bytes > limits.max_bytes:
             break
-        chosen.append((item, element))
+        chosen.append((item, outcome))
         size += request_bytes
     if not chosen:
         return None, rejected
+    return _writes_message_set(version, chosen, rejected)
+
+
+def _what(item: OutboxItem) -> str:
+    return describe_entry(item.entry_kind, item.ref_number, item.cin7_id, item.source_kind)
+
+
+def _write_request(
+    version: str,
+    plan: SessionPlan,
+    item: OutboxItem,
+    batch: WriteCandidates,
+    links: dict[DocKey, QbLink],
+    pending_keys: set[DocKey],
+    chosen: list[tuple[OutboxItem, etree._Element]],
+) -> etree._Element | Rejected | None:
+    """The Add or Mod request for one candidate; a Rejected when it cannot be sent; None when
+    it waits (for a dependency, or for its draft check) or is already in QuickBooks."""
+    link = links.get(natural_key(item))
+    try:
+        entry = batch.entries[item.entry_id] if item.entry_id in batch.entries else _entry(item)
+        missing = _missing_dependency(entry, links, pending_keys, chosen)
+        if missing == WAIT_FOR_DEPENDENCY:
+            return None
+        if missing is not None:
+            # Sending it would only earn a 3140 "invalid reference" from QuickBooks.
+            return Rejected(
+                item,
+                f"The {_what(item)} was not sent: it needs the {missing} first, which is not "
+                "in QuickBooks and not approved (it may be held: see `omni2qbd status`). "
+                "Fix or approve that one, then approve this entry again.",
+                code="dependency",
+            )
+        if link is not None and link.entry_id != item.entry_id:
+            if item.entry_kind in CONTACT_KINDS:
+                return None  # handled by the caller as "already in QuickBooks"
+            checked = plan.mods_checked.get(item.entry_id)
+            if checked is None:
+                return None  # not yet verified as a draft this session
+            element = render_mod(entry, link.txn_id, checked, version)
+        else:
+            element = render_add(entry, version)
+        element.set("requestID", entry_request_id(item.entry_id))
+    except (RenderError, ValueError) as exc:
+        return Rejected(item, f"The {_what(item)} cannot be sent to QuickBooks: {exc}")
+    return element
+
+
+def _writes_message_set(
+    version: str, chosen: list[tuple[OutboxItem, etree._Element]], rejected: list[Rejected]
+) -> tuple[OutgoingSet | None, list[Rejected]]:
     set_id = new_message_set_id()
     try:
         xml = message_set(version, [element for _, element in chosen], new_message_set_id=set_id)
@@ -474,10 +485,9 @@ def writes_set(
             try:
                 message_set(version, [element])
             except InvalidRequestSet as exc:
-                what = describe_entry(
-                    item.entry_kind, item.ref_number, item.cin7_id, item.source_kind
+                rejected.append(
+                    Rejected(item, f"The {_what(item)} cannot be sent to QuickBooks: {exc}")
                 )
-                rejected.append(Rejected(item, f"The {what} cannot be sent to QuickBooks: {exc}"))
         return None, rejected
     return (
         OutgoingSet("writes", xml, [item.entry_id for item, _ in chosen], message_set_id=set_id),

@@ -1,25 +1,19 @@
-"""Building qbXML message sets and reading QuickBooks' responses (reference §3).
+"""Building qbXML requests and reading QuickBooks' responses (reference §3).
 
-Message sets are assembled from request elements (ours or the shared renderer's); every set
-is validated against the XSD of the negotiated version before it leaves, so QuickBooks never
-sees a request we could have known was wrong.
+Message sets are assembled by the shared builder (``omni2qbd_shared.qbxml.message_set``), the
+one ``omni2qbd preview`` prints too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
 
-from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import UnsafeXmlError, parse_xml
-
-
-class InvalidRequestSet(ValueError):
-    """A message set we built does not validate: a bug or bad entry data, never sent."""
 
 
 class AnswerRefused(ValueError):
@@ -79,37 +73,6 @@ def sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Ele
     if text is not None:
         element.text = text
     return element
-
-
-def message_set(
-    version: str,
-    requests: Iterable[etree._Element],
-    *,
-    on_error: str = "continueOnError",
-    new_message_set_id: str | None = None,
-    old_message_set_id: str | None = None,
-) -> str:
-    root = etree.Element("QBXML")
-    msgs = sub(root, "QBXMLMsgsRq")
-    msgs.set("onError", on_error)
-    if new_message_set_id:
-        msgs.set("newMessageSetID", new_message_set_id)
-    if old_message_set_id:
-        msgs.set("oldMessageSetID", old_message_set_id)
-    for request in requests:
-        msgs.append(request)
-    errors = validation_problems(root, version)
-    if errors:
-        raise InvalidRequestSet("; ".join(errors[:5]))
-    body = etree.tostring(root, encoding="unicode")
-    return f'<?xml version="1.0" encoding="utf-8"?><?qbxml version="{version}"?>{body}'
-
-
-def validation_problems(root: etree._Element, version: str) -> list[str]:
-    schema = schema_for(version)
-    if schema.validate(root.getroottree()):
-        return []
-    return [f"{e.message}" for e in schema.error_log]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

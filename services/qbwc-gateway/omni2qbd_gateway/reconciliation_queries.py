@@ -25,7 +25,8 @@ from typing import Any
 
 from lxml import etree
 
-from omni2qbd_gateway.qbxml_io import ResponseSet, message_set, sub, text_of
+from omni2qbd_gateway.qbxml_io import ResponseSet, sub, text_of
+from omni2qbd_shared.qbxml.message_set import message_set
 
 REQUEST_PREFIX = "rc-"
 TRIAL_BALANCE_PREFIX = "rc-tb-"

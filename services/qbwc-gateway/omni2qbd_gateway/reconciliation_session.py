@@ -14,12 +14,13 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.plan import OutgoingSet, SessionPlan
-from omni2qbd_gateway.qbxml_io import InvalidRequestSet, ResponseSet
+from omni2qbd_gateway.qbxml_io import ResponseSet
 from omni2qbd_gateway.reconciliation_queries import MonthError, read_answers, reconciliation_set
 from omni2qbd_gateway.workflow.reconciliation import open_reading, reading_accounts
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import utcnow
 from omni2qbd_shared.db.reconciliation import ReconciliationSnapshot
+from omni2qbd_shared.qbxml.message_set import InvalidRequestSet
 
 PURPOSE = "reconciliation"
 ACTOR = "web-connector"

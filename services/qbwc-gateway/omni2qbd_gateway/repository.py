@@ -36,7 +36,6 @@ from omni2qbd_gateway.plan import (
     DocKey,
     OutgoingSet,
     Window,
-    entry_request_id,
     natural_key,
 )
 from omni2qbd_gateway.qbxml_io import text_of
@@ -63,6 +62,7 @@ from omni2qbd_shared.db.models import (
     utcnow,
 )
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.qbxml.message_set import entry_request_id
 
 # Argon2 verification takes ~64 MiB and a core for a fraction of a second: more at once than
 # there are cores only adds memory, not speed.

@@ -20,14 +20,13 @@ from omni2qbd_gateway.plan import (
     CONTACT_KINDS,
     TXN_TYPES,
     DocKey,
-    entry_id_of,
-    entry_request_id,
     natural_key,
 )
 from omni2qbd_gateway.qbxml_io import RequestResult, ResponseSet, text_of
 from omni2qbd_gateway.states import EntryState, RequestState
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import OutboxItem, QbLink
+from omni2qbd_shared.qbxml.message_set import entry_id_of, entry_request_id
 
 PARSE_ERROR_HRESULT = "0x80040400"
 # Final outcomes counted for the Web Connector's closing message ("what this run did").

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from copy import deepcopy
 from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
@@ -34,11 +33,11 @@ from omni2qbd_shared.entries import (
     Side,
     money,
 )
+from omni2qbd_shared.kinds import QB_TYPE
+from omni2qbd_shared.qbxml.message_set import message_set as build_message_set
+from omni2qbd_shared.qbxml.message_set import with_request_id
 from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, UnsupportedQbxmlVersion
 
-ON_ERROR_VALUES = ("stopOnError", "continueOnError", "rollbackOnError")
-REQUEST_ID_MAX = 50
-MESSAGE_SET_ID_MAX = 23
 NEW_LINE_ID = "-1"  # TxnLineID of a line added by a Mod request
 
 # XML 1.0 cannot carry most control characters, even escaped.
@@ -321,20 +320,10 @@ def _contact_body(body: etree._Element, entry: Entry, mod: bool) -> None:
 
 # -- requests -----------------------------------------------------------------------------------
 
-_TXN_NAMES = {
-    EntryKind.INVOICE: "Invoice",
-    EntryKind.CREDIT_MEMO: "CreditMemo",
-    EntryKind.BILL: "Bill",
-    EntryKind.VENDOR_CREDIT: "VendorCredit",
-    EntryKind.JOURNAL: "JournalEntry",
-    EntryKind.CUSTOMER_ADD: "Customer",
-    EntryKind.VENDOR_ADD: "Vendor",
-}
-
 
 def request_name(entry: Entry, mod: bool = False) -> str:
     """``InvoiceAddRq``, ``BillModRq``, ``CustomerAddRq``, ..."""
-    return f"{_TXN_NAMES[entry.kind]}{'Mod' if mod else 'Add'}Rq"
+    return f"{QB_TYPE[entry.kind]}{'Mod' if mod else 'Add'}Rq"
 
 
 def _body(body: etree._Element, entry: Entry, mod: bool, version: str) -> None:
@@ -351,7 +340,7 @@ def _body(body: etree._Element, entry: Entry, mod: bool, version: str) -> None:
 def render_add(entry: Entry, version: str = "13.0") -> etree._Element:
     """The ``<XxxAddRq>`` element for an entry (requestID is set by ``message_set``)."""
     _check_version(version)
-    name = _TXN_NAMES[entry.kind]
+    name = QB_TYPE[entry.kind]
     request = etree.Element(f"{name}AddRq")
     _body(_el(request, f"{name}Add"), entry, False, version)
     return request
@@ -368,7 +357,7 @@ def render_mod(
     _check_version(version)
     if not txn_id or not edit_sequence:
         raise RenderError("a Mod request needs the TxnID/ListID and the EditSequence")
-    name = _TXN_NAMES[entry.kind]
+    name = QB_TYPE[entry.kind]
     request = etree.Element(f"{name}ModRq")
     body = _el(request, f"{name}Mod")
     list_element = entry.kind in (EntryKind.CUSTOMER_ADD, EntryKind.VENDOR_ADD)
@@ -385,30 +374,13 @@ def message_set(
     new_message_set_id: str | None = None,
     old_message_set_id: str | None = None,
 ) -> str:
-    """A complete qbXML request document: ``<?qbxml version="X"?><QBXML><QBXMLMsgsRq ...>``.
-
-    Each request gets its ``requestID`` (at most 50 characters, QuickBooks' limit). The
-    elements are copied, so callers may reuse them.
-    """
+    """The shared builder (``qbxml.message_set``) for ``(requestID, element)`` pairs; the
+    elements are copied, so callers may reuse them."""
     _check_version(version)
-    if on_error not in ON_ERROR_VALUES:
-        raise ValueError(f"onError must be one of {ON_ERROR_VALUES}, not {on_error!r}")
-    root = etree.Element("QBXML")
-    msgs = _el(root, "QBXMLMsgsRq")
-    msgs.set("onError", on_error)
-    for attribute, value in (
-        ("newMessageSetID", new_message_set_id),
-        ("oldMessageSetID", old_message_set_id),
-    ):
-        if value is not None:
-            if not value or len(value) > MESSAGE_SET_ID_MAX:
-                raise ValueError(f"{attribute} must be 1-{MESSAGE_SET_ID_MAX} characters")
-            msgs.set(attribute, value)
-    for request_id, element in requests:
-        if not request_id or len(request_id) > REQUEST_ID_MAX:
-            raise ValueError(f"requestID must be 1-{REQUEST_ID_MAX} characters: {request_id!r}")
-        copy = deepcopy(element)
-        copy.set("requestID", request_id)
-        msgs.append(copy)
-    body = etree.tostring(root, encoding="unicode")
-    return f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n{body}'
+    return build_message_set(
+        version,
+        [with_request_id(element, request_id) for request_id, element in requests],
+        on_error=on_error,
+        new_message_set_id=new_message_set_id,
+        old_message_set_id=old_message_set_id,
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 
 from omni2qbd_mapper.context import MappingContext
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult
 from omni2qbd_mapper.rules import cogs as cogs_rules
+from omni2qbd_mapper.rules.contacts import PartyResolution
 from omni2qbd_mapper.rules.limits import quickbooks_limits, shortened_text
 from omni2qbd_shared.entries import (
     Entry,
@@ -185,4 +188,34 @@ def _reversal(ctx: MappingContext, original: Entry, is_draft: bool, txn_id: str 
                 blocking=False,
             )
         ]
+    return entry
+
+
+def finish_transaction(
+    ctx: MappingContext,
+    entry: Entry,
+    party: PartyResolution,
+    *,
+    lines: list[EntryLine],
+    ref: str | None,
+    txn_date: date,
+    total: Decimal,
+    currency: str,
+    findings: list[Finding],
+) -> Entry:
+    """The last steps every sales and purchase transaction shares: its lines and figures, all
+    findings (the party's and its new contact's too) and the dependency on that contact."""
+    entry.lines = lines
+    entry.ref_number = ref
+    entry.txn_date = txn_date
+    entry.total = total
+    entry.currency = currency
+    entry.findings = [
+        *findings,
+        *party.findings,
+        *(party.contact_entry.findings if party.contact_entry else []),
+    ]
+    if party.contact_entry is not None:
+        entry.depends_on = [party.contact_entry.key]
+        ctx.dependencies.append(party.contact_entry)
     return entry

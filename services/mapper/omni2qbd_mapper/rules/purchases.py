@@ -21,9 +21,15 @@ from omni2qbd_mapper.rules.amounts import (
     rounding_allowance,
     tax_status,
 )
-from omni2qbd_mapper.rules.common import finish, not_ready, stage_problem, void_result
+from omni2qbd_mapper.rules.common import (
+    finish,
+    finish_transaction,
+    not_ready,
+    stage_problem,
+    void_result,
+)
 from omni2qbd_mapper.rules.contacts import resolve_party
-from omni2qbd_mapper.rules.sales import resolve_item
+from omni2qbd_mapper.rules.items import resolve_item
 from omni2qbd_shared.entries import ZERO, Entry, EntryKind, EntryLine, Finding, LineRole, money
 from omni2qbd_shared.tenant_settings import InventoryMethod, LineMode
 
@@ -226,22 +232,17 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
     entry.header.class_name = ctx.class_name()
     entry.header.memo = settings.purchases.memo_pattern.format_map(_Tokens(tokens))
     entry.header.exchange_rate = exchange_rate
-    entry.lines = lines
-    entry.ref_number = ref
-    entry.txn_date = txn_date
-    entry.total = money(subtotal)
-    entry.currency = currency
-    entry.findings = [
-        *findings,
-        *ref_findings,
-        *currency_findings,
-        *party.findings,
-        *(party.contact_entry.findings if party.contact_entry else []),
-    ]
-    if party.contact_entry is not None:
-        entry.depends_on = [party.contact_entry.key]
-        ctx.dependencies.append(party.contact_entry)
-    return entry
+    return finish_transaction(
+        ctx,
+        entry,
+        party,
+        lines=lines,
+        ref=ref,
+        txn_date=txn_date,
+        total=money(subtotal),
+        currency=currency,
+        findings=[*findings, *ref_findings, *currency_findings],
+    )
 
 
 def _tax_description(rate: Decimal) -> str:

@@ -19,8 +19,15 @@ from omni2qbd_mapper.rules.amounts import (
     to_net,
     unit_rate,
 )
-from omni2qbd_mapper.rules.common import finish, not_ready, stage_problem, void_result
+from omni2qbd_mapper.rules.common import (
+    finish,
+    finish_transaction,
+    not_ready,
+    stage_problem,
+    void_result,
+)
 from omni2qbd_mapper.rules.contacts import document_addresses, resolve_party
+from omni2qbd_mapper.rules.items import resolve_item
 from omni2qbd_shared.entries import (
     ZERO,
     Entry,
@@ -155,20 +162,13 @@ def _tax_item_name(ctx: MappingContext, rate: Decimal) -> tuple[str | None, Deci
     return tax.default_tax_item, None, "tax.default_tax_item"
 
 
-def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
+def _charge_components(
+    ctx: MappingContext, freight: Decimal, surcharge: Decimal, discount: Decimal, taxable_doc: bool
+) -> list[Component]:
+    """Freight, surcharge and discount as lines of their own, each taxable as set."""
     settings = ctx.settings
     doc = ctx.doc
-    credit = kind is EntryKind.CREDIT_MEMO
-    status = tax_status(doc)
-    rate = _tax_rate(ctx)
-    findings: list[Finding] = []
-
-    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
     extra: list[Component] = []
-    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
-    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
-    discount = abs(doc.dec("discountTotal"))
-    taxable_doc = status != "exempt" and rate > 0
     if freight:
         extra.append(
             Component(
@@ -196,6 +196,122 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
                 doc.text("discountDescription") or "Discount",
             )
         )
+    return extra
+
+
+def _tax_mismatch(
+    ctx: MappingContext,
+    components: list[Component],
+    extra: list[Component],
+    status: str,
+    rate: Decimal,
+    cin7_tax: Decimal,
+    tax_wanted: Decimal,
+) -> Finding:
+    """Why Cin7's tax differs from the rate's: a taxability setting, or the document itself."""
+    settings = ctx.settings
+    blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
+    explained = _taxability_setting_differs(ctx, components, extra, status, rate, cin7_tax)
+    if explained is not None:
+        return ctx.finding(
+            "tax_mismatch",
+            f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} (fields total, "
+            f"taxRate), which is {rate.normalize():f}% of the products "
+            f"{explained[1]}; but setting {explained[0]} says otherwise. Change "
+            f"{explained[0]} in the tenant settings if that is how your state taxes "
+            "it, or correct the document in Cin7."
+            + (
+                " QuickBooks would compute a different total, so the entry is held."
+                if blocking
+                else " Cin7's tax amount is posted as it is."
+            ),
+            field=explained[0],
+            blocking=blocking,
+        )
+    else:
+        expectation = (
+            "an exempt document has no tax"
+            if status == "exempt"
+            else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
+        )
+        return ctx.finding(
+            "tax_mismatch",
+            f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
+            f"{expectation} "
+            f"(fields total, taxRate, taxStatus)."
+            + (
+                " QuickBooks would compute a different total, so the entry is held."
+                if blocking
+                else " Cin7's tax amount is posted as it is."
+            ),
+            field="total",
+            blocking=blocking,
+        )
+
+
+def _reconcile_total(
+    ctx: MappingContext,
+    lines: list[EntryLine],
+    findings: list[Finding],
+    total: Decimal,
+    computed_tax: Decimal,
+    allowance: Decimal,
+    component_count: int,
+) -> Decimal:
+    """The entry's subtotal, with a rounding line when it is within the allowance of Cin7's
+    total; a blocking finding when it is further off."""
+    settings = ctx.settings
+    subtotal = sum((line.amount for line in lines), ZERO)
+    difference = money(total - (subtotal + computed_tax))
+    if difference:
+        if abs(difference) > allowance:
+            findings.append(
+                ctx.finding(
+                    "totals_do_not_reconcile",
+                    f"{ctx.label}: the entry adds up to {fmt(subtotal + computed_tax)} but Cin7's "
+                    f"total is {fmt(total)} (field total), a difference of {fmt(difference)}, more "
+                    f"than the rounding allowance of {fmt(allowance)}. Check the "
+                    "lines, freight, discount and tax on the document.",
+                    field="total",
+                )
+            )
+        else:
+            findings += ctx.rounding_note(difference, component_count)
+            lines.append(
+                EntryLine(
+                    role=LineRole.ROUNDING,
+                    account=settings.accounts.rounding,
+                    override_account=True,
+                    item=ctx.item_ref(settings.items.rounding_item),
+                    tax_code=settings.tax.non_taxable_code,
+                    amount=difference,
+                    description="Rounding to Cin7 total",
+                )
+            )
+            findings += ctx.check_item(
+                settings.items.rounding_item, "items.rounding_item", "rounding"
+            )
+            findings += ctx.check_account(
+                settings.accounts.rounding, "accounts.rounding", "rounding"
+            )
+            subtotal += difference
+    return subtotal
+
+
+def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
+    settings = ctx.settings
+    doc = ctx.doc
+    credit = kind is EntryKind.CREDIT_MEMO
+    status = tax_status(doc)
+    rate = _tax_rate(ctx)
+    findings: list[Finding] = []
+
+    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
+    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
+    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
+    discount = abs(doc.dec("discountTotal"))
+    taxable_doc = status != "exempt" and rate > 0
+    extra = _charge_components(ctx, freight, surcharge, discount, taxable_doc)
     components = products + extra
     to_net(components, status, rate)
 
@@ -218,47 +334,7 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
         settings.tax.tolerance, sum(1 for c in components if c.taxable)
     )
     if abs(cin7_tax - tax_wanted) > tax_allowance:
-        blocking = settings.tax.mode is TaxMode.SALES_TAX_ITEM
-        explained = _taxability_setting_differs(ctx, components, extra, status, rate, cin7_tax)
-        if explained is not None:
-            findings.append(
-                ctx.finding(
-                    "tax_mismatch",
-                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} (fields total, "
-                    f"taxRate), which is {rate.normalize():f}% of the products "
-                    f"{explained[1]}; but setting {explained[0]} says otherwise. Change "
-                    f"{explained[0]} in the tenant settings if that is how your state taxes "
-                    "it, or correct the document in Cin7."
-                    + (
-                        " QuickBooks would compute a different total, so the entry is held."
-                        if blocking
-                        else " Cin7's tax amount is posted as it is."
-                    ),
-                    field=explained[0],
-                    blocking=blocking,
-                )
-            )
-        else:
-            expectation = (
-                "an exempt document has no tax"
-                if status == "exempt"
-                else f"{rate.normalize():f}% of the taxable amount is {fmt(tax_wanted)}"
-            )
-            findings.append(
-                ctx.finding(
-                    "tax_mismatch",
-                    f"{ctx.label}: the tax in Cin7's total is {fmt(cin7_tax)} but "
-                    f"{expectation} "
-                    f"(fields total, taxRate, taxStatus)."
-                    + (
-                        " QuickBooks would compute a different total, so the entry is held."
-                        if blocking
-                        else " Cin7's tax amount is posted as it is."
-                    ),
-                    field="total",
-                    blocking=blocking,
-                )
-            )
+        findings.append(_tax_mismatch(ctx, components, extra, status, rate, cin7_tax, tax_wanted))
     findings += _mixed_tax_rates(ctx, rate)
     allowance = rounding_allowance(settings.rounding.tolerance, len(components) + 1)
     if abs(product_total - product_gross) > allowance:
@@ -316,40 +392,9 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
             )
             findings += ctx.check_item(settings.items.tax_line_item, "items.tax_line_item", "tax")
 
-    subtotal = sum((line.amount for line in lines), ZERO)
-    difference = money(total - (subtotal + computed_tax))
-    if difference:
-        if abs(difference) > allowance:
-            findings.append(
-                ctx.finding(
-                    "totals_do_not_reconcile",
-                    f"{ctx.label}: the entry adds up to {fmt(subtotal + computed_tax)} but Cin7's "
-                    f"total is {fmt(total)} (field total), a difference of {fmt(difference)}, more "
-                    f"than the rounding allowance of {fmt(allowance)}. Check the "
-                    "lines, freight, discount and tax on the document.",
-                    field="total",
-                )
-            )
-        else:
-            findings += ctx.rounding_note(difference, len(components))
-            lines.append(
-                EntryLine(
-                    role=LineRole.ROUNDING,
-                    account=settings.accounts.rounding,
-                    override_account=True,
-                    item=ctx.item_ref(settings.items.rounding_item),
-                    tax_code=settings.tax.non_taxable_code,
-                    amount=difference,
-                    description="Rounding to Cin7 total",
-                )
-            )
-            findings += ctx.check_item(
-                settings.items.rounding_item, "items.rounding_item", "rounding"
-            )
-            findings += ctx.check_account(
-                settings.accounts.rounding, "accounts.rounding", "rounding"
-            )
-            subtotal += difference
+    subtotal = _reconcile_total(
+        ctx, lines, findings, total, computed_tax, allowance, len(components)
+    )
 
     party = resolve_party(ctx, "customer")
     customer_code = _customer_tax_code(ctx, taxable_doc)
@@ -408,22 +453,17 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     entry.header.exchange_rate = exchange_rate
     entry.header.bill_address = billing
     entry.header.ship_address = delivery
-    entry.lines = lines
-    entry.ref_number = ref
-    entry.txn_date = txn_date
-    entry.total = money(subtotal + computed_tax)
-    entry.currency = currency
-    entry.findings = [
-        *findings,
-        *ref_findings,
-        *currency_findings,
-        *party.findings,
-        *(party.contact_entry.findings if party.contact_entry else []),
-    ]
-    if party.contact_entry is not None:
-        entry.depends_on = [party.contact_entry.key]
-        ctx.dependencies.append(party.contact_entry)
-    return entry
+    return finish_transaction(
+        ctx,
+        entry,
+        party,
+        lines=lines,
+        ref=ref,
+        txn_date=txn_date,
+        total=money(subtotal + computed_tax),
+        currency=currency,
+        findings=[*findings, *ref_findings, *currency_findings],
+    )
 
 
 def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
@@ -576,50 +616,6 @@ def _product_lines(
             )
         )
     return lines
-
-
-def resolve_item(ctx: MappingContext, component: Component) -> tuple[Ref, list[Finding]]:
-    settings = ctx.settings
-    code = component.code
-    field = f"lineItems[{component.line_no - 1}].code"
-    if code:
-        if code in settings.items.item_map:
-            name = settings.items.item_map[code]
-            return ctx.item_ref(name), ctx.check_item(
-                name, f"items.item_map[{code!r}]", f"product {code}", "product"
-            )
-        confirmed = ctx.lists.confirmed_match("item", code)
-        if confirmed is not None:
-            return Ref(name=confirmed.full_name, list_id=confirmed.list_id), ctx.check_item_type(
-                confirmed.full_name, "product", field
-            )
-        found = ctx.lists.find("item", code)
-        if found is not None:
-            return Ref(name=found.full_name, list_id=found.list_id), ctx.check_item_type(
-                found.full_name, "product", field
-            )
-    default = settings.items.default_item
-    what = f"product code {code!r}" if code else "a line without a product code"
-    if default:
-        return ctx.item_ref(default), [
-            ctx.finding(
-                "unmapped_item",
-                f"{ctx.label}, line {component.line_no}: {what} (field {field}) has no QuickBooks "
-                f"item, so the default item {default!r} is used. Map it in items.item_map of "
-                "the tenant settings.",
-                field=field,
-                blocking=False,
-            ),
-            *ctx.check_item(default, "items.default_item", "unmapped products", "product"),
-        ]
-    return Ref(name=code or "?"), [
-        ctx.finding(
-            "unmapped_item",
-            f"{ctx.label}, line {component.line_no}: {what} (field {field}) has no QuickBooks "
-            "item and no default item is set (items.default_item).",
-            field=field,
-        )
-    ]
 
 
 def _extra_line(ctx: MappingContext, component: Component, findings: list[Finding]) -> EntryLine:

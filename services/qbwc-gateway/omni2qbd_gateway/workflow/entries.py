@@ -19,8 +19,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.plan import TXN_TYPES, entry_request_id
-from omni2qbd_gateway.qbxml_io import InvalidRequestSet, message_set
+from omni2qbd_gateway.plan import TXN_TYPES
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_gateway.workflow.states import (
     API_STATES,
@@ -50,6 +49,7 @@ from omni2qbd_shared.db.models import (
     aware,
 )
 from omni2qbd_shared.entries import Entry
+from omni2qbd_shared.qbxml.message_set import InvalidRequestSet, entry_request_id, message_set
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
 QB_TYPES = TXN_TYPES

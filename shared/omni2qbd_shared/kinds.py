@@ -1,0 +1,94 @@
+"""The bridge's vocabulary, once: Cin7 document kinds, entry kinds with their QuickBooks type
+and label.
+
+Stored strings are the enum values, unchanged (no data migration): a StrEnum equals and hashes
+like its value, so maps below answer plain strings read from the database or a message too.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Cin7Kind(StrEnum):
+    SALES_ORDER = "sales_order"
+    PURCHASE_ORDER = "purchase_order"
+    CREDIT_NOTE = "credit_note"
+    SUPPLIER_CREDIT_NOTE = "supplier_credit_note"
+    # Names as the fetcher publishes them (``messages.Cin7Kind``, the
+    # same values as a Literal for pydantic: a test keeps the two equal).
+    ADJUSTMENT = "stock_adjustment"
+    INVENTORY_VALUE = "stock_value"
+    CONTACT = "contact"
+    PRODUCT = "product"
+
+
+# How a person is told about a Cin7 document of each kind ("Sales order SO-1001 ...").
+CIN7_LABEL: dict[str, str] = {
+    Cin7Kind.SALES_ORDER: "Sales order",
+    Cin7Kind.PURCHASE_ORDER: "Purchase order",
+    Cin7Kind.CREDIT_NOTE: "Credit note",
+    Cin7Kind.SUPPLIER_CREDIT_NOTE: "Supplier credit note",
+    Cin7Kind.ADJUSTMENT: "Stock adjustment",
+    Cin7Kind.INVENTORY_VALUE: "Inventory valuation",
+    Cin7Kind.CONTACT: "Contact",
+    Cin7Kind.PRODUCT: "Product",
+}
+
+
+class EntryKind(StrEnum):
+    INVOICE = "invoice"
+    BILL = "bill"
+    CREDIT_MEMO = "credit_memo"
+    VENDOR_CREDIT = "vendor_credit"
+    JOURNAL = "journal"
+    CUSTOMER_ADD = "customer_add"
+    VENDOR_ADD = "vendor_add"
+
+
+# The qbXML object each entry kind becomes (``InvoiceAddRq``, ``TxnType`` in queries, ...).
+QB_TYPE: dict[str, str] = {
+    EntryKind.INVOICE: "Invoice",
+    EntryKind.CREDIT_MEMO: "CreditMemo",
+    EntryKind.BILL: "Bill",
+    EntryKind.VENDOR_CREDIT: "VendorCredit",
+    EntryKind.JOURNAL: "JournalEntry",
+    EntryKind.CUSTOMER_ADD: "Customer",
+    EntryKind.VENDOR_ADD: "Vendor",
+}
+
+# How a person is told about an entry of each kind, in a sentence ("the credit memo ...").
+ENTRY_LABEL: dict[str, str] = {
+    EntryKind.INVOICE: "invoice",
+    EntryKind.CREDIT_MEMO: "credit memo",
+    EntryKind.BILL: "bill",
+    EntryKind.VENDOR_CREDIT: "vendor credit",
+    EntryKind.JOURNAL: "journal entry",
+    EntryKind.CUSTOMER_ADD: "new customer",
+    EntryKind.VENDOR_ADD: "new vendor",
+}
+
+
+class MapperState(StrEnum):
+    """An entry row's state in the mapper's store (``entries.state``)."""
+
+    READY = "ready"
+    NEEDS_ATTENTION = "needs_attention"
+    SUPERSEDED = "superseded"
+    VOID = "void"
+    POSTED = "posted"
+    LOCKED = "locked"
+    FAILED = "failed"
+    # A person decided the entry is not to be imported (Cin7's "Do Not Import").
+    DO_NOT_IMPORT = "do_not_import"
+
+
+# The state an entry message tells the gateway, by mapper state (the gateway calls a blocked
+# entry "held"); a state not listed is sent as it is.
+GATEWAY_STATE: dict[str, str] = {
+    MapperState.READY: "ready",
+    MapperState.NEEDS_ATTENTION: "held",
+    MapperState.SUPERSEDED: "superseded",
+    MapperState.VOID: "superseded",
+    MapperState.DO_NOT_IMPORT: "superseded",
+}
