@@ -25,12 +25,11 @@ from omni2qbd_shared.messaging import Topology
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The researched reference sits next to the repository (../shared/reference), in CI too.
+# The researched reference sits next to the repository (../shared/reference), in CI too;
+# OMNI2QBD_REFERENCE_DIR points elsewhere (a git worktree, for example).
 REFERENCE_DIR = Path(
     os.environ.get("OMNI2QBD_REFERENCE_DIR", str(REPO_ROOT.parent / "shared" / "reference"))
 )
-if not REFERENCE_DIR.exists():
-    REFERENCE_DIR = Path("/work/shared/reference")
 PG_ADMIN_DSN = os.environ.get(
     "OMNI2QBD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from html import unescape
-from pathlib import Path
 
 import pytest
 from sims_qb_helpers import parse_valid, rs_list, status
@@ -20,10 +19,10 @@ from omni2qbd_sims.quickbooks import (
     QuickBooksSimulator,
     hcp_response,
 )
+from tests.conftest import REFERENCE_DIR
 
-REFERENCE = Path("/work/shared/reference")
-SAMPLES = REFERENCE / "qbxml-samples"
-CAPTURES = REFERENCE / "qbwc" / "captures"
+SAMPLES = REFERENCE_DIR / "qbxml-samples"
+CAPTURES = REFERENCE_DIR / "qbwc" / "captures"
 TXN_ID = re.compile(r"^[0-9A-F]+-\d{10}$")
 
 
