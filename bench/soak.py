@@ -50,9 +50,10 @@ from sqlmodel import col
 from omni2qbd.demo.company import demo_settings, seed_company
 from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
 from omni2qbd_gateway.settings_store import save_settings
-from omni2qbd_gateway.tenants import create_tenant, get_tenant
+from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_gateway.workflow import approval
 from omni2qbd_gateway.workflow.scope import TenantScope
+from omni2qbd_shared.cli_support import get_tenant
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
