@@ -188,7 +188,7 @@ async def test_fetch_command_syncs_one_tenant(
         "OMNI2QBD_DATABASE_URL": db_url,
         "OMNI2QBD_AMQP_URL": amqp_url,
         "OMNI2QBD_SECRET_KEY": SECRET,
-        "OMNI2QBD_FETCHER_TOPOLOGY_NAMESPACE": stack.topology.namespace,
+        "OMNI2QBD_AMQP_NAMESPACE": stack.topology.namespace,
         "OMNI2QBD_FETCHER_CIN7_LIMITS": "off",
         "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": str(stack.topology.retry_delay_ms),
     }
