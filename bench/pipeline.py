@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -41,6 +42,7 @@ from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun
 from omni2qbd.demo.processes import ManagedProcess
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
+from omni2qbd_shared.messaging import Topology
 
 ORDERS_AT_SCALE_ONE = 1500  # the first simulated account's sales orders at scale 1
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -336,9 +338,6 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _delete_namespace(amqp_url: str, namespace: str) -> None:
     """Remove the run's queues and exchanges (they are the run's alone)."""
-    import aio_pika
-
-    from omni2qbd_shared.messaging import Topology
 
     topology = Topology(namespace=namespace)
     connection = await aio_pika.connect(amqp_url)

@@ -59,7 +59,7 @@ from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_wo
 from omni2qbd_shared.db.migrate import upgrade_async
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem, SyncStatus, aware
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.messaging import Topology, connect
 from omni2qbd_sims.cin7 import Cin7Store, SimConfig, create_app, generate
 from omni2qbd_sims.cin7.server import serve_in_thread
 from omni2qbd_sims.cin7.store import ApiConnection
@@ -329,7 +329,6 @@ async def soak(args: argparse.Namespace) -> int:
         admin = await asyncpg.connect(PG_ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        from omni2qbd_shared.messaging import connect
 
         connection = await connect(AMQP_URL)
         channel = await connection.channel()

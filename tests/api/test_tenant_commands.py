@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from omni2qbd.cli import app as cli
 from omni2qbd.demo.people import demo_people
 from omni2qbd_fetcher.repository import tenants_to_sync
+from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_gateway.workflow import tenant_admin
 from omni2qbd_gateway.workflow.users import list_users
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
@@ -68,7 +69,6 @@ def test_cin7_credentials_are_tested_at_create_and_set(env: str, cin7: Cin7Sim) 
 
 
 def test_demo_people_and_a_disabled_tenant_is_not_fetched(env: str, cin7: Cin7Sim) -> None:
-    from omni2qbd_gateway.tenants import create_tenant
 
     username, api_key = cin7.account()
 

@@ -8,11 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from omni2qbd.cli import app as cli
+from omni2qbd_shared.db.migrate import upgrade
 
 
 @pytest.fixture
 def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    from omni2qbd_shared.db.migrate import upgrade
 
     upgrade(sqlite_url)
     monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_url)

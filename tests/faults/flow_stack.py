@@ -327,7 +327,7 @@ async def flow_stack(
         stack.say("closing")
         stack.close()
         stack.say("closed")
-        print("\n".join(stack.lines))
+        print("\n".join(stack.lines))  # noqa: T201 - the stack's log, shown when a test fails
         if stack.engine is not None:
             await stack.engine.dispose()
         await delete_topology(Topology(namespace=namespace))

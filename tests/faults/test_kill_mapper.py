@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 
 import pytest
+from fastapi import FastAPI
 
 from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
 from tests.conftest import AMQP_URL
@@ -21,7 +22,6 @@ DOCUMENTS = 100
 async def test_mapper_killed_mid_stream_then_restarted_maps_each_document_once(
     migrated_pg: str, topology: Topology
 ) -> None:
-    from fastapi import FastAPI
 
     under_test = MapperUnderTest(FastAPI(), migrated_pg, topology)
     tenant = await make_tenant(under_test.sessions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import time
 import uuid
@@ -9,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Topology
 from tests.conftest import AMQP_URL, closed_port, delete_topology, run_blocking
 from tests.service_process import running_service, wait_ready
@@ -17,7 +19,6 @@ SERVICES = ["gateway", "fetcher", "mapper"]
 
 
 def _available(service: str) -> bool:
-    import importlib.util
 
     return importlib.util.find_spec(f"omni2qbd_{service}.app") is not None
 
@@ -55,7 +56,6 @@ def _check_service(service: str, env: dict[str, str]) -> None:
 
 
 def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_url: str) -> None:
-    from omni2qbd_shared.db.migrate import upgrade
 
     upgrade(sqlite_url)
     env = {

@@ -11,6 +11,7 @@ from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
     add_entries,
+    bill,
     company_for,
     invoice,
     link_of,
@@ -152,7 +153,6 @@ async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
 async def test_bill_is_re_imported_while_untouched_and_locked_once_paid(
     sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    from tests.gateway.gateway_helpers import bill
 
     async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlmodel import func, select
+
 from omni2qbd_gateway.app import options_from
 from omni2qbd_gateway.protocol import QbwcService
+from omni2qbd_shared.db.models import QbListItem
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QbxmlSetError, QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
@@ -18,6 +21,7 @@ from tests.gateway.gateway_helpers import (
     company_for,
     customer_add,
     invoice,
+    link_of,
     new_tenant,
     outbox_states,
     running_gateway,
@@ -172,7 +176,6 @@ async def test_contact_add_with_a_name_in_use_links_the_existing_customer(
         assert linked.state == "posted" and "Hooli" in (linked.last_status_message or "")
         assert clash.state == "failed" and "Umbrella" in (clash.last_status_message or "")
         assert "Rename the contact in Cin7" in (clash.last_status_message or "")
-        from tests.gateway.gateway_helpers import link_of
 
         link = await link_of(gw.sessions, tenant.tenant_id, "customer_add", "c-1")
         assert link is not None and link.txn_id == existing.list_id
@@ -252,9 +255,6 @@ async def test_unanswered_write_set_is_verified_in_the_same_session(
 async def test_list_mirror_pages_through_iterators(
     sqlite_db: str, amqp_url: str, topology: Topology
 ) -> None:
-    from sqlmodel import func, select
-
-    from omni2qbd_shared.db.models import QbListItem
 
     async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)

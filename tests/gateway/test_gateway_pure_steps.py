@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import argon2
 from sqlalchemy import event
 
 from omni2qbd_gateway import results
@@ -111,7 +112,6 @@ async def test_the_planning_window_is_read_at_most_once_per_call(sqlite_db: str)
 async def test_argon2_runs_outside_any_transaction(sqlite_db: str, monkeypatch: Any) -> None:
     """issue 16 point 7: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
     so a password hashed inside one would make every other call wait behind each login."""
-    import argon2
 
     engine = create_engine(sqlite_db)
     sessions = session_factory(engine)

@@ -16,13 +16,16 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from omni2qbd.cli import app as cli
 from omni2qbd_gateway.protocol import EXPIRED_TICKET
+from omni2qbd_gateway.repository import ticket_key
 from omni2qbd_gateway.session import end_tenant_sessions
 from omni2qbd_gateway.tenants import rotate_password
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.db.models import QbwcSession
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import Topology
@@ -196,10 +199,6 @@ async def test_same_web_connector_after_a_crash_takes_its_session_over(gw: Gatew
 def test_migration_0006_hashes_the_tickets_of_existing_sessions(sqlite_url: str) -> None:
     """A session live during the upgrade keeps working: its stored ticket becomes the hash
     the gateway looks up."""
-    from sqlalchemy import text
-
-    from omni2qbd_gateway.repository import ticket_key
-    from omni2qbd_shared.db.migrate import upgrade
 
     upgrade(sqlite_url, "0005")
     sessions = session_factory(create_engine(sqlite_url))

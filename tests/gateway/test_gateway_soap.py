@@ -11,6 +11,8 @@ import pytest
 from lxml import etree
 
 from omni2qbd_gateway.soap import INTUIT_NS, OPERATIONS, SOAP12_NS
+from omni2qbd_gateway.tenants import create_tenant
+from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -267,8 +269,6 @@ async def test_skipped_answer_puts_the_write_set_in_doubt_and_recovery_comes_fir
 async def test_unknown_user_and_wrong_password_cost_the_same(gw: Gateway) -> None:
     """nvu in constant time: an unknown name is verified against a dummy Argon2 hash with
     the production parameters, like a real tenant's (created here the production way)."""
-    from omni2qbd_gateway.tenants import create_tenant
-    from omni2qbd_shared.db.engine import unit_of_work
 
     async with unit_of_work(gw.sessions) as db:
         real = await create_tenant(db, name="Timing Co", secret_key="k", actor="test")

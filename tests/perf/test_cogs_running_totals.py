@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from omni2qbd_mapper import cogs_totals, handlers, store
+from omni2qbd_mapper.mapping import map_document
 from omni2qbd_mapper.rules.cogs import CogsMonthSums, map_cogs_month
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
@@ -167,7 +168,6 @@ def test_month_sums_build_the_same_journal_as_the_contributions() -> None:
     """``map_cogs_month`` (from contributions) and the running sums give one journal."""
     settings = TenantSettings()
     so = load_doc("so_tax_exclusive")
-    from omni2qbd_mapper.mapping import map_document
 
     contributions = []
     for number in range(3):

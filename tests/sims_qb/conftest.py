@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sims_qb_helpers import SteppingClock
+from sims_qb_helpers import SteppingClock, message_set
 
 from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
 
@@ -25,7 +25,6 @@ def demo(sim: QuickBooksSimulator) -> CompanyFile:
 
 @pytest.fixture
 def send(demo: CompanyFile) -> Callable[..., str]:
-    from sims_qb_helpers import message_set
 
     def _send(*requests: str, **kwargs: str) -> str:
         return demo.process_request(message_set(*requests, **kwargs))
