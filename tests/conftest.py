@@ -173,3 +173,23 @@ async def topology() -> AsyncIterator[Topology]:
     topo = Topology(namespace=f"t{uuid.uuid4().hex[:10]}.", retry_delay_ms=300)
     yield topo
     await delete_topology(topo)
+
+
+# Tests that start whole stacks, drive a browser, inject faults or measure long runs: marked
+# `slow` here, in one place, so `bash scripts/test -m "not slow"` is the inner loop.
+SLOW_TESTS = (
+    "tests/faults/",
+    "tests/e2e/",
+    "tests/console/",
+    "tests/perf/",
+    "tests/api_workflow/test_api_workflow_e2e.py",
+    "tests/api/test_api_schemathesis.py",
+    "tests/api/test_readme_operator_path.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = Path(str(item.path)).relative_to(REPO_ROOT).as_posix()
+        if where.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
