@@ -1,4 +1,5 @@
-"""RabbitMQ: the topology of DESIGN §2, a confirmed publisher and an ack-after-commit consumer.
+"""RabbitMQ: the topology of docs/design.md §2, a confirmed publisher, an ack-after-commit
+consumer.
 
 Rules every consumer follows (after FastStream's and aio-pika's semantics):
 

@@ -1,5 +1,5 @@
 """Re-import while a draft (a Mod with the stored TxnID and EditSequence) and the refusal to
-overwrite what people changed in QuickBooks after approval (DESIGN §3)."""
+overwrite what people changed in QuickBooks after approval (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A document revision is the sha256 of its canonical JSON (DESIGN §2)."""
+"""A document revision is the sha256 of its canonical JSON (docs/design.md §2)."""
 
 from __future__ import annotations
 
