@@ -119,21 +119,31 @@ def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated database, once on SQLite and once on PostgreSQL (a copy of a template)."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("migrated_sqlite_template")
-        target = tmp_path / "omni2qbd.db"
-        shutil.copyfile(template, target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    pg_template: str = request.getfixturevalue("migrated_pg_template")
-    name = run_blocking(_clone_pg_database(pg_template))
+# "A migrated database" is `database_url` (both engines); a test that is about one engine
+# asks for `sqlite_database_url` or `postgres_database_url`. All are copies of a template.
+@pytest.fixture
+def sqlite_database_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated SQLite database of this test's own."""
+    target = tmp_path / "omni2qbd.db"
+    shutil.copyfile(migrated_sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def postgres_database_url(migrated_pg_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own (dropped afterwards)."""
+    name = run_blocking(_clone_pg_database(migrated_pg_template))
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
         run_blocking(_drop_pg_database(name))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database, once on SQLite and once on PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_database_url")
+    return url
 
 
 @pytest.fixture

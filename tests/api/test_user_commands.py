@@ -8,15 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from omni2qbd.cli import app as cli
-from omni2qbd_shared.db.migrate import upgrade
 
 
 @pytest.fixture
-def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def env(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
-    upgrade(sqlite_url)
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_url)
-    return sqlite_url
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
+    return sqlite_database_url
 
 
 def test_user_commands(env: str) -> None:

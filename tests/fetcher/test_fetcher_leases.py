@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import cast
 
 import pytest
+from fetcher_testkit import BOTH_DATABASES
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +19,9 @@ from omni2qbd_shared.db.credentials import Cin7Access
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.messaging import Publisher
+
+# The leases rely on each engine's locking: both are tested.
+pytestmark = BOTH_DATABASES
 
 Sessions = async_sessionmaker[AsyncSession]
 MINUTE = timedelta(minutes=1)

@@ -81,10 +81,10 @@ async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: 
     assert states[wrong_key.tenant_id]["consecutive_failures"] >= 1
 
 
-def _settings(db_url: str, amqp_url: str) -> AppSettings:
+def _settings(database_url: str, amqp_url: str) -> AppSettings:
     return AppSettings(
         environment="test",
-        database_url=db_url,
+        database_url=database_url,
         amqp_url=amqp_url,
         secret_key=SECRET,
         log_json=False,
@@ -102,11 +102,11 @@ async def _wait_for(check: Any, timeout: float = 20.0) -> Any:
 
 
 async def test_service_polls_and_refreshes_on_request(
-    stack: Stack, db_url: str, amqp_url: str
+    stack: Stack, database_url: str, amqp_url: str
 ) -> None:
     tenant = await stack.tenant(ACME)
     app = create_app(
-        _settings(db_url, amqp_url),
+        _settings(database_url, amqp_url),
         topology=stack.topology,
         options=stack.options(rows=50, poll_interval=3600.0),
     )
@@ -179,13 +179,13 @@ async def test_service_polls_and_refreshes_on_request(
 
 
 async def test_fetch_command_syncs_one_tenant(
-    stack: Stack, db_url: str, amqp_url: str, tmp_path: Path
+    stack: Stack, database_url: str, amqp_url: str, tmp_path: Path
 ) -> None:
     tenant = await stack.tenant(BLUEBIRD)
     env = {
         **os.environ,
         "OMNI2QBD_ENVIRONMENT": "test",
-        "OMNI2QBD_DATABASE_URL": db_url,
+        "OMNI2QBD_DATABASE_URL": database_url,
         "OMNI2QBD_AMQP_URL": amqp_url,
         "OMNI2QBD_SECRET_KEY": SECRET,
         "OMNI2QBD_AMQP_NAMESPACE": stack.topology.namespace,

@@ -10,7 +10,6 @@ import uuid
 import httpx
 import pytest
 
-from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Topology
 from tests.conftest import AMQP_URL, closed_port, delete_topology, run_blocking
 from tests.service_process import running_service, wait_ready
@@ -55,11 +54,10 @@ def _check_service(service: str, env: dict[str, str]) -> None:
         assert b"service_stopped" in process.stderr.read()
 
 
-def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_url: str) -> None:
+def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_database_url: str) -> None:
 
-    upgrade(sqlite_url)
     env = {
-        "OMNI2QBD_DATABASE_URL": sqlite_url,
+        "OMNI2QBD_DATABASE_URL": sqlite_database_url,
         "OMNI2QBD_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port()}/",
     }
     with running_service("gateway", env) as (base, _process):

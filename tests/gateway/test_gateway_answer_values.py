@@ -89,8 +89,8 @@ async def _session_with(
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology):  # type: ignore[no-untyped-def]
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gateway:
+async def gw(sqlite_database_url: str, amqp_url: str, topology: Topology):  # type: ignore[no-untyped-def]
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gateway:
         yield gateway
 
 

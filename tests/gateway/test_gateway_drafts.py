@@ -78,13 +78,13 @@ def _pay(company: CompanyFile, txn_id: str) -> None:
     ],
 )
 async def test_changed_in_quickbooks_after_approval_becomes_locked(
-    sqlite_db: str,
+    sqlite_database_url: str,
     amqp_url: str,
     topology: Topology,
     change: Callable[[CompanyFile, str], None],
     words: str,
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -114,11 +114,11 @@ async def test_changed_in_quickbooks_after_approval_becomes_locked(
 
 
 async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     """Edited between the draft check and the Mod: QuickBooks answers 3200, nothing is
     overwritten."""
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -151,10 +151,10 @@ async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
 
 
 async def test_bill_is_re_imported_while_untouched_and_locked_once_paid(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
 
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))

@@ -31,9 +31,9 @@ from tests.gateway.gateway_helpers import (
 
 
 async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -50,9 +50,9 @@ async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
 
 
 async def test_wrong_company_file_stops_with_the_expected_file_named(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions, "Right Books Inc")
         qb = QuickBooksSimulator()
         row = await tenant_row(gw.sessions, tenant.tenant_id)
@@ -70,9 +70,9 @@ async def test_wrong_company_file_stops_with_the_expected_file_named(
 
 
 async def test_slow_quickbooks_still_completes(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -124,9 +124,9 @@ async def test_dropped_response_then_new_session_posts_everything_exactly_once(
 
 
 async def test_lock_errors_wait_for_the_next_run(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -153,9 +153,9 @@ async def test_lock_errors_wait_for_the_next_run(
 
 
 async def test_contact_add_with_a_name_in_use_links_the_existing_customer(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -192,9 +192,9 @@ class StricterQuickBooks(QuickBooksSimulator):
 
 
 async def test_set_failing_whole_is_split_until_the_bad_entry_is_isolated(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = StricterQuickBooks()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -233,9 +233,9 @@ class CrashesAfterPosting(QuickBooksSimulator):
 
 
 async def test_unanswered_write_set_is_verified_in_the_same_session(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = CrashesAfterPosting()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -253,10 +253,10 @@ async def test_unanswered_write_set_is_verified_in_the_same_session(
 
 
 async def test_list_mirror_pages_through_iterators(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
 
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -280,9 +280,9 @@ async def test_list_mirror_pages_through_iterators(
 
 
 async def test_an_old_web_connector_is_told_the_version_it_needs(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))

@@ -29,8 +29,8 @@ from tests.gateway.in_process import InProcessConnector, InProcessRun, service_f
 
 
 @pytest.fixture
-async def sessions(sqlite_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(sqlite_db)
+async def sessions(sqlite_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(sqlite_database_url)
     yield session_factory(engine)
     await engine.dispose()
 

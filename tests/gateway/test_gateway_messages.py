@@ -168,14 +168,14 @@ async def run_flow(
 
 
 async def test_results_wait_in_the_database_while_the_broker_is_down(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     """The Web Connector session does not need RabbitMQ; its results are kept and published
     by the next gateway process that reaches the broker."""
 
     dead_broker = f"amqp://guest:guest@127.0.0.1:{closed_port()}/"
     qb = QuickBooksSimulator()
-    async with running_gateway(sqlite_db, dead_broker, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, dead_broker, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
         ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 61)])
@@ -190,7 +190,7 @@ async def test_results_wait_in_the_database_while_the_broker_is_down(
         channel = await connection.channel()
         await declare_topology(channel, topology)
         results_q = await listen(connection, topology, m.EXCHANGE_QB_RESULTS)
-        async with running_gateway(sqlite_db, amqp_url, topology.namespace):
+        async with running_gateway(sqlite_database_url, amqp_url, topology.namespace):
 
             async def delivered() -> Any:
                 bodies = await drain(results_q)
@@ -203,14 +203,14 @@ async def test_results_wait_in_the_database_while_the_broker_is_down(
 
 
 async def test_entry_for_an_unknown_tenant_goes_to_the_dead_letter_queue(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     connection = await connect(amqp_url)
     try:
         channel = await connection.channel()
         await declare_topology(channel, topology)
         publisher = await Publisher.open(connection, topology)
-        async with running_gateway(sqlite_db, amqp_url, topology.namespace):
+        async with running_gateway(sqlite_database_url, amqp_url, topology.namespace):
             ghost = str(uuid.uuid4())
             await publisher.publish(
                 m.EntryMessage(

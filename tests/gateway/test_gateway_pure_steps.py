@@ -66,8 +66,8 @@ def test_results_decide_from_the_answer_alone() -> None:
     assert [item.state for item in items] == ["sent"] * 3
 
 
-async def test_the_planning_window_is_read_at_most_once_per_call(sqlite_db: str) -> None:
-    engine = create_engine(sqlite_db)
+async def test_the_planning_window_is_read_at_most_once_per_call(sqlite_database_url: str) -> None:
+    engine = create_engine(sqlite_database_url)
     sessions = session_factory(engine)
     try:
         tenant = await new_tenant(sessions)
@@ -109,11 +109,13 @@ async def test_the_planning_window_is_read_at_most_once_per_call(sqlite_db: str)
         await engine.dispose()
 
 
-async def test_argon2_runs_outside_any_transaction(sqlite_db: str, monkeypatch: Any) -> None:
+async def test_argon2_runs_outside_any_transaction(
+    sqlite_database_url: str, monkeypatch: Any
+) -> None:
     """issue 16 point 7: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
     so a password hashed inside one would make every other call wait behind each login."""
 
-    engine = create_engine(sqlite_db)
+    engine = create_engine(sqlite_database_url)
     sessions = session_factory(engine)
     try:
         tenant = await new_tenant(sessions)

@@ -48,9 +48,9 @@ OTHER_MACHINE = "127.0.0.2"
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
+async def gw(sqlite_database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
     async with running_gateway(
-        sqlite_db, amqp_url, topology.namespace, gateway_takeover_after_seconds=0
+        sqlite_database_url, amqp_url, topology.namespace, gateway_takeover_after_seconds=0
     ) as gateway:
         yield gateway
 
@@ -125,9 +125,9 @@ async def test_polling_get_last_error_keeps_no_session_alive(gw: Gateway) -> Non
     assert after == before
 
 
-def test_end_sessions_command(sqlite_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_db)
-    sessions = session_factory(create_engine(sqlite_db))
+def test_end_sessions_command(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
+    sessions = session_factory(create_engine(sqlite_database_url))
 
     async def live_session() -> str:
         tenant = await new_tenant(sessions)

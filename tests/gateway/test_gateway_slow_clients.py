@@ -21,9 +21,9 @@ GIVE_UP_SECONDS = 20.0
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
+async def gw(sqlite_database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
     async with running_gateway(
-        sqlite_db,
+        sqlite_database_url,
         amqp_url,
         topology.namespace,
         gateway_request_read_seconds=0.5,

@@ -33,9 +33,9 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
+async def gw(sqlite_database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
     async with running_gateway(
-        sqlite_db, amqp_url, topology.namespace, gateway_max_soap_bytes=64 * 1024
+        sqlite_database_url, amqp_url, topology.namespace, gateway_max_soap_bytes=64 * 1024
     ) as gateway:
         yield gateway
 
