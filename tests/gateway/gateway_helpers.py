@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 import uvicorn
 from argon2 import PasswordHasher
@@ -48,6 +49,15 @@ class Gateway:
     @property
     def soap_url(self) -> str:
         return f"{self.url}/qbwc"
+
+
+class GatewayTenant(NamedTuple):
+    """What most gateway tests open with: ``gw, tenant, qb, path = gateway_tenant``."""
+
+    gw: Gateway
+    tenant: NewTenant
+    qb: QuickBooksSimulator
+    path: str
 
 
 @contextlib.asynccontextmanager

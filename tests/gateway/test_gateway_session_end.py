@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -28,18 +28,17 @@ from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_wo
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.db.models import QbwcSession
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from tests.conftest import run_blocking
 from tests.gateway.gateway_helpers import (
     Gateway,
+    GatewayTenant,
     add_entries,
     company_for,
     invoice,
     new_tenant,
     outbox_states,
-    running_gateway,
     tenant_row,
     web_connector,
 )
@@ -48,11 +47,8 @@ OTHER_MACHINE = "127.0.0.2"
 
 
 @pytest.fixture
-async def gw(sqlite_database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
-    async with running_gateway(
-        sqlite_database_url, amqp_url, topology.namespace, gateway_takeover_after_seconds=0
-    ) as gateway:
-        yield gateway
+def gateway_settings() -> dict[str, Any]:
+    return {"gateway_takeover_after_seconds": 0}
 
 
 async def call(gw: Gateway, operation: str, *values: str | int, source: str | None = None) -> bytes:
@@ -170,10 +166,10 @@ async def test_login_failures_are_refused_not_slowed_and_spare_other_addresses(
     assert owner[1] in ("", "none") and len(owner[0]) >= 32
 
 
-async def test_same_web_connector_after_a_crash_takes_its_session_over(gw: Gateway) -> None:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+async def test_same_web_connector_after_a_crash_takes_its_session_over(
+    gateway_tenant: GatewayTenant,
+) -> None:
+    gw, tenant, qb, path = gateway_tenant
     ids = await add_entries(
         gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (1, 2)]
     )

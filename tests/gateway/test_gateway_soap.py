@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,17 +13,16 @@ from lxml import etree
 from omni2qbd_gateway.soap import INTUIT_NS, OPERATIONS, SOAP12_NS
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.messaging import Topology
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from tests.gateway.gateway_helpers import (
     Gateway,
+    GatewayTenant,
     add_entries,
     company_for,
     invoice,
     new_tenant,
-    running_gateway,
     tenant_row,
     web_connector,
 )
@@ -33,11 +32,8 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 
 
 @pytest.fixture
-async def gw(sqlite_database_url: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
-    async with running_gateway(
-        sqlite_database_url, amqp_url, topology.namespace, gateway_max_soap_bytes=64 * 1024
-    ) as gateway:
-        yield gateway
+def gateway_settings() -> dict[str, Any]:
+    return {"gateway_max_soap_bytes": 64 * 1024}
 
 
 async def call(gw: Gateway, operation: str, *values: str | int) -> bytes:
@@ -195,10 +191,10 @@ async def test_soap_12_envelopes_are_answered_in_soap_12(gw: Gateway) -> None:
     assert answer.headers["content-type"].startswith("application/soap+xml")
 
 
-async def test_none_when_nothing_to_do_and_busy_while_a_session_is_live(gw: Gateway) -> None:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+async def test_none_when_nothing_to_do_and_busy_while_a_session_is_live(
+    gateway_tenant: GatewayTenant,
+) -> None:
+    gw, tenant, qb, path = gateway_tenant
     first = await web_connector(gw, tenant, qb, path).run_session()  # refreshes the lists
     assert first.completed, first.summary()
     again = wc.read_strings(
