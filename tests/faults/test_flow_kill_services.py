@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from omni2qbd.demo.progress import snapshot
-from tests.faults.flow_stack import flow_stack
+from tests.faults.flow_stack import flow_stack, small_sets
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -47,13 +47,9 @@ async def test_fetcher_killed_mid_sync_then_restarted_loses_and_doubles_nothing(
 async def test_gateway_killed_mid_session_then_restarted_posts_nothing_twice(
     tmp_path: Path, postgres_database_url: str
 ) -> None:
-    env = {
-        # Small sets, so a session is many round trips and the kill lands between them.
-        "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": "2",
-        "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": "2",
-        # The Web Connector comes back from the same address: it takes over its session.
-        "OMNI2QBD_GATEWAY_TAKEOVER_AFTER_SECONDS": "1",
-    }
+    # Small sets, so the kill lands between round trips; the Web Connector comes back from
+    # the same address and takes over its session.
+    env = small_sets(2, takeover_after_seconds=1)
     async with flow_stack(tmp_path, postgres_database_url, env=env) as stack:
         await stack.approve()
         session = asyncio.create_task(stack.connector(quickbooks_delay_seconds=0.2).run_session())

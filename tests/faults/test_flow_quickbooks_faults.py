@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from omni2qbd.demo.progress import snapshot
-from tests.faults.flow_stack import flow_stack
+from tests.faults.flow_stack import flow_stack, small_sets
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -45,13 +45,9 @@ async def test_quickbooks_not_running_wrong_file_and_locked_then_recovery(
 async def test_two_web_connectors_at_once_and_a_lost_response(
     tmp_path: Path, postgres_database_url: str
 ) -> None:
-    env = {
-        "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": "3",
-        "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": "3",
-        # After the lost link the same Web Connector (same address) comes back at once and
-        # takes its session over; a real one would come back at its next scheduled run.
-        "OMNI2QBD_GATEWAY_TAKEOVER_AFTER_SECONDS": "0",
-    }
+    # After the lost link the same Web Connector (same address) comes back at once and takes
+    # its session over; a real one would come back at its next scheduled run.
+    env = small_sets(3, takeover_after_seconds=0)
     async with flow_stack(tmp_path, postgres_database_url, env=env) as stack:
         await stack.approve()
         written = len(stack.company.list_records())
