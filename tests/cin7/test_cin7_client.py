@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cin7_testkit import TENANT, ClientFactory, Sim
 
 from omni2qbd_fetcher.cin7_client import (
     Cin7AuthError,
@@ -22,6 +21,7 @@ from omni2qbd_fetcher.cin7_client import (
 )
 from omni2qbd_fetcher.models import parse_cin7_datetime
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimitWait
+from tests.cin7.cin7_testkit import TENANT, ClientFactory, Sim
 
 
 def by_id(items: list[dict[str, Any]]) -> list[int]:

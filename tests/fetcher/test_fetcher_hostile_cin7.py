@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fetcher_testkit import SECRET, Stack
-from hostile_cin7 import HostileCin7
 
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.cin7_client import (
@@ -22,6 +20,8 @@ from omni2qbd_fetcher.repository import TenantAccess, tenant_access
 from omni2qbd_fetcher.tenant_sync import TenantSyncError
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.db.engine import unit_of_work
+from tests.fetcher.fetcher_testkit import SECRET, Stack
+from tests.fetcher.hostile_cin7 import HostileCin7
 
 pytestmark = pytest.mark.timeout(120)
 

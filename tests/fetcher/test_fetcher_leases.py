@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import cast
 
 import pytest
-from fetcher_testkit import BOTH_DATABASES
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +18,7 @@ from omni2qbd_shared.db.credentials import Cin7Access
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.messaging import Publisher
+from tests.fetcher.fetcher_testkit import BOTH_DATABASES
 
 # The leases rely on each engine's locking: both are tested.
 pytestmark = BOTH_DATABASES

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 from fastapi import Request, Response
-from fetcher_testkit import ACME, Sim, Stack
 from sqlalchemy import text
 
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_sims.cin7 import SimConfig, create_app, generate
 from omni2qbd_sims.cin7.server import SimAdmin, serve_in_thread
+from tests.fetcher.fetcher_testkit import ACME, Sim, Stack
 
 
 def write_lock_free(path: str) -> bool:

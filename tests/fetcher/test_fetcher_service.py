@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fetcher_testkit import ACME, BLUEBIRD, SECRET, Stack
 from sqlmodel import select
 
 from omni2qbd_fetcher.app import create_app
@@ -25,6 +24,7 @@ from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import SyncStatus
 from omni2qbd_shared.messages import TenantEventMessage
 from omni2qbd_sims.cin7.server import serve_in_thread
+from tests.fetcher.fetcher_testkit import ACME, BLUEBIRD, SECRET, Stack
 
 CASCADE = "CascadeToolsAPI"
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fetcher_testkit import ACME, BOTH_DATABASES, Stack
 from sqlmodel import select
 
 from omni2qbd_fetcher import publishing
@@ -22,6 +21,7 @@ from omni2qbd_fetcher.kinds import KINDS
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import FetchedDocument, SyncCursor, SyncStatus
+from tests.fetcher.fetcher_testkit import ACME, BOTH_DATABASES, Stack
 
 RESOURCE_OF = {spec.kind: spec.resource for spec in KINDS}
 UNLIMITED = ((100_000, 1.0),)

@@ -145,12 +145,12 @@ async def test_a_tenant_without_totals_is_filled_by_the_full_rebuild(sessions: S
     await deliver(sessions, handlers.handle_result, result)
     async with unit_of_work(sessions) as session:
         before = await cogs_totals.stored(session, tenant)
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             cogs_totals.delete(cogs_totals.CogsMonthTotal).where(
                 cogs_totals.col(cogs_totals.CogsMonthTotal.tenant_id) == tenant
             )
         )
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             cogs_totals.delete(cogs_totals.CogsCounted).where(
                 cogs_totals.col(cogs_totals.CogsCounted.tenant_id) == tenant
             )

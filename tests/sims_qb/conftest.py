@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sims_qb_helpers import SteppingClock, message_set
 
 from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
+from tests.sims_qb.sims_qb_helpers import SteppingClock, message_set
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import httpx
-from sims_qb_helpers import invoice_add, message_set, rs_list, status
 from typer.testing import CliRunner
 
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.cli import app as quickbooks_cli
 from omni2qbd_sims.quickbooks.http_api import create_app
 from omni2qbd_sims.quickbooks.serving import free_port, running_server
+from tests.sims_qb.sims_qb_helpers import invoice_add, message_set, rs_list, status
 
 
 def test_http_processing_control_and_inspection() -> None:

@@ -7,7 +7,6 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
-from sims_qb_helpers import message_set, parse_valid, rs_list, status
 
 from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
@@ -20,6 +19,7 @@ from omni2qbd_sims.quickbooks import (
     hcp_response,
 )
 from tests.conftest import REFERENCE_DIR
+from tests.sims_qb.sims_qb_helpers import message_set, parse_valid, rs_list, status
 
 SAMPLES = REFERENCE_DIR / "qbxml-samples"
 CAPTURES = REFERENCE_DIR / "qbwc" / "captures"

@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from sims_wc_gateway import Plan, TestGateway, invoice_rq, qbxml_set
-
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import WebConnectorSimulator
+from tests.sims_wc.sims_wc_gateway import Plan, TestGateway, invoice_rq, qbxml_set
 
 DEMO = "C:\\Companies\\Demo.qbw"
 Start = Callable[[dict[str, Plan]], AbstractContextManager[tuple[TestGateway, str]]]
