@@ -153,7 +153,7 @@ async def test_unconfirmed_revisions_of_a_dead_process_are_published(
         pending = (await session.exec(select(FetchedDocument))).all()
     assert pending and all(d.published_at is None for d in pending)
     stack.publisher = await type(stack.publisher).open(stack.connection, stack.topology)
-    monkeypatch.setattr(sync_module, "UNCONFIRMED_GRACE", sync_module.timedelta(0))
+    monkeypatch.setattr(sync_module, "UNCONFIRMED_GRACE", timedelta(0))
     await sync_to_the_end(stack, tenant)
     messages = await stack.drain()
     assert Counter(m["kind"] for m in messages) == expected_counts(stack)
