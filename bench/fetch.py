@@ -1,4 +1,4 @@
-"""Benchmark of the fetcher: Cin7 simulator -> fetcher -> RabbitMQ (DESIGN §2, issue 3 §6).
+"""Benchmark of the fetcher: Cin7 simulator -> fetcher -> RabbitMQ (docs/design.md §2, issue 3 §6).
 
 Measures documents per second fetched and published, and the process's peak memory:
 

@@ -41,6 +41,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from omni2qbd_gateway.outbox import approve
@@ -556,7 +557,6 @@ async def login_burst(
 def database_for(base: str | None, workdir: Path, name: str) -> str:
     if base is None:
         return f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
-    import asyncpg  # type: ignore[import-untyped]
 
     db = f"omni2qbd_bench_{name}_{uuid.uuid4().hex[:6]}"
 
@@ -577,7 +577,6 @@ CREATED_DATABASES: list[tuple[str, str]] = []
 
 def drop_created_databases() -> None:
     """The PostgreSQL databases this run created are dropped at its end."""
-    import asyncpg
 
     async def drop() -> None:
         for base, db in CREATED_DATABASES:

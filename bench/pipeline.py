@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -46,6 +47,7 @@ from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun
 from omni2qbd.demo.processes import ManagedProcess
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
+from omni2qbd_shared.messaging import Topology
 
 ORDERS_AT_SCALE_ONE = 1500  # the first simulated account's sales orders at scale 1
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -356,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 def _with_baseline(revision: str, argv: list[str]) -> int:
     """The run on ``revision``'s services (this bench script, its code on PYTHONPATH: the
     services are child processes and inherit it), then the run on this checkout's."""
-    from bench.console import export_revision, source_env
+    from bench.console import export_revision, source_env  # noqa: PLC0415 (only a --baseline run needs it)
 
     rest = [
         a for i, a in enumerate(argv) if a != "--baseline" and argv[i - 1 : i] != ["--baseline"]
@@ -374,9 +376,6 @@ def _with_baseline(revision: str, argv: list[str]) -> int:
 
 async def _delete_namespace(amqp_url: str, namespace: str) -> None:
     """Remove the run's queues and exchanges (they are the run's alone)."""
-    import aio_pika
-
-    from omni2qbd_shared.messaging import Topology
 
     topology = Topology(namespace=namespace)
     connection = await aio_pika.connect(amqp_url)

@@ -50,15 +50,16 @@ from sqlmodel import col, func, select
 from omni2qbd.demo.company import demo_settings, seed_company
 from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
 from omni2qbd_gateway.settings_store import save_settings
-from omni2qbd_gateway.tenants import create_tenant, get_tenant
+from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_gateway.workflow import approval
 from omni2qbd_gateway.workflow.scope import TenantScope
+from omni2qbd_shared.cli_support import get_tenant
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem, SyncStatus, aware
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.messaging import Topology, connect
 from omni2qbd_sims.cin7 import Cin7Store, SimConfig, create_app, generate
 from omni2qbd_sims.cin7.server import serve_in_thread
 from omni2qbd_sims.cin7.store import ApiConnection
@@ -393,7 +394,6 @@ async def soak(args: argparse.Namespace) -> int:
         admin = await asyncpg.connect(PG_ADMIN)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-        from omni2qbd_shared.messaging import connect
 
         connection = await connect(AMQP_URL)
         channel = await connection.channel()

@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     _CREDENTIALS[args.username] = args.password
-    import waitress
+    import waitress  # noqa: PLC0415 (optional: the bench extra, only when this server runs)
 
     waitress.serve(wsgi_app(), host="127.0.0.1", port=args.port, threads=args.threads, _quiet=True)
 

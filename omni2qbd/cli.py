@@ -1,25 +1,41 @@
 """The ``omni2qbd`` command: one entry point for operators.
 
-Sub-commands owned by other packages are mounted lazily: a missing module simply leaves its
-command out, so the core commands keep working while a part is being built.
+Sub-commands that live with the part they drive (simulators, services) are mounted here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
-from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd import (
+    demo_cli,
+    dlq_commands,
+    secret_key_commands,
+    session_commands,
+    tenant_commands,
+    user_commands,
+)
+from omni2qbd.secret_input import cin7_api_key_from
+from omni2qbd.serve import serve
+from omni2qbd.settings_commands import settings_history, settings_set
+from omni2qbd_fetcher import cli as fetcher_cli
+from omni2qbd_gateway import cli as gateway_cli
+from omni2qbd_gateway.tenants import create_tenant, list_tenants, rotate_password
+from omni2qbd_mapper import preview_cli, settings_cli
+from omni2qbd_shared.cli_support import TenantNotFound, load_settings, run_async, with_session
+from omni2qbd_shared.config import AppSettings, without_credentials
 from omni2qbd_shared.db.migrate import upgrade
+from omni2qbd_sims.cin7 import cli as cin7_sim_cli
+from omni2qbd_sims.quickbooks import cli as quickbooks_sim_cli
+from omni2qbd_sims.webconnector import cli as webconnector_sim_cli
 
-T = TypeVar("T")
+__all__ = ["app", "load_settings", "main", "run_async"]
 
 app = typer.Typer(
     help="Omni2QBD: post Cin7 Omni documents into QuickBooks Desktop via the Web Connector.",
@@ -36,25 +52,6 @@ SERVICES = {
     "mapper": "omni2qbd_mapper.app",
     "gateway": "omni2qbd_gateway.app",
 }
-
-
-def load_settings() -> AppSettings:
-    try:
-        return AppSettings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            variable = f"OMNI2QBD_{where.upper()}: " if where else ""
-            typer.echo(f"error: {variable}{message}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def run_async(awaitable: Awaitable[T]) -> T:
-    async def _wrap() -> T:
-        return await awaitable
-
-    return asyncio.run(_wrap())
 
 
 @app.command()
@@ -74,8 +71,6 @@ def run(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
 ) -> None:
     """Run one service under uvicorn until SIGTERM/Ctrl-C."""
-    from omni2qbd.serve import serve
-
     if service not in SERVICES:
         typer.echo(f"error: unknown service {service!r}; choose one of {', '.join(SERVICES)}")
         raise typer.Exit(2)
@@ -105,16 +100,6 @@ def _print_tenant(tenant: Any, as_json: bool) -> None:
     typer.echo("The password is shown only this once; enter it in the Web Connector.")
 
 
-async def _with_session(work: Any) -> Any:
-    settings = load_settings()
-    engine = create_engine(settings.database_url)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            return await work(session, settings)
-    finally:
-        await engine.dispose()
-
-
 @tenant_app.command("create")
 def tenant_create(
     name: Annotated[str, typer.Option("--name", help="Client company name")],
@@ -132,17 +117,13 @@ def tenant_create(
 ) -> None:
     """Create a tenant; prints its id and Web Connector user name and password. Cin7
     credentials, when given, are tested with Cin7 first."""
-    from omni2qbd.secret_input import cin7_api_key_from
-    from omni2qbd.tenant_commands import allowed_cin7_address_or_exit, check_cin7_or_exit
-    from omni2qbd_gateway.tenants import create_tenant
-
     if cin7_base_url is not None:  # refused even with --skip-cin7-check: it would be stored
-        allowed_cin7_address_or_exit(cin7_base_url)
+        tenant_commands.allowed_cin7_address_or_exit(cin7_base_url)
     cin7_api_key = cin7_api_key_from(cin7_api_key, key_stdin, cin7_username)
     if cin7_username is not None and cin7_api_key is not None and not skip_cin7_check:
-        check_cin7_or_exit(cin7_base_url, cin7_username, cin7_api_key)
+        tenant_commands.check_cin7_or_exit(cin7_base_url, cin7_username, cin7_api_key)
 
-    async def work(session: Any, settings: AppSettings) -> Any:
+    async def work(session: AsyncSession, settings: AppSettings) -> Any:
         return await create_tenant(
             session,
             name=name,
@@ -155,7 +136,7 @@ def tenant_create(
         )
 
     try:
-        created = run_async(_with_session(work))
+        created = run_async(with_session(work))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -167,9 +148,8 @@ def tenant_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List tenants."""
-    from omni2qbd_gateway.tenants import list_tenants
 
-    async def work(session: Any, _settings: AppSettings) -> Any:
+    async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         return [
             {
                 "tenant_id": t.id,
@@ -181,7 +161,7 @@ def tenant_list(
             for t in await list_tenants(session)
         ]
 
-    rows = run_async(_with_session(work))
+    rows = run_async(with_session(work))
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -197,74 +177,46 @@ def tenant_rotate_password(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
     """Give a tenant a new Web Connector password (the old one stops working)."""
-    from omni2qbd_gateway.tenants import TenantNotFound, rotate_password
 
-    async def work(session: Any, _settings: AppSettings) -> Any:
+    async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         return await rotate_password(session, tenant, actor="cli")
 
     try:
-        rotated = run_async(_with_session(work))
+        rotated = run_async(with_session(work))
     except TenantNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     _print_tenant(rotated, as_json)
 
 
-# Commands that live with the part they drive: (module, group on the command line, parent).
-MOUNTS: list[tuple[str, str, typer.Typer]] = [
-    ("omni2qbd_sims.cin7.cli", "cin7", sim_app),
-    ("omni2qbd_sims.quickbooks.cli", "quickbooks", sim_app),
-    ("omni2qbd_sims.webconnector.cli", "webconnector", sim_app),
-    ("omni2qbd_fetcher.cli", "fetch", app),
-    ("omni2qbd_mapper.settings_cli", "settings", app),
-    ("omni2qbd_mapper.preview_cli", "preview", app),
-    ("omni2qbd_gateway.cli", "", app),
-    ("omni2qbd.session_commands", "", tenant_app),
-    ("omni2qbd.demo_cli", "demo", app),
-    ("omni2qbd.secret_key_commands", "secret-key", app),
-    ("omni2qbd.dlq_commands", "dlq", app),
-    ("omni2qbd.user_commands", "user", app),
-    ("omni2qbd.tenant_commands", "", tenant_app),
+# Commands that live with the part they drive: (their Typer app, group name, parent). A group
+# name of "" adds the app's commands to the parent itself.
+MOUNTS: list[tuple[typer.Typer, str, typer.Typer]] = [
+    (cin7_sim_cli.app, "cin7", sim_app),
+    (quickbooks_sim_cli.app, "quickbooks", sim_app),
+    (webconnector_sim_cli.app, "webconnector", sim_app),
+    (fetcher_cli.app, "fetch", app),
+    (settings_cli.app, "settings", app),
+    (preview_cli.app, "preview", app),
+    (gateway_cli.app, "", app),
+    (session_commands.app, "", tenant_app),
+    (demo_cli.app, "demo", app),
+    (secret_key_commands.app, "secret-key", app),
+    (dlq_commands.app, "dlq", app),
+    (user_commands.app, "user", app),
+    (tenant_commands.app, "", tenant_app),
 ]
-
-
-def _mount_optional_commands() -> None:
-    for module_name, group, parent in MOUNTS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module_name.startswith(exc.name):
-                continue  # that part is not installed (yet)
-            raise
-        sub_app = getattr(module, "app", None)
-        if not isinstance(sub_app, typer.Typer):
-            continue
-        if group:
-            parent.add_typer(sub_app, name=group)
-        else:
-            for command in sub_app.registered_commands:
-                parent.registered_commands.append(command)
-
-
-_mount_optional_commands()
-
-
-def _add_settings_storage_commands() -> None:
-    """`settings set|history` join the mapper's `settings example|validate` group."""
-    from omni2qbd.settings_commands import settings_history, settings_set
-
-    for sub_app, name in ((group.typer_instance, group.name) for group in app.registered_groups):
-        if name == "settings" and sub_app is not None:
-            sub_app.command("set")(settings_set)
-            sub_app.command("history")(settings_history)
-
-
-_add_settings_storage_commands()
+for sub_app, group, parent in MOUNTS:
+    if group:
+        parent.add_typer(sub_app, name=group)
+    else:
+        parent.registered_commands.extend(sub_app.registered_commands)
+# `settings set|history` (stored versions) join the mapper's `settings example|validate`.
+settings_cli.app.command("set")(settings_set)
+settings_cli.app.command("history")(settings_history)
 
 
 def _database_problem(exc: Exception) -> str:
-    from omni2qbd_shared.config import without_credentials
-
     url = without_credentials(AppSettings().database_url)
     text = str(getattr(exc, "orig", exc))
     if "no such table" in text or ("does not exist" in text and "relation" in text):
@@ -276,8 +228,6 @@ def _database_problem(exc: Exception) -> str:
 
 
 def main() -> None:
-    from sqlalchemy.exc import DBAPIError
-
     try:
         app()
     except DBAPIError as exc:

@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from omni2qbd.demo.flow import Demo, DemoError, DemoOptions
+from omni2qbd.demo.processes import ProcessFailed
+
 app = typer.Typer(help="Run the whole product here against the simulators.")
 
 
@@ -39,8 +42,6 @@ def demo(
 ) -> None:
     """Fetch from a simulated Cin7 Omni, map, approve, post through a simulated Web
     Connector into a simulated QuickBooks, and print what happened."""
-    from omni2qbd.demo.flow import Demo, DemoError, DemoOptions
-    from omni2qbd.demo.processes import ProcessFailed
 
     options = DemoOptions(
         data_dir=data_dir,

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
+from omni2qbd_shared.cli_support import database_session, load_settings
 from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import AuditLog
 from omni2qbd_shared.dead_letters import DeadLetter, list_dead_letters, settle
 
@@ -23,12 +23,6 @@ app = typer.Typer(help="Dead-lettered messages: list them with the reason, repla
 TenantOption = Annotated[str | None, typer.Option("--tenant", help="Only this tenant id")]
 AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter (of --tenant)")]
 Ids = Annotated[list[str] | None, typer.Argument(help="Message ids from `omni2qbd dlq list`")]
-
-
-def _settings() -> AppSettings:
-    from omni2qbd.cli import load_settings
-
-    return load_settings()
 
 
 def line(dead: DeadLetter) -> str:
@@ -43,7 +37,7 @@ def dlq_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Every dead-lettered message with its reason (nothing is taken out of the queues)."""
-    found = asyncio.run(list_dead_letters(_settings(), tenant))
+    found = asyncio.run(list_dead_letters(load_settings(), tenant))
     if as_json:
         typer.echo(json.dumps([dead.as_json() for dead in found]))
         return
@@ -58,7 +52,7 @@ def _settle(ids: list[str] | None, every: bool, tenant: str | None, *, replay: b
     if not ids and not every:
         typer.echo("error: give message ids (see `omni2qbd dlq list`) or --all", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = load_settings()
     chosen = None if every else set(ids or [])
     done = asyncio.run(settle(settings, chosen, replay=replay, tenant_id=tenant))
     asyncio.run(_audit(settings, done, "dlq_replayed" if replay else "dlq_discarded"))
@@ -75,21 +69,17 @@ def _settle(ids: list[str] | None, every: bool, tenant: str | None, *, replay: b
 async def _audit(settings: AppSettings, done: list[DeadLetter], action: str) -> None:
     if not done:
         return
-    engine = create_engine(settings.database_url)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            for dead in done:
-                session.add(
-                    AuditLog(
-                        tenant_id=dead.tenant_id,
-                        actor="cli",
-                        action=action,
-                        subject=dead.message_id[:200],
-                        detail={"what": dead.what, "queue": dead.queue, "reason": dead.reason},
-                    )
+    async with database_session(settings) as session:
+        for dead in done:
+            session.add(
+                AuditLog(
+                    tenant_id=dead.tenant_id,
+                    actor="cli",
+                    action=action,
+                    subject=dead.message_id[:200],
+                    detail={"what": dead.what, "queue": dead.queue, "reason": dead.reason},
                 )
-    finally:
-        await engine.dispose()
+            )
 
 
 @app.command("replay")

@@ -8,8 +8,8 @@ import typer
 from sqlmodel import select
 
 from omni2qbd_shared import secrets
+from omni2qbd_shared.cli_support import database_session, load_settings
 from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import AuditLog, Cin7Credential
 
 app = typer.Typer(
@@ -30,31 +30,27 @@ async def rotate_all(settings: AppSettings) -> tuple[int, int, list[str]]:
     ring = settings.secret_key.get_secret_value()
     current_id = secrets.key_id(secrets.key_ring(ring)[0])
     rotated, already, problems = 0, 0, []
-    engine = create_engine(settings.database_url)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            for credential in (await session.exec(select(Cin7Credential))).all():
-                if not secrets.needs_rotation(ring, credential.api_key_encrypted):
-                    already += 1
-                    continue
-                try:
-                    plain = secrets.decrypt(ring, credential.api_key_encrypted)
-                except secrets.SecretDecryptionError as exc:
-                    problems.append(f"tenant {credential.tenant_id}, Cin7 API key: {exc}")
-                    continue
-                credential.api_key_encrypted = secrets.encrypt(ring, plain)
-                session.add(credential)
-                rotated += 1
-            session.add(
-                AuditLog(
-                    actor="cli",
-                    action="secret_key_rotated",
-                    subject=current_id,
-                    detail={"rotated": rotated, "unreadable": len(problems)},
-                )
+    async with database_session(settings) as session:
+        for credential in (await session.exec(select(Cin7Credential))).all():
+            if not secrets.needs_rotation(ring, credential.api_key_encrypted):
+                already += 1
+                continue
+            try:
+                plain = secrets.decrypt(ring, credential.api_key_encrypted)
+            except secrets.SecretDecryptionError as exc:
+                problems.append(f"tenant {credential.tenant_id}, Cin7 API key: {exc}")
+                continue
+            credential.api_key_encrypted = secrets.encrypt(ring, plain)
+            session.add(credential)
+            rotated += 1
+        session.add(
+            AuditLog(
+                actor="cli",
+                action="secret_key_rotated",
+                subject=current_id,
+                detail={"rotated": rotated, "unreadable": len(problems)},
             )
-    finally:
-        await engine.dispose()
+        )
     return rotated, already, problems
 
 
@@ -64,8 +60,6 @@ def rotate() -> None:
 
     Put the new key first and keep the old one after it (NEW,OLD), run this, then remove OLD.
     """
-    from omni2qbd.cli import load_settings
-
     settings = load_settings()
     rotated, already, problems = asyncio.run(rotate_all(settings))
     current = secrets.key_id(secrets.key_ring(settings.secret_key.get_secret_value())[0])

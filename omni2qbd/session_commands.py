@@ -7,15 +7,16 @@ are checked against QuickBooks at the start of the next session.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.session import end_tenant_sessions
+from omni2qbd_shared.cli_support import TenantNotFound, get_tenant, run_async, with_session
 from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.models import AuditLog
 
 app = typer.Typer()
 
@@ -26,38 +27,24 @@ def end_sessions(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
     """End the tenant's live Web Connector sessions at once (e.g. a lost or stolen machine)."""
-    from omni2qbd_gateway.session import end_tenant_sessions
-    from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
-    from omni2qbd_shared.db.models import AuditLog
+
+    async def work(db: AsyncSession, _settings: AppSettings) -> tuple[str, int]:
+        row = await get_tenant(db, tenant)
+        ended = await end_tenant_sessions(
+            db, row.id, "An operator ended this tenant's Web Connector sessions."
+        )
+        db.add(
+            AuditLog(
+                tenant_id=row.id,
+                actor="cli",
+                action="tenant.sessions_ended",
+                detail={"sessions": ended},
+            )
+        )
+        return row.id, ended
 
     try:
-        settings = AppSettings()
-    except ValidationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-    async def work() -> tuple[str, int]:
-        engine = create_engine(settings.database_url)
-        try:
-            async with unit_of_work(session_factory(engine)) as db:
-                row = await get_tenant(db, tenant)
-                ended = await end_tenant_sessions(
-                    db, row.id, "An operator ended this tenant's Web Connector sessions."
-                )
-                db.add(
-                    AuditLog(
-                        tenant_id=row.id,
-                        actor="cli",
-                        action="tenant.sessions_ended",
-                        detail={"sessions": ended},
-                    )
-                )
-                return row.id, ended
-        finally:
-            await engine.dispose()
-
-    try:
-        tenant_id, ended = asyncio.run(work())
+        tenant_id, ended = run_async(with_session(work))
     except TenantNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -12,8 +12,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.settings_store import save_settings
+from omni2qbd_shared.cli_support import (
+    TenantNotFound,
+    database_session,
+    get_tenant,
+    load_settings,
+    run_async,
+    with_session,
+)
 from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.settings_store import settings_history as history
+from omni2qbd_shared.messages import TenantEventMessage
+from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
+from omni2qbd_shared.tenant_settings import TenantSettings, settings_problems
 
 
 def settings_set(
@@ -24,9 +38,6 @@ def settings_set(
     ] = None,
 ) -> None:
     """Save a tenant's settings as a new version; held entries are re-checked."""
-    from omni2qbd.cli import load_settings, run_async
-    from omni2qbd_shared.tenant_settings import TenantSettings, settings_problems
-
     try:
         data = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
@@ -59,20 +70,10 @@ def settings_set(
 async def _save_and_announce(
     settings: AppSettings, tenant_ref: str, body: dict[str, Any], actor: str
 ) -> tuple[int, str, str | None]:
-    from omni2qbd_gateway.settings_store import save_settings
-    from omni2qbd_gateway.tenants import get_tenant
-    from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-    from omni2qbd_shared.messages import TenantEventMessage
-    from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
-
-    engine = create_engine(settings.database_url)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            tenant = await get_tenant(session, tenant_ref)
-            saved = await save_settings(session, tenant.id, body, actor=actor)
-            version, tenant_id = saved.version, tenant.id
-    finally:
-        await engine.dispose()
+    async with database_session(settings) as session:
+        tenant = await get_tenant(session, tenant_ref)
+        saved = await save_settings(session, tenant.id, body, actor=actor)
+        version, tenant_id = saved.version, tenant.id
     event = TenantEventMessage(
         tenant_id=tenant_id, event="settings_saved", actor=actor, detail={"version": version}
     )
@@ -95,11 +96,8 @@ def settings_history(
     tenant: Annotated[str, typer.Argument(help="Tenant id, Web Connector user name or name")],
 ) -> None:
     """List every saved settings version of a tenant, with who saved it and when."""
-    from omni2qbd.cli import _with_session, run_async
-    from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
-    from omni2qbd_shared.db.settings_store import settings_history as history
 
-    async def work(session: Any, _settings: AppSettings) -> list[tuple[int, str, str]]:
+    async def work(session: AsyncSession, _settings: AppSettings) -> list[tuple[int, str, str]]:
         row = await get_tenant(session, tenant)
         return [
             (v.version, v.created_by, v.created_at.isoformat(timespec="seconds"))
@@ -107,7 +105,7 @@ def settings_history(
         ]
 
     try:
-        versions = run_async(_with_session(work))
+        versions = run_async(with_session(work))
     except TenantNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

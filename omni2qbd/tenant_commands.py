@@ -8,6 +8,10 @@ from typing import Annotated, Any
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.workflow.cin7_check import check_credentials
+from omni2qbd_gateway.workflow.tenant_admin import DEFAULT_CIN7_URL, save_cin7_credentials
+from omni2qbd_shared.cin7_address import Cin7AddressRefused, refuse_unlisted
+from omni2qbd_shared.cli_support import TenantNotFound, get_tenant, run_async, with_session
 from omni2qbd_shared.config import AppSettings
 
 app = typer.Typer(help="Tenant commands that talk to Cin7 Omni.")
@@ -15,9 +19,6 @@ app = typer.Typer(help="Tenant commands that talk to Cin7 Omni.")
 
 def allowed_cin7_address_or_exit(base_url: str | None) -> None:
     """Exit 2, in words, when the Cin7 address is not on OMNI2QBD_CIN7_ALLOWED_HOSTS."""
-    from omni2qbd_gateway.workflow.tenant_admin import DEFAULT_CIN7_URL
-    from omni2qbd_shared.cin7_address import Cin7AddressRefused, refuse_unlisted
-
     try:
         refuse_unlisted(base_url or DEFAULT_CIN7_URL, AppSettings().cin7_allowed_hosts)
     except Cin7AddressRefused as exc:
@@ -28,10 +29,6 @@ def allowed_cin7_address_or_exit(base_url: str | None) -> None:
 
 def check_cin7_or_exit(base_url: str | None, username: str, api_key: str) -> None:
     """Test Cin7 Omni credentials with one read; print the result in words, exit 2 if bad."""
-    from omni2qbd.cli import run_async
-    from omni2qbd_gateway.workflow.cin7_check import check_credentials
-    from omni2qbd_gateway.workflow.tenant_admin import DEFAULT_CIN7_URL
-
     allowed_cin7_address_or_exit(base_url)
     result = run_async(
         check_credentials(
@@ -64,10 +61,6 @@ def set_cin7(
 ) -> None:
     """Change a tenant's Cin7 Omni API user and key (the key is read from standard input,
     so it stays out of the shell history); saved only when Cin7 accepts them."""
-    from omni2qbd.cli import _with_session, run_async
-    from omni2qbd_gateway.tenants import TenantNotFound, get_tenant
-    from omni2qbd_gateway.workflow.tenant_admin import save_cin7_credentials
-
     allowed_cin7_address_or_exit(base_url)
     api_key = _read_key()
     if not api_key:
@@ -88,7 +81,7 @@ def set_cin7(
         )
 
     try:
-        result = run_async(_with_session(work))
+        result = run_async(with_session(work))
     except TenantNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.workflow.users import UserError, create_user, disable_user, list_users
+from omni2qbd_gateway.workflow.users import reset_password as reset
+from omni2qbd_shared.cli_support import TenantNotFound, run_async, with_session
 from omni2qbd_shared.config import AppSettings
 
 app = typer.Typer(help="Create and manage people who sign in to the console and API.")
@@ -16,12 +19,8 @@ ACTOR = "cli"
 
 
 def _run(work: Any) -> Any:
-    from omni2qbd.cli import _with_session, run_async
-    from omni2qbd_gateway.tenants import TenantNotFound
-    from omni2qbd_gateway.workflow.users import UserError
-
     try:
-        return run_async(_with_session(work))
+        return run_async(with_session(work))
     except (UserError, TenantNotFound) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -51,7 +50,6 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
     """Create a user; prints a generated password once."""
-    from omni2qbd_gateway.workflow.users import create_user
 
     async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         return await create_user(session, email=email, role=role, tenants=tenant or [], actor=ACTOR)
@@ -64,7 +62,6 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List users with their role and tenants."""
-    from omni2qbd_gateway.workflow.users import list_users
 
     async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         return await list_users(session)
@@ -99,7 +96,6 @@ def disable(
     user: Annotated[str, typer.Argument(help="E-mail or user id")],
 ) -> None:
     """Stop a user from signing in; their API tokens stop working at once."""
-    from omni2qbd_gateway.workflow.users import disable_user
 
     async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         return await disable_user(session, user, actor=ACTOR)
@@ -114,7 +110,6 @@ def reset_password(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object")] = False,
 ) -> None:
     """Give a user a new generated password (shown once); old tokens stop working."""
-    from omni2qbd_gateway.workflow.users import reset_password as reset
 
     async def work(session: AsyncSession, _settings: AppSettings) -> Any:
         return await reset(session, user, actor=ACTOR)

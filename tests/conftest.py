@@ -25,12 +25,11 @@ from omni2qbd_shared.messaging import Topology
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The researched reference sits next to the repository (../shared/reference), in CI too.
+# The researched reference sits next to the repository (../shared/reference), in CI too;
+# OMNI2QBD_REFERENCE_DIR points elsewhere (a git worktree, for example).
 REFERENCE_DIR = Path(
     os.environ.get("OMNI2QBD_REFERENCE_DIR", str(REPO_ROOT.parent / "shared" / "reference"))
 )
-if not REFERENCE_DIR.exists():
-    REFERENCE_DIR = Path("/work/shared/reference")
 PG_ADMIN_DSN = os.environ.get(
     "OMNI2QBD_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -120,21 +119,31 @@ def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated database, once on SQLite and once on PostgreSQL (a copy of a template)."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("migrated_sqlite_template")
-        target = tmp_path / "omni2qbd.db"
-        shutil.copyfile(template, target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    pg_template: str = request.getfixturevalue("migrated_pg_template")
-    name = run_blocking(_clone_pg_database(pg_template))
+# "A migrated database" is `database_url` (both engines); a test that is about one engine
+# asks for `sqlite_database_url` or `postgres_database_url`. All are copies of a template.
+@pytest.fixture
+def sqlite_database_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated SQLite database of this test's own."""
+    target = tmp_path / "omni2qbd.db"
+    shutil.copyfile(migrated_sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def postgres_database_url(migrated_pg_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own (dropped afterwards)."""
+    name = run_blocking(_clone_pg_database(migrated_pg_template))
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
         run_blocking(_drop_pg_database(name))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated database, once on SQLite and once on PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_database_url")
+    return url
 
 
 @pytest.fixture
@@ -174,3 +183,23 @@ async def topology() -> AsyncIterator[Topology]:
     topo = Topology(namespace=f"t{uuid.uuid4().hex[:10]}.", retry_delay_ms=300)
     yield topo
     await delete_topology(topo)
+
+
+# Tests that start whole stacks, drive a browser, inject faults or measure long runs: marked
+# `slow` here, in one place, so `bash scripts/test -m "not slow"` is the inner loop.
+SLOW_TESTS = (
+    "tests/faults/",
+    "tests/e2e/",
+    "tests/console/",
+    "tests/perf/",
+    "tests/api_workflow/test_api_workflow_e2e.py",
+    "tests/api/test_api_schemathesis.py",
+    "tests/api/test_readme_operator_path.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = Path(str(item.path)).relative_to(REPO_ROOT).as_posix()
+        if where.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)

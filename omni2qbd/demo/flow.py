@@ -23,19 +23,14 @@ from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
 from omni2qbd.demo.progress import Snapshot, snapshot
 from omni2qbd.demo.summary import Summary, build_summary
 from omni2qbd_gateway.settings_store import save_settings
-from omni2qbd_gateway.tenants import (
-    TenantNotFound,
-    create_tenant,
-    get_tenant,
-    rotate_password,
-    set_cin7_credentials,
-)
+from omni2qbd_gateway.tenants import create_tenant, rotate_password, set_cin7_credentials
 from omni2qbd_gateway.workflow import approval
 from omni2qbd_gateway.workflow.scope import TenantScope
+from omni2qbd_shared.cli_support import TenantNotFound, get_tenant
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY, without_credentials
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
-from omni2qbd_shared.db.models import OutboxItem, Tenant
+from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
 from omni2qbd_shared.db.settings_store import latest_settings
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -430,8 +425,6 @@ class Demo:
 
     async def _change_posted_invoice(self, tenant_id: str, username: str) -> str | None:
         """Edit a sales order in Cin7 whose invoice is already in QuickBooks (as a draft)."""
-        from omni2qbd_shared.db.models import QbLink
-        from omni2qbd_shared.db.tenancy import scoped
 
         assert self.sessions is not None
         async with self.sessions() as session:

@@ -37,6 +37,22 @@ class AppSettings(BaseSettings):
     fetcher_poll_interval_seconds: float = 60.0
     fetcher_overlap_seconds: int = 300
     fetcher_page_rows: int = Field(default=250, ge=1, le=250)
+    # "3/1,60/60,5000/86400" = requests/seconds per window; "off" trusts Cin7's 429s alone.
+    fetcher_cin7_limits: str = "3/1,60/60,5000/86400"
+    # Turns mostly wait on each key's own rate limit, so many can run at once.
+    fetcher_workers: int = 16
+    fetcher_pages_per_turn: int = 20
+    fetcher_turn_seconds: float = 60.0
+    fetcher_tenant_reload_seconds: float = 30.0
+    fetcher_error_backoff_max_seconds: float = 900.0
+    fetcher_request_timeout_seconds: float = 60.0
+    fetcher_retry_attempts: int = 6
+    fetcher_retry_base_delay_seconds: float = 1.0
+    # A hostile or broken Cin7 hurts only its own tenant: each answer's total time and size,
+    # and how many pages one pass over a kind may read before it is stopped and reported.
+    fetcher_request_total_seconds: float = 30.0
+    fetcher_max_response_bytes: int = 20 * 1024 * 1024
+    fetcher_max_pages_per_sync: int = 200
 
     mapper_host: str = "127.0.0.1"
     mapper_port: int = 8102

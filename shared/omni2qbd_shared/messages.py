@@ -1,4 +1,4 @@
-"""The message contracts of DESIGN §2. Each body is JSON with a ``schema_version``."""
+"""The message contracts of docs/design.md §2. Each body is JSON with a ``schema_version``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""RabbitMQ: the topology of DESIGN §2, a confirmed publisher and an ack-after-commit consumer.
+"""RabbitMQ: the topology of docs/design.md §2, a confirmed publisher, an ack-after-commit
+consumer.
 
 Rules every consumer follows (after FastStream's and aio-pika's semantics):
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -479,7 +479,3 @@ def reason_of(headers: dict[str, Any] | None) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return None if value is None else str(value)
-
-
-def decode_json(body: bytes) -> Any:
-    return json.loads(body)

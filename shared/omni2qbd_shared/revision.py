@@ -1,4 +1,4 @@
-"""A document revision is the sha256 of its canonical JSON (DESIGN §2).
+"""A document revision is the sha256 of its canonical JSON (docs/design.md §2).
 
 The fetcher stamps it on each document and the mapper recomputes it when a caller gives none:
 one definition, so both always agree.

@@ -19,7 +19,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,9 +32,6 @@ from omni2qbd_shared.messaging import Consumer, Publisher, Topology, connect, en
 log = structlog.get_logger(__name__)
 
 READY = Gauge("omni2qbd_ready", "1 when the service's dependencies are reachable", ["service"])
-MESSAGES = Counter(
-    "omni2qbd_messages_total", "Messages handled by consumers", ["service", "queue", "outcome"]
-)
 
 Check = Callable[[], Awaitable[str | None]]
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]

@@ -1,6 +1,6 @@
 """A tenant's accounting settings: how Cin7 documents become QuickBooks entries.
 
-Every rule of DESIGN §5 and §6 is a setting here with a default that works for a typical US
+Every rule of docs/design.md §5 and §6 is a setting here with a default that works for a typical US
 QuickBooks Desktop company. The gateway stores versions of this model (who changed what, when);
 the mapper and ``omni2qbd preview`` read it. ``settings_problems`` explains every problem in a
 settings file in plain words, naming the setting to fix.

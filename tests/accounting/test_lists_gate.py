@@ -9,7 +9,7 @@ from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import FetchedDocument
 from omni2qbd_shared.qb_lists import QbListElement, QbLists
 from omni2qbd_shared.tenant_settings import TenantSettings
-from tests.mapper.conftest import load_doc, mirror_rows
+from tests.mapper.conftest import load_doc, mirror_rows, settings_with
 from tests.mapper.test_mapper_store import Sessions, deliver, doc_message, make_tenant, rows
 
 
@@ -80,7 +80,6 @@ def test_a_settings_name_quickbooks_lacks_is_a_finding_naming_the_setting() -> N
 
 
 def test_account_mode_names_the_exact_account_setting() -> None:
-    from tests.mapper.conftest import settings_with
 
     settings = settings_with(sales={"line_mode": "account"})
     accounts = [QbListElement("A1", "Accounts Receivable")]  # no Sales, no Freight Income

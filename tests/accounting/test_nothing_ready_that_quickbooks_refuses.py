@@ -9,7 +9,8 @@ from pathlib import Path
 
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_mapper.preview import result_message_set
-from omni2qbd_shared.entries import EntryKind
+from omni2qbd_shared.entries import EntryKind, request_id_for
+from omni2qbd_shared.xmlsafe import parse_xml
 from tests.accounting.helpers import assert_valid, company, mirror, post_result
 from tests.conftest import REPO_ROOT
 from tests.mapper.conftest import load_doc, settings_with
@@ -35,7 +36,6 @@ def test_a_return_booked_as_a_sales_order_is_held_not_sent_negative() -> None:
         entry.findings = []
     answers = post_result(books, result)
     invoice = next(e for e in result.entries if e.kind is EntryKind.INVOICE)
-    from omni2qbd_shared.entries import request_id_for
 
     assert answers[request_id_for(invoice)].code != "0"
 
@@ -55,7 +55,6 @@ def test_journal_entries_carry_their_text_on_the_lines_not_the_header() -> None:
     xml = result_message_set(result, "13.0")
     assert_valid(xml)
     assert "<JournalEntryAdd><Memo>" not in xml and "<Memo>" in xml
-    from omni2qbd_shared.xmlsafe import parse_xml
 
     add = parse_xml(xml).find(".//JournalEntryAdd")
     assert add is not None and add.find("Memo") is None

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
+import pytest
 from lxml import etree
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
+from omni2qbd_gateway.workflow import audit
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import FetchedDocument, OutboxItem
+from omni2qbd_shared.db.models import AuditLog, FetchedDocument, OutboxItem, utcnow
 from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
 from tests.api.api_helpers import blocked, deliver, new_person, signed_in
@@ -249,10 +253,6 @@ async def test_auto_approve_rule_and_waiting_in_cin7(gateway: Gateway) -> None:
 
 
 async def test_audit_retention_prunes_only_old_rows(gateway: Gateway) -> None:
-    from datetime import timedelta
-
-    from omni2qbd_gateway.workflow import audit
-    from omni2qbd_shared.db.models import AuditLog, utcnow
 
     tenant = await new_tenant(gateway.sessions)
     async with unit_of_work(gateway.sessions) as db:
@@ -272,16 +272,11 @@ async def test_audit_retention_prunes_only_old_rows(gateway: Gateway) -> None:
 
 
 async def test_the_audit_log_refuses_changes(gateway: Gateway) -> None:
-    import pytest
-    from sqlalchemy.exc import DBAPIError
-    from sqlmodel import select
-
-    from omni2qbd_shared.db.models import AuditLog
 
     tenant = await new_tenant(gateway.sessions)
     async with unit_of_work(gateway.sessions) as db:
         db.add(AuditLog(tenant_id=tenant.tenant_id, actor="a", action="entries.approved"))
-    with pytest.raises(DBAPIError, match="append-only"):
+    with pytest.raises(DBAPIError, match="append-only"):  # noqa: PT012 - raised at the commit
         async with unit_of_work(gateway.sessions) as db:
             row = (await db.exec(select(AuditLog).where(AuditLog.actor == "a"))).one()
             row.actor = "someone else"

@@ -1,5 +1,5 @@
 """Every route of the gateway app refuses a request without a token, and a tenant's user
-asking for another tenant's data (DESIGN §8). The routes are read from the app itself, so a
+asking for another tenant's data (docs/design.md §8). The routes are read from the app itself, so a
 route added later is checked without touching this test."""
 
 from __future__ import annotations

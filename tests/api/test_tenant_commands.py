@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from omni2qbd.cli import app as cli
 from omni2qbd.demo.people import demo_people
 from omni2qbd_fetcher.repository import tenants_to_sync
+from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_gateway.workflow import tenant_admin
 from omni2qbd_gateway.workflow.users import list_users
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-from omni2qbd_shared.db.migrate import upgrade
 from tests.api.conftest import Cin7Sim
 from tests.conftest import run_blocking
 
@@ -23,12 +23,11 @@ SECRET = "a-test-secret-key-that-is-long-enough-0123456789"
 
 
 @pytest.fixture
-def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    upgrade(sqlite_url)
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_url)
+def env(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
     monkeypatch.setenv("OMNI2QBD_SECRET_KEY", SECRET)
     monkeypatch.setenv("OMNI2QBD_CIN7_ALLOWED_HOSTS", "api.cin7.com,127.0.0.1")  # + the simulator
-    return sqlite_url
+    return sqlite_database_url
 
 
 def test_cin7_credentials_are_tested_at_create_and_set(env: str, cin7: Cin7Sim) -> None:
@@ -68,7 +67,6 @@ def test_cin7_credentials_are_tested_at_create_and_set(env: str, cin7: Cin7Sim) 
 
 
 def test_demo_people_and_a_disabled_tenant_is_not_fetched(env: str, cin7: Cin7Sim) -> None:
-    from omni2qbd_gateway.tenants import create_tenant
 
     username, api_key = cin7.account()
 

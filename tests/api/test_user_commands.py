@@ -11,12 +11,10 @@ from omni2qbd.cli import app as cli
 
 
 @pytest.fixture
-def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    from omni2qbd_shared.db.migrate import upgrade
+def env(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
-    upgrade(sqlite_url)
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_url)
-    return sqlite_url
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
+    return sqlite_database_url
 
 
 def test_user_commands(env: str) -> None:

@@ -136,34 +136,11 @@ def test_a_posted_document_changed_in_cin7_shows_what_changed(
 
     cin7_id = stack.query(posted_invoice)
     assert cin7_id is not None, "the review test posts invoices first"
-    cin7 = stack.cin7_accounts[0]
-    changed = httpx.post(
-        f"{stack.urls['cin7']}/_sim/change-document",
-        json={
-            "username": cin7["username"],
-            "resource": "SalesOrders",
-            "id": int(cin7_id),
-            "changes": {"freightTotal": 12.34, "customerOrderNo": "CHANGED-IN-CIN7"},
-        },
-        timeout=10,
-    )
-    assert changed.status_code == 200, changed.text
-
-    async def newer_version(db: Any) -> str | None:
-        rows = (
-            await db.exec(
-                select(OutboxItem).where(
-                    OutboxItem.tenant_id == acme.tenant_id,
-                    OutboxItem.entry_kind == "invoice",
-                    OutboxItem.cin7_id == cin7_id,
-                    OutboxItem.version > 1,
-                )
-            )
-        ).all()
-        return rows[0].entry_id if rows else None
-
-    entry_id = stack.wait_for(
-        "the new version of the changed order", lambda: stack.query(newer_version)
+    entry_id = change_in_cin7_and_wait_for_the_new_version(
+        stack,
+        acme,
+        cin7_id,
+        {"freightTotal": 12.34, "customerOrderNo": "CHANGED-IN-CIN7"},
     )
     sign_in(page, stack, bookkeeper, path=f"/console/tenants/{acme.tenant_id}/entries/{entry_id}")
     expect(page.get_by_role("heading", name="Changed in Cin7 after it was posted")).to_be_visible()
@@ -201,33 +178,9 @@ def test_a_reimport_edited_in_quickbooks_meanwhile_is_locked_and_explained(
     picked = stack.query(posted_invoice)
     assert picked is not None, "the review test posts invoices first"
     cin7_id, txn_id = picked
-    cin7 = stack.cin7_accounts[0]
-    changed = httpx.post(
-        f"{stack.urls['cin7']}/_sim/change-document",
-        json={
-            "username": cin7["username"],
-            "resource": "SalesOrders",
-            "id": int(cin7_id),
-            "changes": {"freightTotal": 7.5},
-        },
-        timeout=10,
+    entry_id = change_in_cin7_and_wait_for_the_new_version(
+        stack, acme, cin7_id, {"freightTotal": 7.5}
     )
-    assert changed.status_code == 200, changed.text
-
-    async def newer_version(db: Any) -> str | None:
-        rows = (
-            await db.exec(
-                select(OutboxItem).where(
-                    OutboxItem.tenant_id == acme.tenant_id,
-                    OutboxItem.entry_kind == "invoice",
-                    OutboxItem.cin7_id == cin7_id,
-                    OutboxItem.version > 1,
-                )
-            )
-        ).all()
-        return rows[0].entry_id if rows else None
-
-    entry_id = stack.wait_for("the new version", lambda: stack.query(newer_version))
     sign_in(page, stack, bookkeeper, path=f"/console/tenants/{acme.tenant_id}/entries/{entry_id}")
     expect(page.locator("#reimport-status")).to_contain_text("QuickBooks can still be updated")
     page.get_by_role("button", name="Import").click()
@@ -368,3 +321,39 @@ def test_every_form_is_reached_and_sent_by_keyboard(
     assert page.get_by_role("button", name="Add and connect").evaluate(IS_FOCUSED)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Connect Keyboard Trading")).to_be_visible()
+
+
+def change_in_cin7_and_wait_for_the_new_version(
+    stack: ConsoleStack, acme: Account, cin7_id: str, changes: dict[str, Any]
+) -> str:
+    """Edit a posted sales order in the Cin7 simulator; the id of the entry's next version."""
+    cin7 = stack.cin7_accounts[0]
+    changed = httpx.post(
+        f"{stack.urls['cin7']}/_sim/change-document",
+        json={
+            "username": cin7["username"],
+            "resource": "SalesOrders",
+            "id": int(cin7_id),
+            "changes": changes,
+        },
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def newer_version(db: Any) -> str | None:
+        rows = (
+            await db.exec(
+                select(OutboxItem).where(
+                    OutboxItem.tenant_id == acme.tenant_id,
+                    OutboxItem.entry_kind == "invoice",
+                    OutboxItem.cin7_id == cin7_id,
+                    OutboxItem.version > 1,
+                )
+            )
+        ).all()
+        return rows[0].entry_id if rows else None
+
+    entry_id: str = stack.wait_for(
+        "the new version of the changed order", lambda: stack.query(newer_version)
+    )
+    return entry_id

@@ -3,6 +3,8 @@ each database, every figure checked against the QuickBooks simulator's company f
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -13,12 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from omni2qbd_shared.db.engine import create_engine
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.persistence import load_companies
-from tests.conftest import AMQP_URL, REPO_ROOT, delete_topology, run_blocking
+from tests.conftest import AMQP_URL, REPO_ROOT, closed_port, delete_topology, run_blocking
 
 SCALE = "0.05"
 QB_TYPES = {
@@ -75,11 +79,6 @@ def company_file(data_dir: Path) -> CompanyFile:
 
 def posted_rows(database_url: str) -> list[tuple[str, str, str, str]]:
     """(entry kind, cin7 id, external guid, ref) of every posted outbox entry, read with SQL."""
-    import asyncio
-
-    from sqlalchemy import text
-
-    from omni2qbd_shared.db.engine import create_engine
 
     async def read() -> list[tuple[str, str, str, str]]:
         engine = create_engine(database_url)
@@ -91,7 +90,6 @@ def posted_rows(database_url: str) -> list[tuple[str, str, str, str]]:
                         "WHERE state = 'posted'"
                     )
                 )
-                import json
 
                 result = []
                 for kind, cin7_id, body, ref in rows:
@@ -192,7 +190,6 @@ def test_demo_posts_everything_once_reconciles_and_reimports_a_draft(
 
 
 def test_demo_reports_failure_when_rabbitmq_is_unreachable(tmp_path: Path) -> None:
-    from tests.conftest import closed_port
 
     env = {**os.environ, "OMNI2QBD_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port()}/"}
     result = subprocess.run(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from omni2qbd_shared.db.migrate import upgrade_async
-from tests.conftest import AMQP_URL, _clone_pg_database, _drop_pg_database, run_blocking
+from tests.conftest import AMQP_URL
 from tests.faults.tcp_proxy import TcpProxy, ThreadedProxy
 
 
@@ -35,19 +34,3 @@ async def pg_proxy() -> AsyncIterator[TcpProxy]:
     await proxy.start()
     yield proxy
     await proxy.close()
-
-
-@pytest.fixture
-async def migrated_pg(pg_url: str) -> str:
-    await upgrade_async(pg_url)
-    return pg_url
-
-
-@pytest.fixture
-def flow_pg(migrated_pg_template: str) -> Iterator[str]:
-    """A migrated PostgreSQL database (a copy of the session's template) for a whole flow."""
-    name = run_blocking(_clone_pg_database(migrated_pg_template))
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        run_blocking(_drop_pg_database(name))

@@ -305,6 +305,16 @@ class FlowStack(Demo):
         return str(mapped.status.value)
 
 
+def small_sets(size: int, *, takeover_after_seconds: int) -> dict[str, str]:
+    """Gateway settings for a session of many round trips (so a fault lands between them),
+    and how soon the same Web Connector coming back takes its session over."""
+    return {
+        "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": str(size),
+        "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": str(size),
+        "OMNI2QBD_GATEWAY_TAKEOVER_AFTER_SECONDS": str(takeover_after_seconds),
+    }
+
+
 @contextlib.asynccontextmanager
 async def flow_stack(
     data_dir: Path,
@@ -327,7 +337,7 @@ async def flow_stack(
         stack.say("closing")
         stack.close()
         stack.say("closed")
-        print("\n".join(stack.lines))
+        print("\n".join(stack.lines))  # noqa: T201 - the stack's log, shown when a test fails
         if stack.engine is not None:
             await stack.engine.dispose()
         await delete_topology(Topology(namespace=namespace))

@@ -43,14 +43,14 @@ async def omni2qbd(database_url: str, topology: Topology, *args: str) -> tuple[i
 
 
 async def test_dead_letters_listed_by_name_replayed_and_discarded(
-    migrated_pg: str, topology: Topology
+    postgres_database_url: str, topology: Topology
 ) -> None:
     topology = Topology(namespace=topology.namespace, retry_delay_ms=300)
     app = create_app(
-        AppSettings(database_url=migrated_pg, amqp_url=AMQP_URL, log_json=False),
+        AppSettings(database_url=postgres_database_url, amqp_url=AMQP_URL, log_json=False),
         topology=topology,
     )
-    mapper = MapperUnderTest(app, migrated_pg, topology)
+    mapper = MapperUnderTest(app, postgres_database_url, topology)
     tenant = await make_tenant(mapper.sessions)
     late_tenant = str(uuid.uuid4())  # documents arrive before the tenant exists
     good = document(tenant, 1)
@@ -63,7 +63,7 @@ async def test_dead_letters_listed_by_name_replayed_and_discarded(
         await publisher.publish(document(late_tenant, 2))
         await until(_dead_letters_reach(mapper, 2), "two dead letters")
 
-        code, listed = await omni2qbd(migrated_pg, topology, "dlq", "list", "--json")
+        code, listed = await omni2qbd(postgres_database_url, topology, "dlq", "list", "--json")
         assert code == 0, listed
         by_tenant = {dead["tenant_id"]: dead for dead in json.loads(listed)}
         assert by_tenant[tenant]["what"].startswith("Cin7 purchase_order 70001")
@@ -72,7 +72,7 @@ async def test_dead_letters_listed_by_name_replayed_and_discarded(
         assert f"tenant {late_tenant} does not exist" in by_tenant[late_tenant]["reason"]
         assert by_tenant[tenant]["queue"] == "mapper.cin7-documents"
 
-        code, status = await omni2qbd(migrated_pg, topology, "status", tenant)
+        code, status = await omni2qbd(postgres_database_url, topology, "status", tenant)
         assert code == 0, status
         assert "DEAD-LETTERED (1)" in status
         assert "Cin7 purchase_order 70001" in status
@@ -84,15 +84,19 @@ async def test_dead_letters_listed_by_name_replayed_and_discarded(
                 Tenant(id=late_tenant, name="Late", qbwc_username="late", qbwc_password_hash="x")
             )
         replay_id = by_tenant[late_tenant]["message_id"]
-        code, replayed = await omni2qbd(migrated_pg, topology, "dlq", "replay", replay_id)
+        code, replayed = await omni2qbd(postgres_database_url, topology, "dlq", "replay", replay_id)
         assert code == 0 and f"replayed {replay_id}" in replayed, replayed
         await until(lambda: _has_bill(mapper, late_tenant), "the replayed document's bill")
 
         discard_id = by_tenant[tenant]["message_id"]
-        code, discarded = await omni2qbd(migrated_pg, topology, "dlq", "discard", discard_id)
+        code, discarded = await omni2qbd(
+            postgres_database_url, topology, "dlq", "discard", discard_id
+        )
         assert code == 0 and f"discarded {discard_id}" in discarded, discarded
         assert await mapper.dead_letters() == 0
-        code, unknown = await omni2qbd(migrated_pg, topology, "dlq", "discard", discard_id)
+        code, unknown = await omni2qbd(
+            postgres_database_url, topology, "dlq", "discard", discard_id
+        )
         assert code == 1 and f"no dead letter {discard_id}" in unknown
     async with mapper.sessions() as session:
         audit = (

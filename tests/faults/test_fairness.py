@@ -25,13 +25,15 @@ TENANTS, BACKLOG = 20, 25
 
 
 async def test_a_quiet_tenant_overtakes_a_flood_queued_before_it(
-    migrated_pg: str, topology: Topology
+    postgres_database_url: str, topology: Topology
 ) -> None:
     app = create_app(
-        AppSettings(database_url=migrated_pg, amqp_url=AMQP_URL, log_json=False, mapper_prefetch=5),
+        AppSettings(
+            database_url=postgres_database_url, amqp_url=AMQP_URL, log_json=False, mapper_prefetch=5
+        ),
         topology=topology,
     )
-    under_test = MapperUnderTest(app, migrated_pg, topology)
+    under_test = MapperUnderTest(app, postgres_database_url, topology)
     flooding, quiet = await make_tenant(under_test.sessions), await make_tenant(under_test.sessions)
     connection = await connect(AMQP_URL)
     await ensure_topology(connection, topology)

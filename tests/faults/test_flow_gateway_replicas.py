@@ -16,11 +16,11 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.timeout(30
 
 
 async def test_two_gateway_replicas_alternating_calls_post_every_entry_once(
-    tmp_path: Path, flow_pg: str
+    tmp_path: Path, postgres_database_url: str
 ) -> None:
     # Small sets: a session is many sendRequestXML/receiveResponseXML pairs to alternate.
     env = {"OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": "3", "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": "3"}
-    async with flow_stack(tmp_path, flow_pg, env=env) as stack:
+    async with flow_stack(tmp_path, postgres_database_url, env=env) as stack:
         stack.start_services(["gateway-2"], service="gateway")
         balancer = RoundRobin([stack.urls["gateway"], stack.urls["gateway-2"]])
         with running_server(balancer.app) as url:

@@ -11,17 +11,17 @@ import httpx
 import pytest
 
 from omni2qbd.demo.progress import snapshot
-from tests.faults.flow_stack import flow_stack
+from tests.faults.flow_stack import flow_stack, small_sets
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 
 async def test_fetcher_killed_mid_sync_then_restarted_loses_and_doubles_nothing(
-    tmp_path: Path, flow_pg: str
+    tmp_path: Path, postgres_database_url: str
 ) -> None:
     # Small, slow pages so the kill lands in the middle of the sync.
     env = {"OMNI2QBD_FETCHER_PAGE_ROWS": "3"}
-    async with flow_stack(tmp_path, flow_pg, env=env, fetch=False) as stack:
+    async with flow_stack(tmp_path, postgres_database_url, env=env, fetch=False) as stack:
         faults = f"{stack.urls['cin7-simulator']}/_sim/faults"
         slow = {"kind": "slow", "delay_seconds": 0.3, "times": None, "method": "GET"}
         async with httpx.AsyncClient() as http:
@@ -45,16 +45,12 @@ async def test_fetcher_killed_mid_sync_then_restarted_loses_and_doubles_nothing(
 
 
 async def test_gateway_killed_mid_session_then_restarted_posts_nothing_twice(
-    tmp_path: Path, flow_pg: str
+    tmp_path: Path, postgres_database_url: str
 ) -> None:
-    env = {
-        # Small sets, so a session is many round trips and the kill lands between them.
-        "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": "2",
-        "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": "2",
-        # The Web Connector comes back from the same address: it takes over its session.
-        "OMNI2QBD_GATEWAY_TAKEOVER_AFTER_SECONDS": "1",
-    }
-    async with flow_stack(tmp_path, flow_pg, env=env) as stack:
+    # Small sets, so the kill lands between round trips; the Web Connector comes back from
+    # the same address and takes over its session.
+    env = small_sets(2, takeover_after_seconds=1)
+    async with flow_stack(tmp_path, postgres_database_url, env=env) as stack:
         await stack.approve()
         session = asyncio.create_task(stack.connector(quickbooks_delay_seconds=0.2).run_session())
         while len(stack.company.transactions()) < 4 and not session.done():

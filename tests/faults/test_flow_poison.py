@@ -48,11 +48,11 @@ async def status_of(stack: FlowStack) -> str:
 
 
 async def test_poison_documents_are_held_with_their_reason_and_hold_up_nothing(
-    tmp_path: Path, flow_pg: str
+    tmp_path: Path, postgres_database_url: str
 ) -> None:
     poisoned: list[str] = []
     async with flow_stack(
-        tmp_path, flow_pg, before_start=lambda s: poisoned.extend(poison(s))
+        tmp_path, postgres_database_url, before_start=lambda s: poisoned.extend(poison(s))
     ) as stack:
         settings = AppSettings(amqp_url=AMQP_URL, amqp_namespace=stack.options.amqp_namespace)
         for _ in range(600):  # a poison message goes through its retries first

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from omni2qbd.demo.progress import snapshot
-from tests.faults.flow_stack import flow_stack
+from tests.faults.flow_stack import flow_stack, small_sets
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 
 async def test_quickbooks_not_running_wrong_file_and_locked_then_recovery(
-    tmp_path: Path, flow_pg: str
+    tmp_path: Path, postgres_database_url: str
 ) -> None:
-    async with flow_stack(tmp_path, flow_pg) as stack:
+    async with flow_stack(tmp_path, postgres_database_url) as stack:
         await stack.approve()
         before = len(stack.company.transactions())
 
@@ -42,15 +42,13 @@ async def test_quickbooks_not_running_wrong_file_and_locked_then_recovery(
     assert result.dead_lettered == {}
 
 
-async def test_two_web_connectors_at_once_and_a_lost_response(tmp_path: Path, flow_pg: str) -> None:
-    env = {
-        "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": "3",
-        "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": "3",
-        # After the lost link the same Web Connector (same address) comes back at once and
-        # takes its session over; a real one would come back at its next scheduled run.
-        "OMNI2QBD_GATEWAY_TAKEOVER_AFTER_SECONDS": "0",
-    }
-    async with flow_stack(tmp_path, flow_pg, env=env) as stack:
+async def test_two_web_connectors_at_once_and_a_lost_response(
+    tmp_path: Path, postgres_database_url: str
+) -> None:
+    # After the lost link the same Web Connector (same address) comes back at once and takes
+    # its session over; a real one would come back at its next scheduled run.
+    env = small_sets(3, takeover_after_seconds=0)
+    async with flow_stack(tmp_path, postgres_database_url, env=env) as stack:
         await stack.approve()
         written = len(stack.company.list_records())
         # A session starts by reading the lists (one set at this size); the link drops after

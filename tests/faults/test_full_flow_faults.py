@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.dead_letters import list_dead_letters
 from omni2qbd_shared.messaging import Topology
 from tests.conftest import AMQP_URL, REPO_ROOT, delete_topology, run_blocking
 from tests.e2e.test_e2e_demo import check_exactly_once, company_file, posted_rows
@@ -95,8 +97,6 @@ def check_company_file(data_dir: Path, database_url: str, output: str) -> None:
 
 
 def dead_letters(namespace: str) -> int:
-    from omni2qbd_shared.config import AppSettings
-    from omni2qbd_shared.dead_letters import list_dead_letters
 
     settings = AppSettings(amqp_url=AMQP_URL, amqp_namespace=namespace)
     return len(run_blocking(list_dead_letters(settings)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 
 import pytest
+from fastapi import FastAPI
 
 from omni2qbd_shared.messaging import Publisher, Topology, connect, ensure_topology
 from tests.conftest import AMQP_URL
@@ -19,11 +20,10 @@ DOCUMENTS = 100
 
 
 async def test_mapper_killed_mid_stream_then_restarted_maps_each_document_once(
-    migrated_pg: str, topology: Topology
+    postgres_database_url: str, topology: Topology
 ) -> None:
-    from fastapi import FastAPI
 
-    under_test = MapperUnderTest(FastAPI(), migrated_pg, topology)
+    under_test = MapperUnderTest(FastAPI(), postgres_database_url, topology)
     tenant = await make_tenant(under_test.sessions)
     connection = await connect(AMQP_URL)
     await ensure_topology(connection, topology)
@@ -31,7 +31,7 @@ async def test_mapper_killed_mid_stream_then_restarted_maps_each_document_once(
     for number in range(DOCUMENTS):
         await publisher.publish(document(tenant, number))
     env = {
-        "OMNI2QBD_DATABASE_URL": migrated_pg,
+        "OMNI2QBD_DATABASE_URL": postgres_database_url,
         "OMNI2QBD_AMQP_URL": AMQP_URL,
         "OMNI2QBD_AMQP_NAMESPACE": topology.namespace,
         "OMNI2QBD_ENVIRONMENT": "test",

@@ -100,15 +100,17 @@ async def publisher(topology: Topology) -> AsyncIterator[Publisher]:
 
 
 async def test_mapper_resumes_after_broker_outage_and_readyz_names_the_broker(
-    migrated_pg: str, topology: Topology, broker_proxy: TcpProxy, publisher: Publisher
+    postgres_database_url: str, topology: Topology, broker_proxy: TcpProxy, publisher: Publisher
 ) -> None:
     app = create_app(
         AppSettings(
-            database_url=migrated_pg, amqp_url=through(AMQP_URL, broker_proxy), log_json=False
+            database_url=postgres_database_url,
+            amqp_url=through(AMQP_URL, broker_proxy),
+            log_json=False,
         ),
         topology=topology,
     )
-    under_test = MapperUnderTest(app, migrated_pg, topology)
+    under_test = MapperUnderTest(app, postgres_database_url, topology)
     tenant = await make_tenant(under_test.sessions)
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(app.state.runtime.started.wait(), 30)
@@ -133,13 +135,13 @@ async def test_mapper_resumes_after_broker_outage_and_readyz_names_the_broker(
 
 
 async def test_database_outage_is_waited_out_not_dead_lettered(
-    migrated_pg: str, topology: Topology, pg_proxy: TcpProxy, publisher: Publisher
+    postgres_database_url: str, topology: Topology, pg_proxy: TcpProxy, publisher: Publisher
 ) -> None:
-    proxied = through(migrated_pg, pg_proxy)
+    proxied = through(postgres_database_url, pg_proxy)
     app = create_app(
         AppSettings(database_url=proxied, amqp_url=AMQP_URL, log_json=False), topology=topology
     )
-    under_test = MapperUnderTest(app, migrated_pg, topology)
+    under_test = MapperUnderTest(app, postgres_database_url, topology)
     tenant = await make_tenant(under_test.sessions)
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(app.state.runtime.started.wait(), 30)

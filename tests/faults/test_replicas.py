@@ -22,13 +22,13 @@ DOCUMENTS = 40
 
 
 async def test_two_mappers_share_the_queue_and_map_each_document_once(
-    migrated_pg: str, topology: Topology
+    postgres_database_url: str, topology: Topology
 ) -> None:
     settings = AppSettings(
-        database_url=migrated_pg, amqp_url=AMQP_URL, log_json=False, mapper_prefetch=2
+        database_url=postgres_database_url, amqp_url=AMQP_URL, log_json=False, mapper_prefetch=2
     )
     replicas = [create_app(settings, topology=topology) for _ in range(2)]
-    first = MapperUnderTest(replicas[0], migrated_pg, topology)
+    first = MapperUnderTest(replicas[0], postgres_database_url, topology)
     tenant = await make_tenant(first.sessions)
     async with contextlib.AsyncExitStack() as stack:
         for app in replicas:

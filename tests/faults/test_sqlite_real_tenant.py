@@ -222,7 +222,7 @@ def test_a_real_tenant_on_the_embedded_sqlite_default(tmp_path: Path, namespace:
     assert "database is locked" not in output
     assert not any("message_dead_lettered" in text for text in logs.values())
     assert dead_letters(namespace) == 0
-    print(
+    print(  # noqa: T201 - the run's figures, in the test output on purpose
         f"\n{sum(accounting.fetched.values())} Cin7 documents "
         f"({accounting.fetched['sales_order']} sales orders) through every service on SQLite "
         f"in {elapsed:.0f} s: {accounting.posted} posted, {accounting.held} held, "

@@ -1,5 +1,5 @@
 """Fixtures of the fetcher tests live in ``fetcher_testkit`` (a unique, importable name)."""
 
-from fetcher_testkit import cin7, db_url, stack
+from tests.fetcher.fetcher_testkit import cin7, database_url, stack
 
-__all__ = ["cin7", "db_url", "stack"]
+__all__ = ["cin7", "database_url", "stack"]

@@ -19,7 +19,6 @@ from omni2qbd_fetcher.repository import TenantAccess, tenant_access
 from omni2qbd_fetcher.tenant_sync import TenantSyncer
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Publisher, Topology, connect, declare_topology
 from omni2qbd_sims.cin7 import Cin7Store, SimConfig, create_app, generate
 from omni2qbd_sims.cin7.server import SimAdmin, serve_in_thread
@@ -51,18 +50,14 @@ def cin7() -> Iterator[Sim]:
 
 
 @pytest.fixture
-def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """A migrated SQLite database, or PostgreSQL when parametrized with "postgres"."""
-    url = (
-        request.getfixturevalue("pg_url")
-        if getattr(request, "param", None) == "postgres"
-        else sqlite_url
-    )
-    upgrade(url)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The fetcher's tests run on SQLite unless BOTH_DATABASES parametrizes them."""
+    engine = getattr(request, "param", "sqlite")
+    url: str = request.getfixturevalue(f"{engine}_database_url")
     return url
 
 
-BOTH_DATABASES = pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+BOTH_DATABASES = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
 
 @dataclass
@@ -128,8 +123,10 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(db_url: str, topology: Topology, amqp_url: str, cin7: Sim) -> AsyncIterator[Stack]:
-    engine = create_engine(db_url)
+async def stack(
+    database_url: str, topology: Topology, amqp_url: str, cin7: Sim
+) -> AsyncIterator[Stack]:
+    engine = create_engine(database_url)
     connection = await connect(amqp_url)
     channel = await connection.channel()
     await declare_topology(channel, topology)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fetcher_testkit import SECRET, Stack
-from hostile_cin7 import HostileCin7
 
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.cin7_client import (
@@ -22,6 +20,8 @@ from omni2qbd_fetcher.repository import TenantAccess, tenant_access
 from omni2qbd_fetcher.tenant_sync import TenantSyncError
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.db.engine import unit_of_work
+from tests.fetcher.fetcher_testkit import SECRET, Stack
+from tests.fetcher.hostile_cin7 import HostileCin7
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -157,7 +157,7 @@ async def test_endless_paging_is_bounded_per_sync_and_reported(
     tenant = await hostile_tenant(stack, hostile, "endless")
     syncer = stack.syncer(max_pages_per_sync=6, pages_per_turn=2)
     turns = 0
-    with pytest.raises(TenantSyncError) as caught:
+    with pytest.raises(TenantSyncError) as caught:  # noqa: PT012 - the turn loop is the subject
         while True:  # the scheduler's loop: turns until one ends with an error
             turns += 1
             result = await syncer.turn(tenant, max_pages=2, max_seconds=30)

@@ -18,6 +18,10 @@ from omni2qbd_shared.db.credentials import Cin7Access
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.messaging import Publisher
+from tests.fetcher.fetcher_testkit import BOTH_DATABASES
+
+# The leases rely on each engine's locking: both are tested.
+pytestmark = BOTH_DATABASES
 
 Sessions = async_sessionmaker[AsyncSession]
 MINUTE = timedelta(minutes=1)

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 from fastapi import Request, Response
-from fetcher_testkit import ACME, Sim, Stack
 from sqlalchemy import text
 
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_sims.cin7 import SimConfig, create_app, generate
 from omni2qbd_sims.cin7.server import SimAdmin, serve_in_thread
+from tests.fetcher.fetcher_testkit import ACME, Sim, Stack
 
 
 def write_lock_free(path: str) -> bool:
@@ -40,11 +40,11 @@ def lock_free_at_request() -> list[bool]:
 
 
 @pytest.fixture
-def cin7(db_url: str, lock_free_at_request: list[bool]) -> Iterator[Sim]:
+def cin7(database_url: str, lock_free_at_request: list[bool]) -> Iterator[Sim]:
     """The Cin7 simulator, noting for every API request whether the write lock was free."""
     store = generate(21, 0.05)
     app = create_app(store, SimConfig(rate_limits_enabled=False))
-    path = db_url.split("///", 1)[1]
+    path = database_url.split("///", 1)[1]
 
     @app.middleware("http")
     async def probe(

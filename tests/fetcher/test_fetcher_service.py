@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fetcher_testkit import ACME, BLUEBIRD, SECRET, Stack
 from sqlmodel import select
 
 from omni2qbd_fetcher.app import create_app
@@ -25,6 +24,7 @@ from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import SyncStatus
 from omni2qbd_shared.messages import TenantEventMessage
 from omni2qbd_sims.cin7.server import serve_in_thread
+from tests.fetcher.fetcher_testkit import ACME, BLUEBIRD, SECRET, Stack
 
 CASCADE = "CascadeToolsAPI"
 
@@ -81,10 +81,10 @@ async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: 
     assert states[wrong_key.tenant_id]["consecutive_failures"] >= 1
 
 
-def _settings(db_url: str, amqp_url: str) -> AppSettings:
+def _settings(database_url: str, amqp_url: str) -> AppSettings:
     return AppSettings(
         environment="test",
-        database_url=db_url,
+        database_url=database_url,
         amqp_url=amqp_url,
         secret_key=SECRET,
         log_json=False,
@@ -103,11 +103,11 @@ async def _wait_for(check: Any, timeout: float = 20.0) -> Any:
 
 
 async def test_service_polls_and_refreshes_on_request(
-    stack: Stack, db_url: str, amqp_url: str
+    stack: Stack, database_url: str, amqp_url: str
 ) -> None:
     tenant = await stack.tenant(ACME)
     app = create_app(
-        _settings(db_url, amqp_url),
+        _settings(database_url, amqp_url),
         topology=stack.topology,
         options=stack.options(rows=50, poll_interval=3600.0),
     )
@@ -180,16 +180,16 @@ async def test_service_polls_and_refreshes_on_request(
 
 
 async def test_fetch_command_syncs_one_tenant(
-    stack: Stack, db_url: str, amqp_url: str, tmp_path: Path
+    stack: Stack, database_url: str, amqp_url: str, tmp_path: Path
 ) -> None:
     tenant = await stack.tenant(BLUEBIRD)
     env = {
         **os.environ,
         "OMNI2QBD_ENVIRONMENT": "test",
-        "OMNI2QBD_DATABASE_URL": db_url,
+        "OMNI2QBD_DATABASE_URL": database_url,
         "OMNI2QBD_AMQP_URL": amqp_url,
         "OMNI2QBD_SECRET_KEY": SECRET,
-        "OMNI2QBD_FETCHER_TOPOLOGY_NAMESPACE": stack.topology.namespace,
+        "OMNI2QBD_AMQP_NAMESPACE": stack.topology.namespace,
         "OMNI2QBD_FETCHER_CIN7_LIMITS": "off",
         "OMNI2QBD_CIN7_ALLOWED_HOSTS": "127.0.0.1",
         "OMNI2QBD_MESSAGE_RETRY_DELAY_MS": str(stack.topology.retry_delay_ms),

@@ -8,6 +8,7 @@ that skipped the check).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -27,8 +28,6 @@ pytestmark = [pytest.mark.rabbitmq]
 
 @pytest.fixture
 def counting_cin7() -> Iterator[Recorder]:
-    import threading
-
     server = Recorder()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fetcher_testkit import Stack
 
 from omni2qbd_fetcher.supplier_credits import (
     SupplierCreditCsvError,
     import_supplier_credits,
     parse_supplier_credit_csv,
 )
+from tests.fetcher.fetcher_testkit import Stack
 
 HEADER = (
     "Credit Note Ref,Supplier,Supplier Credit Invoice Number,Invoice Date,Product Code,"

@@ -46,7 +46,7 @@ async def _serve(amqp_url: str, database_url: str, namespace: str) -> None:
         prefetch=1,
     )
     await consumer.start()
-    print("consuming", flush=True)
+    print("consuming", flush=True)  # noqa: T201 - tells the parent process it is ready
     await asyncio.Event().wait()
 
 

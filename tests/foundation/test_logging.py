@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -27,7 +28,6 @@ def test_json_lines_carry_the_tenant_and_hide_secrets(capsys: pytest.CaptureFixt
 
 
 def test_standard_library_logs_are_json_with_the_tenant(capsys: pytest.CaptureFixture[str]) -> None:
-    import logging
 
     configure_logging("INFO", json_output=True)
     bind_tenant("tenant-7")

@@ -1,4 +1,4 @@
-"""The messaging rules of DESIGN §2, proven against the real RabbitMQ."""
+"""The messaging rules of docs/design.md §2, proven against the real RabbitMQ."""
 
 from __future__ import annotations
 

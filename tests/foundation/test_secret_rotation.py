@@ -9,7 +9,6 @@ import sys
 import pytest
 
 from omni2qbd_shared import secrets
-from omni2qbd_shared.db.migrate import upgrade
 
 OLD = "old-secret-key-0123456789-0123456789-0123456789"
 NEW = "new-secret-key-9876543210-9876543210-9876543210"
@@ -54,30 +53,29 @@ def omni2qbd(database_url: str, key: str, *args: str, stdin: str | None = None) 
 
 
 def test_rotate_re_encrypts_with_the_new_key_and_an_unreadable_key_says_so(
-    sqlite_url: str,
+    sqlite_database_url: str,
 ) -> None:
-    upgrade(sqlite_url)
     created = omni2qbd(
-        sqlite_url, OLD, "tenant", "create", "--name", "Acme", "--cin7-username", "acme",
+        sqlite_database_url, OLD, "tenant", "create", "--name", "Acme", "--cin7-username", "acme",
         "--cin7-api-key-stdin", "--skip-cin7-check", "--json", stdin="k-123\n",
     )  # fmt: skip
     assert created.startswith("rc=0"), created
     tenant_id = created.split('"tenant_id": "')[1].split('"')[0]
 
-    rotated = omni2qbd(sqlite_url, f"{NEW},{OLD}", "secret-key", "rotate")
+    rotated = omni2qbd(sqlite_database_url, f"{NEW},{OLD}", "secret-key", "rotate")
     assert rotated.startswith("rc=0"), rotated
     assert f"re-encrypted 1 secret(s) with key {secrets.key_id(NEW)}" in rotated
-    again = omni2qbd(sqlite_url, NEW, "secret-key", "rotate")
+    again = omni2qbd(sqlite_database_url, NEW, "secret-key", "rotate")
     assert "re-encrypted 0 secret(s)" in again and "1 already used it" in again
 
     # With only the old key the stored secret cannot be read, and the fetch says exactly that
     # (it used to say "no Cin7 credentials; set them first").
-    fetched = omni2qbd(sqlite_url, OLD, "fetch", tenant_id)
+    fetched = omni2qbd(sqlite_database_url, OLD, "fetch", tenant_id)
     assert fetched.startswith("rc=1"), fetched
     assert "Cin7 API key cannot be decrypted" in fetched
     assert f"encrypted with key {secrets.key_id(NEW)}" in fetched
 
 
-def test_secret_key_still_prints_a_new_key(sqlite_url: str) -> None:
-    printed = omni2qbd(sqlite_url, OLD, "secret-key")
+def test_secret_key_still_prints_a_new_key(sqlite_database_url: str) -> None:
+    printed = omni2qbd(sqlite_database_url, OLD, "secret-key")
     assert printed.startswith("rc=0") and len(printed.split("\n")[1]) >= 48

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import time
 import uuid
@@ -17,7 +18,6 @@ SERVICES = ["gateway", "fetcher", "mapper"]
 
 
 def _available(service: str) -> bool:
-    import importlib.util
 
     return importlib.util.find_spec(f"omni2qbd_{service}.app") is not None
 
@@ -54,12 +54,10 @@ def _check_service(service: str, env: dict[str, str]) -> None:
         assert b"service_stopped" in process.stderr.read()
 
 
-def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_url: str) -> None:
-    from omni2qbd_shared.db.migrate import upgrade
+def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_database_url: str) -> None:
 
-    upgrade(sqlite_url)
     env = {
-        "OMNI2QBD_DATABASE_URL": sqlite_url,
+        "OMNI2QBD_DATABASE_URL": sqlite_database_url,
         "OMNI2QBD_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{closed_port()}/",
     }
     with running_service("gateway", env) as (base, _process):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 import uvicorn
 from argon2 import PasswordHasher
@@ -21,6 +22,7 @@ from omni2qbd_gateway.tenants import NewTenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
+from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.entries import (
     ContactDetails,
     Entry,
@@ -47,6 +49,15 @@ class Gateway:
     @property
     def soap_url(self) -> str:
         return f"{self.url}/qbwc"
+
+
+class GatewayTenant(NamedTuple):
+    """What most gateway tests open with: ``gw, tenant, qb, path = gateway_tenant``."""
+
+    gw: Gateway
+    tenant: NewTenant
+    qb: QuickBooksSimulator
+    path: str
 
 
 @contextlib.asynccontextmanager
@@ -219,7 +230,6 @@ async def add_entries(
 async def outbox_states(
     sessions: async_sessionmaker[AsyncSession], tenant_id: str
 ) -> dict[str, OutboxItem]:
-    from omni2qbd_shared.db.tenancy import scoped
 
     async with sessions() as db:
         return {row.entry_id: row for row in (await db.exec(scoped(OutboxItem, tenant_id))).all()}
@@ -248,7 +258,6 @@ async def link_of(
     entry_kind: str,
     cin7_id: str,
 ) -> QbLink | None:
-    from omni2qbd_shared.db.tenancy import scoped
 
     async with sessions() as db:
         query = scoped(QbLink, tenant_id).where(

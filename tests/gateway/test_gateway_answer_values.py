@@ -18,17 +18,16 @@ from omni2qbd_gateway.lists import cursors
 from omni2qbd_gateway.qbxml_io import AnswerRefused, parse_response
 from omni2qbd_shared.db.models import QbListItem
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from tests.gateway.gateway_helpers import (
     Gateway,
+    GatewayTenant,
     add_entries,
     company_for,
     invoice,
     new_tenant,
     outbox_states,
-    running_gateway,
     tenant_row,
     web_connector,
 )
@@ -88,12 +87,6 @@ async def _session_with(
     return tenant.tenant_id, qb, path
 
 
-@pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology):  # type: ignore[no-untyped-def]
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gateway:
-        yield gateway
-
-
 async def test_z_time_modified_is_stored_with_an_offset(gw: Gateway) -> None:
     tenant_id, _qb, _path = await _session_with(gw, _times("Z"), "CustomerQueryRs")
     async with gw.sessions() as db:
@@ -126,10 +119,10 @@ async def test_twenty_digit_status_code_leaves_the_write_in_doubt_then_resolved(
     await _session_with(gw, _huge_status, "InvoiceAddRs")
 
 
-async def test_superscript_version_in_hcp_response_is_no_fault(gw: Gateway) -> None:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+async def test_superscript_version_in_hcp_response_is_no_fault(
+    gateway_tenant: GatewayTenant,
+) -> None:
+    gw, tenant, qb, path = gateway_tenant
     await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 8)])
     hcp = re.sub(
         r"<SupportedQBXMLVersion>[^<]*</SupportedQBXMLVersion>",

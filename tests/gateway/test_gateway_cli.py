@@ -28,10 +28,10 @@ from tests.gateway.gateway_helpers import (
 
 
 @pytest.fixture
-def env(sqlite_db: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_db)
+def env(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
     monkeypatch.setenv("OMNI2QBD_GATEWAY_PUBLIC_URL", "https://bridge.example.com")
-    return sqlite_db
+    return sqlite_database_url
 
 
 def sessions_for(url: str):  # type: ignore[no-untyped-def]
@@ -114,9 +114,9 @@ def test_qwc_refuses_a_plain_http_public_url(env: str, monkeypatch: pytest.Monke
 
 
 async def test_console_qwc_endpoint_serves_only_the_logged_in_tenant(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         a = await new_tenant(gw.sessions, "Alpha")
         b = await new_tenant(gw.sessions, "Beta")
         async with httpx.AsyncClient() as client:

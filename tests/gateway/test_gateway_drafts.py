@@ -1,5 +1,5 @@
 """Re-import while a draft (a Mod with the stored TxnID and EditSequence) and the refusal to
-overwrite what people changed in QuickBooks after approval (DESIGN §3)."""
+overwrite what people changed in QuickBooks after approval (docs/design.md §3)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
     add_entries,
+    bill,
     company_for,
     invoice,
     link_of,
@@ -77,13 +78,13 @@ def _pay(company: CompanyFile, txn_id: str) -> None:
     ],
 )
 async def test_changed_in_quickbooks_after_approval_becomes_locked(
-    sqlite_db: str,
+    sqlite_database_url: str,
     amqp_url: str,
     topology: Topology,
     change: Callable[[CompanyFile, str], None],
     words: str,
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -113,11 +114,11 @@ async def test_changed_in_quickbooks_after_approval_becomes_locked(
 
 
 async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     """Edited between the draft check and the Mod: QuickBooks answers 3200, nothing is
     overwritten."""
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -150,11 +151,10 @@ async def test_stale_edit_sequence_on_the_mod_itself_locks_the_entry(
 
 
 async def test_bill_is_re_imported_while_untouched_and_locked_once_paid(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    from tests.gateway.gateway_helpers import bill
 
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlmodel import func, select
+
 from omni2qbd_gateway.app import options_from
 from omni2qbd_gateway.protocol import QbwcService
+from omni2qbd_shared.db.models import QbListItem
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QbxmlSetError, QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
+    GatewayTenant,
     add_entries,
     company_for,
     customer_add,
     invoice,
+    link_of,
     new_tenant,
     outbox_states,
     running_gateway,
@@ -27,28 +32,25 @@ from tests.gateway.gateway_helpers import (
 
 
 async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant,
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
+    gw, tenant, qb, path = gateway_tenant
+    ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
 
-        down = await web_connector(gw, tenant, qb, path, quickbooks_not_running=True).run_session()
-        assert [c.answer for c in down.connection_errors] == ["done"]
-        assert "connectionError" in down.calls and "sendRequestXML" not in down.calls
-        assert (await outbox_states(gw.sessions, tenant.tenant_id))[ids[0]].state == "approved"
+    down = await web_connector(gw, tenant, qb, path, quickbooks_not_running=True).run_session()
+    assert [c.answer for c in down.connection_errors] == ["done"]
+    assert "connectionError" in down.calls and "sendRequestXML" not in down.calls
+    assert (await outbox_states(gw.sessions, tenant.tenant_id))[ids[0]].state == "approved"
 
-        up = await web_connector(gw, tenant, qb, path).run_session()
-        assert up.completed, up.summary()
-        assert qb.company(path).count_by_ref_number("INV1", "Invoice") == 1
+    up = await web_connector(gw, tenant, qb, path).run_session()
+    assert up.completed, up.summary()
+    assert qb.company(path).count_by_ref_number("INV1", "Invoice") == 1
 
 
 async def test_wrong_company_file_stops_with_the_expected_file_named(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions, "Right Books Inc")
         qb = QuickBooksSimulator()
         row = await tenant_row(gw.sessions, tenant.tenant_id)
@@ -65,19 +67,12 @@ async def test_wrong_company_file_stops_with_the_expected_file_named(
         assert qb.company(other).count_by_ref_number("INV2") == 0
 
 
-async def test_slow_quickbooks_still_completes(
-    sqlite_db: str, amqp_url: str, topology: Topology
-) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 3)])
-        report = await web_connector(
-            gw, tenant, qb, path, quickbooks_delay_seconds=0.3
-        ).run_session()
-        assert report.completed, report.summary()
-        assert qb.company(path).count_by_ref_number("INV3", "Invoice") == 1
+async def test_slow_quickbooks_still_completes(gateway_tenant: GatewayTenant) -> None:
+    gw, tenant, qb, path = gateway_tenant
+    await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 3)])
+    report = await web_connector(gw, tenant, qb, path, quickbooks_delay_seconds=0.3).run_session()
+    assert report.completed, report.summary()
+    assert qb.company(path).count_by_ref_number("INV3", "Invoice") == 1
 
 
 async def test_dropped_response_then_new_session_posts_everything_exactly_once(
@@ -119,63 +114,54 @@ async def test_dropped_response_then_new_session_posts_everything_exactly_once(
         assert {states[i].state for i in ids} == {"posted"}
 
 
-async def test_lock_errors_wait_for_the_next_run(
-    sqlite_db: str, amqp_url: str, topology: Topology
-) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        ids = await add_entries(
-            gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (11, 12, 13)]
-        )
-        company = qb.company(path)
-        company.inject_lock(3170, count=1)
-        company.inject_lock(3175, count=1)
-        company.inject_lock(3180, count=1)
+async def test_lock_errors_wait_for_the_next_run(gateway_tenant: GatewayTenant) -> None:
+    gw, tenant, qb, path = gateway_tenant
+    ids = await add_entries(
+        gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (11, 12, 13)]
+    )
+    company = qb.company(path)
+    company.inject_lock(3170, count=1)
+    company.inject_lock(3175, count=1)
+    company.inject_lock(3180, count=1)
 
-        first = await web_connector(gw, tenant, qb, path).run_session()
-        assert first.completed, first.summary()
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        assert {states[i].state for i in ids} == {"queued"}
-        assert {states[i].last_status_code for i in ids} == {"3170", "3175", "3180"}
-        assert "next Web Connector run" in (states[ids[0]].last_status_message or "")
+    first = await web_connector(gw, tenant, qb, path).run_session()
+    assert first.completed, first.summary()
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    assert {states[i].state for i in ids} == {"queued"}
+    assert {states[i].last_status_code for i in ids} == {"3170", "3175", "3180"}
+    assert "next Web Connector run" in (states[ids[0]].last_status_message or "")
 
-        second = await web_connector(gw, tenant, qb, path).run_session()
-        assert second.completed, second.summary()
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        assert {states[i].state for i in ids} == {"posted"}
-        assert all(company.count_by_ref_number(f"INV{n}", "Invoice") == 1 for n in (11, 12, 13))
+    second = await web_connector(gw, tenant, qb, path).run_session()
+    assert second.completed, second.summary()
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    assert {states[i].state for i in ids} == {"posted"}
+    assert all(company.count_by_ref_number(f"INV{n}", "Invoice") == 1 for n in (11, 12, 13))
 
 
 async def test_contact_add_with_a_name_in_use_links_the_existing_customer(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant,
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        existing = qb.company(path).add_customer("Hooli")
-        qb.company(path).add_vendor("Umbrella")
-        ids = await add_entries(
-            gw.sessions,
-            tenant.tenant_id,
-            [
-                customer_add(tenant.tenant_id, "c-1", "Hooli"),
-                customer_add(tenant.tenant_id, "c-2", "Umbrella"),
-            ],
-        )
-        report = await web_connector(gw, tenant, qb, path).run_session()
-        assert report.completed, report.summary()
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        linked, clash = states[ids[0]], states[ids[1]]
-        assert linked.state == "posted" and "Hooli" in (linked.last_status_message or "")
-        assert clash.state == "failed" and "Umbrella" in (clash.last_status_message or "")
-        assert "Rename the contact in Cin7" in (clash.last_status_message or "")
-        from tests.gateway.gateway_helpers import link_of
+    gw, tenant, qb, path = gateway_tenant
+    existing = qb.company(path).add_customer("Hooli")
+    qb.company(path).add_vendor("Umbrella")
+    ids = await add_entries(
+        gw.sessions,
+        tenant.tenant_id,
+        [
+            customer_add(tenant.tenant_id, "c-1", "Hooli"),
+            customer_add(tenant.tenant_id, "c-2", "Umbrella"),
+        ],
+    )
+    report = await web_connector(gw, tenant, qb, path).run_session()
+    assert report.completed, report.summary()
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    linked, clash = states[ids[0]], states[ids[1]]
+    assert linked.state == "posted" and "Hooli" in (linked.last_status_message or "")
+    assert clash.state == "failed" and "Umbrella" in (clash.last_status_message or "")
+    assert "Rename the contact in Cin7" in (clash.last_status_message or "")
 
-        link = await link_of(gw.sessions, tenant.tenant_id, "customer_add", "c-1")
-        assert link is not None and link.txn_id == existing.list_id
+    link = await link_of(gw.sessions, tenant.tenant_id, "customer_add", "c-1")
+    assert link is not None and link.txn_id == existing.list_id
 
 
 class StricterQuickBooks(QuickBooksSimulator):
@@ -189,9 +175,9 @@ class StricterQuickBooks(QuickBooksSimulator):
 
 
 async def test_set_failing_whole_is_split_until_the_bad_entry_is_isolated(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = StricterQuickBooks()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -230,9 +216,9 @@ class CrashesAfterPosting(QuickBooksSimulator):
 
 
 async def test_unanswered_write_set_is_verified_in_the_same_session(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = CrashesAfterPosting()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -250,13 +236,10 @@ async def test_unanswered_write_set_is_verified_in_the_same_session(
 
 
 async def test_list_mirror_pages_through_iterators(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    from sqlmodel import func, select
 
-    from omni2qbd_shared.db.models import QbListItem
-
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         qb = QuickBooksSimulator()
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
@@ -280,13 +263,10 @@ async def test_list_mirror_pages_through_iterators(
 
 
 async def test_an_old_web_connector_is_told_the_version_it_needs(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant,
 ) -> None:
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        report = await web_connector(gw, tenant, qb, path, client_version="1.1.0.0").run_session()
-        assert report.client_version_answer == "O:2.1.0.30"
-        assert "authenticate" not in report.calls
-        assert "2.1.0.30" in report.status
+    gw, tenant, qb, path = gateway_tenant
+    report = await web_connector(gw, tenant, qb, path, client_version="1.1.0.0").run_session()
+    assert report.client_version_answer == "O:2.1.0.30"
+    assert "authenticate" not in report.calls
+    assert "2.1.0.30" in report.status

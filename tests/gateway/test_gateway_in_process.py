@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,8 +29,8 @@ from tests.gateway.in_process import InProcessConnector, InProcessRun, service_f
 
 
 @pytest.fixture
-async def sessions(sqlite_db: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(sqlite_db)
+async def sessions(sqlite_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(sqlite_database_url)
     yield session_factory(engine)
     await engine.dispose()
 
@@ -114,7 +115,6 @@ async def test_planning_window_is_read_once_per_call(
 ) -> None:
     """Issue 15 point 4: the next approved entries (with their JSON bodies) are read at most
     once per sendRequestXML or receiveResponseXML, not 2-3 times."""
-    from sqlalchemy import event
 
     connector, _tenant_id, _ids = await _connector(sessions, 120)
     engine = connector.service.sessions_factory.kw["bind"]

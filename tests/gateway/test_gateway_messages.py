@@ -9,15 +9,19 @@ from collections.abc import Callable
 from typing import Any
 
 import aio_pika
+from sqlmodel import select
 
 from omni2qbd_gateway.outbox import approve
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import GatewayPendingMessage, QbListCursor
 from omni2qbd_shared.messaging import Publisher, Topology, connect, declare_topology
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
+from tests.conftest import closed_port
 from tests.gateway.gateway_helpers import (
     Gateway,
+    add_entries,
     company_for,
     invoice,
     new_tenant,
@@ -146,8 +150,6 @@ async def run_flow(
     # Incrementally: only what changed in QuickBooks comes back, with FromModifiedDate.
     qb.company(path).rename_customer("Globex", "Globex Corporation")
     async with unit_of_work(gw.sessions) as db:
-        from omni2qbd_shared.db.models import QbListCursor
-
         for cursor in (await db.exec(__import__("sqlmodel").select(QbListCursor))).all():
             cursor.refreshed_at = None  # make the mirror due now
             db.add(cursor)
@@ -166,19 +168,14 @@ async def run_flow(
 
 
 async def test_results_wait_in_the_database_while_the_broker_is_down(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     """The Web Connector session does not need RabbitMQ; its results are kept and published
     by the next gateway process that reaches the broker."""
-    from sqlmodel import select
-
-    from omni2qbd_shared.db.models import GatewayPendingMessage
-    from tests.conftest import closed_port
-    from tests.gateway.gateway_helpers import add_entries
 
     dead_broker = f"amqp://guest:guest@127.0.0.1:{closed_port()}/"
     qb = QuickBooksSimulator()
-    async with running_gateway(sqlite_db, dead_broker, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, dead_broker, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
         ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 61)])
@@ -193,7 +190,7 @@ async def test_results_wait_in_the_database_while_the_broker_is_down(
         channel = await connection.channel()
         await declare_topology(channel, topology)
         results_q = await listen(connection, topology, m.EXCHANGE_QB_RESULTS)
-        async with running_gateway(sqlite_db, amqp_url, topology.namespace):
+        async with running_gateway(sqlite_database_url, amqp_url, topology.namespace):
 
             async def delivered() -> Any:
                 bodies = await drain(results_q)
@@ -206,14 +203,14 @@ async def test_results_wait_in_the_database_while_the_broker_is_down(
 
 
 async def test_entry_for_an_unknown_tenant_goes_to_the_dead_letter_queue(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     connection = await connect(amqp_url)
     try:
         channel = await connection.channel()
         await declare_topology(channel, topology)
         publisher = await Publisher.open(connection, topology)
-        async with running_gateway(sqlite_db, amqp_url, topology.namespace):
+        async with running_gateway(sqlite_database_url, amqp_url, topology.namespace):
             ghost = str(uuid.uuid4())
             await publisher.publish(
                 m.EntryMessage(

@@ -93,18 +93,18 @@ async def _post_three_with(
 
 
 async def test_answer_whose_request_ids_match_nothing_is_not_sent_again(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    await _post_three_with(sqlite_db, amqp_url, topology, _drop_request_ids)
+    await _post_three_with(sqlite_database_url, amqp_url, topology, _drop_request_ids)
 
 
 async def test_answer_lacking_one_rs_is_not_sent_again(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    await _post_three_with(sqlite_db, amqp_url, topology, _drop_second_answer)
+    await _post_three_with(sqlite_database_url, amqp_url, topology, _drop_second_answer)
 
 
 async def test_info_answer_without_ret_is_confirmed_by_query(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
-    await _post_three_with(sqlite_db, amqp_url, topology, _info_without_ret)
+    await _post_three_with(sqlite_database_url, amqp_url, topology, _info_without_ret)

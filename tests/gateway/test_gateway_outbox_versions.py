@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.outbox import upsert_entry
+from omni2qbd_gateway.outbox import status_rows, upsert_entry
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import OutboxItem, Tenant
@@ -87,7 +87,6 @@ async def test_withdrawn_entry_is_no_longer_sendable(
 
 
 async def test_status_says_why_an_entry_is_held(sessions: async_sessionmaker[AsyncSession]) -> None:
-    from omni2qbd_gateway.outbox import status_rows
 
     tenant_id = await _tenant(sessions)
     held = _version(tenant_id, 1, state="held").model_copy(

@@ -4,15 +4,20 @@ approved entries with their JSON bodies) is read at most once per Web Connector 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NamedTuple
 
+import argon2
+import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import results
 from omni2qbd_gateway.qbxml_io import parse_response
 from omni2qbd_gateway.soap import Call
 from omni2qbd_gateway.states import EntryState, RequestState
+from omni2qbd_gateway.tenants import NewTenant
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.db.models import OutboxItem
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -24,6 +29,28 @@ from tests.gateway.gateway_helpers import (
     tenant_row,
 )
 from tests.gateway.in_process import InProcessConnector, service_for
+
+
+class MinimalTenant(NamedTuple):
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tenant: NewTenant
+    qb: QuickBooksSimulator
+    path: str
+
+
+@pytest.fixture
+async def minimal_tenant(sqlite_database_url: str) -> AsyncIterator[MinimalTenant]:
+    """A tenant with a minimal QuickBooks company file, for the in-process connector."""
+    engine = create_engine(sqlite_database_url)
+    sessions = session_factory(engine)
+    try:
+        tenant = await new_tenant(sessions)
+        qb = QuickBooksSimulator()
+        path = company_for(qb, await tenant_row(sessions, tenant.tenant_id), minimal=True)
+        yield MinimalTenant(engine, sessions, tenant, qb, path)
+    finally:
+        await engine.dispose()
 
 
 def _item(entry_id: str, ref: str) -> OutboxItem:
@@ -65,86 +92,73 @@ def test_results_decide_from_the_answer_alone() -> None:
     assert [item.state for item in items] == ["sent"] * 3
 
 
-async def test_the_planning_window_is_read_at_most_once_per_call(sqlite_db: str) -> None:
-    engine = create_engine(sqlite_db)
-    sessions = session_factory(engine)
-    try:
-        tenant = await new_tenant(sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(sessions, tenant.tenant_id), minimal=True)
-        await add_entries(
-            sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in range(1, 121)]
-        )
+async def test_the_planning_window_is_read_at_most_once_per_call(
+    minimal_tenant: MinimalTenant,
+) -> None:
+    engine, sessions, tenant, qb, path = minimal_tenant
+    await add_entries(
+        sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in range(1, 121)]
+    )
+    window_reads = 0
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal window_reads
+        # The window: approved entries with their bodies, contacts first (ORDER BY CASE).
+        if "FROM outbox" in statement and "ORDER BY CASE" in statement:
+            window_reads += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    service = service_for(sessions)
+    per_call: list[tuple[str, int]] = []
+    handle: Callable[[Call], Awaitable[str | int | list[str]]] = service.handle
+
+    async def counted(call: Call) -> str | int | list[str]:
+        nonlocal window_reads
         window_reads = 0
+        answer = await handle(call)
+        per_call.append((call.operation.name, window_reads))
+        return answer
 
-        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            nonlocal window_reads
-            # The window: approved entries with their bodies, contacts first (ORDER BY CASE).
-            if "FROM outbox" in statement and "ORDER BY CASE" in statement:
-                window_reads += 1
-
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
-        service = service_for(sessions)
-        per_call: list[tuple[str, int]] = []
-        handle: Callable[[Call], Awaitable[str | int | list[str]]] = service.handle
-
-        async def counted(call: Call) -> str | int | list[str]:
-            nonlocal window_reads
-            window_reads = 0
-            answer = await handle(call)
-            per_call.append((call.operation.name, window_reads))
-            return answer
-
-        service.handle = counted  # type: ignore[method-assign]
-        connector = InProcessConnector(
-            service, tenant.qbwc_username, tenant.qbwc_password, qb, path
-        )
-        run = await connector.run()
-        assert run.closing == "Done. This run: 120 posted.", run.closing
-        busy = [(op, n) for op, n in per_call if op in ("sendRequestXML", "receiveResponseXML")]
-        assert any(n == 1 for _, n in busy)  # the count sees the window when it is read
-        assert all(n <= 1 for _, n in busy), busy
-    finally:
-        await engine.dispose()
+    service.handle = counted  # type: ignore[method-assign]
+    connector = InProcessConnector(service, tenant.qbwc_username, tenant.qbwc_password, qb, path)
+    run = await connector.run()
+    assert run.closing == "Done. This run: 120 posted.", run.closing
+    busy = [(op, n) for op, n in per_call if op in ("sendRequestXML", "receiveResponseXML")]
+    assert any(n == 1 for _, n in busy)  # the count sees the window when it is read
+    assert all(n <= 1 for _, n in busy), busy
 
 
-async def test_argon2_runs_outside_any_transaction(sqlite_db: str, monkeypatch: Any) -> None:
+async def test_argon2_runs_outside_any_transaction(
+    minimal_tenant: MinimalTenant, monkeypatch: Any
+) -> None:
     """issue 16 point 7: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE),
     so a password hashed inside one would make every other call wait behind each login."""
-    import argon2
 
-    engine = create_engine(sqlite_db)
-    sessions = session_factory(engine)
-    try:
-        tenant = await new_tenant(sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(sessions, tenant.tenant_id), minimal=True)
-        await add_entries(sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
-        open_transactions = 0
-        seen: list[int] = []
+    engine, sessions, tenant, qb, path = minimal_tenant
+    await add_entries(sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
+    open_transactions = 0
+    seen: list[int] = []
 
-        def began(_conn: Any) -> None:
-            nonlocal open_transactions
-            open_transactions += 1
+    def began(_conn: Any) -> None:
+        nonlocal open_transactions
+        open_transactions += 1
 
-        def ended(_conn: Any) -> None:
-            nonlocal open_transactions
-            open_transactions -= 1
+    def ended(_conn: Any) -> None:
+        nonlocal open_transactions
+        open_transactions -= 1
 
-        for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
-            event.listen(engine.sync_engine, name, listener)
-        verify = argon2.PasswordHasher.verify
+    for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
+        event.listen(engine.sync_engine, name, listener)
+    verify = argon2.PasswordHasher.verify
 
-        def spied(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
-            seen.append(open_transactions)
-            return verify(self, hash, password)
+    def spied(self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+        seen.append(open_transactions)
+        return verify(self, hash, password)
 
-        monkeypatch.setattr(argon2.PasswordHasher, "verify", spied)
-        service = service_for(sessions)
-        run = await InProcessConnector(
-            service, tenant.qbwc_username, tenant.qbwc_password, qb, path
-        ).run()
-        assert run.closing == "Done. This run: 1 posted.", run.closing
-        assert seen == [0]  # verified once, with no transaction open
-    finally:
-        await engine.dispose()
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", spied)
+    service = service_for(sessions)
+    run = await InProcessConnector(
+        service, tenant.qbwc_username, tenant.qbwc_password, qb, path
+    ).run()
+    assert run.closing == "Done. This run: 1 posted.", run.closing
+    assert seen == [0]  # verified once, with no transaction open

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from omni2qbd_shared.entries import EntryKind
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -54,13 +55,12 @@ async def test_full_session_posts_approved_entries_once(
 
 
 async def test_entry_quickbooks_would_refuse_is_failed_before_sending(
-    sqlite_db: str, amqp_url: str, topology: Topology
+    sqlite_database_url: str, amqp_url: str, topology: Topology
 ) -> None:
     """A credit memo without lines cannot be valid qbXML: it fails with the reason, unsent,
     and the rest of the batch goes through."""
-    from omni2qbd_shared.entries import EntryKind
 
-    async with running_gateway(sqlite_db, amqp_url, topology.namespace) as gw:
+    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
         tenant = await new_tenant(gw.sessions)
         row = await tenant_row(gw.sessions, tenant.tenant_id)
         qb = QuickBooksSimulator()

@@ -12,31 +12,33 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from omni2qbd.cli import app as cli
 from omni2qbd_gateway.protocol import EXPIRED_TICKET
+from omni2qbd_gateway.repository import ticket_key
 from omni2qbd_gateway.session import end_tenant_sessions
 from omni2qbd_gateway.tenants import rotate_password
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.db.models import QbwcSession
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from tests.conftest import run_blocking
 from tests.gateway.gateway_helpers import (
     Gateway,
+    GatewayTenant,
     add_entries,
     company_for,
     invoice,
     new_tenant,
     outbox_states,
-    running_gateway,
     tenant_row,
     web_connector,
 )
@@ -45,11 +47,8 @@ OTHER_MACHINE = "127.0.0.2"
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
-    async with running_gateway(
-        sqlite_db, amqp_url, topology.namespace, gateway_takeover_after_seconds=0
-    ) as gateway:
-        yield gateway
+def gateway_settings() -> dict[str, Any]:
+    return {"gateway_takeover_after_seconds": 0}
 
 
 async def call(gw: Gateway, operation: str, *values: str | int, source: str | None = None) -> bytes:
@@ -122,9 +121,9 @@ async def test_polling_get_last_error_keeps_no_session_alive(gw: Gateway) -> Non
     assert after == before
 
 
-def test_end_sessions_command(sqlite_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_db)
-    sessions = session_factory(create_engine(sqlite_db))
+def test_end_sessions_command(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
+    sessions = session_factory(create_engine(sqlite_database_url))
 
     async def live_session() -> str:
         tenant = await new_tenant(sessions)
@@ -167,10 +166,10 @@ async def test_login_failures_are_refused_not_slowed_and_spare_other_addresses(
     assert owner[1] in ("", "none") and len(owner[0]) >= 32
 
 
-async def test_same_web_connector_after_a_crash_takes_its_session_over(gw: Gateway) -> None:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+async def test_same_web_connector_after_a_crash_takes_its_session_over(
+    gateway_tenant: GatewayTenant,
+) -> None:
+    gw, tenant, qb, path = gateway_tenant
     ids = await add_entries(
         gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (1, 2)]
     )
@@ -196,10 +195,6 @@ async def test_same_web_connector_after_a_crash_takes_its_session_over(gw: Gatew
 def test_migration_0006_hashes_the_tickets_of_existing_sessions(sqlite_url: str) -> None:
     """A session live during the upgrade keeps working: its stored ticket becomes the hash
     the gateway looks up."""
-    from sqlalchemy import text
-
-    from omni2qbd_gateway.repository import ticket_key
-    from omni2qbd_shared.db.migrate import upgrade
 
     upgrade(sqlite_url, "0005")
     sessions = session_factory(create_engine(sqlite_url))

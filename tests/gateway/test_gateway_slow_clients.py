@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from omni2qbd_shared.messaging import Topology
-from tests.gateway.gateway_helpers import Gateway, running_gateway
+from tests.gateway.gateway_helpers import Gateway
 
 GIVE_UP_SECONDS = 20.0
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
-    async with running_gateway(
-        sqlite_db,
-        amqp_url,
-        topology.namespace,
-        gateway_request_read_seconds=0.5,
-        log_level="INFO",
-    ) as gateway:
-        yield gateway
+def gateway_settings() -> dict[str, Any]:
+    return {"gateway_request_read_seconds": 0.5, "log_level": "INFO"}
 
 
 def _exchange(gw: Gateway, payload: bytes, *, then_close: bool = False) -> bytes:

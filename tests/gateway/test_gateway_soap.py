@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from lxml import etree
 
 from omni2qbd_gateway.soap import INTUIT_NS, OPERATIONS, SOAP12_NS
-from omni2qbd_shared.messaging import Topology
+from omni2qbd_gateway.tenants import create_tenant
+from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from tests.gateway.gateway_helpers import (
     Gateway,
+    GatewayTenant,
     add_entries,
     company_for,
     invoice,
     new_tenant,
-    running_gateway,
     tenant_row,
     web_connector,
 )
@@ -31,11 +32,8 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 
 
 @pytest.fixture
-async def gw(sqlite_db: str, amqp_url: str, topology: Topology) -> AsyncIterator[Gateway]:
-    async with running_gateway(
-        sqlite_db, amqp_url, topology.namespace, gateway_max_soap_bytes=64 * 1024
-    ) as gateway:
-        yield gateway
+def gateway_settings() -> dict[str, Any]:
+    return {"gateway_max_soap_bytes": 64 * 1024}
 
 
 async def call(gw: Gateway, operation: str, *values: str | int) -> bytes:
@@ -193,10 +191,10 @@ async def test_soap_12_envelopes_are_answered_in_soap_12(gw: Gateway) -> None:
     assert answer.headers["content-type"].startswith("application/soap+xml")
 
 
-async def test_none_when_nothing_to_do_and_busy_while_a_session_is_live(gw: Gateway) -> None:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+async def test_none_when_nothing_to_do_and_busy_while_a_session_is_live(
+    gateway_tenant: GatewayTenant,
+) -> None:
+    gw, tenant, qb, path = gateway_tenant
     first = await web_connector(gw, tenant, qb, path).run_session()  # refreshes the lists
     assert first.completed, first.summary()
     again = wc.read_strings(
@@ -267,8 +265,6 @@ async def test_skipped_answer_puts_the_write_set_in_doubt_and_recovery_comes_fir
 async def test_unknown_user_and_wrong_password_cost_the_same(gw: Gateway) -> None:
     """nvu in constant time: an unknown name is verified against a dummy Argon2 hash with
     the production parameters, like a real tenant's (created here the production way)."""
-    from omni2qbd_gateway.tenants import create_tenant
-    from omni2qbd_shared.db.engine import unit_of_work
 
     async with unit_of_work(gw.sessions) as db:
         real = await create_tenant(db, name="Timing Co", secret_key="k", actor="test")

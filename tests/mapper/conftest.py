@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from omni2qbd_shared.db.models import QbListCursor, QbListItem
 from omni2qbd_shared.tenant_settings import TenantSettings
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -49,9 +51,6 @@ _ITEM_TYPES = {
 def mirror_rows(tenant_id: str, settings: TenantSettings | None = None) -> list[Any]:
     """The gateway's mirror of a company file that has every name the settings use, as
     after the tenant's first Web Connector session (every list read, cursors set)."""
-    from datetime import UTC, datetime
-
-    from omni2qbd_shared.db.models import QbListCursor, QbListItem
 
     settings = settings or TenantSettings()
     rows: list[Any] = []

@@ -197,7 +197,7 @@ def test_message_set_attributes_and_limits() -> None:
         message_set([("r", render_add(entry))], new_message_set_id="x" * 24)
     with pytest.raises(ValueError, match="onError"):
         message_set([], on_error="sometimes")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not supported"):
         render_add(entry, "12.0")
 
 

@@ -139,7 +139,7 @@ def test_a_reimport_mod_replaces_the_pending_invoice() -> None:
     first = map_document(None, load_doc("so_tax_exclusive"), TenantSettings())
     answers = post(books, [(request_id_for(e), render_add(e)) for e in first.entries])
     invoice = first.entries[-1]
-    txn_id = answers[request_id_for(invoice)][1]  # type: ignore[misc]
+    txn_id = answers[request_id_for(invoice)][1]
     changed = load_doc("so_tax_exclusive")
     changed["lineItems"][0]["qty"] = 3.0
     changed["productTotal"], changed["total"] = 300.0, 334.75  # 300 + 10 freight + 24.75 tax

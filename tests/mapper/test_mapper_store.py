@@ -68,7 +68,7 @@ def doc_message(
 ) -> m.Cin7DocumentMessage:
     return m.Cin7DocumentMessage(
         tenant_id=tenant_id,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         cin7_id=str(payload["id"] if "id" in payload else payload["period"]),
         revision=canonical_revision(payload),
         modified_date=datetime(2026, 1, 1, 0, minute, tzinfo=UTC),

@@ -14,9 +14,13 @@ import random
 from decimal import Decimal
 from typing import Any
 
+from sqlmodel import col, delete
+
 from omni2qbd_mapper import cogs_totals, handlers, store
-from omni2qbd_mapper.rules.cogs import CogsMonthSums, map_cogs_month
+from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.rules.cogs import CogsMonthSums, map_cogs_month, map_cogs_sums
 from omni2qbd_shared import messages as m
+from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.entries import ZERO, Entry, Side
 from omni2qbd_shared.qb_lists import QbLists
@@ -144,16 +148,8 @@ async def test_a_tenant_without_totals_is_filled_by_the_full_rebuild(sessions: S
     await deliver(sessions, handlers.handle_result, result)
     async with unit_of_work(sessions) as session:
         before = await cogs_totals.stored(session, tenant)
-        await session.exec(  # type: ignore[call-overload]
-            cogs_totals.delete(cogs_totals.CogsMonthTotal).where(
-                cogs_totals.col(cogs_totals.CogsMonthTotal.tenant_id) == tenant
-            )
-        )
-        await session.exec(  # type: ignore[call-overload]
-            cogs_totals.delete(cogs_totals.CogsCounted).where(
-                cogs_totals.col(cogs_totals.CogsCounted.tenant_id) == tenant
-            )
-        )
+        await session.exec(delete(CogsMonthTotal).where(col(CogsMonthTotal.tenant_id) == tenant))
+        await session.exec(delete(CogsCounted).where(col(CogsCounted.tenant_id) == tenant))
     assert list(before) == [("2022-09", "East")]
     assert before[("2022-09", "East")][:2] == (Decimal("85.00"), 1)
     other = {**payload, "id": 2999, "reference": "SO-2999", "invoiceNumber": 2999}
@@ -167,7 +163,6 @@ def test_month_sums_build_the_same_journal_as_the_contributions() -> None:
     """``map_cogs_month`` (from contributions) and the running sums give one journal."""
     settings = TenantSettings()
     so = load_doc("so_tax_exclusive")
-    from omni2qbd_mapper.mapping import map_document
 
     contributions = []
     for number in range(3):
@@ -179,5 +174,5 @@ def test_month_sums_build_the_same_journal_as_the_contributions() -> None:
     sums.add(contributions[1], -1)
     sums.add(contributions[1])
     whole = map_cogs_month("2022-09", contributions, settings, QbLists.empty())
-    running = cogs_totals.map_cogs_sums("2022-09", sums, settings, QbLists.empty())
+    running = map_cogs_sums("2022-09", sums, settings, QbLists.empty())
     assert whole.model_dump() == running.model_dump()

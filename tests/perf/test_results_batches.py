@@ -74,7 +74,7 @@ async def test_a_batch_mixing_tenants_is_refused(sessions: Sessions) -> None:
         m.ResultMessage(entry_id="b", tenant_id=second, outcome="posted"),
     ]
     async with sessions() as session:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="one tenant's results"):
             await handlers.handle_results(messages, session)
 
 

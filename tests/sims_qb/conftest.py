@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sims_qb_helpers import SteppingClock
 
 from omni2qbd_sims.quickbooks import CompanyFile, QuickBooksSimulator
+from tests.sims_qb.sims_qb_helpers import SteppingClock, message_set
 
 
 @pytest.fixture
@@ -25,7 +25,6 @@ def demo(sim: QuickBooksSimulator) -> CompanyFile:
 
 @pytest.fixture
 def send(demo: CompanyFile) -> Callable[..., str]:
-    from sims_qb_helpers import message_set
 
     def _send(*requests: str, **kwargs: str) -> str:
         return demo.process_request(message_set(*requests, **kwargs))

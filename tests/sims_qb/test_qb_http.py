@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from urllib.parse import quote
 
 import httpx
-from sims_qb_helpers import invoice_add, message_set, rs_list, status
 from typer.testing import CliRunner
 
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.cli import app as quickbooks_cli
 from omni2qbd_sims.quickbooks.http_api import create_app
-from omni2qbd_sims.quickbooks.serving import running_server
+from omni2qbd_sims.quickbooks.serving import free_port, running_server
+from tests.sims_qb.sims_qb_helpers import invoice_add, message_set, rs_list, status
 
 
 def test_http_processing_control_and_inspection() -> None:
@@ -94,11 +97,6 @@ def test_cli_commands_are_mountable() -> None:
 
 
 def test_omni2qbd_sim_quickbooks_serves_over_http() -> None:
-    import subprocess
-    import sys
-    import time
-
-    from omni2qbd_sims.quickbooks.serving import free_port
 
     port = free_port()
     code = "from omni2qbd_sims.quickbooks.cli import app; app()"

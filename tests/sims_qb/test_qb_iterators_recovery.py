@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sims_qb_helpers import SteppingClock, invoice_add, message_set, parse_valid, rs_list, status
-
 from omni2qbd_sims.quickbooks import CompanyFile
+from tests.sims_qb.sims_qb_helpers import (
+    SteppingClock,
+    invoice_add,
+    message_set,
+    parse_valid,
+    rs_list,
+    status,
+)
 
 
 def _customer_page(mode: str, iterator_id: str = "", max_returned: int = 10) -> str:
@@ -138,7 +144,7 @@ def test_old_message_set_check_reports_what_was_created(demo: CompanyFile) -> No
 
     demo.process_request(message_set(attrs=' oldMessageSetID="ClearAllMessageSets"'))
     cleared = parse_valid(demo.process_request(message_set(attrs=' oldMessageSetID="gw-3"')))
-    assert cleared.find("QBXMLMsgsRs").get("messageSetStatusCode") == "600"  # type: ignore[union-attr]
+    assert cleared.find("QBXMLMsgsRs").get("messageSetStatusCode") == "600"
 
 
 def test_recovery_shows_a_stop_on_error_set_was_partly_applied(demo: CompanyFile) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from html import unescape
-from pathlib import Path
 
 import pytest
-from sims_qb_helpers import parse_valid, rs_list, status
 
 from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
@@ -20,10 +18,11 @@ from omni2qbd_sims.quickbooks import (
     QuickBooksSimulator,
     hcp_response,
 )
+from tests.conftest import REFERENCE_DIR
+from tests.sims_qb.sims_qb_helpers import message_set, parse_valid, rs_list, status
 
-REFERENCE = Path("/work/shared/reference")
-SAMPLES = REFERENCE / "qbxml-samples"
-CAPTURES = REFERENCE / "qbwc" / "captures"
+SAMPLES = REFERENCE_DIR / "qbxml-samples"
+CAPTURES = REFERENCE_DIR / "qbwc" / "captures"
 TXN_ID = re.compile(r"^[0-9A-F]+-\d{10}$")
 
 
@@ -158,7 +157,6 @@ def test_hcp_response_matches_the_capture_and_carries_the_file_id(demo: CompanyF
 
 
 def test_first_call_queries_answer_like_hcp(demo: CompanyFile) -> None:
-    from sims_qb_helpers import message_set
 
     response = demo.process_request(
         message_set(
@@ -175,7 +173,6 @@ def test_first_call_queries_answer_like_hcp(demo: CompanyFile) -> None:
 
 def test_the_captured_invoice_reproduced(sim: QuickBooksSimulator) -> None:
     """Rebuild the request behind the captured InvoiceAddRs and compare field by field."""
-    from sims_qb_helpers import message_set
 
     company = sim.company("Spree", seed_demo=True)
     company.add_customer("spree@example.com")

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from sims_qb_helpers import invoice_add, message_set, rs_list, status
 
 from omni2qbd_sims.quickbooks import CompanyFile
+from tests.sims_qb.sims_qb_helpers import invoice_add, message_set, rs_list, status
 
 Send = Callable[..., str]
 TAXABLE_AND_NOT = (
@@ -21,7 +21,7 @@ TAXABLE_AND_NOT = (
 
 
 def _post_invoice(send: Send, ref: str = "T1", **kwargs: object) -> tuple[str, str]:
-    (rs,) = rs_list(send(invoice_add(ref, **kwargs)))  # type: ignore[arg-type]
+    (rs,) = rs_list(send(invoice_add(ref, **kwargs)))
     assert status(rs)[0] == 0, status(rs)
     return rs.findtext("InvoiceRet/TxnID") or "", rs.findtext("InvoiceRet/EditSequence") or ""
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sims_qb_helpers import invoice_add, message_set, rs_list, status
-
 from omni2qbd_sims.quickbooks import CompanyFile
+from tests.sims_qb.sims_qb_helpers import invoice_add, message_set, rs_list, status
 
 Send = Callable[..., str]
 

@@ -4,10 +4,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-from sims_wc_gateway import Plan, TestGateway
 
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.serving import running_server
+from tests.sims_wc.sims_wc_gateway import Plan, TestGateway
 
 DEMO = "C:\\Companies\\Demo.qbw"
 

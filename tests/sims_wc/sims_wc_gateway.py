@@ -11,14 +11,14 @@ import copy
 import threading
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from lxml import etree
 
 from omni2qbd_shared.xmlsafe import parse_xml
+from tests.conftest import REFERENCE_DIR
 
-WSDL_PATH = Path("/work/shared/reference/qbwc/QBWebConnectorSvc.wsdl")
+WSDL_PATH = REFERENCE_DIR / "qbwc" / "QBWebConnectorSvc.wsdl"
 INTUIT = "http://developer.intuit.com/"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 XS = "http://www.w3.org/2001/XMLSchema"

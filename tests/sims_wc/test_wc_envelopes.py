@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import zeep
 from lxml import etree
-from sims_wc_gateway import WSDL_PATH, wsdl_schema
 
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.webconnector import soap
+from tests.sims_wc.sims_wc_gateway import WSDL_PATH, wsdl_schema
 
 CALLS: list[tuple[str, list[soap.Param]]] = [
     ("serverVersion", []),

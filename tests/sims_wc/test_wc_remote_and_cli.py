@@ -6,7 +6,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import httpx
-from sims_wc_gateway import Plan, TestGateway, invoice_rq, qbxml_set
 from typer.testing import CliRunner
 
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -14,6 +13,7 @@ from omni2qbd_sims.quickbooks.http_api import create_app
 from omni2qbd_sims.quickbooks.serving import running_server
 from omni2qbd_sims.webconnector import WebConnectorSimulator
 from omni2qbd_sims.webconnector.cli import app as webconnector_cli
+from tests.sims_wc.sims_wc_gateway import Plan, TestGateway, invoice_rq, qbxml_set
 
 Start = Callable[[dict[str, Plan]], AbstractContextManager[tuple[TestGateway, str]]]
 DEMO = "C:\\Companies\\Demo.qbw"

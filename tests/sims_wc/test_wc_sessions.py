@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from sims_wc_gateway import Plan, TestGateway, invoice_rq, qbxml_set
-
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import WebConnectorSimulator
+from tests.sims_wc.sims_wc_gateway import Plan, TestGateway, invoice_rq, qbxml_set
 
 DEMO = "C:\\Companies\\Demo.qbw"
 Start = Callable[[dict[str, Plan]], AbstractContextManager[tuple[TestGateway, str]]]
@@ -217,7 +216,13 @@ async def test_two_sessions_at_once_with_a_slow_quickbooks(
         )
         elapsed = time.monotonic() - started
     assert one.completed and two.completed and one.ticket != two.ticket
-    assert elapsed >= 3 * delay and elapsed < 6 * delay  # overlapped, not one after the other
+    assert elapsed >= 3 * delay  # each QuickBooks answer took its delay
+    # Overlapped, not one after the other: the second user's session began (authenticate)
+    # before the first one's ended (closeConnection), in the order the gateway received them.
+    order = service.calls()
+    begun = [n for n, r in enumerate(order) if r.operation == "authenticate"]
+    ended = [n for n, r in enumerate(order) if r.operation == "closeConnection"]
+    assert len(begun) == 2 and len(ended) == 2 and max(begun) < min(ended)
     assert [t.ref_number for t in qb.company(DEMO).transactions()] == ["A-0", "A-1", "A-2"]
     assert [t.ref_number for t in qb.company(second).transactions()] == ["B-0", "B-1", "B-2"]
     operations = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -27,7 +27,6 @@ import httpx
 import structlog
 
 from omni2qbd_fetcher.metrics import CIN7_REQUESTS
-from omni2qbd_fetcher.models import UpsertResult
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry
 from omni2qbd_shared.cin7_dates import format_cin7_datetime
 
@@ -198,23 +197,17 @@ class Cin7Client:
         if self._own_http:
             await self._http.aclose()
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        resource: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        body: Any = None,
+    async def _get(
+        self, path: str, resource: str, *, params: Mapping[str, str | int] | None = None
     ) -> httpx.Response:
-        what = f"{method} /v1/{path}"
-        idempotent = method != "POST"
+        """A GET (idempotent, so every transport error, 429 and 5xx is retried)."""
+        what = f"GET /v1/{path}"
         last_problem = ""
         for attempt in range(1, self.retry.attempts + 1):
             await self.limiter.acquire(self.max_limiter_wait)
             self.requests_sent += 1
             try:
-                response = await self._send(method, path, params, body)
+                response = await self._send(path, params)
             except TimeoutError as exc:
                 # Not retried: a Cin7 this slow would hold a worker for every attempt.
                 CIN7_REQUESTS.labels("network").inc()
@@ -225,13 +218,6 @@ class Cin7Client:
                     "status and the tenant's Cin7 base URL."
                 ) from exc
             except httpx.TransportError as exc:
-                # A POST that may have reached Cin7 must not be repeated (it would duplicate).
-                if not idempotent and not isinstance(
-                    exc, httpx.ConnectError | httpx.ConnectTimeout
-                ):
-                    raise Cin7UnavailableError(
-                        f"{what} for {self.tenant!r} failed: {exc!r}"
-                    ) from exc
                 last_problem = f"network error {type(exc).__name__}"
                 retry_after = None
                 CIN7_REQUESTS.labels("network").inc()
@@ -263,7 +249,7 @@ class Cin7Client:
                         )
                     self.limiter.pause(self.retry.delay(attempt, retry_after))
                     last_problem = "HTTP 429 (rate limit)"
-                elif status >= 500 and idempotent:
+                elif status >= 500:
                     retry_after = _retry_after(response)
                     last_problem = f"HTTP {status}"
                 else:
@@ -284,17 +270,11 @@ class Cin7Client:
             f"({last_problem})"
         )
 
-    async def _send(
-        self, method: str, path: str, params: Mapping[str, str | int] | None, body: Any
-    ) -> httpx.Response:
+    async def _send(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
         """One request within the total time limit, its body read up to the size limit."""
         async with asyncio.timeout(self.limits.total_seconds):
             request = self._http.build_request(
-                method,
-                self._base + path,
-                params=params,
-                json=body,
-                headers={"Accept": "application/json"},
+                "GET", self._base + path, params=params, headers={"Accept": "application/json"}
             )
             response = await self._http.send(
                 request, auth=self._auth, stream=True, follow_redirects=False
@@ -302,12 +282,12 @@ class Cin7Client:
             try:
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > self.limits.max_bytes:
-                    raise self._too_large(response, method, path)
+                    raise self._too_large(response, path)
                 chunks, size = [], 0
                 async for chunk in response.aiter_bytes():  # decoded: a zip bomb counts whole
                     size += len(chunk)
                     if size > self.limits.max_bytes:
-                        raise self._too_large(response, method, path)
+                        raise self._too_large(response, path)
                     chunks.append(chunk)
             finally:
                 await response.aclose()
@@ -321,11 +301,11 @@ class Cin7Client:
             response.status_code, headers=headers, content=b"".join(chunks), request=request
         )
 
-    def _too_large(self, response: httpx.Response, method: str, path: str) -> Cin7RequestError:
+    def _too_large(self, response: httpx.Response, path: str) -> Cin7RequestError:
         return Cin7RequestError(
             self.tenant,
             response.status_code,
-            f"{method} /v1/{path}",
+            f"GET /v1/{path}",
             f"the answer is larger than {self.limits.max_bytes // (1024 * 1024)} MB and was "
             "refused; a page of 250 documents is far smaller, so Cin7 or something between "
             "is sending something else",
@@ -359,69 +339,10 @@ class Cin7Client:
         for name, value in (("where", where), ("order", order), ("fields", fields)):
             if value:
                 params[name] = value
-        response = await self._request("GET", resource, resource, params=params)
+        response = await self._get(resource, resource, params=params)
         body = self._json(response, self.tenant, f"GET /v1/{resource}")
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             raise Cin7RequestError(
                 self.tenant, response.status_code, f"GET /v1/{resource}", "expected a JSON array"
             )
         return body
-
-    async def iter_pages(
-        self,
-        resource: str,
-        *,
-        where: str | None = None,
-        order: str = "id",
-        fields: str | None = None,
-        rows: int = MAX_ROWS,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every page in turn, stopping at ``[]`` or a page shorter than ``rows``."""
-        page = 1
-        while True:
-            items = await self.list_page(
-                resource, where=where, order=order, fields=fields, page=page, rows=rows
-            )
-            if items:
-                yield items
-            if len(items) < rows:
-                return
-            page += 1
-
-    async def list_all(self, resource: str, **query: Any) -> list[dict[str, Any]]:
-        return [item async for page in self.iter_pages(resource, **query) for item in page]
-
-    async def get(self, resource: str, record_id: int) -> dict[str, Any] | None:
-        """``GET /v1/{resource}/{id}``; None when Cin7 says 404 or answers ``null``."""
-        try:
-            response = await self._request("GET", f"{resource}/{record_id}", resource)
-        except Cin7RequestError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        body = self._json(response, self.tenant, f"GET /v1/{resource}/{record_id}")
-        return body if isinstance(body, dict) else None
-
-    async def _write(
-        self, method: str, resource: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertResult]:
-        response = await self._request(method, resource, resource, body=list(records))
-        body = self._json(response, self.tenant, f"{method} /v1/{resource}")
-        if not isinstance(body, list):
-            raise Cin7RequestError(
-                self.tenant,
-                response.status_code,
-                f"{method} /v1/{resource}",
-                "expected a JSON array",
-            )
-        return [UpsertResult.model_validate(item) for item in body]
-
-    async def create(
-        self, resource: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertResult]:
-        return await self._write("POST", resource, records)
-
-    async def update(
-        self, resource: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertResult]:
-        return await self._write("PUT", resource, records)

@@ -11,16 +11,15 @@ import httpx
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.supplier_credits import SupplierCreditCsvError, import_supplier_credits
 from omni2qbd_fetcher.tenant_sync import TenantSyncer, TenantSyncError, TurnResult
+from omni2qbd_shared.cli_support import TenantNotFound, database_session, get_tenant, load_settings
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.messaging import Publisher, connect, ensure_topology
 
 # Options may follow TENANT (`fetch acme --via URL`): a group stops at its first argument otherwise.
@@ -31,22 +30,11 @@ app = typer.Typer(
 
 
 async def _find_tenant_id(settings: AppSettings, tenant: str) -> str | None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            rows = await session.exec(
-                select(Tenant).where(
-                    or_(
-                        col(Tenant.id) == tenant,
-                        col(Tenant.qbwc_username) == tenant,
-                        col(Tenant.name) == tenant,
-                    )
-                )
-            )
-            found = rows.all()
-            return found[0].id if len(found) == 1 else None
-    finally:
-        await engine.dispose()
+    async with database_session(settings, read_only=True) as session:
+        try:
+            return (await get_tenant(session, tenant)).id
+        except TenantNotFound:
+            return None
 
 
 @asynccontextmanager
@@ -113,7 +101,7 @@ def fetch(
     ),
 ) -> None:
     """Fetch TENANT's new and changed Cin7 documents now and publish them."""
-    settings = AppSettings()
+    settings = load_settings()
     try:
         tenant_id = asyncio.run(_find_tenant_id(settings, tenant))
     except (SQLAlchemyError, OSError) as exc:

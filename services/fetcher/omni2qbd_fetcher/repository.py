@@ -1,4 +1,4 @@
-"""The fetcher's tables: sync cursors, fetched documents and sync status (DESIGN §2)."""
+"""The fetcher's tables: sync cursors, fetched documents and sync status (docs/design.md §2)."""
 
 from __future__ import annotations
 

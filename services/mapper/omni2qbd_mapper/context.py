@@ -28,7 +28,7 @@ KIND_LABELS = CIN7_LABEL
 
 ItemRole = Literal["product", "charge", "discount"]
 
-# The bridge posts values, never quantities (DESIGN §1): only these item types may carry its
+# The bridge posts values, never quantities (docs/design.md §1): only these item types may carry its
 # lines. An Inventory Part would make QuickBooks post its own COGS and move quantities, on
 # top of the bridge's COGS journals.
 ALLOWED_ITEM_TYPES: dict[ItemRole, tuple[str, ...]] = {

@@ -11,19 +11,18 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.outbox import ApprovalError, status_rows
 from omni2qbd_gateway.qwc import QwcError, build_qwc
 from omni2qbd_gateway.status_report import status_report
-from omni2qbd_gateway.tenants import TenantNotFound, get_tenant, list_tenants
+from omni2qbd_gateway.tenants import list_tenants
 from omni2qbd_gateway.workflow import approval
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_mapper.cogs_status import cogs_status, describe_cogs_status
+from omni2qbd_shared.cli_support import TenantNotFound, get_tenant, load_settings, with_session
 from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.dead_letters import dead_letter_lines
 
@@ -36,12 +35,7 @@ DEMO_DATABASE = Path("var/demo/omni2qbd.db")
 
 
 def _settings() -> AppSettings:
-    try:
-        settings = AppSettings()
-    except ValidationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    return _demo_database_if_none(settings)
+    return _demo_database_if_none(load_settings())
 
 
 def _demo_database_if_none(settings: AppSettings) -> AppSettings:
@@ -73,16 +67,8 @@ def _run(
 ) -> T:
     settings = _settings()
 
-    async def main() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with unit_of_work(session_factory(engine), read_only=read_only) as session:
-                return await work(session, settings)
-        finally:
-            await engine.dispose()
-
     try:
-        return asyncio.run(main())
+        return asyncio.run(with_session(work, settings, read_only=read_only))
     except (TenantNotFound, ApprovalError, QwcError, approval.ActionRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

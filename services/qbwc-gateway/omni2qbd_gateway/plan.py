@@ -1,4 +1,4 @@
-"""The session plan: which qbXML message set goes out next, in this order (DESIGN §4):
+"""The session plan: which qbXML message set goes out next, in this order (docs/design.md §4):
 
 1. recovery: every write set whose answer never came (``in_doubt``) is resolved first, with
    ``oldMessageSetID`` and a query by RefNumber (or name) compared on ExternalGUID;

@@ -11,11 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.session import end_tenant_sessions
 from omni2qbd_shared import secrets
+from omni2qbd_shared.cli_support import get_tenant
 from omni2qbd_shared.db.models import AuditLog, Cin7Credential, Tenant, utcnow
-
-
-class TenantNotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -69,18 +66,6 @@ async def create_tenant(
         AuditLog(tenant_id=tenant.id, actor=actor, action="tenant.created", subject=tenant.name)
     )
     return NewTenant(tenant.id, tenant.name, tenant.qbwc_username, password)
-
-
-async def get_tenant(session: AsyncSession, tenant_ref: str) -> Tenant:
-    """A tenant by id, Web Connector user name or exact name."""
-    for column in (Tenant.id, Tenant.qbwc_username, Tenant.name):
-        found = (await session.exec(select(Tenant).where(column == tenant_ref))).all()
-        if len(found) == 1:
-            return found[0]
-    raise TenantNotFound(
-        f"no tenant {tenant_ref!r}: give its id, its Web Connector user name or its exact name "
-        "(see `omni2qbd tenant list`)"
-    )
 
 
 async def list_tenants(session: AsyncSession) -> list[Tenant]:

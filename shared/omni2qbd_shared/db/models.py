@@ -1,4 +1,4 @@
-"""The tables of DESIGN §2. Each table is written by one service only (see its docstring).
+"""The tables of docs/design.md §2. Each table is written by one service only (see its docstring).
 
 Columns holding JSON use SQLAlchemy's generic ``JSON`` so the same model runs on PostgreSQL
 and SQLite. Every tenant-owned table carries ``tenant_id``; queries go through
@@ -213,7 +213,7 @@ class Entry(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """An entry as the gateway tracks it from review to QuickBooks (DESIGN §3 lifecycle)."""
+    """An entry as the gateway tracks it from review to QuickBooks (docs/design.md §3 lifecycle)."""
 
     __tablename__ = "outbox"
     __table_args__ = (

@@ -1,4 +1,4 @@
-"""The one helper every tenant-owned query goes through (DESIGN §8)."""
+"""The one helper every tenant-owned query goes through (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Per-tenant workflow options the gateway keeps beside the tenant (migration 0007).
 
-Auto-approval is off by default (DESIGN §1): when enabled, entries of the listed kinds with
+Auto-approval is off by default (docs/design.md §1): when enabled, entries of the listed kinds with
 no findings and a total up to the maximum are approved as they arrive. ``expected_run_minutes``
 is how often the Web Connector should run; health calls a tenant ``stale`` after that.
 """

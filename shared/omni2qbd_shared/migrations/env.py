@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
+from omni2qbd_shared.config import get_settings
 from omni2qbd_shared.db import models  # noqa: F401  (registers the tables)
 from omni2qbd_shared.db.engine import create_engine
 
@@ -18,7 +19,6 @@ def _database_url() -> str:
     url = context.config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from omni2qbd_shared.config import get_settings
 
     return get_settings().database_url
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 
 import typer
+import uvicorn
+
+from omni2qbd_sims.cin7 import SimConfig, create_app, describe, generate
 
 app = typer.Typer(help="Run the Cin7 Omni API simulator.")
 
@@ -18,9 +21,6 @@ def cin7(
     no_rate_limits: bool = typer.Option(False, "--no-rate-limits", help="Turn the 429s off."),
 ) -> None:
     """Serve /api/v1/... like api.cin7.com, with generated accounts."""
-    import uvicorn
-
-    from omni2qbd_sims.cin7 import SimConfig, create_app, describe, generate
 
     store = generate(seed, scale)
     config = SimConfig(rate_limits_enabled=not no_rate_limits)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import typer
+import uvicorn
+
+from omni2qbd_sims.quickbooks.http_api import create_app
+from omni2qbd_sims.quickbooks.simulator import QuickBooksSimulator
 
 app = typer.Typer(help="QuickBooks Desktop simulator (qbXML over HTTP plus a control API).")
 
@@ -20,10 +24,6 @@ def quickbooks(
     edition: str = typer.Option("pro2014", "--edition", help="pro2014 or enterprise2021."),
 ) -> None:
     """Serve the simulator under uvicorn until interrupted."""
-    import uvicorn
-
-    from omni2qbd_sims.quickbooks.http_api import create_app
-    from omni2qbd_sims.quickbooks.simulator import QuickBooksSimulator
 
     sim = QuickBooksSimulator(edition=edition)
     names = list(company) or (["Demo"] if seed_demo else [])

@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import typer
+
+from omni2qbd_sims.quickbooks import QuickBooksSimulator
+from omni2qbd_sims.webconnector.qwc_file import QwcFileError, read_qwc
+from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
 
 app = typer.Typer(help="QuickBooks Web Connector simulator (drives a gateway over SOAP).")
 
@@ -52,9 +57,6 @@ def webconnector(
     ),
 ) -> None:
     """Run the updates and print what QBWC would show."""
-    from omni2qbd_sims.quickbooks import QuickBooksSimulator
-    from omni2qbd_sims.webconnector.qwc_file import QwcFileError, read_qwc
-    from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
 
     application = None
     if qwc is not None:
@@ -109,7 +111,6 @@ def webconnector(
 def _connect_company(quickbooks: str, company: str, application: Any, seed_demo: bool) -> None:
     """Open the company file in the QuickBooks simulator server as the Web Connector does on
     an application's first connection: created if missing, the .qwc's FileID written in."""
-    import httpx
 
     url = f"{quickbooks.rstrip('/')}/companies/{quote(company, safe='')}"
     spec = {

@@ -1,4 +1,4 @@
-"""Stock adjustments and the inventory value reconciliation, both as journals (DESIGN §5).
+"""Stock adjustments and the inventory value reconciliation, both as journals (docs/design.md §5).
 
 QuickBooks' XSD forbids value-only InventoryAdjustment (reference qbwc-qbxml.md §3.7), and the
 bridge's items carry no quantities anyway, so value changes go through journal entries.

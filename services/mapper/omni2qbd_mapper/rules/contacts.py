@@ -1,4 +1,4 @@
-"""Finding the QuickBooks customer or vendor for a Cin7 document (DESIGN §6).
+"""Finding the QuickBooks customer or vendor for a Cin7 document (docs/design.md §6).
 
 Order: the settings file's map, a match a person confirmed, the exact (normalised) name, the
 e-mail address; otherwise the contact is new and a CustomerAdd/VendorAdd entry goes first,

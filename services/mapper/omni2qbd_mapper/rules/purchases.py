@@ -1,4 +1,4 @@
-"""Purchase order -> Bill, supplier credit -> Vendor Credit (DESIGN §5).
+"""Purchase order -> Bill, supplier credit -> Vendor Credit (docs/design.md §5).
 
 US purchase tax is part of the cost: with tax-inclusive prices nothing is split out, and with
 tax-exclusive ones the tax goes to the same account as the goods. Perpetual inventory debits

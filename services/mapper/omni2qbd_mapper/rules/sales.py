@@ -1,4 +1,4 @@
-"""Sales order -> Invoice and credit note -> Credit Memo (DESIGN §5)."""
+"""Sales order -> Invoice and credit note -> Credit Memo (docs/design.md §5)."""
 
 from __future__ import annotations
 

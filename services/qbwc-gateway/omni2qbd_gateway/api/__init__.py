@@ -15,6 +15,7 @@ from omni2qbd_gateway.api import matching as matching_api
 from omni2qbd_gateway.api import reconciliation as reconciliation_api
 from omni2qbd_gateway.api import reimport as reimport_api
 from omni2qbd_gateway.api.nul_guard import RefuseNulCharacters
+from omni2qbd_gateway.workflow import housekeeping
 from omni2qbd_shared.service import ServiceRuntime
 
 API_PREFIX = "/api/v1"
@@ -57,7 +58,6 @@ def create_api(runtime: ServiceRuntime) -> FastAPI:
 
 
 def mount_api(app: FastAPI, runtime: ServiceRuntime) -> FastAPI:
-    from omni2qbd_gateway.workflow import housekeeping
 
     housekeeping.install(runtime)
     api = create_api(runtime)

@@ -15,7 +15,7 @@ from omni2qbd_gateway.api.deps import (
 )
 from omni2qbd_gateway.api.errors import AUTH, CONFLICT, REFUSALS, UNPROCESSABLE, http_error
 from omni2qbd_gateway.workflow import tenant_admin
-from omni2qbd_gateway.workflow.cin7_check import Cin7Check
+from omni2qbd_gateway.workflow.cin7_check import Cin7Check, check_credentials
 from omni2qbd_shared.db.engine import unit_of_work
 
 router = APIRouter(prefix="/tenants/{tenant_id}", tags=["tenants"], responses=AUTH)
@@ -121,7 +121,6 @@ async def cin7_test(
                     actor=access.principal.email,
                     allowed_hosts=allowed_hosts,
                 )
-            from omni2qbd_gateway.workflow.cin7_check import check_credentials
 
             return await check_credentials(
                 given.base_url or tenant_admin.DEFAULT_CIN7_URL,

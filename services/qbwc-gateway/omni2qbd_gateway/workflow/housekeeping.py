@@ -9,6 +9,7 @@ import contextlib
 import structlog
 
 from omni2qbd_gateway import login_throttle
+from omni2qbd_gateway.api.deps import throttle_policy
 from omni2qbd_gateway.workflow import audit, users
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.service import ServiceRuntime
@@ -19,7 +20,6 @@ EVERY_SECONDS = 3600.0
 
 async def tidy_once(runtime: ServiceRuntime) -> int:
     """One pass; the number of audit rows deleted."""
-    from omni2qbd_gateway.api.deps import throttle_policy
 
     assert runtime.sessions is not None
     async with unit_of_work(runtime.sessions) as db:

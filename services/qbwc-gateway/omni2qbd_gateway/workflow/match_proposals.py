@@ -1,6 +1,6 @@
 """Proposals for a match, and the checks before a new QuickBooks name (pure functions).
 
-Order (DESIGN §6): the exact normalised name (score 100), then the same e-mail address (95),
+Order (docs/design.md §6): the exact normalised name (score 100), then the same e-mail address (95),
 then similar names scored by rapidfuzz's ``WRatio`` (80 to 94, the best five). A new
 customer/vendor name must fit QuickBooks' 41 characters and be free in every name list
 (customers, vendors, employees, other names: status 3100).

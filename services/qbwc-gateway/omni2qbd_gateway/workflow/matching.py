@@ -1,4 +1,4 @@
-"""Matching Cin7 contacts and products to QuickBooks list elements (DESIGN §6, issue 10 §4).
+"""Matching Cin7 contacts and products to QuickBooks list elements (docs/design.md §6, issue 10 §4).
 
 Matching proposes, a person confirms. For every Cin7 customer or supplier that a pending
 document uses, proposals come from the QuickBooks list mirror in this order: the exact

@@ -1,4 +1,4 @@
-"""A Cin7 document changed after it was posted (issue 10 §5, DESIGN §3).
+"""A Cin7 document changed after it was posted (issue 10 §5, docs/design.md §3).
 
 For each document whose QuickBooks transaction the bridge wrote and whose newest entry is a
 later version: what changed, field by field, between the version in QuickBooks and the new

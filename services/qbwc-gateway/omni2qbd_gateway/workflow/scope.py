@@ -1,4 +1,4 @@
-"""The one way the workflow reads or changes a tenant's rows (DESIGN §8)."""
+"""The one way the workflow reads or changes a tenant's rows (docs/design.md §8)."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway import login_throttle
 from omni2qbd_gateway.login_throttle import Attempt, ThrottlePolicy
-from omni2qbd_gateway.tenants import get_tenant
 from omni2qbd_gateway.workflow import audit
 from omni2qbd_shared import secrets
+from omni2qbd_shared.cli_support import get_tenant
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Tenant, aware, utcnow
 from omni2qbd_shared.db.people import OPERATOR, TENANT_ROLES, ApiToken, Membership, User
