@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared.db.credentials import cin7_access
 from omni2qbd_shared.db.models import Cin7Credential, Tenant
-from omni2qbd_shared.secrets import verify_password
+from omni2qbd_shared.secrets import verify_generated_password as verify_password
 from tests.conftest import closed_port
 
 SECRET = "test-secret-key-that-is-long-enough-for-production"
@@ -67,7 +67,7 @@ async def test_create_prints_credentials_and_stores_only_a_hash(
         assert tenant is not None
         assert tenant.qbwc_username == created["qbwc_username"]
         assert created["qbwc_password"] not in tenant.qbwc_password_hash
-        assert tenant.qbwc_password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert tenant.qbwc_password_hash.startswith("$argon2id$v=19$m=4096,t=1,p=1$")
         assert verify_password(tenant.qbwc_password_hash, created["qbwc_password"])
         credential = (await session.exec(select(Cin7Credential))).one()
         assert "k-123-secret" not in credential.api_key_encrypted

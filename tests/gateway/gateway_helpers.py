@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import uvicorn
-from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.app import create_app
 from omni2qbd_gateway.outbox import approve
 from omni2qbd_gateway.tenants import NewTenant
+from omni2qbd_shared import secrets
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
@@ -111,14 +111,17 @@ async def running_gateway(
 # Argon2 with production parameters costs ~0.3 s of CPU per hash; the verifier reads the
 # parameters from the stored hash, so tests store cheap hashes and stay fast. (The gateway's
 # code path is the same; `create_tenant` is exercised by the CLI tests.)
-_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 async def new_tenant(
     sessions: async_sessionmaker[AsyncSession], name: str = "Acme Trading"
 ) -> NewTenant:
     password = f"pw-{uuid.uuid4().hex}"
-    tenant = Tenant(name=name, qbwc_username="pending", qbwc_password_hash=_CHEAP.hash(password))
+    tenant = Tenant(
+        name=name,
+        qbwc_username="pending",
+        qbwc_password_hash=secrets.hash_generated_password(password),
+    )
     tenant.qbwc_username = f"{name.lower().replace(' ', '-')}-{tenant.id[:8]}"
     async with unit_of_work(sessions) as db:
         db.add(tenant)

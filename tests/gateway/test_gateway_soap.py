@@ -8,11 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from lxml import etree
 
 from omni2qbd_gateway.soap import INTUIT_NS, OPERATIONS, SOAP12_NS
 from omni2qbd_gateway.tenants import create_tenant
+from omni2qbd_shared import secrets
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
@@ -279,4 +282,37 @@ async def test_unknown_user_and_wrong_password_cost_the_same(gw: Gateway) -> Non
     unknown = [await timed(f"nobody-{n}", "not-the-password") for n in range(2)]
     ratio = min(wrong) / min(unknown)
     assert 0.4 < ratio < 2.5, (wrong, unknown)
-    assert min(unknown) > 0.02  # a real Argon2 verification happened
+    # The tenant's hash is made with the parameters the dummy uses, so both cost the same.
+    row = await tenant_row(gw.sessions, real.tenant_id)
+    assert not secrets.generated_hash_is_outdated(row.qbwc_password_hash)
+
+
+async def test_a_hash_with_the_old_slow_parameters_is_renewed_at_the_next_good_login(
+    gw: Gateway,
+) -> None:
+    """Generated passwords are hashed with cheap Argon2 parameters (issue 16: 50 logins at
+    once); a tenant hashed before keeps working and gets a current hash when it logs in."""
+    tenant = await new_tenant(gw.sessions)
+    old_hash = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1).hash(
+        tenant.qbwc_password
+    )
+    async with unit_of_work(gw.sessions) as db:
+        row = await db.get(Tenant, tenant.tenant_id)
+        assert row is not None
+        row.qbwc_password_hash = old_hash
+        db.add(row)
+    assert secrets.generated_hash_is_outdated(old_hash)
+
+    wrong = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, "x")
+    )
+    assert wrong[1] == "nvu"
+    assert (await tenant_row(gw.sessions, tenant.tenant_id)).qbwc_password_hash == old_hash
+
+    good = wc.read_strings(
+        "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)
+    )
+    assert good[1] != "nvu"
+    renewed = (await tenant_row(gw.sessions, tenant.tenant_id)).qbwc_password_hash
+    assert renewed != old_hash and not secrets.generated_hash_is_outdated(renewed)
+    assert secrets.verify_generated_password(renewed, tenant.qbwc_password)

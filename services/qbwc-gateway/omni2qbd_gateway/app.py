@@ -309,8 +309,12 @@ def create_app(settings: AppSettings) -> FastAPI:
         if not await repository.verify_tenant_password(tenant, password):
             tenant = None
         else:
+            assert tenant is not None
+            renewed_hash = await repository.renewed_password_hash(tenant, password)
             async with unit_of_work(runtime.sessions) as db:
                 await login_throttle.succeeded(db, reservation)
+                if renewed_hash is not None:
+                    await repository.store_renewed_password_hash(db, tenant, renewed_hash)
         if tenant is None:
             raise HTTPException(
                 401,

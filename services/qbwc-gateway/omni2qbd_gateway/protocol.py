@@ -139,8 +139,11 @@ class QbwcService:
             log.info("qbwc_auth_failed", username=username[:100])
             return ["", "nvu", "", ""]
         assert tenant is not None
+        renewed_hash = await repository.renewed_password_hash(tenant, password)
         async with self._transaction() as db:
             await login_throttle.succeeded(db, reservation)
+            if renewed_hash is not None:
+                await repository.store_renewed_password_hash(db, tenant, renewed_hash)
             busy = await self._settle_live_sessions(db, tenant.id, call.client)
             if busy:
                 return [placeholder_ticket(), "busy", "", ""]

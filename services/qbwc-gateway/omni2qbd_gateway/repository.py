@@ -83,11 +83,34 @@ async def tenant_by_username(session: AsyncSession, username: str) -> Tenant | N
 
 async def verify_tenant_password(tenant: Tenant | None, password: str) -> bool:
     """Argon2 verification, outside any transaction (so it holds no lock while it runs) and
-    off the event loop; the same cost for an unknown name (``secrets.verify_password``)."""
+    off the event loop; an unknown name costs the same (``verify_generated_password``)."""
     stored_hash = tenant.qbwc_password_hash if tenant is not None else None
     async with _ARGON2_SLOTS:
-        ok = await asyncio.to_thread(secrets.verify_password, stored_hash, password)
+        ok = await asyncio.to_thread(secrets.verify_generated_password, stored_hash, password)
     return ok and tenant is not None and tenant.active
+
+
+async def renewed_password_hash(tenant: Tenant, password: str) -> str | None:
+    """After a good login: the hash with today's parameters when the stored one was made with
+    the older, slower ones (None when it is current). Computed outside any transaction."""
+    if not secrets.generated_hash_is_outdated(tenant.qbwc_password_hash):
+        return None
+    async with _ARGON2_SLOTS:
+        return await asyncio.to_thread(secrets.hash_generated_password, password)
+
+
+async def store_renewed_password_hash(
+    session: AsyncSession, tenant: Tenant, renewed_hash: str
+) -> None:
+    """Replace the hash a login was verified against, unless the password changed meanwhile
+    (a rotation between the check and this write wins)."""
+    await session.execute(
+        update(Tenant)
+        .where(
+            col(Tenant.id) == tenant.id, col(Tenant.qbwc_password_hash) == tenant.qbwc_password_hash
+        )
+        .values(qbwc_password_hash=renewed_hash)
+    )
 
 
 async def check_credentials(session: AsyncSession, username: str, password: str) -> Tenant | None:

@@ -47,7 +47,7 @@ async def create_tenant(
     tenant = Tenant(
         name=name.strip(),
         qbwc_username="pending",
-        qbwc_password_hash=secrets.hash_password(password),
+        qbwc_password_hash=secrets.hash_generated_password(password),
         qbxml_version=qbxml_version,
     )
     tenant.qbwc_username = _username_for(name, tenant.id[:8])
@@ -76,7 +76,7 @@ async def rotate_password(session: AsyncSession, tenant_ref: str, *, actor: str)
     password = secrets.new_password()
     # Argon2 before the first query, off the event loop: on SQLite that query takes the
     # write lock, and the hash's fraction of a second would hold every other service.
-    password_hash = await asyncio.to_thread(secrets.hash_password, password)
+    password_hash = await asyncio.to_thread(secrets.hash_generated_password, password)
     tenant = await get_tenant(session, tenant_ref)
     tenant.qbwc_password_hash = password_hash
     session.add(tenant)
