@@ -240,7 +240,12 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         assert globex_change["status"] == "draft" and globex_change["txn_id"] == globex_txn.txn_id
         changed = {c["field"]: c for c in globex_change["changes"]}
         assert changed["header.po_number"]["after"] == "PO-77"
-        assert changed["total"] == {"field": "total", "before": "40.00", "after": "52.50"}
+        assert changed["total"] == {
+            "field": "total",
+            "label": "Total",
+            "before": "40.00",
+            "after": "52.50",
+        }
         assert "InvoiceMod" in globex_change["actions"]["quickbooks"]
         # The re-imported Acme order is pending again; its match shows QuickBooks' new name.
         contacts = by_name((await get(stack, "/contacts/matches", status="matched"))["items"])

@@ -3,6 +3,9 @@ and the field-level difference between two versions of an entry."""
 
 from __future__ import annotations
 
+import pytest
+
+from omni2qbd_gateway.workflow.field_words import field_words
 from omni2qbd_gateway.workflow.match_proposals import (
     ListElement,
     name_problems,
@@ -76,8 +79,30 @@ def test_field_diff_names_each_changed_field_and_ignores_provenance() -> None:
         ],
     }
     assert field_diff(before, after) == [
-        {"field": "header.po_number", "before": "PO-9", "after": "CHANGED"},
-        {"field": "lines[1].amount", "before": None, "after": "12.34"},
-        {"field": "lines[1].item.name", "before": None, "after": "Freight"},
-        {"field": "total", "before": "100.00", "after": "112.34"},
+        {"field": "header.po_number", "label": "P.O. number", "before": "PO-9", "after": "CHANGED"},
+        {"field": "lines[1].amount", "label": "Line 2: amount", "before": None, "after": "12.34"},
+        {
+            "field": "lines[1].item.name",
+            "label": "Line 2: item (name)",
+            "before": None,
+            "after": "Freight",
+        },
+        {"field": "total", "label": "Total", "before": "100.00", "after": "112.34"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("header.computed_tax", "Sales tax"),
+        ("lines[2].item.list_id", "Line 3: item (QuickBooks ID)"),
+        ("header.ship_address.postal_code", "Ship to address (ZIP code)"),
+        ("lines[0].class", "Line 1: class"),
+        ("txn_date", "Date"),
+        ("lines[4]", "Line 5"),
+        ("header.something_new", "Something new"),
+        ("weird path!", "weird path!"),
+    ],
+)
+def test_changed_fields_are_named_in_a_bookkeepers_words(path: str, words: str) -> None:
+    assert field_words(path) == words

@@ -145,7 +145,11 @@ def test_a_posted_document_changed_in_cin7_shows_what_changed(
     sign_in(page, stack, bookkeeper, path=f"/console/tenants/{acme.tenant_id}/entries/{entry_id}")
     expect(page.get_by_role("heading", name="Changed in Cin7 after it was posted")).to_be_visible()
     expect(page.locator("#reimport-status")).to_contain_text("QuickBooks can still be updated")
-    expect(page.locator("section", has_text="What changed")).to_contain_text("CHANGED-IN-CIN7")
+    changed = page.locator("section", has_text="What changed")
+    expect(changed).to_contain_text("CHANGED-IN-CIN7")
+    # Fields in a bookkeeper's words, not the entry's internal paths.
+    expect(changed.locator("tr", has_text="CHANGED-IN-CIN7")).to_contain_text("P.O. number")
+    expect(changed.locator("tbody")).not_to_contain_text("header.")
     screenshot(page, "reimport")
 
 

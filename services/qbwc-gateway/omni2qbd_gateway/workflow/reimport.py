@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.outcomes import describe_entry
 from omni2qbd_gateway.workflow.common import RETIRED, TRANSACTION_TYPES
+from omni2qbd_gateway.workflow.field_words import field_words
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import OutboxItem, QbLink
@@ -51,12 +52,14 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def field_diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every field whose value differs (added and removed fields included), in path order."""
+    """Every field whose value differs (added and removed fields included), in path order;
+    ``label`` says it in words for people, ``field`` keeps the path for tools."""
     old, new = flatten(before), flatten(after)
     changes = []
     for path in sorted(set(old) | set(new)):
         if old.get(path) != new.get(path):
-            changes.append({"field": path, "before": old.get(path), "after": new.get(path)})
+            was, now = old.get(path), new.get(path)
+            changes.append({"field": path, "label": field_words(path), "before": was, "after": now})
     return changes
 
 
@@ -76,7 +79,7 @@ def _lock_reason(
 def _actions(
     status: Status, what: str, link: QbLink, changes: list[dict[str, Any]], entry_id: str
 ) -> dict[str, str]:
-    fields = ", ".join(c["field"] for c in changes[:8]) + (" ..." if len(changes) > 8 else "")
+    fields = ", ".join(c["label"] for c in changes[:8]) + (" ..." if len(changes) > 8 else "")
     qb_type = TRANSACTION_TYPES.get(link.entry_kind, link.qb_txn_type)
     if status == "draft":
         return {
