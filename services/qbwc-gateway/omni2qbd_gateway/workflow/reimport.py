@@ -79,7 +79,9 @@ def _lock_reason(
 def _actions(
     status: Status, what: str, link: QbLink, changes: list[dict[str, Any]], entry_id: str
 ) -> dict[str, str]:
-    fields = ", ".join(c["label"] for c in changes[:8]) + (" ..." if len(changes) > 8 else "")
+    fields = ", ".join(c["label"] for c in changes[:8]) + (
+        f" and {len(changes) - 8} more" if len(changes) > 8 else ""
+    )
     qb_type = TRANSACTION_TYPES.get(link.entry_kind, link.qb_txn_type)
     if status == "draft":
         return {
