@@ -62,16 +62,16 @@ async def _at_least(value: Awaitable[int], expected: int) -> bool:
 
 
 async def test_many_tenants_backlogs_are_served_in_rounds_not_in_fetch_order(
-    migrated_pg: str, topology: Topology
+    postgres_database_url: str, topology: Topology
 ) -> None:
     """The 100-tenant soak's failure in small: every tenant's backlog queued one tenant after
     another (as an initial sync publishes them), with the publisher's default share. Every
     tenant must have a document mapped before any tenant has its whole backlog mapped."""
     app = create_app(
-        AppSettings(database_url=migrated_pg, amqp_url=AMQP_URL, log_json=False),
+        AppSettings(database_url=postgres_database_url, amqp_url=AMQP_URL, log_json=False),
         topology=topology,
     )
-    under_test = MapperUnderTest(app, migrated_pg, topology)
+    under_test = MapperUnderTest(app, postgres_database_url, topology)
     tenants = [await make_tenant(under_test.sessions) for _ in range(TENANTS)]
     connection = await connect(AMQP_URL)
     await ensure_topology(connection, topology)
