@@ -12,7 +12,7 @@ import pytest
 
 from omni2qbd_mapper import cogs_totals, handlers, store
 from omni2qbd_mapper.app import create_app
-from omni2qbd_mapper.results_batching import BatchingResultsConsumer
+from omni2qbd_mapper.batching import BatchingResultsConsumer
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work

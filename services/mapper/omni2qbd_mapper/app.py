@@ -12,8 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from omni2qbd_mapper import handlers
-from omni2qbd_mapper.batching import BatchingDocumentConsumer
-from omni2qbd_mapper.results_batching import BatchingResultsConsumer
+from omni2qbd_mapper.batching import BatchingDocumentConsumer, BatchingResultsConsumer
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.messaging import Consumer, Topology

@@ -1,10 +1,12 @@
-"""The mapper's document consumer maps several documents of one tenant per transaction.
+"""The mapper's consumers handle several messages of one tenant per transaction.
 
 It is the shared ``Consumer`` (ack after commit, dead-letter and retry rules, transient
 waits) with one change: deliveries of the same tenant that are waiting together are handled
-as one batch by ``handlers.handle_documents`` (settings and lists read once, months rebuilt
-once, one commit), and every message of the batch is acknowledged after that commit. If the
-batch fails for any reason, its messages are handled one by one as before, so a poison
+as one batch by a batch handler (for documents ``handlers.handle_documents``: settings and
+lists read once, months rebuilt once, one commit; for ``qb.results``
+``handlers.handle_results``: each touched COGS month rebuilt once instead of a journal
+version per result), and every message of the batch is acknowledged after that commit. If
+the batch fails for any reason, its messages are handled one by one as before, so a poison
 message still reaches the dead-letter queue alone and the others still succeed.
 
 Fairness: each tenant has its own batch, batches of different tenants run side by side, and
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
@@ -32,27 +34,36 @@ from omni2qbd_shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
 
-BatchHandler = Callable[
-    [Sequence[m.Cin7DocumentMessage], AsyncSession], Awaitable[Sequence[m.Message]]
-]
+TenantMessage = TypeVar("TenantMessage", m.Cin7DocumentMessage, m.ResultMessage)
+BatchHandler = Callable[[Sequence[TenantMessage], AsyncSession], Awaitable[Sequence[m.Message]]]
 
 
 @dataclass
-class _Waiting:
+class _Waiting(Generic[TenantMessage]):
     incoming: AbstractIncomingMessage
-    message: m.Cin7DocumentMessage
+    message: TenantMessage
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
-class BatchingDocumentConsumer(Consumer):
-    def __init__(self, *, batch_handler: BatchHandler, max_batch: int, **kwargs: Any) -> None:
+class TenantBatchingConsumer(Consumer, Generic[TenantMessage]):
+    """Gathers a tenant's waiting deliveries of ``message_type`` into batches."""
+
+    message_type: ClassVar[type[Any]]
+
+    def __init__(
+        self,
+        *,
+        batch_handler: BatchHandler[TenantMessage],
+        max_batch: int,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self._batch_handler = batch_handler
+        self._batch_handler: BatchHandler[TenantMessage] = batch_handler
         self._max_batch = max(1, max_batch)
-        self._waiting: dict[str, list[_Waiting]] = {}
-        self.batches = 0
+        self._waiting: dict[str, list[_Waiting[TenantMessage]]] = {}
+        self.batches = 0  # batches of more than one message committed together
 
     async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()
@@ -60,12 +71,12 @@ class BatchingDocumentConsumer(Consumer):
             self._in_flight.add(task)
         try:
             try:
-                message = m.Cin7DocumentMessage.model_validate_json(incoming.body)
+                message: TenantMessage = self.message_type.model_validate_json(incoming.body)
             except (ValidationError, ValueError):
                 await self._process(incoming)  # dead-letters it, as the shared consumer does
                 return
             queue = self._waiting.get(message.tenant_id)
-            waiting = _Waiting(incoming, message)
+            waiting = _Waiting[TenantMessage](incoming, message)
             if queue is not None:  # a batch of this tenant is being gathered or handled
                 queue.append(waiting)
                 await waiting.done
@@ -79,7 +90,7 @@ class BatchingDocumentConsumer(Consumer):
             if task is not None:
                 self._in_flight.discard(task)
 
-    async def _lead(self, tenant_id: str, queue: list[_Waiting]) -> None:
+    async def _lead(self, tenant_id: str, queue: list[_Waiting[TenantMessage]]) -> None:
         """Handle the tenant's waiting deliveries, a batch at a time, until none are left."""
         bind_tenant(tenant_id)
         await asyncio.sleep(0)  # let deliveries already received join the first batch
@@ -93,7 +104,7 @@ class BatchingDocumentConsumer(Consumer):
                     if not waiting.done.done():
                         waiting.done.set_result(None)
 
-    async def _handle_batch(self, batch: list[_Waiting]) -> None:
+    async def _handle_batch(self, batch: list[_Waiting[TenantMessage]]) -> None:
         assert self._publisher is not None
         if len(batch) == 1:
             await self._process(batch[0].incoming)
@@ -124,3 +135,11 @@ class BatchingDocumentConsumer(Consumer):
                 log.warning("message_ack_lost", reason=f"{type(exc).__name__}: {exc}"[:300])
                 continue
             self.processed += 1
+
+
+class BatchingDocumentConsumer(TenantBatchingConsumer[m.Cin7DocumentMessage]):
+    message_type = m.Cin7DocumentMessage
+
+
+class BatchingResultsConsumer(TenantBatchingConsumer[m.ResultMessage]):
+    message_type = m.ResultMessage

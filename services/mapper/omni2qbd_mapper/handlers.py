@@ -181,7 +181,7 @@ async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequ
 async def handle_results(
     messages: Sequence[m.ResultMessage], session: AsyncSession
 ) -> Sequence[m.Message]:
-    """Track several results of one tenant in one transaction (``results_batching``): each
+    """Track several results of one tenant in one transaction (``batching``): each
     COGS month the results touch is rebuilt once (one journal version), settings and lists
     read once, and only when a month needs rebuilding."""
     tenant_id = messages[0].tenant_id
