@@ -9,7 +9,7 @@ import threading
 import uuid
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # no stubs, as in the gateway's reader
 from sqlalchemy import event, text
 from sqlmodel import func, select
 
