@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aio_pika
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # no stubs, as in the gateway's reader
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession

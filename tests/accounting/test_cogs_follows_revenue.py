@@ -67,14 +67,14 @@ async def test_posted_invoice_counts_and_a_late_one_reopens_its_month(sessions: 
     out = await post(sessions, tenant, invoices["2221"].id)
     assert states(out) == [("journal", "ready")]
     (month,) = await rows(sessions, tenant, source_kind="cogs_month")
-    assert Decimal(month.total) == Decimal("85.00")
+    assert month.total is not None and Decimal(month.total) == Decimal("85.00")
     # the journal reaches QuickBooks ...
     await post(sessions, tenant, month.id)
     # ... and the second invoice is posted later: the month re-opens with the difference shown
     out = await post(sessions, tenant, invoices["3001"].id)
     assert states(out) == [("journal", "held")]  # September 2022 is long closed
     latest = max(await rows(sessions, tenant, source_kind="cogs_month"), key=lambda r: r.version)
-    assert Decimal(latest.total) == Decimal("170.00")
+    assert latest.total is not None and Decimal(latest.total) == Decimal("170.00")
     codes = {f["code"] for f in latest.findings}
     assert {"cogs_month_reopened", "cogs_month_closed"} <= codes
 
@@ -94,7 +94,7 @@ async def test_do_not_import_lets_the_cogs_count(sessions: Sessions) -> None:
     assert ("invoice", "superseded") in states(out)  # withdrawn from the gateway
     assert ("journal", "ready") in states(out)
     (month,) = await rows(sessions, tenant, source_kind="cogs_month")
-    assert Decimal(month.total) == Decimal("85.00")
+    assert month.total is not None and Decimal(month.total) == Decimal("85.00")
     # not pending in QuickBooks: nothing to say about drafts
     assert not any(f["code"] == "cogs_includes_pending" for f in month.findings)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from omni2qbd_mapper import handlers
 from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.result import MappingResult
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.entries import EntryKind
 from omni2qbd_shared.qb_lists import QbLists
@@ -15,7 +16,7 @@ from tests.mapper.conftest import load_doc, settings_with
 from tests.mapper.test_mapper_store import Sessions, deliver, doc_message, make_tenant, rows
 
 
-def invoice_rate(result):  # type: ignore[no-untyped-def]
+def invoice_rate(result: MappingResult) -> Decimal | None:
     return next(e for e in result.entries if e.kind is EntryKind.INVOICE).header.exchange_rate
 
 

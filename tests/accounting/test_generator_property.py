@@ -15,7 +15,7 @@ from omni2qbd_mapper.mapping import map_document
 from omni2qbd_mapper.result import CogsContribution
 from omni2qbd_mapper.rules.cogs import map_cogs_month
 from omni2qbd_shared.entries import Entry, EntryKind, JournalSubkind, request_id_for
-from omni2qbd_shared.qb_lists import QbListElement, QbLists
+from omni2qbd_shared.qb_lists import ListName, QbListElement, QbLists
 from omni2qbd_shared.tenant_settings import TenantSettings
 from omni2qbd_sims.cin7.dates import DateForm
 from omni2qbd_sims.cin7.generator import generate
@@ -69,7 +69,7 @@ def books_for(settings: TenantSettings) -> tuple[CompanyFile, QbLists]:
 def learn(lists: QbLists, books: CompanyFile, entry: Entry, ident: str) -> None:
     """What the gateway's mirror learns from a CustomerAdd/VendorAdd it just sent."""
     record = books.lists[ident]
-    target = "customer" if entry.kind is EntryKind.CUSTOMER_ADD else "vendor"
+    target: ListName = "customer" if entry.kind is EntryKind.CUSTOMER_ADD else "vendor"
     lists.add(target, [QbListElement(ident, books.full_name(record))])
 
 

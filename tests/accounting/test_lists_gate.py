@@ -7,7 +7,7 @@ from omni2qbd_mapper.mapping import map_document
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import FetchedDocument
-from omni2qbd_shared.qb_lists import QbListElement, QbLists
+from omni2qbd_shared.qb_lists import REQUIRED_LISTS, QbListElement, QbLists
 from omni2qbd_shared.tenant_settings import TenantSettings
 from tests.mapper.conftest import load_doc, mirror_rows, settings_with
 from tests.mapper.test_mapper_store import Sessions, deliver, doc_message, make_tenant, rows
@@ -48,9 +48,11 @@ async def test_entries_wait_for_the_lists_and_are_rechecked_when_they_arrive(
 
 def read_company(**lists: list[QbListElement]) -> QbLists:
     """A tenant view whose every list was read from QuickBooks; only ``lists`` have names."""
-    view = QbLists.for_tenant(["customer", "vendor", "item", "account", "class", "sales_tax_item"])
-    for name, elements in lists.items():
-        view.add(name, elements)  # type: ignore[arg-type]
+    view = QbLists.for_tenant(REQUIRED_LISTS)
+    assert set(lists) <= set(REQUIRED_LISTS), set(lists) - set(REQUIRED_LISTS)
+    for name in REQUIRED_LISTS:  # typed names, where the keyword names are plain strings
+        if name in lists:
+            view.add(name, lists[name])
     return view
 
 

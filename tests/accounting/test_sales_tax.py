@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from omni2qbd_mapper.mapping import map_document
-from omni2qbd_shared.entries import EntryKind
+from omni2qbd_mapper.result import MappingResult
+from omni2qbd_shared.entries import Entry, EntryKind
 from tests.accounting.helpers import company, mirror, post_result, qb_total
 from tests.mapper.conftest import load_doc, settings_with
 
 
-def invoice_of(result):  # type: ignore[no-untyped-def]
+def invoice_of(result: MappingResult) -> Entry:
     return next(e for e in result.entries if e.kind is EntryKind.INVOICE)
 
 

@@ -91,7 +91,7 @@ def refused(response: httpx.Response, api: bool) -> bool:
 
 
 async def _call(client: httpx.AsyncClient, endpoint: Endpoint, url: str) -> httpx.Response:
-    body = {} if endpoint.method in ("POST", "PUT", "PATCH") else None
+    body: dict[str, object] | None = {} if endpoint.method in ("POST", "PUT", "PATCH") else None
     return await client.request(endpoint.method, url, json=body, follow_redirects=False)
 
 
@@ -144,7 +144,7 @@ async def test_every_route_refuses_without_a_token_and_across_tenants(gateway: G
         # The same token does read its own tenant (so the refusals above are about tenancy).
         async with api_client(gateway) as anonymous:
             plain.headers["Authorization"] = f"Bearer {await sign_in(anonymous, bookkeeper)}"
-        own = await plain.get(f"/api/v1/tenants/{acme.tenant_id}/entries/{acme_entry}")
-        assert own.status_code == 200
+        own_entry = await plain.get(f"/api/v1/tenants/{acme.tenant_id}/entries/{acme_entry}")
+        assert own_entry.status_code == 200
     assert checked >= 15
     assert problems == []

@@ -5,6 +5,7 @@ Every command must succeed, and an invoice must end up in the QuickBooks simulat
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -118,16 +119,16 @@ class Walk:
             for words, (name, path) in health.items():
                 if words in command:
                     url = f"http://127.0.0.1:{self.ports[name]}{path}"
-                    self._wait(lambda url=url: _ok(url), process, log)
+                    self._wait(functools.partial(_ok, url), process, log)
 
     def _alive(self, process: subprocess.Popen[bytes], log: Path) -> None:
-        assert process.poll() is None, f"{process.args} exited:\n{log.read_text()}"
+        assert process.poll() is None, f"{process.args!r} exited:\n{log.read_text()}"
 
-    def _wait(self, ready: object, process: subprocess.Popen[bytes], log: Path) -> None:
+    def _wait(self, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
         deadline = time.monotonic() + TIMEOUT
-        while not ready():  # type: ignore[operator]
+        while not ready():
             self._alive(process, log)
-            assert time.monotonic() < deadline, f"{process.args} never became ready"
+            assert time.monotonic() < deadline, f"{process.args!r} never became ready"
             time.sleep(0.2)
 
     def stop(self) -> None:

@@ -162,7 +162,7 @@ async def test_from_cin7_to_quickbooks_through_the_api(
                 return False
             party = acme_invoice.body["header"]["party"]
             item = acme_invoice.body["lines"][0]["item"]
-            return party["list_id"] == acme_list_id and item["name"] == "Widget Blue"
+            return bool(party["list_id"] == acme_list_id and item["name"] == "Widget Blue")
 
         await wait_for(rechecked, "the held and matched invoices to be re-checked")
         matched_rows = by_name((await get(stack, "/contacts/matches", status="matched"))["items"])
@@ -201,8 +201,9 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         # QuickBooks; it is approved when it holds all four (2x10 + 18.50 + 3x18.50 + 2x20).
         async def cogs_journal() -> OutboxItem | None:
             item = await stack.live_item("journal", month)
-            complete = item is not None and Decimal(item.body["total"]) == Decimal("134.00")
-            return item if complete and item.state in ("ready", "posted") else None
+            if item is None or Decimal(item.body["total"]) != Decimal("134.00"):
+                return None
+            return item if item.state in ("ready", "posted") else None
 
         journal_item = await wait_for(cogs_journal, "the month's COGS journal")
         if journal_item.state == "ready":

@@ -20,6 +20,7 @@ from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
+from tests.xml_errors import schema_errors
 
 ACCOUNTS = ReconciliationAccounts("Inventory Asset", "Cost of Goods Sold")
 
@@ -27,7 +28,7 @@ ACCOUNTS = ReconciliationAccounts("Inventory Asset", "Cost of Goods Sold")
 def _valid(xml: str, version: str) -> etree._Element:
     root = parse_xml(xml)
     schema = schema_for(version)
-    assert schema.validate(root.getroottree()), [e.message for e in schema.error_log]
+    assert schema.validate(root.getroottree()), schema_errors(schema)
     return root
 
 

@@ -34,7 +34,7 @@ from omni2qbd_sims.cin7.server import serve_in_thread
 from omni2qbd_sims.cin7.store import ApiConnection, Record, TenantAccount
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
-from omni2qbd_sims.webconnector.simulator import SessionReport, WebConnectorSimulator
+from omni2qbd_sims.webconnector import SessionReport, WebConnectorSimulator
 from tests.api.api_helpers import Person, api_client, new_person, sign_in
 from tests.conftest import AMQP_URL, free_port
 from tests.gateway.gateway_helpers import COMPANY_PATH, Gateway, running_gateway
@@ -73,9 +73,11 @@ async def _ready(url: str, task: asyncio.Task[None]) -> bool:
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[T]], what: str, timeout: float = WAIT_SECONDS
+    condition: Callable[[], Awaitable[T | None]], what: str, timeout: float = WAIT_SECONDS
 ) -> T:
-    """Until ``condition()`` is truthy (it is polled); fails naming what never happened."""
+    """Until ``condition()`` is truthy (it is polled); fails naming what never happened.
+
+    The value returned is the truthy one, so a condition answering ``X | None`` gives an ``X``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = await condition()

@@ -35,7 +35,13 @@ RECORDS = [
 
 def ids(clause: str) -> list[int]:
     predicate = compile_where(clause, FIELDS)
-    return [r["id"] for r in RECORDS if predicate(r)]
+    found: list[int] = []
+    for record in RECORDS:
+        if predicate(record):
+            ident = record["id"]
+            assert isinstance(ident, int)
+            found.append(ident)
+    return found
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def _cmp(value: Any, op: str, literal: Any) -> bool | None:
         return None
     if isinstance(value, str):
         value, literal = value.lower(), literal.lower()
-    return {
+    outcome: bool = {
         "=": value == literal,
         "<>": value != literal,
         ">": value > literal,
@@ -39,6 +39,7 @@ def _cmp(value: Any, op: str, literal: Any) -> bool | None:
         ">=": value >= literal,
         "<=": value <= literal,
     }[op]
+    return outcome
 
 
 def _quote(text: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from omni2qbd.demo.company import demo_settings, seed_company
 from omni2qbd.demo.processes import ManagedProcess, ProcessGroup, free_port
@@ -251,7 +251,7 @@ class ConsoleStack:
                 await db.exec(
                     select(QbwcSession)
                     .where(QbwcSession.tenant_id == tenant_id)
-                    .order_by(QbwcSession.created_at.desc())  # type: ignore[attr-defined]
+                    .order_by(col(QbwcSession.created_at).desc())
                 )
             ).first()
             return None if row is None else row.state

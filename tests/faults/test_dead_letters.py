@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlmodel import select
@@ -108,7 +109,7 @@ async def test_dead_letters_listed_by_name_replayed_and_discarded(
     await mapper.engine.dispose()
 
 
-def _dead_letters_reach(mapper: MapperUnderTest, count: int):  # type: ignore[no-untyped-def]
+def _dead_letters_reach(mapper: MapperUnderTest, count: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return await mapper.dead_letters() >= count
 

@@ -84,7 +84,7 @@ class HostileCin7:
         if mode == "retry-after":
             return self._send(writer, 429, b"{}", retry_after="999999")
         if mode == "wrong-types":
-            page = [{"id": "SO-1", "modifiedDate": "2024-01-01T00:00:00Z"}]
+            page: list[dict[str, object]] = [{"id": "SO-1", "modifiedDate": "2024-01-01T00:00:00Z"}]
             return self._send(writer, 200, json.dumps(page).encode())
         if mode == "same-page":
             page = [

@@ -5,6 +5,7 @@ Retry-After reported, and a pass that never ends or repeats itself stopped."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -34,14 +35,21 @@ async def hostile() -> AsyncIterator[HostileCin7]:
     await server.close()
 
 
-def client(hostile: HostileCin7, mode: str, **limits: float) -> Cin7Client:
+class Limits(TypedDict, total=False):
+    """The ``ResponseLimits`` a test tightens."""
+
+    total_seconds: float
+    max_bytes: int
+
+
+def client(hostile: HostileCin7, mode: str, **limits: Unpack[Limits]) -> Cin7Client:
     return Cin7Client(
         tenant="Hostile Inc",
         username="u",
         api_key="k",
         base_url=hostile.base_url(mode),
         retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=5),
-        limits=ResponseLimits(**limits),  # type: ignore[arg-type]
+        limits=ResponseLimits(**limits),
     )
 
 

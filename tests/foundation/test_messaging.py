@@ -12,7 +12,7 @@ from typing import Any
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -90,14 +90,14 @@ def make_consumer(
     )
 
 
-async def get_one(connection: AbstractRobustConnection, queue: str) -> aio_pika.IncomingMessage:
+async def get_one(connection: AbstractRobustConnection, queue: str) -> AbstractIncomingMessage:
     channel = await connection.channel()
     q = await channel.get_queue(queue)
     for _ in range(100):
         message = await q.get(fail=False)
         if message is not None:
             await message.ack()
-            return message  # type: ignore[return-value]
+            return message
         await asyncio.sleep(0.05)
     raise AssertionError(f"nothing arrived in {queue}")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -22,12 +22,14 @@ async def test_migrations_create_every_model_table(engine: AsyncEngine) -> None:
     assert await _tables(engine) == set(SQLModel.metadata.tables)
 
 
+def _column_names(sync: Connection, table: str) -> set[str]:
+    return {c["name"] for c in inspect(sync).get_columns(table)}
+
+
 async def test_migrated_columns_match_the_models(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         for table in SQLModel.metadata.sorted_tables:
-            columns = await conn.run_sync(
-                lambda sync, name=table.name: {c["name"] for c in inspect(sync).get_columns(name)}
-            )
+            columns = await conn.run_sync(_column_names, table.name)
             assert columns == {c.name for c in table.columns}, table.name
 
 

@@ -79,7 +79,7 @@ async def running_gateway(
         log_json=False,
         # Quick retries, like the tests' topology fixture.
         message_retry_delay_ms=int(str(overrides.pop("message_retry_delay_ms", 300))),
-        **overrides,  # type: ignore[arg-type]
+        **overrides,  # type: ignore[arg-type]  # any AppSettings field; pydantic checks each
     )
     app = create_app(settings)
     server = uvicorn.Server(
@@ -251,7 +251,7 @@ def web_connector(
         tenant.qbwc_password,
         qb,
         company_path,
-        **faults,  # type: ignore[arg-type]
+        **faults,  # type: ignore[arg-type]  # the simulator's keyword options, checked at call
     )
 
 

@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from lxml import etree
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner
 
 from omni2qbd.cli import app as cli
@@ -34,7 +36,7 @@ def env(sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return sqlite_database_url
 
 
-def sessions_for(url: str):  # type: ignore[no-untyped-def]
+def sessions_for(url: str) -> async_sessionmaker[AsyncSession]:
     return session_factory(create_engine(url))
 
 

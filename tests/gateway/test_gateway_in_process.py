@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypedDict, Unpack
 
 import pytest
 from sqlalchemy import event
@@ -35,8 +36,18 @@ async def sessions(sqlite_database_url: str) -> AsyncIterator[async_sessionmaker
     await engine.dispose()
 
 
+class ServiceOptions(TypedDict, total=False):
+    """The keyword options of ``service_for`` a test sets."""
+
+    sqlite: bool
+    sizing: SetSizing | None
+    max_bytes: int
+
+
 async def _connector(
-    sessions: async_sessionmaker[AsyncSession], count: int, **service_options: object
+    sessions: async_sessionmaker[AsyncSession],
+    count: int,
+    **service_options: Unpack[ServiceOptions],
 ) -> tuple[InProcessConnector, str, list[str]]:
     tenant = await new_tenant(sessions)
     qb = QuickBooksSimulator()
@@ -44,7 +55,7 @@ async def _connector(
     ids = await add_entries(
         sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in range(1, count + 1)]
     )
-    service = service_for(sessions, **service_options)  # type: ignore[arg-type]
+    service = service_for(sessions, **service_options)
     connector = InProcessConnector(service, tenant.qbwc_username, tenant.qbwc_password, qb, path)
     return connector, tenant.tenant_id, ids
 
@@ -120,7 +131,7 @@ async def test_planning_window_is_read_once_per_call(
     engine = connector.service.sessions_factory.kw["bind"]
     window_reads: list[str] = []
 
-    def count(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if "FROM outbox" in statement and "ORDER BY CASE" in statement:
             window_reads.append(statement)
 

@@ -119,6 +119,7 @@ async def test_the_planning_window_is_read_at_most_once_per_call(
         per_call.append((call.operation.name, window_reads))
         return answer
 
+    # Wraps this instance's handle to count the reads of each call (mypy forbids method assignment).
     service.handle = counted  # type: ignore[method-assign]
     connector = InProcessConnector(service, tenant.qbwc_username, tenant.qbwc_password, qb, path)
     run = await connector.run()

@@ -203,7 +203,7 @@ def test_migration_0006_hashes_the_tickets_of_existing_sessions(sqlite_url: str)
     async def before() -> str:
         tenant = await new_tenant(sessions)
         async with unit_of_work(sessions) as db:
-            await db.exec(  # type: ignore[call-overload]
+            await (await db.connection()).execute(
                 text(
                     "INSERT INTO qbwc_sessions (ticket, tenant_id, state, expected_call, phase,"
                     " progress, plan, created_at, last_seen_at) VALUES (:t, :tenant,"

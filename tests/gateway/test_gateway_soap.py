@@ -17,13 +17,11 @@ from omni2qbd_shared import secrets
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Tenant
 from omni2qbd_shared.qbxml.schema import validation_errors
-from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from tests.gateway.gateway_helpers import (
     Gateway,
     GatewayTenant,
     add_entries,
-    company_for,
     invoice,
     new_tenant,
     tenant_row,
@@ -217,12 +215,10 @@ async def test_none_when_nothing_to_do_and_busy_while_a_session_is_live(
 
 
 async def test_skipped_answer_puts_the_write_set_in_doubt_and_recovery_comes_first(
-    gw: Gateway,
+    gateway_tenant: GatewayTenant,
 ) -> None:
     """reference §1.3: sendRequestXML where receiveResponseXML was expected is a lost answer."""
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    gw, tenant, qb, path = gateway_tenant
     await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in (1, 2)])
     auth = wc.read_strings(
         "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_mapper.result import DocumentStatus, MappingResult
-from omni2qbd_shared.entries import EntryKind, JournalSubkind, LineRole, Side
+from omni2qbd_shared.entries import Entry, EntryKind, JournalSubkind, LineRole, Side
 from omni2qbd_shared.tenant_settings import TenantSettings
 from tests.mapper.conftest import load_doc, settings_with
 
@@ -24,11 +24,11 @@ def run(
     return map_document(kind, load_doc(name), settings or TenantSettings())
 
 
-def main_entry(result: MappingResult):  # type: ignore[no-untyped-def]
+def main_entry(result: MappingResult) -> Entry:
     return next(e for e in result.entries if not e.is_list_add)
 
 
-def amounts(entry) -> list[tuple[str, Decimal]]:  # type: ignore[no-untyped-def]
+def amounts(entry: Entry) -> list[tuple[str, Decimal]]:
     return [(line.role.value, line.amount) for line in entry.lines]
 
 

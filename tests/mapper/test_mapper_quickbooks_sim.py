@@ -3,13 +3,15 @@ QuickBooks itself computes equal to Cin7's (tax included)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_shared.entries import EntryKind, request_id_for
-from omni2qbd_shared.qb_lists import QbListElement, QbLists
+from omni2qbd_shared.qb_lists import ListName, QbListElement, QbLists
 from omni2qbd_shared.qbxml.render import message_set, render_add, render_mod
 from omni2qbd_shared.tenant_settings import TenantSettings
 from omni2qbd_shared.xmlsafe import parse_xml
@@ -57,26 +59,32 @@ def company() -> CompanyFile:
 def mirror(books: CompanyFile) -> QbLists:
     """The list mirror the gateway would read from this company file."""
     lists = QbLists()
-    kinds = {"Customer": "customer", "Vendor": "vendor", "Account": "account", "Class": "class"}
+    kinds: dict[str, ListName] = {
+        "Customer": "customer",
+        "Vendor": "vendor",
+        "Account": "account",
+        "Class": "class",
+    }
     for record in books.list_records():
+        target: ListName | None
         if record.kind == "ItemSalesTax":
             target = "sales_tax_item"
         elif record.kind.startswith("Item"):
             target = "item"
         else:
-            target = kinds.get(record.kind, "")
+            target = kinds.get(record.kind)
         if target:
             element = QbListElement(record.list_id, record.full_name, tax_rate=record.tax_rate)
-            lists.add(target, [element])  # type: ignore[arg-type]
+            lists.add(target, [element])
     return lists
 
 
 def post(
-    books: CompanyFile, requests: list[tuple[str, object]], version: str = "13.0"
-) -> dict[str, tuple[str, str]]:
-    """Send a message set; return requestID -> (statusCode, TxnID or ListID)."""
-    response = parse_xml(books.process_request(message_set(requests, version)))  # type: ignore[arg-type]
-    answers = {}
+    books: CompanyFile, requests: Sequence[tuple[str, etree._Element]], version: str = "13.0"
+) -> dict[str, tuple[str, str, str]]:
+    """Send a message set; return requestID -> (statusCode, TxnID or ListID, statusMessage)."""
+    response = parse_xml(books.process_request(message_set(requests, version)))
+    answers: dict[str, tuple[str, str, str]] = {}
     messages = response.find("QBXMLMsgsRs")
     assert messages is not None
     for rs in messages:
@@ -89,7 +97,7 @@ def post(
             ident,
             rs.get("statusMessage") or "",
         )
-    return answers  # type: ignore[return-value]
+    return answers
 
 
 @pytest.mark.parametrize(
@@ -122,7 +130,7 @@ def test_quickbooks_accepts_entries_and_totals_match_cin7(
     requests = [(request_id_for(e), render_add(e)) for e in result.entries]
     answers = post(books, requests)
     for entry in result.entries:
-        code, ident, message = answers[request_id_for(entry)]  # type: ignore[misc]
+        code, ident, message = answers[request_id_for(entry)]
         assert code == "0", (entry.kind, message)
         if entry.is_list_add:
             continue
@@ -148,7 +156,7 @@ def test_a_reimport_mod_replaces_the_pending_invoice() -> None:
     edit_sequence = books.transaction(txn_id).edit_sequence
     (code, _, message) = post(books, [("mod-1", render_mod(new_invoice, txn_id, edit_sequence))])[
         "mod-1"
-    ]  # type: ignore[misc]
+    ]
     assert code == "0", message
     txn = books.transaction(txn_id)
     assert txn.total == Decimal("334.75") and len(txn.lines) == 2

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from omni2qbd_mapper.mapping import map_document
-from omni2qbd_mapper.result import DocumentStatus, PostedEntry
+from omni2qbd_mapper.result import DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_mapper.rules.cogs import map_cogs_month
 from omni2qbd_shared.entries import EntryKind, JournalSubkind, Side
 from omni2qbd_shared.qb_lists import QbListElement, QbLists
@@ -16,7 +16,7 @@ from tests.mapper.conftest import load_doc, settings_with
 D = Decimal
 
 
-def codes_of(result) -> set[str]:  # type: ignore[no-untyped-def]
+def codes_of(result: MappingResult) -> set[str]:
     return {f.code for f in result.all_findings()}
 
 
@@ -34,10 +34,12 @@ def test_customer_found_by_email_and_by_confirmed_match() -> None:
         "customer", [QbListElement("80000002-1", "Example Limited", email="Buyer@Example.com")]
     )
     result = map_document(None, load_doc("so_tax_exclusive"), TenantSettings(), by_email)
-    assert result.entries[0].header.party.list_id == "80000002-1"  # type: ignore[union-attr]
+    party = result.entries[0].header.party
+    assert party is not None and party.list_id == "80000002-1"
     confirmed = QbLists().add_match("customer", "41", QbListElement("80000003-1", "EXL"))
     result = map_document(None, load_doc("so_tax_exclusive"), TenantSettings(), confirmed)
-    assert result.entries[0].header.party.list_id == "80000003-1"  # type: ignore[union-attr]
+    party = result.entries[0].header.party
+    assert party is not None and party.list_id == "80000003-1"
     assert codes_of(result) & {"contact_matched_by_name", "new_contact"} == set()
 
 
@@ -45,7 +47,8 @@ def test_settings_contact_map_wins_and_is_checked_against_the_mirror() -> None:
     settings = settings_with(contacts={"customer_map": {"41": "Example Ltd (wholesale)"}})
     result = map_document(None, load_doc("so_tax_exclusive"), settings)
     assert [e.kind for e in result.entries] == [EntryKind.INVOICE]
-    assert result.entries[0].header.party.name == "Example Ltd (wholesale)"  # type: ignore[union-attr]
+    party = result.entries[0].header.party
+    assert party is not None and party.name == "Example Ltd (wholesale)"
     mirror = QbLists().add("customer", [QbListElement("1", "Somebody Else")])
     held = map_document(None, load_doc("so_tax_exclusive"), settings, mirror)
     assert held.status is DocumentStatus.HELD and "unmatched_contact" in codes_of(held)
@@ -104,7 +107,8 @@ def test_tax_item_rate_from_the_mirror_must_match_cin7() -> None:
     lists.add("sales_tax_item", [QbListElement("T2", "IL 8.25%", tax_rate=D("8.25"))])
     result = map_document(None, load_doc("so_tax_exclusive"), mapped, lists)
     assert result.status is DocumentStatus.READY
-    assert result.entries[-1].header.sales_tax_item.list_id == "T2"  # type: ignore[union-attr]
+    tax_item = result.entries[-1].header.sales_tax_item
+    assert tax_item is not None and tax_item.list_id == "T2"
 
 
 def test_ref_number_is_shortened_and_collisions_get_a_suffix() -> None:

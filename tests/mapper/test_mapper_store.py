@@ -77,6 +77,13 @@ def doc_message(
     )
 
 
+def entry_ids(published: list[m.Message]) -> list[str]:
+    """The entry ids of what a handler published, every message an entry."""
+    ids = [msg.entry_id for msg in published if isinstance(msg, m.EntryMessage)]
+    assert len(ids) == len(published), published
+    return ids
+
+
 async def deliver(sessions: Sessions, handler: Any, message: Any) -> list[m.Message]:
     async with unit_of_work(sessions) as session:
         return list(await handler(message, session))
@@ -115,7 +122,7 @@ async def test_document_becomes_entries_once_and_redelivery_changes_nothing(
     assert await rows(sessions, tenant, source_kind="cogs_month") == []
 
     again = await deliver(sessions, handlers.handle_document, message)
-    assert [msg.entry_id for msg in again] == [msg.entry_id for msg in first]  # type: ignore[attr-defined]
+    assert entry_ids(again) == entry_ids(first)
     assert len(await rows(sessions, tenant)) == 3
 
     # Once the invoice is posted, September 2022's journal is built from its contribution.
@@ -124,7 +131,8 @@ async def test_document_becomes_entries_once_and_redelivery_changes_nothing(
     out = await deliver(sessions, handlers.handle_result, result)
     assert states(out) == [("journal", "ready")]
     (month,) = await rows(sessions, tenant, source_kind="cogs_month")
-    assert month.cin7_id == "2022-09" and Decimal(month.total) == Decimal("85.00")
+    assert month.cin7_id == "2022-09" and month.total is not None
+    assert Decimal(month.total) == Decimal("85.00")
     # the invoice is a pending draft (sales.is_pending): counted, and said so
     assert any(f["code"] == "cogs_includes_pending" for f in month.findings)
 

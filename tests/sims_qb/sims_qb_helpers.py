@@ -9,6 +9,7 @@ from lxml import etree
 
 from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
+from tests.xml_errors import schema_errors
 
 
 def message_set(
@@ -28,7 +29,7 @@ def parse_valid(response: str, version: str = "13.0") -> etree._Element:
     """Parse a response and insist it is valid against the XSD of the version."""
     root = parse_xml(response)
     schema = schema_for(version)
-    assert schema.validate(root.getroottree()), [e.message for e in schema.error_log]
+    assert schema.validate(root.getroottree()), schema_errors(schema)
     return root
 
 

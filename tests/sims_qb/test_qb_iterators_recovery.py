@@ -144,7 +144,8 @@ def test_old_message_set_check_reports_what_was_created(demo: CompanyFile) -> No
 
     demo.process_request(message_set(attrs=' oldMessageSetID="ClearAllMessageSets"'))
     cleared = parse_valid(demo.process_request(message_set(attrs=' oldMessageSetID="gw-3"')))
-    assert cleared.find("QBXMLMsgsRs").get("messageSetStatusCode") == "600"
+    cleared_msgs = cleared.find("QBXMLMsgsRs")
+    assert cleared_msgs is not None and cleared_msgs.get("messageSetStatusCode") == "600"
 
 
 def test_recovery_shows_a_stop_on_error_set_was_partly_applied(demo: CompanyFile) -> None:

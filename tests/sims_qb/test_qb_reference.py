@@ -7,6 +7,7 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from lxml import etree
 
 from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
@@ -127,8 +128,9 @@ def test_hcp_response_matches_the_capture_and_carries_the_file_id(demo: CompanyF
     captured = parse_xml((CAPTURES / "strHCPResponse-QuickBooksPro2014.xml").read_bytes())
     assert schema_for("13.0").validate(ours.getroottree())
 
-    def shape(root: object) -> list[tuple[str, str | None]]:
-        msgs = root.find("QBXMLMsgsRs")  # type: ignore[attr-defined]
+    def shape(root: etree._Element) -> list[tuple[str, str | None]]:
+        msgs = root.find("QBXMLMsgsRs")
+        assert msgs is not None
         return [(str(rs.tag), rs.get("requestID")) for rs in msgs]
 
     assert shape(ours) == shape(captured)
@@ -217,10 +219,10 @@ def test_the_captured_invoice_reproduced(sim: QuickBooksSimulator) -> None:
         "Addr3",
     }  # ids, times, and QuickBooks' state/country names
 
-    def values(ret: object) -> list[tuple[str, str]]:
+    def values(ret: etree._Element) -> list[tuple[str, str]]:
         return [
             (e.getroottree().getpath(e), (e.text or "").strip())
-            for e in ret.iter()  # type: ignore[attr-defined]
+            for e in ret.iter()
             if e.tag not in varying and not len(e)
         ]
 

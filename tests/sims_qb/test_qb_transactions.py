@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -20,7 +21,16 @@ TAXABLE_AND_NOT = (
 )
 
 
-def _post_invoice(send: Send, ref: str = "T1", **kwargs: object) -> tuple[str, str]:
+class InvoiceOptions(TypedDict, total=False):
+    """The options of ``invoice_add`` these tests vary."""
+
+    customer: str
+    lines: str
+    txn_date: str
+    guid: str
+
+
+def _post_invoice(send: Send, ref: str = "T1", **kwargs: Unpack[InvoiceOptions]) -> tuple[str, str]:
     (rs,) = rs_list(send(invoice_add(ref, **kwargs)))
     assert status(rs)[0] == 0, status(rs)
     return rs.findtext("InvoiceRet/TxnID") or "", rs.findtext("InvoiceRet/EditSequence") or ""

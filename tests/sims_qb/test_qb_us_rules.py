@@ -116,7 +116,9 @@ def test_journal_entry_ret_keeps_the_request_line_order(send: Send) -> None:
             "</JournalEntryAddRq>"
         )
     )
-    tags = [str(c.tag) for c in rs.find("JournalEntryRet") if str(c.tag).startswith("Journal")]
+    ret = rs.find("JournalEntryRet")
+    assert ret is not None
+    tags = [str(c.tag) for c in ret if str(c.tag).startswith("Journal")]
     assert tags == [
         "JournalCreditLine",
         "JournalDebitLine",

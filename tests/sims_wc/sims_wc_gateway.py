@@ -17,6 +17,7 @@ from lxml import etree
 
 from omni2qbd_shared.xmlsafe import parse_xml
 from tests.conftest import REFERENCE_DIR
+from tests.xml_errors import schema_errors
 
 WSDL_PATH = REFERENCE_DIR / "qbwc" / "QBWebConnectorSvc.wsdl"
 INTUIT = "http://developer.intuit.com/"
@@ -30,7 +31,8 @@ def wsdl_schema() -> etree.XMLSchema:
     schema = wsdl.find(f"{{http://schemas.xmlsoap.org/wsdl/}}types/{{{XS}}}schema")
     assert schema is not None
     # Carry the WSDL's namespace declarations (tns:, s:) that the schema's QName values use.
-    standalone = etree.Element(schema.tag, attrib=dict(schema.attrib), nsmap=dict(wsdl.nsmap))
+    nsmap = dict(wsdl.nsmap)
+    standalone = etree.Element(schema.tag, attrib=dict(schema.attrib), nsmap=nsmap)
     for child in schema:
         standalone.append(copy.deepcopy(child))
     return etree.XMLSchema(etree.ElementTree(standalone))
@@ -106,7 +108,7 @@ class TestGateway:
             call = next(iter(body))
             operation = etree.QName(call).localname
             schema_ok = self._schema.validate(etree.ElementTree(_detached(call)))
-            errors = [] if schema_ok else [e.message for e in self._schema.error_log]
+            errors = [] if schema_ok else schema_errors(self._schema)
             params = {etree.QName(p).localname: p.text or "" for p in call}
             with self._lock:
                 self.received.append(
@@ -196,7 +198,7 @@ def _envelope(operation: str, result: str | int | list[str]) -> bytes:
     answer = etree.SubElement(
         body,
         f"{{{INTUIT}}}{operation}Response",
-        nsmap={None: INTUIT},  # type: ignore[dict-item]
+        nsmap={None: INTUIT},  # type: ignore[dict-item]  # default namespace: lxml-stubs wants str keys
     )
     value = etree.SubElement(answer, f"{{{INTUIT}}}{operation}Result")
     if isinstance(result, list):

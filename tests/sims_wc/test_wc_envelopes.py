@@ -10,6 +10,7 @@ from lxml import etree
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.webconnector import soap
 from tests.sims_wc.sims_wc_gateway import WSDL_PATH, wsdl_schema
+from tests.xml_errors import schema_errors
 
 CALLS: list[tuple[str, list[soap.Param]]] = [
     ("serverVersion", []),
@@ -47,9 +48,9 @@ def test_envelope_is_valid_and_matches_zeep(
     (call,) = list(body)
 
     schema = wsdl_schema()
-    assert schema.validate(etree.ElementTree(etree.fromstring(etree.tostring(call)))), [
-        e.message for e in schema.error_log
-    ]
+    assert schema.validate(etree.ElementTree(etree.fromstring(etree.tostring(call)))), (
+        schema_errors(schema)
+    )
 
     names = soap.OPERATION_PARAMS[operation]
     theirs = zeep_client.create_message(

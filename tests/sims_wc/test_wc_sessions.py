@@ -53,7 +53,8 @@ async def test_full_session_in_qbwc_order(gateway: Start, qb: QuickBooksSimulato
     assert "password" not in " ".join(report.log).replace("<password=<MaskedForSecurity>", "")
     assert "pw" not in [w.strip('"<>') for line in report.log for w in line.split("=")]
     invoice_response = parse_xml(service.responses[1][0])
-    assert invoice_response.find("QBXMLMsgsRs/InvoiceAddRs").get("statusCode") == "0"  # type: ignore[union-attr]
+    invoice_rs = invoice_response.find("QBXMLMsgsRs/InvoiceAddRs")
+    assert invoice_rs is not None and invoice_rs.get("statusCode") == "0"
     assert company.count_by_ref_number("W-1", "Invoice") == 1
 
 
