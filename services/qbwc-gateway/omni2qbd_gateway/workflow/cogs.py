@@ -81,7 +81,7 @@ async def cogs_month(session: AsyncSession, scope: TenantScope, month: str) -> d
     settings = await tenant_settings(session, scope)
     age = months_ago(month, tenant_today(settings))
     closed = age > settings.cogs.months_open
-    contributions, journals, link = await _month_rows(session, scope, month)
+    contributions, journals, link = await _read_month(session, scope, month)
     posted_row = _last(row for row in journals if row.state in IN_QUICKBOOKS)
     current_row = _last(row for row in journals if row.state not in RETIRED)
 
@@ -135,7 +135,7 @@ def _posted(
     }
 
 
-async def _month_rows(
+async def _read_month(
     session: AsyncSession, scope: TenantScope, month: str
 ) -> tuple[list[EntryRow], list[EntryRow], QbLink | None]:
     """The month's contribution rows, its journal's versions (oldest first) and its link to
