@@ -642,45 +642,62 @@ def _product_lines(
     rate: Decimal,
     findings: list[Finding],
 ) -> list[EntryLine]:
+    if ctx.settings.sales.line_mode is LineMode.ACCOUNT:
+        return _account_mode_lines(ctx, products, findings)
+    return _item_mode_lines(ctx, products, status, rate, findings)
+
+
+def _account_mode_lines(
+    ctx: MappingContext, products: list[Component], findings: list[Finding]
+) -> list[EntryLine]:
+    """One line per income account and taxability, on the account-mode item."""
     settings = ctx.settings
     account_map = settings.accounts.account_map
-    if settings.sales.line_mode is LineMode.ACCOUNT:
-        groups: dict[tuple[str, bool], list[Component]] = {}
-        for component in products:
-            account = account_map.get(component.account_code or "", settings.accounts.income)
-            findings += ctx.unmapped_account_code(
-                component.account_code, component.line_no, account
+    groups: dict[tuple[str, bool], list[Component]] = {}
+    for component in products:
+        account = account_map.get(component.account_code or "", settings.accounts.income)
+        findings += ctx.unmapped_account_code(component.account_code, component.line_no, account)
+        groups.setdefault((account, component.taxable), []).append(component)
+    lines = []
+    for (account, taxable), members in groups.items():
+        codes = ", ".join(c.code or c.description for c in members)
+        mapped_from = [c.account_code for c in members if c.account_code in account_map]
+        findings += ctx.check_account(
+            account,
+            f"accounts.account_map[{mapped_from[0]!r}]" if mapped_from else "accounts.income",
+            "sales",
+        )
+        lines.append(
+            EntryLine(
+                role=LineRole.PRODUCT,
+                account=account,
+                override_account=True,
+                item=ctx.item_ref(settings.items.account_mode_item),
+                tax_code=_tax_code(ctx, taxable),
+                amount=sum((c.net for c in members), ZERO),
+                description=f"{len(members)} line(s): {codes}"[:4095],
             )
-            groups.setdefault((account, component.taxable), []).append(component)
-        lines = []
-        for (account, taxable), members in groups.items():
-            codes = ", ".join(c.code or c.description for c in members)
-            mapped_from = [c.account_code for c in members if c.account_code in account_map]
-            findings += ctx.check_account(
-                account,
-                f"accounts.account_map[{mapped_from[0]!r}]" if mapped_from else "accounts.income",
-                "sales",
-            )
-            lines.append(
-                EntryLine(
-                    role=LineRole.PRODUCT,
-                    account=account,
-                    override_account=True,
-                    item=ctx.item_ref(settings.items.account_mode_item),
-                    tax_code=_tax_code(ctx, taxable),
-                    amount=sum((c.net for c in members), ZERO),
-                    description=f"{len(members)} line(s): {codes}"[:4095],
-                )
-            )
-        if groups:
-            findings += ctx.check_item(
-                settings.items.account_mode_item,
-                "items.account_mode_item",
-                "account-mode lines",
-                "product",
-            )
-        return lines
+        )
+    if groups:
+        findings += ctx.check_item(
+            settings.items.account_mode_item,
+            "items.account_mode_item",
+            "account-mode lines",
+            "product",
+        )
+    return lines
 
+
+def _item_mode_lines(
+    ctx: MappingContext,
+    products: list[Component],
+    status: str,
+    rate: Decimal,
+    findings: list[Finding],
+) -> list[EntryLine]:
+    """One item line per product line; the account Cin7 maps its code to overrides the item's."""
+    settings = ctx.settings
+    account_map = settings.accounts.account_map
     lines = []
     for component in products:
         item, item_findings = resolve_item(ctx, component)
