@@ -63,22 +63,9 @@ def _pair(
 def map_adjustment(ctx: MappingContext) -> MappingResult:
     doc = ctx.doc
     settings = ctx.settings
-    if settings.inventory_method is InventoryMethod.PERIODIC:
-        return _ignored(
-            ctx,
-            "periodic_no_adjustments",
-            f"{ctx.label}: stock adjustments are not posted under the periodic inventory method; "
-            "the period-end inventory value journal covers them.",
-            "inventory_method",
-        )
-    if (
-        settings.adjustments.require_approved
-        and doc.has("isApproved")
-        and not doc.flag("isApproved")
-    ):
-        return not_ready(
-            ctx, "not_approved", f"{ctx.label} is not approved (field isApproved).", "isApproved"
-        )
+    not_importable = _adjustment_not_importable(ctx)
+    if not_importable is not None:
+        return not_importable
     when = doc.when("adjustInAccountingSystem") or doc.when("completedDate")
     if when is None:
         return not_ready(
@@ -89,29 +76,7 @@ def map_adjustment(ctx: MappingContext) -> MappingResult:
             "completedDate",
         )
     findings: list[Finding] = []
-    account_map = settings.accounts.account_map
-    default_offset = settings.accounts.stock_adjustments
-    header_code = doc.text("alternativeAccountCode")
-    by_account: dict[str, Decimal] = {}
-    for number, line in enumerate(doc.lines(), start=1):
-        qty = line.dec("qtyAdjusted") if line.has("qtyAdjusted") else line.dec("qty")
-        value = qty * line.dec("unitCost")
-        if value == 0:
-            continue
-        code = line.text("account") or header_code
-        if code and code not in account_map:
-            findings.append(
-                ctx.finding(
-                    "unmapped_account",
-                    f"{ctx.label}, line {number}: Cin7 account code {code!r} (field "
-                    f"lineItems[{number - 1}].account) is not in accounts.account_map, so the "
-                    f"default adjustment account {default_offset!r} is used.",
-                    field=f"lineItems[{number - 1}].account",
-                    blocking=False,
-                )
-            )
-        offset = account_map.get(code or "", default_offset)
-        by_account[offset] = by_account.get(offset, ZERO) + value
+    by_account = _value_by_offset_account(ctx, findings)
     if all(money(v) == 0 for v in by_account.values()):
         return _ignored(
             ctx,
@@ -149,6 +114,60 @@ def map_adjustment(ctx: MappingContext) -> MappingResult:
     entry.currency = settings.home_currency
     entry.findings = [*findings, *ref_findings]
     return finish(ctx, entry)
+
+
+def _adjustment_not_importable(ctx: MappingContext) -> MappingResult | None:
+    """Not posted under periodic inventory; not yet while unapproved (if the settings say so)."""
+    doc = ctx.doc
+    settings = ctx.settings
+    if settings.inventory_method is InventoryMethod.PERIODIC:
+        return _ignored(
+            ctx,
+            "periodic_no_adjustments",
+            f"{ctx.label}: stock adjustments are not posted under the periodic inventory method; "
+            "the period-end inventory value journal covers them.",
+            "inventory_method",
+        )
+    if (
+        settings.adjustments.require_approved
+        and doc.has("isApproved")
+        and not doc.flag("isApproved")
+    ):
+        return not_ready(
+            ctx, "not_approved", f"{ctx.label} is not approved (field isApproved).", "isApproved"
+        )
+    return None
+
+
+def _value_by_offset_account(ctx: MappingContext, findings: list[Finding]) -> dict[str, Decimal]:
+    """The adjusted value per offset account (a line's Cin7 account code, mapped, or the
+    default adjustment account); unmapped codes are noted in ``findings``."""
+    doc = ctx.doc
+    settings = ctx.settings
+    account_map = settings.accounts.account_map
+    default_offset = settings.accounts.stock_adjustments
+    header_code = doc.text("alternativeAccountCode")
+    by_account: dict[str, Decimal] = {}
+    for number, line in enumerate(doc.lines(), start=1):
+        qty = line.dec("qtyAdjusted") if line.has("qtyAdjusted") else line.dec("qty")
+        value = qty * line.dec("unitCost")
+        if value == 0:
+            continue
+        code = line.text("account") or header_code
+        if code and code not in account_map:
+            findings.append(
+                ctx.finding(
+                    "unmapped_account",
+                    f"{ctx.label}, line {number}: Cin7 account code {code!r} (field "
+                    f"lineItems[{number - 1}].account) is not in accounts.account_map, so the "
+                    f"default adjustment account {default_offset!r} is used.",
+                    field=f"lineItems[{number - 1}].account",
+                    blocking=False,
+                )
+            )
+        offset = account_map.get(code or "", default_offset)
+        by_account[offset] = by_account.get(offset, ZERO) + value
+    return by_account
 
 
 def map_inventory_value(ctx: MappingContext) -> MappingResult:
