@@ -72,42 +72,66 @@ def document_addresses(doc: Cin7Doc) -> tuple[Address | None, Address | None]:
 
 
 def resolve_party(ctx: MappingContext, party: Party) -> PartyResolution:
+    """The QuickBooks customer or vendor of the document: mapped in the settings, confirmed
+    by a person, found by name or e-mail, or else a new one (or a finding)."""
     doc = ctx.doc
     member_id = doc.text("memberId")
     name = contact_name(doc)
     email = doc.text("memberEmail") or doc.text("email")
-    label = "customer" if party == "customer" else "vendor"
     mapped = (
         ctx.settings.contacts.customer_map
         if party == "customer"
         else ctx.settings.contacts.vendor_map
     )
-    setting = f"contacts.{party}_map"
-
     if member_id is not None and member_id in mapped:
-        qb_name = mapped[member_id]
-        found = ctx.lists.find(party, qb_name)
-        if ctx.lists.is_mirrored(party) and found is None:
-            return PartyResolution(
-                ref=Ref(name=qb_name),
-                findings=[
-                    ctx.finding(
-                        "unmatched_contact",
-                        f"{ctx.label}: Cin7 contact {member_id} is mapped to QuickBooks {label} "
-                        f"{qb_name!r} ({setting}), but QuickBooks has no {label} by that name.",
-                        field="memberId",
-                    )
-                ],
-            )
-        return PartyResolution(
-            ref=Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=qb_name)
-        )
+        return _mapped_party(ctx, party, member_id, mapped[member_id])
 
     if member_id is not None:
         confirmed = ctx.lists.confirmed_match(party, member_id)
         if confirmed is not None:
             return PartyResolution(ref=Ref(name=confirmed.full_name, list_id=confirmed.list_id))
 
+    found = _party_by_name_or_email(ctx, party, name, email, member_id)
+    if found is not None:
+        return found
+    if not name or not ctx.settings.contacts.create_unmatched:
+        return _unmatched_party(ctx, party, name, member_id)
+    return _new_contact(ctx, party, name, member_id, email)
+
+
+def _label(party: Party) -> str:
+    return "customer" if party == "customer" else "vendor"
+
+
+def _mapped_party(
+    ctx: MappingContext, party: Party, member_id: str, qb_name: str
+) -> PartyResolution:
+    """The contact the settings map the Cin7 member to (``contacts.<party>_map``)."""
+    label = _label(party)
+    setting = f"contacts.{party}_map"
+    found = ctx.lists.find(party, qb_name)
+    if ctx.lists.is_mirrored(party) and found is None:
+        return PartyResolution(
+            ref=Ref(name=qb_name),
+            findings=[
+                ctx.finding(
+                    "unmatched_contact",
+                    f"{ctx.label}: Cin7 contact {member_id} is mapped to QuickBooks {label} "
+                    f"{qb_name!r} ({setting}), but QuickBooks has no {label} by that name.",
+                    field="memberId",
+                )
+            ],
+        )
+    return PartyResolution(
+        ref=Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=qb_name)
+    )
+
+
+def _party_by_name_or_email(
+    ctx: MappingContext, party: Party, name: str | None, email: str | None, member_id: str | None
+) -> PartyResolution | None:
+    """A QuickBooks contact of the same name, else of the same e-mail, said in a finding."""
+    label = _label(party)
     if name:
         by_name = ctx.lists.find(party, name)
         if by_name is not None:
@@ -140,7 +164,14 @@ def resolve_party(ctx: MappingContext, party: Party) -> PartyResolution:
                     )
                 ],
             )
+    return None
 
+
+def _unmatched_party(
+    ctx: MappingContext, party: Party, name: str | None, member_id: str | None
+) -> PartyResolution:
+    """No contact found and none to create (no name, or creating is off): a blocking finding."""
+    label = _label(party)
     if not name:
         return PartyResolution(
             ref=Ref(name=f"Cin7 contact {member_id or '?'}"),
@@ -154,21 +185,19 @@ def resolve_party(ctx: MappingContext, party: Party) -> PartyResolution:
                 )
             ],
         )
-    if not ctx.settings.contacts.create_unmatched:
-        return PartyResolution(
-            ref=Ref(name=name),
-            findings=[
-                ctx.finding(
-                    "unmatched_contact",
-                    f"{ctx.label}: Cin7 contact {name!r} (memberId {member_id}) is not matched "
-                    f"to a QuickBooks {label}. Map it in contacts.{party}_map of the tenant "
-                    "settings (`omni2qbd settings set`; creating new contacts is "
-                    "off: contacts.create_unmatched).",
-                    field="memberId",
-                )
-            ],
-        )
-    return _new_contact(ctx, party, name, member_id, email)
+    return PartyResolution(
+        ref=Ref(name=name),
+        findings=[
+            ctx.finding(
+                "unmatched_contact",
+                f"{ctx.label}: Cin7 contact {name!r} (memberId {member_id}) is not matched "
+                f"to a QuickBooks {label}. Map it in contacts.{party}_map of the tenant "
+                "settings (`omni2qbd settings set`; creating new contacts is "
+                "off: contacts.create_unmatched).",
+                field="memberId",
+            )
+        ],
+    )
 
 
 def _new_contact(
