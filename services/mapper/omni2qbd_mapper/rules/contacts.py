@@ -203,8 +203,42 @@ def _unmatched_party(
 def _new_contact(
     ctx: MappingContext, party: Party, name: str, member_id: str | None, email: str | None
 ) -> PartyResolution:
-    doc = ctx.doc
-    label = "customer" if party == "customer" else "vendor"
+    findings = _new_contact_findings(ctx, party, name, member_id)
+    details = _contact_details(ctx, name, member_id, email)
+    identity = member_id or hashlib.sha256(name.casefold().encode()).hexdigest()[:16]
+    kind = EntryKind.CUSTOMER_ADD if party == "customer" else EntryKind.VENDOR_ADD
+    key = f"{kind.value}:contact:{identity}"
+    # The contact entry's revision follows who the contact is, not the document it came from:
+    # each order carries its own addresses and phone, and a new revision per order would
+    # replace an already approved CustomerAdd every time another order of that customer is
+    # mapped (taking its approval away while its invoices wait for it).
+    identity_fields = details.model_dump_json(
+        include={
+            "name",
+            "company_name",
+            "first_name",
+            "last_name",
+            "email",
+            "currency",
+            "cin7_member_id",
+        }
+    )
+    revision = hashlib.sha256(identity_fields.encode()).hexdigest()
+    entry = ctx.new_entry(kind, key)
+    entry.source = SourceRef(kind="contact", cin7_id=identity, revision=revision, reference=name)
+    entry.external_guid = external_guid_for(ctx.tenant_id, key, revision)
+    entry.header.contact = details
+    entry.header.party = Ref(name=details.name)
+    entry.currency = details.currency or ctx.settings.home_currency.upper()
+    entry.findings = [f for f in findings if f.code != "new_contact"]
+    return PartyResolution(ref=Ref(name=details.name), contact_entry=entry, findings=findings)
+
+
+def _new_contact_findings(
+    ctx: MappingContext, party: Party, name: str, member_id: str | None
+) -> list[Finding]:
+    """A new contact is said; a name too long or used by another list blocks it."""
+    label = _label(party)
     findings: list[Finding] = [
         ctx.finding(
             "new_contact",
@@ -239,12 +273,20 @@ def _new_contact(
                 field="company",
             )
         )
+    return findings
+
+
+def _contact_details(
+    ctx: MappingContext, name: str, member_id: str | None, email: str | None
+) -> ContactDetails:
+    """The new contact as the document shows it (currency only when it is not the home one)."""
+    doc = ctx.doc
     billing, delivery = document_addresses(doc)
     home = ctx.settings.home_currency.upper()
     currency = (doc.text("currencyCode") or home).upper()
     first = doc.text("firstName")
     last = doc.text("lastName")
-    details = ContactDetails(
+    return ContactDetails(
         name=name[:NAME_MAX],
         # Cut to QuickBooks' limits when rendered, with a text_shortened note (rules.limits).
         company_name=doc.text("company") or None,
@@ -257,30 +299,3 @@ def _new_contact(
         currency=currency if ctx.settings.multi_currency and currency != home else None,
         cin7_member_id=member_id,
     )
-    identity = member_id or hashlib.sha256(name.casefold().encode()).hexdigest()[:16]
-    kind = EntryKind.CUSTOMER_ADD if party == "customer" else EntryKind.VENDOR_ADD
-    key = f"{kind.value}:contact:{identity}"
-    # The contact entry's revision follows who the contact is, not the document it came from:
-    # each order carries its own addresses and phone, and a new revision per order would
-    # replace an already approved CustomerAdd every time another order of that customer is
-    # mapped (taking its approval away while its invoices wait for it).
-    identity_fields = details.model_dump_json(
-        include={
-            "name",
-            "company_name",
-            "first_name",
-            "last_name",
-            "email",
-            "currency",
-            "cin7_member_id",
-        }
-    )
-    revision = hashlib.sha256(identity_fields.encode()).hexdigest()
-    entry = ctx.new_entry(kind, key)
-    entry.source = SourceRef(kind="contact", cin7_id=identity, revision=revision, reference=name)
-    entry.external_guid = external_guid_for(ctx.tenant_id, key, revision)
-    entry.header.contact = details
-    entry.header.party = Ref(name=details.name)
-    entry.currency = details.currency or home
-    entry.findings = [f for f in findings if f.code != "new_contact"]
-    return PartyResolution(ref=Ref(name=details.name), contact_entry=entry, findings=findings)
