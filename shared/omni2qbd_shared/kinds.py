@@ -57,6 +57,16 @@ QB_TYPE: dict[str, str] = {
     EntryKind.VENDOR_ADD: "Vendor",
 }
 
+# QuickBooks' own title of each transaction kind, spaced as its windows and reports print it
+# ("Credit Memo CM-12"); lists' add-entries have none.
+QB_TITLE: dict[str, str] = {
+    EntryKind.INVOICE: "Invoice",
+    EntryKind.CREDIT_MEMO: "Credit Memo",
+    EntryKind.BILL: "Bill",
+    EntryKind.VENDOR_CREDIT: "Vendor Credit",
+    EntryKind.JOURNAL: "Journal Entry",
+}
+
 # How a person is told about an entry of each kind, in a sentence ("the credit memo ...").
 ENTRY_LABEL: dict[str, str] = {
     EntryKind.INVOICE: "invoice",

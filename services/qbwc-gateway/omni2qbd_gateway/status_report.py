@@ -11,12 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.workflow import entries
 from omni2qbd_gateway.workflow.scope import TenantScope
-from omni2qbd_gateway.workflow.states import API_STATES, ApiState
+from omni2qbd_gateway.workflow.states import API_STATES, NEEDS_ATTENTION, ApiState
 from omni2qbd_gateway.workflow.views import EntryItem, Summary
 
-NEEDS_A_PERSON: tuple[ApiState, ...] = ("needs_attention", "failed", "locked")
-HINTS = {
-    "needs_attention": "fix what the reasons say (in Cin7 or the settings); it is re-checked",
+NEEDS_A_PERSON: tuple[ApiState, ...] = (NEEDS_ATTENTION, "failed", "locked")
+HINTS: dict[str, str] = {
+    NEEDS_ATTENTION: "fix what the reasons say (in Cin7 or the settings); it is re-checked",
     "ready": "approve with `omni2qbd approve TENANT --all` (or by entry id)",
     "approved": "the next Web Connector run sends these",
     "failed": "fix the cause, then `omni2qbd approve` it again (or retry in the console)",
@@ -89,7 +89,7 @@ def _item_lines(item: EntryItem) -> list[str]:
             for f in blocking
         )
     )
-    if item.status_message and item.state != "needs_attention":
+    if item.status_message and item.state != NEEDS_ATTENTION:
         reasons.insert(0, f"      - {item.status_message}")
     return [head, *(reasons or ["      - (no reason recorded)"])]
 

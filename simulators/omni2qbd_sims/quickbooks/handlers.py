@@ -351,48 +351,74 @@ def _txn_query(txn_type: str) -> Handler:
 
 
 def _txn_filter(ctx: RequestContext, rq: etree._Element, txn: Txn) -> bool:
+    """Does ``txn`` pass every filter of the query (checked in this order, cheapest first)?"""
     company = ctx.company
     ref_number = txn.body.findtext("RefNumber") or ""
+    return (
+        _ref_number_matches(rq, ref_number)
+        and _modified_in_range(rq, txn, company)
+        and _txn_date_in_range(rq, txn)
+        and _entity_matches(rq, txn, company)
+        and _ref_number_filters_match(rq, ref_number)
+        and _paid_status_matches(rq, txn, company)
+    )
+
+
+def _ref_number_matches(rq: etree._Element, ref_number: str) -> bool:
+    """RefNumber (case-insensitive) and RefNumberCaseSensitive lists."""
     exact = [(e.text or "").strip() for e in rq.findall("RefNumber")]
     if exact and ref_number.casefold() not in {r.casefold() for r in exact}:
         return False
     exact_cs = [(e.text or "").strip() for e in rq.findall("RefNumberCaseSensitive")]
-    if exact_cs and ref_number not in exact_cs:
-        return False
+    return not exact_cs or ref_number in exact_cs
+
+
+def _modified_in_range(rq: etree._Element, txn: Txn, company: CompanyState) -> bool:
     modified = rq.find("ModifiedDateRangeFilter")
-    if modified is not None:
-        since = _parse_when(modified.findtext("FromModifiedDate"), company)
-        until = _parse_when(modified.findtext("ToModifiedDate"), company, end=True)
-        if since is not None and txn.time_modified < since:
-            return False
-        if until is not None and txn.time_modified > until:
-            return False
+    if modified is None:
+        return True
+    since = _parse_when(modified.findtext("FromModifiedDate"), company)
+    until = _parse_when(modified.findtext("ToModifiedDate"), company, end=True)
+    if since is not None and txn.time_modified < since:
+        return False
+    return not (until is not None and txn.time_modified > until)
+
+
+def _txn_date_in_range(rq: etree._Element, txn: Txn) -> bool:
     dates = rq.find("TxnDateRangeFilter")
-    if dates is not None:
-        txn_date = date.fromisoformat(txn.body.findtext("TxnDate") or "1900-01-01")
-        low = dates.findtext("FromTxnDate")
-        high = dates.findtext("ToTxnDate")
-        if low and txn_date < date.fromisoformat(low.strip()):
-            return False
-        if high and txn_date > date.fromisoformat(high.strip()):
-            return False
+    if dates is None:
+        return True
+    txn_date = date.fromisoformat(txn.body.findtext("TxnDate") or "1900-01-01")
+    low = dates.findtext("FromTxnDate")
+    high = dates.findtext("ToTxnDate")
+    if low and txn_date < date.fromisoformat(low.strip()):
+        return False
+    return not (high and txn_date > date.fromisoformat(high.strip()))
+
+
+def _entity_matches(rq: etree._Element, txn: Txn, company: CompanyState) -> bool:
+    """EntityFilter: the transaction's customer or vendor by ListID, FullName, or under a
+    FullNameWithChildren."""
     entity = rq.find("EntityFilter")
-    if entity is not None:
-        spec = SPECS[txn.txn_type]
-        entity_id = txn.body.findtext(f"{spec.entity_tag}/ListID") if spec.entity_tag else None
-        record = company.lists.get(entity_id) if entity_id else None
-        if record is None:
-            return False
-        full = company.full_name(record).casefold()
-        wanted_ids = {(e.text or "").strip() for e in entity.findall("ListID")}
-        wanted_names = {(e.text or "").strip().casefold() for e in entity.findall("FullName")}
-        with_children = {
-            (e.text or "").strip().casefold() for e in entity.findall("FullNameWithChildren")
-        }
-        ok = record.list_id in wanted_ids or full in wanted_names
-        ok = ok or any(full == n or full.startswith(n + ":") for n in with_children)
-        if not ok:
-            return False
+    if entity is None:
+        return True
+    spec = SPECS[txn.txn_type]
+    entity_id = txn.body.findtext(f"{spec.entity_tag}/ListID") if spec.entity_tag else None
+    record = company.lists.get(entity_id) if entity_id else None
+    if record is None:
+        return False
+    full = company.full_name(record).casefold()
+    wanted_ids = {(e.text or "").strip() for e in entity.findall("ListID")}
+    wanted_names = {(e.text or "").strip().casefold() for e in entity.findall("FullName")}
+    with_children = {
+        (e.text or "").strip().casefold() for e in entity.findall("FullNameWithChildren")
+    }
+    ok = record.list_id in wanted_ids or full in wanted_names
+    return ok or any(full == n or full.startswith(n + ":") for n in with_children)
+
+
+def _ref_number_filters_match(rq: etree._Element, ref_number: str) -> bool:
+    """RefNumberFilter (a match criterion) and RefNumberRangeFilter."""
     ref_filter = rq.find("RefNumberFilter")
     if ref_filter is not None and not _matches_name(
         ref_number,
@@ -401,19 +427,20 @@ def _txn_filter(ctx: RequestContext, rq: etree._Element, txn: Txn) -> bool:
     ):
         return False
     ref_range = rq.find("RefNumberRangeFilter")
-    if ref_range is not None:
-        low_ref = child_text(ref_range, "FromRefNumber")
-        high_ref = child_text(ref_range, "ToRefNumber")
-        if low_ref is not None and ref_number < low_ref:
-            return False
-        if high_ref is not None and ref_number > high_ref:
-            return False
+    if ref_range is None:
+        return True
+    low_ref = child_text(ref_range, "FromRefNumber")
+    high_ref = child_text(ref_range, "ToRefNumber")
+    if low_ref is not None and ref_number < low_ref:
+        return False
+    return not (high_ref is not None and ref_number > high_ref)
+
+
+def _paid_status_matches(rq: etree._Element, txn: Txn, company: CompanyState) -> bool:
     paid = child_text(rq, "PaidStatus")
-    if paid in ("PaidOnly", "NotPaidOnly"):
-        is_paid = totals(company, txn).is_paid
-        if (paid == "PaidOnly") != is_paid:
-            return False
-    return True
+    if paid not in ("PaidOnly", "NotPaidOnly"):
+        return True
+    return (paid == "PaidOnly") == totals(company, txn).is_paid
 
 
 def _txn_deleted(ctx: RequestContext, rq: etree._Element) -> HandlerResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from omni2qbd_mapper.cin7doc import Cin7Doc
 from omni2qbd_mapper.context import MappingContext, fmt
 from omni2qbd_mapper.result import DocumentStatus, MappingResult
 from omni2qbd_mapper.rules.common import finish, not_ready
@@ -21,7 +22,7 @@ from omni2qbd_shared.entries import (
     Side,
     money,
 )
-from omni2qbd_shared.tenant_settings import InventoryMethod
+from omni2qbd_shared.tenant_settings import InventoryMethod, TenantSettings
 
 
 def _ignored(ctx: MappingContext, code: str, message: str, field: str) -> MappingResult:
@@ -63,22 +64,9 @@ def _pair(
 def map_adjustment(ctx: MappingContext) -> MappingResult:
     doc = ctx.doc
     settings = ctx.settings
-    if settings.inventory_method is InventoryMethod.PERIODIC:
-        return _ignored(
-            ctx,
-            "periodic_no_adjustments",
-            f"{ctx.label}: stock adjustments are not posted under the periodic inventory method; "
-            "the period-end inventory value journal covers them.",
-            "inventory_method",
-        )
-    if (
-        settings.adjustments.require_approved
-        and doc.has("isApproved")
-        and not doc.flag("isApproved")
-    ):
-        return not_ready(
-            ctx, "not_approved", f"{ctx.label} is not approved (field isApproved).", "isApproved"
-        )
+    not_importable = _adjustment_not_importable(ctx)
+    if not_importable is not None:
+        return not_importable
     when = doc.when("adjustInAccountingSystem") or doc.when("completedDate")
     if when is None:
         return not_ready(
@@ -89,29 +77,7 @@ def map_adjustment(ctx: MappingContext) -> MappingResult:
             "completedDate",
         )
     findings: list[Finding] = []
-    account_map = settings.accounts.account_map
-    default_offset = settings.accounts.stock_adjustments
-    header_code = doc.text("alternativeAccountCode")
-    by_account: dict[str, Decimal] = {}
-    for number, line in enumerate(doc.lines(), start=1):
-        qty = line.dec("qtyAdjusted") if line.has("qtyAdjusted") else line.dec("qty")
-        value = qty * line.dec("unitCost")
-        if value == 0:
-            continue
-        code = line.text("account") or header_code
-        if code and code not in account_map:
-            findings.append(
-                ctx.finding(
-                    "unmapped_account",
-                    f"{ctx.label}, line {number}: Cin7 account code {code!r} (field "
-                    f"lineItems[{number - 1}].account) is not in accounts.account_map, so the "
-                    f"default adjustment account {default_offset!r} is used.",
-                    field=f"lineItems[{number - 1}].account",
-                    blocking=False,
-                )
-            )
-        offset = account_map.get(code or "", default_offset)
-        by_account[offset] = by_account.get(offset, ZERO) + value
+    by_account = _value_by_offset_account(ctx, findings)
     if all(money(v) == 0 for v in by_account.values()):
         return _ignored(
             ctx,
@@ -151,6 +117,60 @@ def map_adjustment(ctx: MappingContext) -> MappingResult:
     return finish(ctx, entry)
 
 
+def _adjustment_not_importable(ctx: MappingContext) -> MappingResult | None:
+    """Not posted under periodic inventory; not yet while unapproved (if the settings say so)."""
+    doc = ctx.doc
+    settings = ctx.settings
+    if settings.inventory_method is InventoryMethod.PERIODIC:
+        return _ignored(
+            ctx,
+            "periodic_no_adjustments",
+            f"{ctx.label}: stock adjustments are not posted under the periodic inventory method; "
+            "the period-end inventory value journal covers them.",
+            "inventory_method",
+        )
+    if (
+        settings.adjustments.require_approved
+        and doc.has("isApproved")
+        and not doc.flag("isApproved")
+    ):
+        return not_ready(
+            ctx, "not_approved", f"{ctx.label} is not approved (field isApproved).", "isApproved"
+        )
+    return None
+
+
+def _value_by_offset_account(ctx: MappingContext, findings: list[Finding]) -> dict[str, Decimal]:
+    """The adjusted value per offset account (a line's Cin7 account code, mapped, or the
+    default adjustment account); unmapped codes are noted in ``findings``."""
+    doc = ctx.doc
+    settings = ctx.settings
+    account_map = settings.accounts.account_map
+    default_offset = settings.accounts.stock_adjustments
+    header_code = doc.text("alternativeAccountCode")
+    by_account: dict[str, Decimal] = {}
+    for number, line in enumerate(doc.lines(), start=1):
+        qty = line.dec("qtyAdjusted") if line.has("qtyAdjusted") else line.dec("qty")
+        value = qty * line.dec("unitCost")
+        if value == 0:
+            continue
+        code = line.text("account") or header_code
+        if code and code not in account_map:
+            findings.append(
+                ctx.finding(
+                    "unmapped_account",
+                    f"{ctx.label}, line {number}: Cin7 account code {code!r} (field "
+                    f"lineItems[{number - 1}].account) is not in accounts.account_map, so the "
+                    f"default adjustment account {default_offset!r} is used.",
+                    field=f"lineItems[{number - 1}].account",
+                    blocking=False,
+                )
+            )
+        offset = account_map.get(code or "", default_offset)
+        by_account[offset] = by_account.get(offset, ZERO) + value
+    return by_account
+
+
 def map_inventory_value(ctx: MappingContext) -> MappingResult:
     """Cin7 stock value against QuickBooks' Inventory Asset balance for a period end.
 
@@ -162,15 +182,7 @@ def map_inventory_value(ctx: MappingContext) -> MappingResult:
     settings = ctx.settings
     period = doc.text("period") or doc.id
     when = doc.when("asOfDate")
-    if doc.has("stockValue"):
-        stock_value = money(doc.dec("stockValue"))
-    else:
-        stock_value = money(
-            sum(
-                (line.dec("stockOnHand") * line.dec("unitCost") for line in doc.lines("stock")),
-                ZERO,
-            )
-        )
+    stock_value = _stock_value(doc)
     if not doc.has("qbInventoryBalance"):
         return not_ready(
             ctx,
@@ -189,19 +201,13 @@ def map_inventory_value(ctx: MappingContext) -> MappingResult:
             "Asset balance; nothing to adjust.",
             "stockValue",
         )
-    periodic = settings.inventory_method is InventoryMethod.PERIODIC
-    offset = settings.accounts.cogs if periodic else settings.accounts.inventory_value_adjustments
+    offset = _inventory_value_offset(settings)
     memo = (
         f"Inventory value {period}: Cin7 {fmt(stock_value)}, QuickBooks {fmt(balance)}, "
         f"difference {fmt(difference)}"
     )
     key = f"journal:{ctx.kind.value}:{ctx.cin7_id}"
-    ref, ref_findings = ctx.ref_number(
-        settings.adjustments.inventory_value_ref_pattern,
-        {"period": (period or "").replace("-", "")},
-        "journal",
-        "adjustments.inventory_value_ref_pattern",
-    )
+    ref, ref_findings = _inventory_value_ref(ctx, period)
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
     entry.subkind = JournalSubkind.INVENTORY_VALUE
     entry.header.memo = memo
@@ -219,9 +225,48 @@ def map_inventory_value(ctx: MappingContext) -> MappingResult:
             blocking=False,
         ),
         *ref_findings,
-        *ctx.check_account(offset, "accounts.inventory_value_adjustments", "the reconciliation"),
-        *ctx.check_account(
-            settings.accounts.inventory_asset, "accounts.inventory_asset", "the reconciliation"
-        ),
+        *_reconciliation_accounts(ctx, offset),
     ]
     return finish(ctx, entry)
+
+
+def _inventory_value_ref(
+    ctx: MappingContext, period: str | None
+) -> tuple[str | None, list[Finding]]:
+    return ctx.ref_number(
+        ctx.settings.adjustments.inventory_value_ref_pattern,
+        {"period": (period or "").replace("-", "")},
+        "journal",
+        "adjustments.inventory_value_ref_pattern",
+    )
+
+
+def _inventory_value_offset(settings: TenantSettings) -> str:
+    """Periodic inventory: the difference is cost of goods sold; perpetual: an adjustment."""
+    if settings.inventory_method is InventoryMethod.PERIODIC:
+        return settings.accounts.cogs
+    return settings.accounts.inventory_value_adjustments
+
+
+def _stock_value(doc: Cin7Doc) -> Decimal:
+    """Cin7's stock value: as stated, else the sum of stock on hand x unit cost."""
+    if doc.has("stockValue"):
+        return money(doc.dec("stockValue"))
+    return money(
+        sum(
+            (line.dec("stockOnHand") * line.dec("unitCost") for line in doc.lines("stock")),
+            ZERO,
+        )
+    )
+
+
+def _reconciliation_accounts(ctx: MappingContext, offset: str) -> list[Finding]:
+    """The offset and inventory asset accounts, checked against QuickBooks' account list."""
+    return [
+        *ctx.check_account(offset, "accounts.inventory_value_adjustments", "the reconciliation"),
+        *ctx.check_account(
+            ctx.settings.accounts.inventory_asset,
+            "accounts.inventory_asset",
+            "the reconciliation",
+        ),
+    ]

@@ -9,7 +9,7 @@ open for ``cogs.months_open`` months, and a late cost change re-opens it showing
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -296,54 +296,14 @@ def map_cogs_sums(
     net = money(sum(by_class.values(), ZERO))
     digest = f"{sums.digest:064x}"
     key = f"journal:cogs_month:{period}"
-    findings: list[Finding] = []
     nothing = sums.documents == 0 or all(money(v) == 0 for v in by_class.values())
     if nothing and (posted_total is None or posted_total == 0):
         return MappingResult(kind="cogs_month", document=label, status=DocumentStatus.IGNORED)
-    current = (today or date.today()).strftime("%Y-%m")
-    age = _months_between(period, current)
-    if posted_total is not None and money(posted_total) != net:
-        change = net - money(posted_total)
-        findings.append(
-            _finding(
-                label,
-                "cogs_month_reopened",
-                f"{label} changes from {fmt(money(posted_total))} to {fmt(net)} "
-                f"({'+' if change > 0 else ''}{fmt(change)}) since it was posted, because costs "
-                "changed in Cin7 (modifiedCOGSDate); re-posting replaces the month's journal.",
-                blocking=False,
-            )
-        )
-        if age > settings.cogs.months_open:
-            findings.append(
-                _finding(
-                    label,
-                    "cogs_month_closed",
-                    f"{label} changed by {fmt(change)} after the month closed (cogs.months_open = "
-                    f"{settings.cogs.months_open}). Post the difference by hand in an open month, "
-                    "or raise cogs.months_open to re-post it.",
-                )
-            )
-    if sums.pending_documents:
-        findings.append(
-            _finding(
-                label,
-                "cogs_includes_pending",
-                f"{label} includes the cost of {sums.pending_documents} document(s) whose "
-                "invoice or credit memo is still a pending draft in QuickBooks "
-                f"({fmt(money(sums.pending_amount))}). They count because "
-                "they are in QuickBooks; mark them final there, or delete them and mark the "
-                "Cin7 documents do not import.",
-                blocking=False,
-            )
-        )
-    ref = settings.cogs.monthly_ref_pattern.format_map({"period": period.replace("-", "")})
-    ref = ref[-REF_NUMBER_LIMITS["journal"] :]
     memo = f"Cost of goods sold for {_month_label(period)} ({sums.documents} Cin7 documents)"
-    lines: list[EntryLine] = []
-    for class_name, amount in sorted(by_class.items(), key=lambda kv: kv[0] or ""):
-        if money(amount) != 0:
-            lines += journal_lines(settings, amount, class_name, memo)
+    lines = _month_lines(settings, by_class, memo)
+    findings = _month_findings(
+        label, period, sums, settings, net=net, posted_total=posted_total, today=today
+    )
     if not lines:
         findings.append(
             _finding(
@@ -353,8 +313,6 @@ def map_cogs_sums(
                 "posted; delete or void that journal in QuickBooks.",
             )
         )
-    year, month = (int(p) for p in period.split("-"))
-    last_day = date(year + (month == 12), month % 12 + 1, 1).toordinal() - 1
     entry = Entry(
         kind=EntryKind.JOURNAL,
         subkind=JournalSubkind.COGS,
@@ -363,30 +321,121 @@ def map_cogs_sums(
         tenant_id=tenant_id,
         external_guid=external_guid_for(tenant_id, key, digest),
         lines=lines,
-        ref_number=ref,
-        txn_date=date.fromordinal(last_day),
+        ref_number=_month_ref(settings, period),
+        txn_date=_month_end(period),
         total=money(sum((line.amount for line in lines if line.side is Side.DEBIT), ZERO)),
         currency=settings.home_currency,
         findings=findings,
     )
     entry.header.memo = memo
-    if lists.is_mirrored("account"):
-        for name, setting in (
-            (settings.accounts.cogs, "accounts.cogs"),
-            (settings.accounts.inventory_asset, "accounts.inventory_asset"),
-        ):
-            if lists.find("account", name) is None:
-                entry.findings.append(
-                    _finding(
-                        label,
-                        "unmapped_account",
-                        f"{label}: QuickBooks has no account {name!r} (setting {setting}).",
-                        field=setting,
-                    )
-                )
+    entry.findings += _unknown_accounts(label, settings, lists)
     status = DocumentStatus.HELD if entry.held else DocumentStatus.READY
     result = MappingResult(kind="cogs_month", document=label, status=status, entries=[entry])
     return hold_until_lists_read(result, lists)
+
+
+def _month_findings(
+    label: str,
+    period: str,
+    sums: CogsMonthSums,
+    settings: TenantSettings,
+    *,
+    net: Decimal,
+    posted_total: Decimal | None,
+    today: date | None,
+) -> list[Finding]:
+    """A change against the journal already posted, and pending drafts the month counts."""
+    findings: list[Finding] = []
+    if posted_total is not None and money(posted_total) != net:
+        age = _months_between(period, (today or date.today()).strftime("%Y-%m"))
+        findings += _changed_since_posted(label, net, money(posted_total), age, settings)
+    if sums.pending_documents:
+        findings.append(_includes_pending(label, sums))
+    return findings
+
+
+def _changed_since_posted(
+    label: str, net: Decimal, posted: Decimal, age: int, settings: TenantSettings
+) -> list[Finding]:
+    """The month's journal differs from the one in QuickBooks: shown, and held once the month
+    is older than ``cogs.months_open``."""
+    change = net - posted
+    findings = [
+        _finding(
+            label,
+            "cogs_month_reopened",
+            f"{label} changes from {fmt(posted)} to {fmt(net)} "
+            f"({'+' if change > 0 else ''}{fmt(change)}) since it was posted, because costs "
+            "changed in Cin7 (modifiedCOGSDate); re-posting replaces the month's journal.",
+            blocking=False,
+        )
+    ]
+    if age > settings.cogs.months_open:
+        findings.append(
+            _finding(
+                label,
+                "cogs_month_closed",
+                f"{label} changed by {fmt(change)} after the month closed (cogs.months_open = "
+                f"{settings.cogs.months_open}). Post the difference by hand in an open month, "
+                "or raise cogs.months_open to re-post it.",
+            )
+        )
+    return findings
+
+
+def _includes_pending(label: str, sums: CogsMonthSums) -> Finding:
+    return _finding(
+        label,
+        "cogs_includes_pending",
+        f"{label} includes the cost of {sums.pending_documents} document(s) whose "
+        "invoice or credit memo is still a pending draft in QuickBooks "
+        f"({fmt(money(sums.pending_amount))}). They count because "
+        "they are in QuickBooks; mark them final there, or delete them and mark the "
+        "Cin7 documents do not import.",
+        blocking=False,
+    )
+
+
+def _month_lines(
+    settings: TenantSettings, by_class: Mapping[str | None, Decimal], memo: str
+) -> list[EntryLine]:
+    """The journal's lines, class by class in name order (no class first); zero classes none."""
+    lines: list[EntryLine] = []
+    for class_name, amount in sorted(by_class.items(), key=lambda kv: kv[0] or ""):
+        if money(amount) != 0:
+            lines += journal_lines(settings, amount, class_name, memo)
+    return lines
+
+
+def _month_ref(settings: TenantSettings, period: str) -> str:
+    """The journal number from ``cogs.monthly_ref_pattern``, its last characters if too long."""
+    ref = settings.cogs.monthly_ref_pattern.format_map({"period": period.replace("-", "")})
+    return ref[-REF_NUMBER_LIMITS["journal"] :]
+
+
+def _month_end(period: str) -> date:
+    """The last day of month ``YYYY-MM``."""
+    year, month = (int(p) for p in period.split("-"))
+    return date.fromordinal(date(year + (month == 12), month % 12 + 1, 1).toordinal() - 1)
+
+
+def _unknown_accounts(label: str, settings: TenantSettings, lists: QbListsView) -> list[Finding]:
+    """The COGS and inventory asset accounts the mirrored account list does not have."""
+    if not lists.is_mirrored("account"):
+        return []
+    return [
+        _finding(
+            label,
+            "unmapped_account",
+            f"{label}: QuickBooks has no account {name!r} (setting {setting}).",
+            field=setting,
+        )
+        for name, setting in (
+            (settings.accounts.cogs, "accounts.cogs"),
+            (settings.accounts.inventory_asset, "accounts.inventory_asset"),
+        )
+        if lists.find("account", name) is None
+    ]
 
 
 def _finding(

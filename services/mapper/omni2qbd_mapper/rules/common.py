@@ -22,6 +22,7 @@ from omni2qbd_shared.entries import (
     Side,
     money,
 )
+from omni2qbd_shared.kinds import QB_TITLE
 from omni2qbd_shared.tenant_settings import CogsGranularity
 
 
@@ -118,20 +119,9 @@ def void_result(ctx: MappingContext) -> MappingResult:
     )
 
 
-_TXN_NAMES = {
-    EntryKind.INVOICE: "Invoice",
-    EntryKind.CREDIT_MEMO: "Credit Memo",
-    EntryKind.BILL: "Bill",
-    EntryKind.VENDOR_CREDIT: "Vendor Credit",
-    EntryKind.JOURNAL: "Journal Entry",
-}
-
-
 def _reversal(ctx: MappingContext, original: Entry, is_draft: bool, txn_id: str | None) -> Entry:
     """A journal that undoes the posted entry's debit/credit effect, explained in words."""
-    name = (
-        f"{_TXN_NAMES.get(original.kind, original.kind.value)} {original.ref_number or ''}".strip()
-    )
+    name = f"{QB_TITLE.get(original.kind, original.kind.value)} {original.ref_number or ''}".strip()
     pending = is_draft and original.kind in (EntryKind.INVOICE, EntryKind.CREDIT_MEMO)
     # Its own identity, so it never looks like a re-import of the document's other journals.
     cin7_id = f"{ctx.cin7_id}:void:{original.kind.value}"

@@ -9,6 +9,7 @@ endpoint, so a purchase order with a negative total (or a document sent with kin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -90,6 +91,15 @@ def _line_account(ctx: MappingContext) -> tuple[str, str]:
     return accounts.inventory_asset, "accounts.inventory_asset"
 
 
+@dataclass(frozen=True)
+class _Charges:
+    """The header's freight, surcharge and discount, positive on a supplier credit too."""
+
+    freight: Decimal
+    surcharge: Decimal
+    discount: Decimal
+
+
 def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     settings = ctx.settings
     doc = ctx.doc
@@ -101,127 +111,27 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
     products = product_components(doc, absolute=credit, taxable=False)
     for component in products:
         component.net = component.gross
-    freight = money(abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal"))
-    surcharge = money(abs(doc.dec("surcharge")) if credit else doc.dec("surcharge"))
-    discount = money(abs(doc.dec("discountTotal")))
+    charges = _Charges(
+        freight=money(abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")),
+        surcharge=money(abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")),
+        discount=money(abs(doc.dec("discountTotal"))),
+    )
     total = money(abs(doc.dec("total")) if credit else doc.dec("total"))
 
-    lines: list[EntryLine] = []
-    if settings.purchases.line_mode is LineMode.ITEM:
-        lines += _item_lines(ctx, products, goods_account, findings)
-    else:
-        for component in products:
-            account = goods_account
-            if settings.inventory_method is InventoryMethod.PERIODIC:
-                if component.account_code in settings.accounts.account_map:
-                    account = settings.accounts.account_map[component.account_code or ""]
-                findings += ctx.unmapped_account_code(
-                    component.account_code, component.line_no, account
-                )
-            lines.append(
-                EntryLine(
-                    role=LineRole.PRODUCT,
-                    account=account,
-                    amount=component.net,
-                    description=_expense_memo(component),
-                    source_line_id=component.line_id,
-                    **{"class": ctx.class_name()},
-                )
-            )
-    if freight:
-        lines.append(
-            EntryLine(
-                role=LineRole.FREIGHT,
-                account=settings.accounts.freight_expense,
-                amount=freight,
-                description=doc.text("freightDescription") or "Freight",
-                **{"class": ctx.class_name()},
-            )
-        )
-        findings += ctx.check_account(
-            settings.accounts.freight_expense, "accounts.freight_expense", "freight"
-        )
-    if surcharge:
-        lines.append(
-            EntryLine(
-                role=LineRole.SURCHARGE,
-                account=settings.accounts.freight_expense,
-                amount=surcharge,
-                description=doc.text("surchargeDescription") or "Surcharge",
-                **{"class": ctx.class_name()},
-            )
-        )
-    if discount:
-        lines.append(
-            EntryLine(
-                role=LineRole.DISCOUNT,
-                account=goods_account,
-                amount=-discount,
-                description=doc.text("discountDescription") or "Supplier discount",
-                **{"class": ctx.class_name()},
-            )
-        )
-    product_gross = sum((c.gross for c in products), ZERO)
-    if doc.has("productTotal"):
-        product_gross = money(abs(doc.dec("productTotal")) if credit else doc.dec("productTotal"))
-    header_sum = product_gross + freight + surcharge - discount
-    if tax_status(doc) == "excl":
-        tax = money(total - header_sum)
-        if tax:
-            lines.append(
-                EntryLine(
-                    role=LineRole.TAX,
-                    account=goods_account,
-                    amount=tax,
-                    description=_tax_description(doc.dec("taxRate")),
-                    **{"class": ctx.class_name()},
-                )
-            )
-    subtotal = sum((line.amount for line in lines), ZERO)
-    difference = money(total - subtotal)
-    if difference:
-        allowance = rounding_allowance(settings.rounding.tolerance, len(lines))
-        if abs(difference) > allowance:
-            findings.append(
-                ctx.finding(
-                    "totals_do_not_reconcile",
-                    f"{ctx.label}: the entry adds up to {fmt(subtotal)} but Cin7's total is "
-                    f"{fmt(total)} (field total), a difference of {fmt(difference)}, more than the "
-                    f"rounding allowance of {fmt(allowance)}.",
-                    field="total",
-                )
-            )
-        else:
-            findings += ctx.rounding_note(difference, len(lines))
-            lines.append(
-                EntryLine(
-                    role=LineRole.ROUNDING,
-                    account=settings.accounts.rounding,
-                    amount=difference,
-                    description="Rounding to Cin7 total",
-                    **{"class": ctx.class_name()},
-                )
-            )
-            findings += ctx.check_account(
-                settings.accounts.rounding, "accounts.rounding", "rounding"
-            )
-            subtotal += difference
+    lines = _goods_lines(ctx, products, goods_account, findings)
+    lines += _charge_lines(ctx, charges, goods_account, findings)
+    lines += _tax_line(ctx, products, charges, total, goods_account, credit=credit)
+    subtotal = _round_to_total(ctx, lines, total, findings)
 
     party = resolve_party(ctx, "vendor")
     currency, exchange_rate, currency_findings = ctx.currency()
     key = f"{kind.value}:{ctx.kind.value}:{ctx.cin7_id}"
-    pattern_setting = "vendor_credit_ref_pattern" if credit else "bill_ref_pattern"
     tokens = {
         "supplierInvoiceReference": doc.text("supplierInvoiceReference") or "",
         "reference": doc.text("reference") or "",
         "id": doc.id,
     }
-    ref, ref_findings = ctx.ref_number(
-        getattr(settings.purchases, pattern_setting),
-        tokens,
-        "vendor_credit" if credit else "bill",
-        f"purchases.{pattern_setting}",
-    )
+    ref, ref_findings = _purchase_ref(ctx, tokens, credit=credit)
     if settings.accounts.accounts_payable:
         findings += ctx.check_account(
             settings.accounts.accounts_payable, "accounts.accounts_payable", "payables"
@@ -243,6 +153,157 @@ def _purchase_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Ent
         currency=currency,
         findings=[*findings, *ref_findings, *currency_findings],
     )
+
+
+def _purchase_ref(
+    ctx: MappingContext, tokens: dict[str, str], *, credit: bool
+) -> tuple[str | None, list[Finding]]:
+    """The bill or vendor credit number from its pattern setting."""
+    pattern_setting = "vendor_credit_ref_pattern" if credit else "bill_ref_pattern"
+    return ctx.ref_number(
+        getattr(ctx.settings.purchases, pattern_setting),
+        tokens,
+        "vendor_credit" if credit else "bill",
+        f"purchases.{pattern_setting}",
+    )
+
+
+def _goods_lines(
+    ctx: MappingContext, products: list[Component], goods_account: str, findings: list[Finding]
+) -> list[EntryLine]:
+    """The product lines: item lines, or expense lines on the goods account (periodic
+    inventory: on the account Cin7's account code maps to)."""
+    settings = ctx.settings
+    if settings.purchases.line_mode is LineMode.ITEM:
+        return _item_lines(ctx, products, goods_account, findings)
+    lines: list[EntryLine] = []
+    for component in products:
+        account = goods_account
+        if settings.inventory_method is InventoryMethod.PERIODIC:
+            if component.account_code in settings.accounts.account_map:
+                account = settings.accounts.account_map[component.account_code or ""]
+            findings += ctx.unmapped_account_code(
+                component.account_code, component.line_no, account
+            )
+        lines.append(
+            EntryLine(
+                role=LineRole.PRODUCT,
+                account=account,
+                amount=component.net,
+                description=_expense_memo(component),
+                source_line_id=component.line_id,
+                **{"class": ctx.class_name()},
+            )
+        )
+    return lines
+
+
+def _charge_lines(
+    ctx: MappingContext, charges: _Charges, goods_account: str, findings: list[Finding]
+) -> list[EntryLine]:
+    """Freight and surcharge on the freight expense account; the discount off the goods."""
+    doc = ctx.doc
+    freight_account = ctx.settings.accounts.freight_expense
+    lines: list[EntryLine] = []
+    if charges.freight:
+        lines.append(
+            EntryLine(
+                role=LineRole.FREIGHT,
+                account=freight_account,
+                amount=charges.freight,
+                description=doc.text("freightDescription") or "Freight",
+                **{"class": ctx.class_name()},
+            )
+        )
+        findings += ctx.check_account(freight_account, "accounts.freight_expense", "freight")
+    if charges.surcharge:
+        lines.append(
+            EntryLine(
+                role=LineRole.SURCHARGE,
+                account=freight_account,
+                amount=charges.surcharge,
+                description=doc.text("surchargeDescription") or "Surcharge",
+                **{"class": ctx.class_name()},
+            )
+        )
+    if charges.discount:
+        lines.append(
+            EntryLine(
+                role=LineRole.DISCOUNT,
+                account=goods_account,
+                amount=-charges.discount,
+                description=doc.text("discountDescription") or "Supplier discount",
+                **{"class": ctx.class_name()},
+            )
+        )
+    return lines
+
+
+def _tax_line(
+    ctx: MappingContext,
+    products: list[Component],
+    charges: _Charges,
+    total: Decimal,
+    goods_account: str,
+    *,
+    credit: bool,
+) -> list[EntryLine]:
+    """A tax-exclusive document's tax, on the goods account: Cin7's total less what the
+    header adds up to (none otherwise: inclusive prices carry it, an exempt one has none)."""
+    doc = ctx.doc
+    if tax_status(doc) != "excl":
+        return []
+    product_gross = sum((c.gross for c in products), ZERO)
+    if doc.has("productTotal"):
+        product_gross = money(abs(doc.dec("productTotal")) if credit else doc.dec("productTotal"))
+    tax = money(total - (product_gross + charges.freight + charges.surcharge - charges.discount))
+    if not tax:
+        return []
+    return [
+        EntryLine(
+            role=LineRole.TAX,
+            account=goods_account,
+            amount=tax,
+            description=_tax_description(doc.dec("taxRate")),
+            **{"class": ctx.class_name()},
+        )
+    ]
+
+
+def _round_to_total(
+    ctx: MappingContext, lines: list[EntryLine], total: Decimal, findings: list[Finding]
+) -> Decimal:
+    """The lines' sum, with a rounding line appended when within the allowance of Cin7's
+    total; a larger difference is a finding."""
+    settings = ctx.settings
+    subtotal = sum((line.amount for line in lines), ZERO)
+    difference = money(total - subtotal)
+    if not difference:
+        return subtotal
+    allowance = rounding_allowance(settings.rounding.tolerance, len(lines))
+    if abs(difference) > allowance:
+        findings.append(
+            ctx.finding(
+                "totals_do_not_reconcile",
+                f"{ctx.label}: the entry adds up to {fmt(subtotal)} but Cin7's total is "
+                f"{fmt(total)} (field total), a difference of {fmt(difference)}, more than the "
+                f"rounding allowance of {fmt(allowance)}.",
+                field="total",
+            )
+        )
+        return subtotal
+    findings += ctx.rounding_note(difference, len(lines))
+    lines.append(
+        EntryLine(
+            role=LineRole.ROUNDING,
+            account=settings.accounts.rounding,
+            amount=difference,
+            description="Rounding to Cin7 total",
+            **{"class": ctx.class_name()},
+        )
+    )
+    findings += ctx.check_account(settings.accounts.rounding, "accounts.rounding", "rounding")
+    return subtotal + difference
 
 
 def _tax_description(rate: Decimal) -> str:

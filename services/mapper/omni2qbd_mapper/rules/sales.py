@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -26,7 +27,7 @@ from omni2qbd_mapper.rules.common import (
     stage_problem,
     void_result,
 )
-from omni2qbd_mapper.rules.contacts import document_addresses, resolve_party
+from omni2qbd_mapper.rules.contacts import PartyResolution, document_addresses, resolve_party
 from omni2qbd_mapper.rules.items import resolve_item
 from omni2qbd_shared.entries import (
     ZERO,
@@ -298,146 +299,51 @@ def _reconcile_total(
     return subtotal
 
 
+@dataclass
+class _SalesAmounts:
+    """A sales document's amounts as Cin7 states them, beside what its lines add up to."""
+
+    status: str  # ``tax_status``: incl, excl or exempt
+    rate: Decimal
+    taxable_doc: bool
+    products: list[Component]
+    extra: list[Component]  # freight, surcharge, discount
+    components: list[Component]
+    total: Decimal
+    product_gross: Decimal
+    product_total: Decimal
+    tax_wanted: Decimal
+    cin7_tax: Decimal
+    allowance: Decimal  # how far the lines may round away from Cin7's totals
+
+
 def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
     settings = ctx.settings
-    doc = ctx.doc
-    credit = kind is EntryKind.CREDIT_MEMO
-    status = tax_status(doc)
-    rate = _tax_rate(ctx)
-    findings: list[Finding] = []
-
-    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
-    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
-    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
-    discount = abs(doc.dec("discountTotal"))
-    taxable_doc = status != "exempt" and rate > 0
-    extra = _charge_components(ctx, freight, surcharge, discount, taxable_doc)
-    components = products + extra
-    to_net(components, status, rate)
-
-    total = money(abs(doc.dec("total")) if credit else doc.dec("total"))
-    product_gross = sum((c.gross for c in products), ZERO)
-    product_total = (
-        money(abs(doc.dec("productTotal")) if credit else doc.dec("productTotal"))
-        if doc.has("productTotal")
-        else product_gross
-    )
-    tax_wanted = expected_tax(components, status, rate)
-    if status == "incl":
-        cin7_tax = tax_wanted  # embedded in the prices; Cin7 does not report it separately
-    else:
-        cin7_tax = money(
-            total - (product_total + money(freight) + money(surcharge) - money(discount))
-        )
-    # Cin7 may round tax per line: allow half a cent per taxable amount beyond the tolerance.
-    tax_allowance = rounding_allowance(
-        settings.tax.tolerance, sum(1 for c in components if c.taxable)
-    )
-    if abs(cin7_tax - tax_wanted) > tax_allowance:
-        findings.append(_tax_mismatch(ctx, components, extra, status, rate, cin7_tax, tax_wanted))
-    findings += _mixed_tax_rates(ctx, rate)
-    allowance = rounding_allowance(settings.rounding.tolerance, len(components) + 1)
-    if abs(product_total - product_gross) > allowance:
-        findings.append(
-            ctx.finding(
-                "lines_do_not_add_up",
-                f"{ctx.label}: its lines add up to {fmt(product_gross)} but its product total is "
-                f"{fmt(product_total)} (field productTotal).",
-                field="productTotal",
-            )
-        )
-
-    lines = _product_lines(ctx, products, status, rate, findings)
-    lines += [_extra_line(ctx, c, findings) for c in extra]
-
-    computed_tax = ZERO
-    tax_item: Ref | None = None
-    if settings.tax.mode is TaxMode.SALES_TAX_ITEM:
-        item_name, mapped_rate, tax_setting = _tax_item_name(ctx, rate)
-        if item_name:
-            found = ctx.lists.find("sales_tax_item", item_name)
-            tax_item = (
-                Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=item_name)
-            )
-            qb_rate = _check_tax_item(
-                ctx, item_name, tax_setting, mapped_rate, rate, taxable_doc, findings
-            )
-            taxable_total = sum(
-                (line.amount for line in lines if line.tax_code == settings.tax.taxable_code), ZERO
-            )
-            computed_tax = money(taxable_total * qb_rate / Decimal(100)) if taxable_doc else ZERO
-        elif taxable_doc:
-            findings.append(
-                ctx.finding(
-                    "unmapped_tax_item",
-                    f"{ctx.label}: no QuickBooks sales tax item for tax rate "
-                    f"{rate.normalize():f}% (fields taxRate, alternativeTaxRate); add it to "
-                    "tax.tax_item_map or set tax.default_tax_item.",
-                    field="taxRate",
-                )
-            )
-    else:
-        tax_amount = cin7_tax if status != "incl" else tax_wanted
-        if tax_amount:
-            lines.append(
-                EntryLine(
-                    role=LineRole.TAX,
-                    account=settings.accounts.sales_tax_payable,
-                    override_account=True,
-                    item=ctx.item_ref(settings.items.tax_line_item),
-                    tax_code=settings.tax.non_taxable_code,
-                    amount=tax_amount,
-                    description=f"Sales tax {rate.normalize():f}%" if rate else "Sales tax",
-                )
-            )
-            findings += ctx.check_item(settings.items.tax_line_item, "items.tax_line_item", "tax")
-
+    amounts = _sales_amounts(ctx, credit=kind is EntryKind.CREDIT_MEMO)
+    findings = _amount_findings(ctx, amounts)
+    lines = _product_lines(ctx, amounts.products, amounts.status, amounts.rate, findings)
+    lines += [_extra_line(ctx, c, findings) for c in amounts.extra]
+    tax_item, computed_tax = _sales_tax(ctx, amounts, lines, findings)
     subtotal = _reconcile_total(
-        ctx, lines, findings, total, computed_tax, allowance, len(components)
+        ctx,
+        lines,
+        findings,
+        amounts.total,
+        computed_tax,
+        amounts.allowance,
+        len(amounts.components),
     )
 
     party = resolve_party(ctx, "customer")
-    customer_code = _customer_tax_code(ctx, taxable_doc)
-    if party.contact_entry is not None and party.contact_entry.header.contact is not None:
-        # The customer's default code, the same whichever of its orders is mapped (a shared
-        # CustomerAdd must not change between them); each transaction sends its own code.
-        party.contact_entry.header.contact.sales_tax_code = _customer_tax_code(ctx, True)
-    else:
-        findings += _customer_code_differs(ctx, party.ref, customer_code)
+    customer_code = _customer_tax_code(ctx, amounts.taxable_doc)
+    findings += _party_tax_code(ctx, party, customer_code)
     currency, exchange_rate, currency_findings = ctx.currency()
-    billing, delivery = document_addresses(doc)
+    billing, delivery = document_addresses(ctx.doc)
     key = f"{kind.value}:{ctx.kind.value}:{ctx.cin7_id}"
-    entry_kind: Literal["invoice", "credit_memo"] = (
-        "invoice" if kind is EntryKind.INVOICE else "credit_memo"
-    )
-    pattern_setting = (
-        "invoice_ref_pattern" if kind is EntryKind.INVOICE else "credit_memo_ref_pattern"
-    )
-    ref, ref_findings = ctx.ref_number(
-        getattr(settings.sales, pattern_setting),
-        _tokens(ctx),
-        entry_kind,
-        f"sales.{pattern_setting}",
-    )
+    ref, ref_findings = _sales_ref(ctx, kind)
     memo = settings.sales.memo_pattern.format_map(_Tokens(_tokens(ctx)))
-    po_number = doc.text("customerOrderNo")
-    if po_number and len(po_number) > 25:
-        findings.append(
-            ctx.finding(
-                "po_number_shortened",
-                f"{ctx.label}: customer order number {po_number!r} (field customerOrderNo) is "
-                "longer than QuickBooks' 25 characters; the first 25 are used.",
-                field="customerOrderNo",
-                blocking=False,
-            )
-        )
-        po_number = po_number[:25]
-    if settings.accounts.accounts_receivable:
-        findings += ctx.check_account(
-            settings.accounts.accounts_receivable, "accounts.accounts_receivable", "receivables"
-        )
-    if ctx.class_name():
-        findings += _check_class(ctx, ctx.class_name() or "")
+    po_number = _po_number(ctx, findings)
+    findings += _header_checks(ctx)
 
     entry = ctx.new_entry(kind, key)
     entry.header.party = party.ref
@@ -464,6 +370,190 @@ def _sales_entry(ctx: MappingContext, kind: EntryKind, txn_date: date) -> Entry:
         currency=currency,
         findings=[*findings, *ref_findings, *currency_findings],
     )
+
+
+def _sales_amounts(ctx: MappingContext, *, credit: bool) -> _SalesAmounts:
+    """The document's components (net of tax) and totals; a credit note's are made positive."""
+    doc = ctx.doc
+    status = tax_status(doc)
+    rate = _tax_rate(ctx)
+
+    products = product_components(doc, absolute=credit, taxable=status != "exempt" and rate > 0)
+    freight = abs(doc.dec("freightTotal")) if credit else doc.dec("freightTotal")
+    surcharge = abs(doc.dec("surcharge")) if credit else doc.dec("surcharge")
+    discount = abs(doc.dec("discountTotal"))
+    taxable_doc = status != "exempt" and rate > 0
+    extra = _charge_components(ctx, freight, surcharge, discount, taxable_doc)
+    components = products + extra
+    to_net(components, status, rate)
+
+    total = money(abs(doc.dec("total")) if credit else doc.dec("total"))
+    product_gross = sum((c.gross for c in products), ZERO)
+    product_total = (
+        money(abs(doc.dec("productTotal")) if credit else doc.dec("productTotal"))
+        if doc.has("productTotal")
+        else product_gross
+    )
+    tax_wanted = expected_tax(components, status, rate)
+    if status == "incl":
+        cin7_tax = tax_wanted  # embedded in the prices; Cin7 does not report it separately
+    else:
+        cin7_tax = money(
+            total - (product_total + money(freight) + money(surcharge) - money(discount))
+        )
+    return _SalesAmounts(
+        status=status,
+        rate=rate,
+        taxable_doc=taxable_doc,
+        products=products,
+        extra=extra,
+        components=components,
+        total=total,
+        product_gross=product_gross,
+        product_total=product_total,
+        tax_wanted=tax_wanted,
+        cin7_tax=cin7_tax,
+        allowance=rounding_allowance(ctx.settings.rounding.tolerance, len(components) + 1),
+    )
+
+
+def _amount_findings(ctx: MappingContext, amounts: _SalesAmounts) -> list[Finding]:
+    """Cin7's tax or product total that the lines do not reproduce, and mixed tax rates."""
+    findings: list[Finding] = []
+    # Cin7 may round tax per line: allow half a cent per taxable amount beyond the tolerance.
+    tax_allowance = rounding_allowance(
+        ctx.settings.tax.tolerance, sum(1 for c in amounts.components if c.taxable)
+    )
+    if abs(amounts.cin7_tax - amounts.tax_wanted) > tax_allowance:
+        findings.append(
+            _tax_mismatch(
+                ctx,
+                amounts.components,
+                amounts.extra,
+                amounts.status,
+                amounts.rate,
+                amounts.cin7_tax,
+                amounts.tax_wanted,
+            )
+        )
+    findings += _mixed_tax_rates(ctx, amounts.rate)
+    if abs(amounts.product_total - amounts.product_gross) > amounts.allowance:
+        findings.append(
+            ctx.finding(
+                "lines_do_not_add_up",
+                f"{ctx.label}: its lines add up to {fmt(amounts.product_gross)} but its product "
+                f"total is {fmt(amounts.product_total)} (field productTotal).",
+                field="productTotal",
+            )
+        )
+    return findings
+
+
+def _sales_tax(
+    ctx: MappingContext, amounts: _SalesAmounts, lines: list[EntryLine], findings: list[Finding]
+) -> tuple[Ref | None, Decimal]:
+    """The sales tax item and the tax QuickBooks computes with it, or (other tax mode) a tax
+    line appended to ``lines`` with no item and nothing computed."""
+    if ctx.settings.tax.mode is TaxMode.SALES_TAX_ITEM:
+        return _sales_tax_item(ctx, amounts, lines, findings)
+    settings = ctx.settings
+    tax_amount = amounts.cin7_tax if amounts.status != "incl" else amounts.tax_wanted
+    if tax_amount:
+        rate = amounts.rate
+        lines.append(
+            EntryLine(
+                role=LineRole.TAX,
+                account=settings.accounts.sales_tax_payable,
+                override_account=True,
+                item=ctx.item_ref(settings.items.tax_line_item),
+                tax_code=settings.tax.non_taxable_code,
+                amount=tax_amount,
+                description=f"Sales tax {rate.normalize():f}%" if rate else "Sales tax",
+            )
+        )
+        findings += ctx.check_item(settings.items.tax_line_item, "items.tax_line_item", "tax")
+    return None, ZERO
+
+
+def _sales_tax_item(
+    ctx: MappingContext, amounts: _SalesAmounts, lines: list[EntryLine], findings: list[Finding]
+) -> tuple[Ref | None, Decimal]:
+    """The QuickBooks sales tax item for the document's rate, and the tax it computes."""
+    rate, taxable_doc = amounts.rate, amounts.taxable_doc
+    item_name, mapped_rate, tax_setting = _tax_item_name(ctx, rate)
+    if not item_name:
+        if taxable_doc:
+            findings.append(
+                ctx.finding(
+                    "unmapped_tax_item",
+                    f"{ctx.label}: no QuickBooks sales tax item for tax rate "
+                    f"{rate.normalize():f}% (fields taxRate, alternativeTaxRate); add it to "
+                    "tax.tax_item_map or set tax.default_tax_item.",
+                    field="taxRate",
+                )
+            )
+        return None, ZERO
+    found = ctx.lists.find("sales_tax_item", item_name)
+    tax_item = Ref(name=found.full_name, list_id=found.list_id) if found else Ref(name=item_name)
+    qb_rate = _check_tax_item(ctx, item_name, tax_setting, mapped_rate, rate, taxable_doc, findings)
+    taxable_code = ctx.settings.tax.taxable_code
+    taxable_total = sum((line.amount for line in lines if line.tax_code == taxable_code), ZERO)
+    computed_tax = money(taxable_total * qb_rate / Decimal(100)) if taxable_doc else ZERO
+    return tax_item, computed_tax
+
+
+def _party_tax_code(ctx: MappingContext, party: PartyResolution, code: str) -> list[Finding]:
+    """A new customer gets the default code; an existing one is checked against ``code``."""
+    if party.contact_entry is not None and party.contact_entry.header.contact is not None:
+        # The customer's default code, the same whichever of its orders is mapped (a shared
+        # CustomerAdd must not change between them); each transaction sends its own code.
+        party.contact_entry.header.contact.sales_tax_code = _customer_tax_code(ctx, True)
+        return []
+    return _customer_code_differs(ctx, party.ref, code)
+
+
+def _sales_ref(ctx: MappingContext, kind: EntryKind) -> tuple[str | None, list[Finding]]:
+    """The invoice or credit memo number from its pattern setting."""
+    entry_kind: Literal["invoice", "credit_memo"] = (
+        "invoice" if kind is EntryKind.INVOICE else "credit_memo"
+    )
+    pattern_setting = (
+        "invoice_ref_pattern" if kind is EntryKind.INVOICE else "credit_memo_ref_pattern"
+    )
+    return ctx.ref_number(
+        getattr(ctx.settings.sales, pattern_setting),
+        _tokens(ctx),
+        entry_kind,
+        f"sales.{pattern_setting}",
+    )
+
+
+def _po_number(ctx: MappingContext, findings: list[Finding]) -> str | None:
+    """Cin7's customer order number, cut to QuickBooks' 25 characters (said in ``findings``)."""
+    po_number = ctx.doc.text("customerOrderNo")
+    if po_number and len(po_number) > 25:
+        findings.append(
+            ctx.finding(
+                "po_number_shortened",
+                f"{ctx.label}: customer order number {po_number!r} (field customerOrderNo) is "
+                "longer than QuickBooks' 25 characters; the first 25 are used.",
+                field="customerOrderNo",
+                blocking=False,
+            )
+        )
+        po_number = po_number[:25]
+    return po_number
+
+
+def _header_checks(ctx: MappingContext) -> list[Finding]:
+    """The receivables account and the class the header names, checked against the lists."""
+    findings: list[Finding] = []
+    receivable = ctx.settings.accounts.accounts_receivable
+    if receivable:
+        findings += ctx.check_account(receivable, "accounts.accounts_receivable", "receivables")
+    if ctx.class_name():
+        findings += _check_class(ctx, ctx.class_name() or "")
+    return findings
 
 
 def _check_class(ctx: MappingContext, name: str) -> list[Finding]:
@@ -552,45 +642,62 @@ def _product_lines(
     rate: Decimal,
     findings: list[Finding],
 ) -> list[EntryLine]:
+    if ctx.settings.sales.line_mode is LineMode.ACCOUNT:
+        return _account_mode_lines(ctx, products, findings)
+    return _item_mode_lines(ctx, products, status, rate, findings)
+
+
+def _account_mode_lines(
+    ctx: MappingContext, products: list[Component], findings: list[Finding]
+) -> list[EntryLine]:
+    """One line per income account and taxability, on the account-mode item."""
     settings = ctx.settings
     account_map = settings.accounts.account_map
-    if settings.sales.line_mode is LineMode.ACCOUNT:
-        groups: dict[tuple[str, bool], list[Component]] = {}
-        for component in products:
-            account = account_map.get(component.account_code or "", settings.accounts.income)
-            findings += ctx.unmapped_account_code(
-                component.account_code, component.line_no, account
+    groups: dict[tuple[str, bool], list[Component]] = {}
+    for component in products:
+        account = account_map.get(component.account_code or "", settings.accounts.income)
+        findings += ctx.unmapped_account_code(component.account_code, component.line_no, account)
+        groups.setdefault((account, component.taxable), []).append(component)
+    lines = []
+    for (account, taxable), members in groups.items():
+        codes = ", ".join(c.code or c.description for c in members)
+        mapped_from = [c.account_code for c in members if c.account_code in account_map]
+        findings += ctx.check_account(
+            account,
+            f"accounts.account_map[{mapped_from[0]!r}]" if mapped_from else "accounts.income",
+            "sales",
+        )
+        lines.append(
+            EntryLine(
+                role=LineRole.PRODUCT,
+                account=account,
+                override_account=True,
+                item=ctx.item_ref(settings.items.account_mode_item),
+                tax_code=_tax_code(ctx, taxable),
+                amount=sum((c.net for c in members), ZERO),
+                description=f"{len(members)} line(s): {codes}"[:4095],
             )
-            groups.setdefault((account, component.taxable), []).append(component)
-        lines = []
-        for (account, taxable), members in groups.items():
-            codes = ", ".join(c.code or c.description for c in members)
-            mapped_from = [c.account_code for c in members if c.account_code in account_map]
-            findings += ctx.check_account(
-                account,
-                f"accounts.account_map[{mapped_from[0]!r}]" if mapped_from else "accounts.income",
-                "sales",
-            )
-            lines.append(
-                EntryLine(
-                    role=LineRole.PRODUCT,
-                    account=account,
-                    override_account=True,
-                    item=ctx.item_ref(settings.items.account_mode_item),
-                    tax_code=_tax_code(ctx, taxable),
-                    amount=sum((c.net for c in members), ZERO),
-                    description=f"{len(members)} line(s): {codes}"[:4095],
-                )
-            )
-        if groups:
-            findings += ctx.check_item(
-                settings.items.account_mode_item,
-                "items.account_mode_item",
-                "account-mode lines",
-                "product",
-            )
-        return lines
+        )
+    if groups:
+        findings += ctx.check_item(
+            settings.items.account_mode_item,
+            "items.account_mode_item",
+            "account-mode lines",
+            "product",
+        )
+    return lines
 
+
+def _item_mode_lines(
+    ctx: MappingContext,
+    products: list[Component],
+    status: str,
+    rate: Decimal,
+    findings: list[Finding],
+) -> list[EntryLine]:
+    """One item line per product line; the account Cin7 maps its code to overrides the item's."""
+    settings = ctx.settings
+    account_map = settings.accounts.account_map
     lines = []
     for component in products:
         item, item_findings = resolve_item(ctx, component)

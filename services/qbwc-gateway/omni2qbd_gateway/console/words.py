@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from omni2qbd_gateway.workflow.states import API_STATES
+from omni2qbd_shared.kinds import ENTRY_LABEL, EntryKind
 
 # The API's states, in the order a bookkeeper works through them (the workflow's list).
 STATES: tuple[str, ...] = API_STATES
@@ -35,16 +36,28 @@ STATE_HINTS: dict[str, str] = {
     "withdrawn": "The Cin7 document no longer needs it; nothing was sent.",
 }
 
+
+def _heading(kind: EntryKind) -> str:
+    """An entry kind's label (``ENTRY_LABEL``) as a heading: "credit memo" -> "Credit memo"."""
+    label = ENTRY_LABEL[kind]
+    return label[:1].upper() + label[1:]
+
+
+_TRANSACTIONS = (
+    EntryKind.INVOICE,
+    EntryKind.CREDIT_MEMO,
+    EntryKind.BILL,
+    EntryKind.VENDOR_CREDIT,
+    EntryKind.JOURNAL,
+)
+# Entry kinds in the words of kinds.ENTRY_LABEL, plus the console's own rows (COGS journals,
+# stock adjustments and new items are shown apart); the order is the console's kind filter.
 KIND_WORDS: dict[str, str] = {
-    "invoice": "Invoice",
-    "credit_memo": "Credit memo",
-    "bill": "Bill",
-    "vendor_credit": "Vendor credit",
-    "journal": "Journal entry",
+    **{kind.value: _heading(kind) for kind in _TRANSACTIONS},
     "cogs": "COGS journal",
     "stock_adjustment": "Stock adjustment",
-    "customer_add": "New customer",
-    "vendor_add": "New vendor",
+    EntryKind.CUSTOMER_ADD.value: _heading(EntryKind.CUSTOMER_ADD),
+    EntryKind.VENDOR_ADD.value: _heading(EntryKind.VENDOR_ADD),
     "item_add": "New item",
 }
 

@@ -38,10 +38,11 @@ from omni2qbd_shared.db.models import (
     utcnow,
 )
 from omni2qbd_shared.db.models import Entry as EntryRow
+from omni2qbd_shared.kinds import MapperState
 from omni2qbd_shared.qb_lists import normalise_name
 
 # Mapper states of entries still to be sent (the documents a person is working on).
-PENDING_STATES = ("ready", "needs_attention", "failed")
+PENDING_STATES = (MapperState.READY, MapperState.NEEDS_ATTENTION, MapperState.FAILED)
 NAME_LISTS = ("customer", "vendor", "employee", "other_name")
 CONTACT_FINDINGS = ("unmatched_contact", "name_in_use", "name_too_long", "new_contact")
 ITEM_FINDINGS = ("unmapped_item",)
@@ -139,7 +140,7 @@ async def contact_candidates(session: AsyncSession, scope: TenantScope) -> dict[
             )
             found[key] = candidate
         candidate.documents.append(_document(row, payload))
-        if row.state == "needs_attention" and _findings(row, CONTACT_FINDINGS):
+        if row.state == MapperState.NEEDS_ATTENTION and _findings(row, CONTACT_FINDINGS):
             candidate.held_entry_ids.append(row.id)
     return found
 
@@ -159,7 +160,7 @@ async def item_candidates(session: AsyncSession, scope: TenantScope) -> dict[str
             )
             if not any(d["entry_id"] == row.id for d in candidate.documents):
                 candidate.documents.append(_document(row, payload))
-                if row.state == "needs_attention" and _findings(row, ITEM_FINDINGS):
+                if row.state == MapperState.NEEDS_ATTENTION and _findings(row, ITEM_FINDINGS):
                     candidate.held_entry_ids.append(row.id)
     return found
 

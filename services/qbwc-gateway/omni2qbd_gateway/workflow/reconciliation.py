@@ -360,59 +360,105 @@ def month_rows(
     """The four rows of one month (pure: every input is already read)."""
     qb_by_id = _qb_index(figures) if figures is not None else {}
     linked_ids = {d.link.txn_id for d in documents if d.link is not None}
-    rows = []
-    for measure in ("sales", "purchases"):
-        cin7 = ZERO
-        detail: list[dict[str, Any]] = []
-        for doc in documents:
-            signed = SIGNED_KINDS.get(doc.row.entry_kind)
-            if signed is None or signed[0] != measure or not _in_month(doc.row.txn_date, month):
-                continue
-            amount = signed[1] * money(doc.entry.total)
-            cin7 += amount
-            txn = qb_by_id.get(doc.link.txn_id) if doc.link else None
-            qb_amount = (
-                Decimal(txn["amount"]) if txn and _in_month(txn.get("txn_date"), month) else ZERO
-            )
-            if amount != qb_amount:
-                detail.append(_doc_row(doc, amount, txn, qb_amount))
-        qb = None
-        if figures is not None:
-            qb = ZERO
-            for txn in figures.get("transactions", []):
-                if MEASURE_OF.get(txn["txn_type"]) != measure or not _in_month(
-                    txn.get("txn_date"), month
-                ):
-                    continue
-                qb += Decimal(txn["amount"])
-                if txn["txn_id"] not in linked_ids and Decimal(txn["amount"]) != ZERO:
-                    detail.append(_qb_only_row(txn, Decimal(txn["amount"])))
-        rows.append(_row(measure, cin7, qb, detail))
+    rows = [
+        _measure_row(measure, month, documents, figures, qb_by_id, linked_ids)
+        for measure in ("sales", "purchases")
+    ]
+    rows.append(_cogs_row(month, documents, contributions, figures, qb_by_id, linked_ids))
+    rows.append(_inventory_row(month, documents, stock_value, figures, accounts, linked_ids))
+    return rows
 
+
+def _measure_row(
+    measure: str,
+    month: str,
+    documents: Sequence[Cin7Document],
+    figures: dict[str, Any] | None,
+    qb_by_id: dict[str, dict[str, Any]],
+    linked_ids: set[str],
+) -> dict[str, Any]:
+    """Sales or purchases: Cin7's documents of the month against QuickBooks' transactions."""
+    cin7 = ZERO
+    detail: list[dict[str, Any]] = []
+    for doc in documents:
+        signed = SIGNED_KINDS.get(doc.row.entry_kind)
+        if signed is None or signed[0] != measure or not _in_month(doc.row.txn_date, month):
+            continue
+        amount = signed[1] * money(doc.entry.total)
+        cin7 += amount
+        txn = qb_by_id.get(doc.link.txn_id) if doc.link else None
+        qb_amount = (
+            Decimal(txn["amount"]) if txn and _in_month(txn.get("txn_date"), month) else ZERO
+        )
+        if amount != qb_amount:
+            detail.append(_doc_row(doc, amount, txn, qb_amount))
+    qb = None
+    if figures is not None:
+        qb = ZERO
+        for txn in figures.get("transactions", []):
+            if MEASURE_OF.get(txn["txn_type"]) != measure or not _in_month(
+                txn.get("txn_date"), month
+            ):
+                continue
+            qb += Decimal(txn["amount"])
+            if txn["txn_id"] not in linked_ids and Decimal(txn["amount"]) != ZERO:
+                detail.append(_qb_only_row(txn, Decimal(txn["amount"])))
+    return _row(measure, cin7, qb, detail)
+
+
+def _cogs_row(
+    month: str,
+    documents: Sequence[Cin7Document],
+    contributions: Sequence[EntryRow],
+    figures: dict[str, Any] | None,
+    qb_by_id: dict[str, dict[str, Any]],
+    linked_ids: set[str],
+) -> dict[str, Any]:
+    """The month's COGS contributions against QuickBooks' journal entries of the month."""
     cin7_cogs = sum((money(c.total or 0) for c in contributions), ZERO)
-    detail = []
+    detail: list[dict[str, Any]] = []
     cogs_journals = [
         d for d in documents if d.row.source_kind == "cogs_month" and d.row.cin7_id == month
     ]
     qb_cogs = None
     if figures is not None:
-        qb_cogs = ZERO
-        for txn in figures.get("transactions", []):
-            if txn["txn_type"] != "JournalEntry" or not _in_month(txn.get("txn_date"), month):
-                continue
-            amount = Decimal(txn["amount"])
-            qb_cogs += amount
-            if txn["txn_id"] not in linked_ids and amount != ZERO:
-                detail.append(_qb_only_row(txn, amount))
+        qb_cogs = _qb_journals(month, figures, linked_ids, detail)
         for doc in cogs_journals:
             txn = qb_by_id.get(doc.link.txn_id) if doc.link else None
             qb_amount = Decimal(txn["amount"]) if txn else ZERO
             if qb_amount != cin7_cogs:
                 detail.append(_doc_row(doc, cin7_cogs, txn, qb_amount))
-    rows.append(_row("cogs", cin7_cogs, qb_cogs, detail))
+    return _row("cogs", cin7_cogs, qb_cogs, detail)
 
+
+def _qb_journals(
+    month: str, figures: dict[str, Any], linked_ids: set[str], detail: list[dict[str, Any]]
+) -> Decimal:
+    """QuickBooks' journal entries of the month, summed; those the bridge did not post are
+    added to ``detail``."""
+    total = ZERO
+    for txn in figures.get("transactions", []):
+        if txn["txn_type"] != "JournalEntry" or not _in_month(txn.get("txn_date"), month):
+            continue
+        amount = Decimal(txn["amount"])
+        total += amount
+        if txn["txn_id"] not in linked_ids and amount != ZERO:
+            detail.append(_qb_only_row(txn, amount))
+    return total
+
+
+def _inventory_row(
+    month: str,
+    documents: Sequence[Cin7Document],
+    stock_value: Decimal | None,
+    figures: dict[str, Any] | None,
+    accounts: ReconciliationAccounts,
+    linked_ids: set[str],
+) -> dict[str, Any]:
+    """Cin7's stock value (or its documents' inventory movements) against QuickBooks'
+    inventory balance at the month's end."""
     book = ZERO
-    detail = []
+    detail: list[dict[str, Any]] = []
     for doc in documents:
         net = _account_net(doc.entry, accounts.inventory_asset)
         if net == ZERO or doc.row.source_kind == ADJUSTMENT_SOURCE:
@@ -438,8 +484,7 @@ def month_rows(
                 detail.append(_qb_only_row(txn, amount))
     row = _row("inventory", cin7_inventory, qb_inventory, detail)
     row["basis"] = "cin7_stock_value" if stock_value is not None else "cin7_documents"
-    rows.append(row)
-    return rows
+    return row
 
 
 async def reconciliation(

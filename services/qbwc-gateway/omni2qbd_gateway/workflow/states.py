@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from omni2qbd_gateway.states import EntryState
+
 ApiState = Literal[
     "needs_attention",
     "waiting_in_cin7",
@@ -33,23 +35,25 @@ ApiState = Literal[
 API_STATES: tuple[ApiState, ...] = get_args(ApiState)
 WAITING_IN_CIN7: ApiState = "waiting_in_cin7"
 
+NEEDS_ATTENTION: ApiState = "needs_attention"
+
 _FROM_INTERNAL: dict[str, ApiState] = {
-    "held": "needs_attention",
-    "ready": "ready",
-    "approved": "approved",
-    "queued": "approved",
-    "sent": "sent",
-    "posted": "posted",
-    "failed": "failed",
-    "locked": "locked",
-    "in_doubt": "in_doubt",
-    "superseded": "withdrawn",
+    EntryState.HELD: NEEDS_ATTENTION,
+    EntryState.READY: "ready",
+    EntryState.APPROVED: "approved",
+    EntryState.QUEUED: "approved",
+    EntryState.SENT: "sent",
+    EntryState.POSTED: "posted",
+    EntryState.FAILED: "failed",
+    EntryState.LOCKED: "locked",
+    EntryState.IN_DOUBT: "in_doubt",
+    EntryState.SUPERSEDED: "withdrawn",
 }
 
 
 def api_state(internal: str) -> ApiState:
     """The API state of an outbox state (an unknown one reads as needing attention)."""
-    return _FROM_INTERNAL.get(internal, "needs_attention")
+    return _FROM_INTERNAL.get(internal, NEEDS_ATTENTION)
 
 
 def internal_states(state: ApiState) -> list[str]:
@@ -58,6 +62,6 @@ def internal_states(state: ApiState) -> list[str]:
 
 
 # Internal states and what a person may do from them.
-APPROVABLE = ("ready",)
-UNAPPROVABLE = ("approved", "queued")
-RETRYABLE = ("failed",)
+APPROVABLE = (EntryState.READY,)
+UNAPPROVABLE = (EntryState.APPROVED, EntryState.QUEUED)
+RETRYABLE = (EntryState.FAILED,)
