@@ -16,7 +16,8 @@ router = APIRouter(tags=["re-import"])
 
 
 class FieldChange(BaseModel):
-    field: str
+    field: str  # the entry's path, for tools
+    label: str  # the same field in a bookkeeper's words ("Sales tax", "Line 3: item")
     before: Any
     after: Any
 
