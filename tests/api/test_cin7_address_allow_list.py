@@ -7,8 +7,6 @@ must never be contacted, through the API (test, save, saved credentials) or the 
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,44 +20,14 @@ from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Topology
 from tests.api.api_helpers import new_person, signed_in
+from tests.counting_cin7 import Recorder
 from tests.gateway.gateway_helpers import Gateway, new_tenant, running_gateway
-
-
-class Recorder(http.server.ThreadingHTTPServer):
-    """Answers every GET with an empty JSON list and remembers the paths it was asked."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        recorder = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                recorder.hits.append(self.path)
-                body = b"[]"
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api/"
 
 
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with Recorder.serving() as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ that skipped the check).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +19,7 @@ from omni2qbd_fetcher.tenant_sync import TenantSyncError
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import unit_of_work
-from tests.api.test_cin7_address_allow_list import Recorder
+from tests.counting_cin7 import Recorder
 from tests.fetcher.fetcher_testkit import SECRET, Stack
 
 pytestmark = [pytest.mark.rabbitmq]
@@ -28,12 +27,8 @@ pytestmark = [pytest.mark.rabbitmq]
 
 @pytest.fixture
 def counting_cin7() -> Iterator[Recorder]:
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with Recorder.serving() as server:
+        yield server
 
 
 async def _stored_before_the_allow_list(stack: Stack, url: str) -> TenantAccess:
