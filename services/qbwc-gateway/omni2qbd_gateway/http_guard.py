@@ -20,6 +20,10 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 32 * 1024
+# How long a refused connection keeps reading (and dropping) what the client still sends.
+# Closing with unread bytes makes the kernel answer with a reset, which can destroy the 431
+# before the client has read it; a short "lingering close" (as nginx does) lets it arrive.
+LINGER_SECONDS = 2.0
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: 32\r\n\r\n"
@@ -65,6 +69,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._head_bytes = 0
         self._in_head = True
+        self._refused = False
         self._head_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         # Every write of the connection (responses, errors, the 431 below) in one segment
@@ -92,6 +97,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the rest of a refused head: read and dropped until the linger ends
         was_idle = not self._in_head
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():
@@ -101,8 +108,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._start_head_timer()  # the next request on a kept-alive connection
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
+                self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        """Answer 431, stop sending (FIN) and drop whatever else arrives, then close."""
+        self._refused = True
+        self.transport.write(_TOO_LARGE)
+        self.transport.flush()  # type: ignore[attr-defined]
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self._end_linger)
+
+    def _end_linger(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
