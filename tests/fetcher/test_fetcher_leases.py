@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from typing import cast
@@ -51,6 +55,29 @@ async def test_lease_of_a_crashed_process_expires(sessions: Sessions) -> None:
     tenant_id = await _tenant(sessions)
     assert await leases.claim(sessions, tenant_id, "crashed", timedelta(seconds=-1)) is None
     assert await leases.claim(sessions, tenant_id, "survivor", MINUTE) is None
+
+
+async def test_lease_of_a_killed_process_on_this_host_is_taken_at_once(
+    sessions: Sessions,
+) -> None:
+    # A fetcher killed with -9 and restarted on the same machine must not wait minutes for
+    # the dead process's lease; a live process's lease on this host still holds.
+    tenant_id = await _tenant(sessions)
+    host = socket.gethostname()
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        try:
+            live_holder = f"{host}:{alive.pid}:live"
+            assert await leases.claim(sessions, tenant_id, live_holder, MINUTE) is None
+            busy = await leases.claim(sessions, tenant_id, f"{host}:{os.getpid()}:new", MINUTE)
+            assert busy is not None and busy.holder == live_holder
+            alive.kill()
+            alive.wait()
+            assert leases.holder_has_ended(live_holder)
+            assert (
+                await leases.claim(sessions, tenant_id, f"{host}:{os.getpid()}:new", MINUTE) is None
+            )
+        finally:
+            alive.kill()
 
 
 async def test_turn_is_refused_while_another_process_syncs_the_tenant(sessions: Sessions) -> None:

@@ -36,6 +36,26 @@ class LeaseBusy:
         )
 
 
+def holder_has_ended(holder: str) -> bool:
+    """Whether the holder was a process on this host that no longer runs (kill -9, a crash).
+
+    Its lease would otherwise keep the tenant unsynced until it expires, up to the length of
+    a whole turn (minutes) after a restart on the same machine. A holder elsewhere, or one
+    whose process cannot be checked, keeps its lease until it expires.
+    """
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
 async def claim(
     sessions: async_sessionmaker[AsyncSession], tenant_id: str, holder: str, duration: timedelta
 ) -> LeaseBusy | None:
@@ -52,7 +72,7 @@ async def claim(
                 return None
             until = aware(lease.lease_until)
             assert until is not None
-            if lease.holder != holder and until > now:
+            if lease.holder != holder and until > now and not holder_has_ended(lease.holder):
                 return LeaseBusy(lease.holder, until)
             lease.holder, lease.lease_until = holder, now + duration
             session.add(lease)

@@ -175,7 +175,12 @@ class FetchScheduler:
                 self.options.error_backoff_max, 5.0 * 2 ** (state.failures - 1)
             )
             state.due = now() + delay
-            log.warning("tenant_sync_failed", tenant_id=state.access.tenant_id, retry_in=delay)
+            log.warning(
+                "tenant_sync_failed",
+                tenant_id=state.access.tenant_id,
+                retry_in=round(delay, 1),
+                error=state.last_error,  # the words the sync status shows: no secrets
+            )
             return
         except Exception as exc:
             SYNC_FAILURES.inc()
