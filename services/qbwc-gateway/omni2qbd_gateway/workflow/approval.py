@@ -108,7 +108,8 @@ async def _in_quickbooks(db: AsyncSession, scope: TenantScope, key: str) -> bool
     return (await db.exec(query)).first() is not None
 
 
-def _approve_row(row: OutboxItem, actor: str) -> None:
+def mark_approved(row: OutboxItem, actor: str) -> None:
+    """Approved by ``actor`` now: what every way of approving an outbox row records."""
     now = utcnow()
     row.state = "approved"
     row.approved_by = actor
@@ -173,36 +174,19 @@ async def approve(
     """Approve the given entries, or every ready one (optionally of a kind, up to a date)."""
     if entry_ids is None and not all_ready:
         raise ActionRefused("give entry_ids, or all_ready: true")
-    candidates: list[tuple[str, OutboxItem | None]] = []
-    if entry_ids is not None:
-        for entry_id in dict.fromkeys(entry_ids):
-            row = await scope.get(db, OutboxItem, entry_id)
-            candidates.append((entry_id, row))
-    else:
-        candidates = [(r.entry_id, r) for r in await _ready_rows(db, scope, kind, until)]
     approved: list[ApprovedEntry] = []
     dependencies: dict[str, ApprovedEntry] = {}
     refused: list[RefusedEntry] = []
-    for entry_id, row in candidates:
+    for entry_id, row in await _asked_for(db, scope, entry_ids, kind, until):
         if row is None:
             refused.append(RefusedEntry(id=entry_id, reason="no such entry in this tenant"))
             continue
-        if row.state not in APPROVABLE:
-            refused.append(RefusedEntry(id=entry_id, reason=_why_not(row)))
-            continue
-        needed, problem = await _dependencies(db, scope, row)
+        needed, problem = await _approvable(db, scope, row)
         if problem is not None:
             refused.append(RefusedEntry(id=entry_id, reason=problem))
             continue
-        for dependency in needed:
-            if dependency.entry_id not in dependencies:
-                _approve_row(dependency, scope.actor)
-                db.add(dependency)
-                dependencies[dependency.entry_id] = ApprovedEntry(
-                    id=dependency.entry_id, kind=dependency.entry_kind, label=label(dependency)
-                )
-            dependencies[dependency.entry_id].dependency_of.append(row.entry_id)
-        _approve_row(row, scope.actor)
+        _approve_dependencies(db, scope, row, needed, dependencies)
+        mark_approved(row, scope.actor)
         db.add(row)
         approved.append(ApprovedEntry(id=row.entry_id, kind=row.entry_kind, label=label(row)))
     # An entry asked for and also a dependency of another is reported once, as asked for.
@@ -221,6 +205,51 @@ async def approve(
             },
         )
     return ApprovalResult(approved=approved, dependencies=extra, refused=refused)
+
+
+async def _asked_for(
+    db: AsyncSession,
+    scope: TenantScope,
+    entry_ids: Sequence[str] | None,
+    kind: str | None,
+    until: date | None,
+) -> list[tuple[str, OutboxItem | None]]:
+    """The entries to approve with the ids asked for (``None`` for an id this tenant lacks)."""
+    if entry_ids is None:
+        return [(r.entry_id, r) for r in await _ready_rows(db, scope, kind, until)]
+    # Each id once, in the order given.
+    return [
+        (entry_id, await scope.get(db, OutboxItem, entry_id))
+        for entry_id in dict.fromkeys(entry_ids)
+    ]
+
+
+async def _approvable(
+    db: AsyncSession, scope: TenantScope, row: OutboxItem
+) -> tuple[list[OutboxItem], str | None]:
+    """``row`` itself must be ready; then its dependencies decide (``_dependencies``)."""
+    if row.state not in APPROVABLE:
+        return [], _why_not(row)
+    return await _dependencies(db, scope, row)
+
+
+def _approve_dependencies(
+    db: AsyncSession,
+    scope: TenantScope,
+    row: OutboxItem,
+    needed: Sequence[OutboxItem],
+    dependencies: dict[str, ApprovedEntry],
+) -> None:
+    """Approve ``row``'s dependencies into ``dependencies``: each once, however many entries
+    need it, with every entry that does."""
+    for dependency in needed:
+        if dependency.entry_id not in dependencies:
+            mark_approved(dependency, scope.actor)
+            db.add(dependency)
+            dependencies[dependency.entry_id] = ApprovedEntry(
+                id=dependency.entry_id, kind=dependency.entry_kind, label=label(dependency)
+            )
+        dependencies[dependency.entry_id].dependency_of.append(row.entry_id)
 
 
 async def _row_for(
@@ -269,7 +298,7 @@ async def retry(db: AsyncSession, scope: TenantScope, entry_id: str) -> OutboxIt
     """Send a failed entry again on the next Web Connector run (after the cause was fixed)."""
     row = await _row_for(db, scope, entry_id, RETRYABLE, "a failed entry can be retried")
     failure = {"status_code": row.last_status_code, "status_message": row.last_status_message}
-    _approve_row(row, scope.actor)
+    mark_approved(row, scope.actor)
     row.last_status_code = None
     row.last_status_message = None
     db.add(row)
@@ -356,7 +385,7 @@ async def auto_approve_new(db: AsyncSession, row: OutboxItem) -> bool:
     if problem is not None or any(d.body.get("findings") for d in needed):
         return False
     for dependency in [*needed, row]:
-        _approve_row(dependency, AUTO_APPROVER)
+        mark_approved(dependency, AUTO_APPROVER)
         db.add(dependency)
     await audit.record(
         db,

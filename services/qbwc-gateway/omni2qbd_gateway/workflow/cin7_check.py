@@ -17,6 +17,26 @@ class Cin7Check(BaseModel):
     status_code: int | None = None
 
 
+# Why Cin7 Omni refused, and what to do about it, by HTTP status (any other status: UNCONFIRMED).
+REFUSALS: dict[int, str] = {
+    401: (
+        "Cin7 Omni refused the API user {username!r} or its key (HTTP 401). Copy the API "
+        "Username and the connection's API Key from Cin7 Omni (Settings > Integrations & "
+        "API > API v1); a lost key must be regenerated there."
+    ),
+    403: (
+        "Cin7 Omni accepted the credentials but the API connection may not read contacts "
+        "(HTTP 403): in Cin7 Omni, Settings > Integrations & API > API v1, allow Read on "
+        "Contacts, Sales Orders, Purchase Orders, Credit Notes, Products and Adjustments."
+    ),
+    429: (
+        "Cin7 Omni's rate limit for this API key is used up (HTTP 429), so the credentials "
+        "could not be checked now; try again in a minute."
+    ),
+}
+UNCONFIRMED = "Cin7 Omni answered HTTP {status} at {shown}; the credentials are not confirmed."
+
+
 def contacts_url(base_url: str) -> str:
     root = base_url.rstrip("/").removesuffix("/v1")
     return f"{root}/v1/Contacts"
@@ -60,30 +80,18 @@ async def check_credentials(
             message=f"Cin7 Omni could not be reached at {shown}: {type(exc).__name__}. Check the "
             "address and this server's connection to the internet.",
         )
-    status = response.status_code
+    return _answer(response.status_code, username, shown)
+
+
+def _answer(status: int, username: str, shown: str) -> Cin7Check:
+    """What Cin7 Omni's HTTP status says about the credentials, in words."""
     if status == 200:
         return Cin7Check(
             ok=True,
             status_code=status,
             message=f"Cin7 Omni accepted the API user {username!r} and its key.",
         )
-    if status == 401:
-        message = (
-            f"Cin7 Omni refused the API user {username!r} or its key (HTTP 401). Copy the API "
-            "Username and the connection's API Key from Cin7 Omni (Settings > Integrations & "
-            "API > API v1); a lost key must be regenerated there."
-        )
-    elif status == 403:
-        message = (
-            "Cin7 Omni accepted the credentials but the API connection may not read contacts "
-            "(HTTP 403): in Cin7 Omni, Settings > Integrations & API > API v1, allow Read on "
-            "Contacts, Sales Orders, Purchase Orders, Credit Notes, Products and Adjustments."
-        )
-    elif status == 429:
-        message = (
-            "Cin7 Omni's rate limit for this API key is used up (HTTP 429), so the credentials "
-            "could not be checked now; try again in a minute."
-        )
-    else:
-        message = f"Cin7 Omni answered HTTP {status} at {shown}; the credentials are not confirmed."
+    message = REFUSALS.get(status, UNCONFIRMED).format(
+        username=username, status=status, shown=shown
+    )
     return Cin7Check(ok=False, status_code=status, message=message)

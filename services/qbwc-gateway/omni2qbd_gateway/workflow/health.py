@@ -85,42 +85,83 @@ async def tenant_health(
             scope.select(QbwcSession).order_by(col(QbwcSession.created_at).desc()).limit(1)
         )
     ).first()
-    last_run = None
-    info = QuickBooksInfo(qbxml_version=tenant.qbxml_version, company_file=tenant.qb_company_path)
-    if newest is not None:
-        last_run = LastRun(
-            started_at=aware(newest.created_at),
-            ended_at=aware(newest.ended_at),
-            outcome=_outcome(newest),
-            error=newest.last_error,
+    stale_reason = _stale_reason(tenant, newest, expected, now)
+    done = await _answered_24h(db, scope, now)
+    results = sum(done.values())
+    cin7 = await _cin7_sync(db, scope)
+    return TenantHealth(
+        tenant_id=tenant.id,
+        name=tenant.name,
+        active=tenant.active,
+        stale=stale_reason is not None,
+        stale_reason=stale_reason,
+        expected_run_minutes=expected,
+        last_run=_last_run(newest),
+        quickbooks=_quickbooks_info(tenant, newest),
+        queue=(await summary(db, scope)).by_state,
+        error_rate_24h=round(done.get("failed", 0) / results, 4) if results else None,
+        results_24h=results,
+        cin7=cin7,
+    )
+
+
+def _last_run(newest: QbwcSession | None) -> LastRun | None:
+    if newest is None:
+        return None
+    return LastRun(
+        started_at=aware(newest.created_at),
+        ended_at=aware(newest.ended_at),
+        outcome=_outcome(newest),
+        error=newest.last_error,
+    )
+
+
+def _quickbooks_info(tenant: Tenant, newest: QbwcSession | None) -> QuickBooksInfo:
+    """What the newest session learnt about QuickBooks; the tenant's own record before any."""
+    if newest is None:
+        return QuickBooksInfo(
+            qbxml_version=tenant.qbxml_version, company_file=tenant.qb_company_path
         )
-        host = newest.plan.get("host") if isinstance(newest.plan, dict) else None
-        host = host if isinstance(host, dict) else {}
-        info = QuickBooksInfo(
-            product=host.get("product"),
-            version=host.get("version"),
-            country=host.get("country"),
-            company_file=newest.company_path or tenant.qb_company_path,
-            qbxml_version=newest.qbxml_version or tenant.qbxml_version,
-        )
-    stale_reason = None
+    host = newest.plan.get("host") if isinstance(newest.plan, dict) else None
+    host = host if isinstance(host, dict) else {}
+    return QuickBooksInfo(
+        product=host.get("product"),
+        version=host.get("version"),
+        country=host.get("country"),
+        company_file=newest.company_path or tenant.qb_company_path,
+        qbxml_version=newest.qbxml_version or tenant.qbxml_version,
+    )
+
+
+def _stale_reason(
+    tenant: Tenant, newest: QbwcSession | None, expected: int, now: datetime
+) -> str | None:
     if not tenant.active:
-        stale_reason = "the tenant is disabled"
-    elif newest is None:
-        stale_reason = "the Web Connector has never connected"
-    elif aware(newest.last_seen_at) < now - timedelta(minutes=expected):
-        stale_reason = (
+        return "the tenant is disabled"
+    if newest is None:
+        return "the Web Connector has never connected"
+    last_seen = aware(newest.last_seen_at)
+    if last_seen < now - timedelta(minutes=expected):
+        return (
             f"the Web Connector has not run for more than {expected} minutes "
-            f"(last seen {aware(newest.last_seen_at).isoformat(timespec='minutes')})"
+            f"(last seen {last_seen.isoformat(timespec='minutes')})"
         )
+    return None
+
+
+async def _answered_24h(db: AsyncSession, scope: TenantScope, now: datetime) -> dict[str, int]:
+    """Entries QuickBooks answered in the last 24 hours, by how it ended."""
     since = now - timedelta(hours=24)
     answered = await db.exec(
         scope.columns(OutboxItem, col(OutboxItem.state), func.count())
         .where(col(OutboxItem.state).in_(DONE_STATES), col(OutboxItem.updated_at) >= since)
         .group_by(col(OutboxItem.state))
     )
-    done = {state: int(count) for state, count in answered.all()}
-    results = sum(done.values())
+    return {state: int(count) for state, count in answered.all()}
+
+
+async def _cin7_sync(db: AsyncSession, scope: TenantScope) -> Cin7Sync:
+    """The last Cin7 success and the last error over all of the tenant's feeds."""
     statuses = (await db.exec(scope.select(SyncStatus))).all()
     successes = [aware(s.last_success_at) for s in statuses if s.last_success_at]
     errors = sorted(
@@ -131,21 +172,8 @@ async def tenant_health(
     last_error_at, last_error = errors[-1] if errors else (None, None)
     if last_error_at is not None and last_success is not None and last_success > last_error_at:
         last_error_at, last_error = None, None  # recovered since
-    return TenantHealth(
-        tenant_id=tenant.id,
-        name=tenant.name,
-        active=tenant.active,
-        stale=stale_reason is not None,
-        stale_reason=stale_reason,
-        expected_run_minutes=expected,
-        last_run=last_run,
-        quickbooks=info,
-        queue=(await summary(db, scope)).by_state,
-        error_rate_24h=round(done.get("failed", 0) / results, 4) if results else None,
-        results_24h=results,
-        cin7=Cin7Sync(
-            last_success_at=last_success, last_error_at=last_error_at, last_error=last_error
-        ),
+    return Cin7Sync(
+        last_success_at=last_success, last_error_at=last_error_at, last_error=last_error
     )
 
 

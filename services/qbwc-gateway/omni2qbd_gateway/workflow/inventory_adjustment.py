@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.reconciliation_queries import month_end, parse_month
 from omni2qbd_gateway.workflow import audit
+from omni2qbd_gateway.workflow.approval import mark_approved
 from omni2qbd_gateway.workflow.common import tenant_settings
 from omni2qbd_gateway.workflow.reconciliation import (
     ADJUSTMENT_SOURCE,
@@ -27,7 +28,8 @@ from omni2qbd_gateway.workflow.reconciliation import (
     reconciliation,
 )
 from omni2qbd_gateway.workflow.scope import TenantScope
-from omni2qbd_shared.db.models import OutboxItem, utcnow
+from omni2qbd_shared.db.models import OutboxItem
+from omni2qbd_shared.db.reconciliation import ReconciliationSnapshot
 from omni2qbd_shared.entries import (
     Entry,
     EntryKind,
@@ -93,56 +95,11 @@ async def approve_inventory_adjustment(
     session: AsyncSession, scope: TenantScope, month: str, *, actor: str
 ) -> dict[str, Any]:
     parse_month(month)
-    reading = await latest_reading(session, scope, [month])
-    if reading is None:
-        raise ReconciliationError(
-            f"QuickBooks has not been read for {month} yet: open the reconciliation, run the "
-            "Web Connector, then approve the adjustment",
-            409,
-        )
-    view = await reconciliation(session, scope, month, month, actor=actor)
-    if view["quickbooks_status"] != "answered":
-        raise ReconciliationError(
-            "the bridge has written to QuickBooks since it was last read: run the Web Connector "
-            f"(it reads QuickBooks again), then approve the adjustment for {month}",
-            409,
-        )
-    row = next(r for r in view["months"][0]["rows"] if r["measure"] == "inventory")
-    if row["difference"] is None or Decimal(row["difference"]) == ZERO:
-        raise ReconciliationError(f"the inventory of {month} has no difference to adjust", 409)
-    difference = Decimal(row["difference"])
+    reading, difference = await _inventory_difference(session, scope, month, actor=actor)
     settings = await tenant_settings(session, scope)
     entry = adjustment_entry(scope.tenant_id, month, difference, settings, reading.id or 0)
-    open_same = await session.exec(
-        scope.select(OutboxItem).where(
-            OutboxItem.source_kind == ADJUSTMENT_SOURCE,
-            OutboxItem.cin7_id == entry.source.cin7_id,
-            col(OutboxItem.state).in_(["approved", "queued", "sent", "in_doubt"]),
-        )
-    )
-    if open_same.first() is not None:
-        raise ReconciliationError(
-            f"an inventory adjustment for {month} is already on its way to QuickBooks", 409
-        )
-    now = utcnow()
-    item = OutboxItem(
-        entry_id=str(
-            uuid.uuid5(
-                ADJUSTMENT_NAMESPACE, f"{scope.tenant_id}|{entry.key}|{entry.source.revision}"
-            )
-        ),
-        tenant_id=scope.tenant_id,
-        entry_kind=entry.kind.value,
-        source_kind=ADJUSTMENT_SOURCE,
-        cin7_id=entry.source.cin7_id,
-        revision=entry.source.revision,
-        state="approved",
-        ref_number=entry.ref_number,
-        body=entry.model_dump(mode="json"),
-        approved_by=actor,
-        approved_at=now,
-        updated_at=now,
-    )
+    await _refuse_one_on_its_way(session, scope, entry, month)
+    item = _approved_item(scope, entry, actor)
     if await session.get(OutboxItem, item.entry_id) is not None:
         raise ReconciliationError(f"this adjustment for {month} was already approved", 409)
     session.add(item)
@@ -162,3 +119,64 @@ async def approve_inventory_adjustment(
         "ref_number": entry.ref_number,
         "debit_credit": [p.model_dump(mode="json") for p in entry.debit_credit()],
     }
+
+
+async def _inventory_difference(
+    session: AsyncSession, scope: TenantScope, month: str, *, actor: str
+) -> tuple[ReconciliationSnapshot, Decimal]:
+    """The month's inventory difference, only from a reading of QuickBooks that is current
+    (an adjustment from an outdated one would correct what is already corrected)."""
+    reading = await latest_reading(session, scope, [month])
+    if reading is None:
+        raise ReconciliationError(
+            f"QuickBooks has not been read for {month} yet: open the reconciliation, run the "
+            "Web Connector, then approve the adjustment",
+            409,
+        )
+    view = await reconciliation(session, scope, month, month, actor=actor)
+    if view["quickbooks_status"] != "answered":
+        raise ReconciliationError(
+            "the bridge has written to QuickBooks since it was last read: run the Web Connector "
+            f"(it reads QuickBooks again), then approve the adjustment for {month}",
+            409,
+        )
+    row = next(r for r in view["months"][0]["rows"] if r["measure"] == "inventory")
+    if row["difference"] is None or Decimal(row["difference"]) == ZERO:
+        raise ReconciliationError(f"the inventory of {month} has no difference to adjust", 409)
+    return reading, Decimal(row["difference"])
+
+
+async def _refuse_one_on_its_way(
+    session: AsyncSession, scope: TenantScope, entry: Entry, month: str
+) -> None:
+    """One adjustment per month at a time: a second would move the balance twice."""
+    open_same = await session.exec(
+        scope.select(OutboxItem).where(
+            OutboxItem.source_kind == ADJUSTMENT_SOURCE,
+            OutboxItem.cin7_id == entry.source.cin7_id,
+            col(OutboxItem.state).in_(["approved", "queued", "sent", "in_doubt"]),
+        )
+    )
+    if open_same.first() is not None:
+        raise ReconciliationError(
+            f"an inventory adjustment for {month} is already on its way to QuickBooks", 409
+        )
+
+
+def _approved_item(scope: TenantScope, entry: Entry, actor: str) -> OutboxItem:
+    item = OutboxItem(
+        entry_id=str(
+            uuid.uuid5(
+                ADJUSTMENT_NAMESPACE, f"{scope.tenant_id}|{entry.key}|{entry.source.revision}"
+            )
+        ),
+        tenant_id=scope.tenant_id,
+        entry_kind=entry.kind.value,
+        source_kind=ADJUSTMENT_SOURCE,
+        cin7_id=entry.source.cin7_id,
+        revision=entry.source.revision,
+        ref_number=entry.ref_number,
+        body=entry.model_dump(mode="json"),
+    )
+    mark_approved(item, actor)
+    return item

@@ -55,38 +55,66 @@ def propose(
 ) -> list[Proposal]:
     """Exact normalised name, then e-mail, then fuzzy candidates, best first, no repeats."""
     active = [e for e in elements if e.is_active]
-    proposals: list[Proposal] = []
-    seen: set[str] = set()
-
-    def add(element: ListElement, score: float, reason: str) -> None:
-        if element.list_id not in seen:
-            seen.add(element.list_id)
-            proposals.append(
-                Proposal(element.list_id, element.name, element.list_type, round(score, 1), reason)
-            )
-
     wanted = normalise_name(name) if name else ""
-    for element in active:
-        if wanted and normalise_name(element.name) == wanted:
-            add(element, 100.0, "exact name")
+    proposals = _exact_names(wanted, active) if wanted else []
     if by_email and email:
-        address = email.strip().casefold()
-        for element in active:
-            if element.email and element.email.strip().casefold() == address:
-                add(element, 95.0, f"same e-mail address ({email.strip()})")
+        proposals += _same_email(email, active)
+    proposals = _first_per_element(proposals)
     if wanted:
-        choices = {e.list_id: normalise_name(e.name) for e in active if e.list_id not in seen}
-        found = process.extract(
-            wanted,
-            choices,
-            scorer=fuzz.WRatio,
-            score_cutoff=FUZZY_CUTOFF,
-            limit=MAX_PROPOSALS,
-        )
-        by_id = {e.list_id: e for e in active}
-        for _, score, list_id in found:
-            add(by_id[str(list_id)], min(float(score), 94.0), f"similar name ({score:.0f}% alike)")
+        # Similar names only among elements not proposed already for a better reason.
+        proposals += _similar_names(wanted, active, {p.list_id for p in proposals})
     return proposals[:MAX_PROPOSALS]
+
+
+def _proposal(element: ListElement, score: float, reason: str) -> Proposal:
+    return Proposal(element.list_id, element.name, element.list_type, round(score, 1), reason)
+
+
+def _first_per_element(proposals: Sequence[Proposal]) -> list[Proposal]:
+    """An element matched by name and by e-mail is proposed once, for its better reason."""
+    seen: set[str] = set()
+    unique: list[Proposal] = []
+    for proposal in proposals:
+        if proposal.list_id not in seen:
+            seen.add(proposal.list_id)
+            unique.append(proposal)
+    return unique
+
+
+def _exact_names(wanted: str, active: Sequence[ListElement]) -> list[Proposal]:
+    return [
+        _proposal(element, 100.0, "exact name")
+        for element in active
+        if normalise_name(element.name) == wanted
+    ]
+
+
+def _same_email(email: str, active: Sequence[ListElement]) -> list[Proposal]:
+    address = email.strip().casefold()
+    return [
+        _proposal(element, 95.0, f"same e-mail address ({email.strip()})")
+        for element in active
+        if element.email and element.email.strip().casefold() == address
+    ]
+
+
+def _similar_names(wanted: str, active: Sequence[ListElement], seen: set[str]) -> list[Proposal]:
+    choices = {e.list_id: normalise_name(e.name) for e in active if e.list_id not in seen}
+    found = process.extract(
+        wanted,
+        choices,
+        scorer=fuzz.WRatio,
+        score_cutoff=FUZZY_CUTOFF,
+        limit=MAX_PROPOSALS,
+    )
+    by_id = {e.list_id: e for e in active}
+    # Below an exact name (100) and a shared e-mail address (95), however alike.
+    return [
+        _proposal(
+            by_id[str(list_id)], min(float(score), 94.0), f"similar name ({score:.0f}% alike)"
+        )
+        for _, score, list_id in found
+    ]
 
 
 def status_of(matched: bool, proposals: Sequence[Proposal]) -> Status:

@@ -382,51 +382,14 @@ async def confirm_contact(
     create: bool,
     actor: str,
 ) -> dict[str, Any]:
-    candidates = await contact_candidates(session, scope)
-    found = [c for c in candidates.values() if c.key == cin7_contact_id]
-    if not found:
-        raise MatchError(
-            f"Cin7 contact {cin7_contact_id} is not used by any document waiting for import "
-            "(only those are matched here)",
-            404,
-        )
-    candidate = found[0]
+    candidate = await _pending_contact(session, scope, cin7_contact_id)
     list_type = LIST_OF[candidate.cin7_kind]
-    label = "customer" if list_type == "customer" else "vendor"
     if create and list_id:
         raise MatchError('send either {"list_id": ...} or {"create": true}, not both', 400)
     if list_id:
-        element = await _element(session, scope, list_id)
-        if element is None:
-            raise MatchError(
-                f"QuickBooks has no list element with ListID {list_id} (as of the last Web "
-                "Connector run); pick one of the proposals or run the Web Connector again",
-                404,
-            )
-        if element.list_type != list_type:
-            raise MatchError(
-                f"{element.full_name!r} is a QuickBooks {element.list_type.replace('_', ' ')}, "
-                f"but Cin7 contact {candidate.name!r} is a {candidate.cin7_kind}: pick a "
-                f"QuickBooks {label}"
-            )
-        name = element.full_name
+        name = await _existing_name(session, scope, candidate, list_id)
     elif create:
-        if not (await tenant_settings(session, scope)).contacts.create_unmatched:
-            raise MatchError(
-                f"creating new QuickBooks {label}s on import is off for this tenant "
-                "(contacts.create_unmatched): turn it on in the settings, or match the contact "
-                f"to an existing {label}"
-            )
-        elements = await list_elements(session, scope, NAME_LISTS)
-        wanted = normalise_name(candidate.name)
-        owners = [(e.list_type, e.name) for e in elements if normalise_name(e.name) == wanted]
-        problems = name_problems(candidate.name, owners, candidate.cin7_kind)
-        if problems:
-            raise MatchError(
-                f"Cin7 contact {candidate.name!r} cannot be created as a QuickBooks {label}: "
-                + "; ".join(problems)
-            )
-        name = candidate.name
+        name = await _new_name(session, scope, candidate)
     else:
         raise MatchError('send {"list_id": "<QuickBooks ListID>"} or {"create": true}', 400)
     row = await _store_match(
@@ -449,6 +412,66 @@ async def confirm_contact(
         "created_on_import": not row.qb_list_id,
         "rechecking": candidate.held_entry_ids,
     }
+
+
+async def _pending_contact(
+    session: AsyncSession, scope: TenantScope, cin7_contact_id: str
+) -> Candidate:
+    candidates = await contact_candidates(session, scope)
+    found = [c for c in candidates.values() if c.key == cin7_contact_id]
+    if not found:
+        raise MatchError(
+            f"Cin7 contact {cin7_contact_id} is not used by any document waiting for import "
+            "(only those are matched here)",
+            404,
+        )
+    return found[0]
+
+
+def _qb_label(candidate: Candidate) -> str:
+    """What QuickBooks calls the contact's list, in the words of the refusals."""
+    return "customer" if LIST_OF[candidate.cin7_kind] == "customer" else "vendor"
+
+
+async def _existing_name(
+    session: AsyncSession, scope: TenantScope, candidate: Candidate, list_id: str
+) -> str:
+    """The name of the QuickBooks element the contact is matched to, once it is the right kind."""
+    element = await _element(session, scope, list_id)
+    if element is None:
+        raise MatchError(
+            f"QuickBooks has no list element with ListID {list_id} (as of the last Web "
+            "Connector run); pick one of the proposals or run the Web Connector again",
+            404,
+        )
+    if element.list_type != LIST_OF[candidate.cin7_kind]:
+        raise MatchError(
+            f"{element.full_name!r} is a QuickBooks {element.list_type.replace('_', ' ')}, "
+            f"but Cin7 contact {candidate.name!r} is a {candidate.cin7_kind}: pick a "
+            f"QuickBooks {_qb_label(candidate)}"
+        )
+    return element.full_name
+
+
+async def _new_name(session: AsyncSession, scope: TenantScope, candidate: Candidate) -> str:
+    """The contact's own name, when the tenant allows creating it and QuickBooks would take it."""
+    label = _qb_label(candidate)
+    if not (await tenant_settings(session, scope)).contacts.create_unmatched:
+        raise MatchError(
+            f"creating new QuickBooks {label}s on import is off for this tenant "
+            "(contacts.create_unmatched): turn it on in the settings, or match the contact "
+            f"to an existing {label}"
+        )
+    elements = await list_elements(session, scope, NAME_LISTS)
+    wanted = normalise_name(candidate.name)
+    owners = [(e.list_type, e.name) for e in elements if normalise_name(e.name) == wanted]
+    problems = name_problems(candidate.name, owners, candidate.cin7_kind)
+    if problems:
+        raise MatchError(
+            f"Cin7 contact {candidate.name!r} cannot be created as a QuickBooks {label}: "
+            + "; ".join(problems)
+        )
+    return candidate.name
 
 
 async def confirm_item(

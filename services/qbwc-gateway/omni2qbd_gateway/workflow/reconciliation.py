@@ -170,6 +170,24 @@ async def current_documents(
     session: AsyncSession, scope: TenantScope, last_day: str
 ) -> list[Cin7Document]:
     """The newest live version of every document's entry, dated on or before ``last_day``."""
+    newest = await _newest_versions(session, scope, last_day)
+    links = {
+        (link.entry_kind, link.source_kind, link.cin7_id): link
+        for link in (await session.exec(scope.select(QbLink))).all()
+    }
+    outbox = await _outbox_states(session, scope, [r.id for r in newest.values()])
+    documents = [
+        Cin7Document(
+            row, Entry.model_validate(row.body), links.get(key), outbox.get(row.id, row.state)
+        )
+        for key, row in newest.items()
+    ]
+    return documents + await _adjustment_documents(session, scope, last_day, links)
+
+
+async def _newest_versions(
+    session: AsyncSession, scope: TenantScope, last_day: str
+) -> dict[tuple[str, str, str], EntryRow]:
     statement = scope.select(EntryRow).where(
         col(EntryRow.state).not_in([*RETIRED, "current"]),
         col(EntryRow.entry_kind).in_(list(TRANSACTION_TYPES)),
@@ -180,34 +198,33 @@ async def current_documents(
         key = (row.entry_kind, row.source_kind, row.cin7_id)
         if key not in newest or row.version > newest[key].version:
             newest[key] = row
-    links = {
-        (link.entry_kind, link.source_kind, link.cin7_id): link
-        for link in (await session.exec(scope.select(QbLink))).all()
-    }
-    outbox = {
-        item.entry_id: item.state
-        for item in (
-            await session.exec(
-                scope.select(OutboxItem).where(
-                    col(OutboxItem.entry_id).in_([r.id for r in newest.values()])
-                )
-            )
-        ).all()
-    }
-    documents = []
-    for key, row in newest.items():
-        documents.append(
-            Cin7Document(
-                row, Entry.model_validate(row.body), links.get(key), outbox.get(row.id, row.state)
-            )
-        )
-    # Bridge-made adjustment journals live only in the outbox: listed so their QuickBooks
-    # transactions are recognised as the bridge's (they count on neither side's movements).
+    return newest
+
+
+async def _outbox_states(
+    session: AsyncSession, scope: TenantScope, entry_ids: list[str]
+) -> dict[str, str]:
+    """Where each entry is on its way to QuickBooks (entries not yet in the outbox are absent)."""
+    items = await session.exec(
+        scope.select(OutboxItem).where(col(OutboxItem.entry_id).in_(entry_ids))
+    )
+    return {item.entry_id: item.state for item in items.all()}
+
+
+async def _adjustment_documents(
+    session: AsyncSession,
+    scope: TenantScope,
+    last_day: str,
+    links: dict[tuple[str, str, str], QbLink],
+) -> list[Cin7Document]:
+    """Bridge-made adjustment journals live only in the outbox: listed so their QuickBooks
+    transactions are recognised as the bridge's (they count on neither side's movements)."""
     adjustments = await session.exec(
         scope.select(OutboxItem).where(
             OutboxItem.source_kind == ADJUSTMENT_SOURCE, col(OutboxItem.state) != "superseded"
         )
     )
+    documents: list[Cin7Document] = []
     for item in adjustments.all():
         entry = Entry.model_validate(item.body)
         if entry.txn_date is None or entry.txn_date.isoformat() > last_day:
@@ -500,6 +517,7 @@ async def reconciliation(
     waiting = await open_reading(session, scope)
     if (reading is None or stale) and waiting is None:
         waiting = await request_reading(session, scope, from_month, to_month, actor=actor)
+    figures = reading.figures if reading is not None else None
     documents = await current_documents(session, scope, month_end(months[-1]).isoformat())
     result_months = []
     for month in months:
@@ -510,25 +528,11 @@ async def reconciliation(
             upto,
             await cogs_contributions(session, scope, month),
             await cin7_stock_value(session, scope, month),
-            reading.figures if reading is not None else None,
+            figures,
             accounts,
         )
         result_months.append({"month": month, "rows": rows})
-    if reading is not None:
-        status = "stale" if stale else "answered"
-        read_at = aware(reading.answered_at or reading.requested_at)
-        note = f"QuickBooks as read on {read_at.isoformat()}" + (
-            "; the bridge has written to QuickBooks since, so the next Web Connector run reads "
-            "it again"
-            if stale
-            else ""
-        )
-    else:
-        status = "waiting"
-        note = (
-            "QuickBooks has not been read for these months yet: the next Web Connector run "
-            "reads it (run the Web Connector, then reload)."
-        )
+    status, note = _reading_status(reading, stale=stale)
     return {
         "quickbooks_status": status,
         "quickbooks_read_at": (
@@ -536,6 +540,23 @@ async def reconciliation(
         ),
         "reading_requested": waiting is not None,
         "note": note,
-        "problems": (reading.figures.get("problems", []) if reading is not None else []),
+        "problems": (figures.get("problems", []) if figures is not None else []),
         "months": result_months,
     }
+
+
+def _reading_status(reading: ReconciliationSnapshot | None, *, stale: bool) -> tuple[str, str]:
+    """How far to trust the QuickBooks figures, as a status and a note for the person."""
+    if reading is None:
+        return "waiting", (
+            "QuickBooks has not been read for these months yet: the next Web Connector run "
+            "reads it (run the Web Connector, then reload)."
+        )
+    read_at = aware(reading.answered_at or reading.requested_at)
+    note = f"QuickBooks as read on {read_at.isoformat()}"
+    if not stale:
+        return "answered", note
+    return "stale", (
+        note + "; the bridge has written to QuickBooks since, so the next Web Connector run "
+        "reads it again"
+    )
