@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from omni2qbd.demo.flow import Demo, DemoError, DemoOptions
+from omni2qbd.demo.flow import Demo, DemoError, DemoOptions, DemoRun
 from omni2qbd.demo.processes import ProcessFailed
 
 app = typer.Typer(help="Run the whole product here against the simulators.")
@@ -53,8 +53,19 @@ def demo(
         amqp_namespace=amqp_namespace,
     )
     runner = Demo(options, say=lambda line: typer.echo(line))
+    result = _run_or_exit(runner)
+    typer.echo(result.summary.render())
+    if no_serve:
+        runner.close()
+        raise typer.Exit(0 if result.summary.ok else 1)
+    _print_where_to_look(result, data_dir)
+    _serve_until_stopped(runner)
+
+
+def _run_or_exit(runner: Demo) -> DemoRun:
+    """Run the demo; whatever goes wrong, stop everything it started."""
     try:
-        result = asyncio.run(runner.run())
+        return asyncio.run(runner.run())
     except (DemoError, ProcessFailed) as exc:
         runner.close()
         typer.echo(f"demo failed: {exc}", err=True)
@@ -62,10 +73,9 @@ def demo(
     except BaseException:
         runner.close()
         raise
-    typer.echo(result.summary.render())
-    if no_serve:
-        runner.close()
-        raise typer.Exit(0 if result.summary.ok else 1)
+
+
+def _print_where_to_look(result: DemoRun, data_dir: Path) -> None:
     typer.echo("")
     typer.echo("Still running (Ctrl-C stops everything):")
     for name, url in result.urls.items():
@@ -80,6 +90,10 @@ def demo(
         "After Ctrl-C, `omni2qbd status` finds the demo's database in "
         f"{data_dir} (or set OMNI2QBD_DATABASE_URL)."
     )
+
+
+def _serve_until_stopped(runner: Demo) -> None:
+    """Keep the stack up for a person to look around, until Ctrl-C or SIGTERM."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -38,7 +38,7 @@ from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.http_api import create_app as create_quickbooks_app
 from omni2qbd_sims.quickbooks.persistence import load_companies, save_companies
 from omni2qbd_sims.quickbooks.serving import running_server
-from omni2qbd_sims.webconnector import WebConnectorSimulator
+from omni2qbd_sims.webconnector import SessionReport, WebConnectorSimulator
 
 TENANT_NAME = "Demo: {company}"
 COMPANY_PATH = "C:\\Companies\\{name}.qbw"
@@ -80,6 +80,21 @@ class DemoRun:
 
 class DemoError(RuntimeError):
     pass
+
+
+@dataclass
+class _Connector:
+    """The demo's Web Connector, and what its sessions did so far (for the summary)."""
+
+    simulator: WebConnectorSimulator
+    sessions: int = 0
+    round_trips: int = 0
+
+    async def run_session(self) -> SessionReport:
+        report = await self.simulator.run_session()
+        self.sessions += 1
+        self.round_trips += report.round_trips
+        return report
 
 
 class Demo:
@@ -156,6 +171,38 @@ class Demo:
 
     async def _run(self, opts: DemoOptions) -> DemoRun:
         assert self.sessions is not None
+        account = await self._start_cin7(opts)
+        tax_rate = await self._tax_rate(account["username"], account["connections"][0]["apiKey"])
+        tenant, password = await self._tenant(account, tax_rate)
+        self.people = await demo_people(self.sessions, tenant.id)
+        company = self._company(tenant, tax_rate)
+        self._quickbooks_server = running_server(create_quickbooks_app(self.quickbooks))
+        self.urls["quickbooks-simulator"] = self._quickbooks_server.__enter__()
+        connector = await self._connect_quickbooks(tenant, password, company)
+        # Mapping starts once the QuickBooks lists are mirrored, so contacts that already
+        # exist in QuickBooks are matched rather than proposed as new.
+        self._start_service("mapper")
+        self._start_service("fetcher")  # it polls Cin7 as soon as it is up
+        await self._wait_ready(["mapper", "fetcher"])
+        snap, changed = await self._fetch(tenant.id, account["username"])
+        snap = await self._post_everything(tenant.id, connector, snap)
+        save_companies(self.quickbooks, opts.quickbooks_state)
+        summary = await build_summary(
+            self.sessions,
+            tenant.id,
+            company,
+            snap,
+            round_trips=connector.round_trips,
+            session_count=connector.sessions,
+        )
+        self.urls["web-connector-user"] = tenant.qbwc_username
+        # Shown so a person can point the Web Connector simulator (or a real one) at it; the
+        # demo tenant gets a new password on every run.
+        self.urls["web-connector-password"] = password
+        return DemoRun(summary, dict(self.urls), changed, list(self.people))
+
+    async def _start_cin7(self, opts: DemoOptions) -> dict[str, Any]:
+        """Start the Cin7 Omni simulator; its first account is the demo's."""
         cin7_port = free_port()
         self.say("Starting the Cin7 Omni simulator ...")
         self._start(
@@ -173,85 +220,77 @@ class Demo:
             cin7_port,
             health_path="/_sim/tenants",
         )
-        account = (await _get_json(f"{self.urls['cin7-simulator']}/_sim/tenants"))[0]
-        tax_rate = await self._tax_rate(account["username"], account["connections"][0]["apiKey"])
-        tenant, password = await self._tenant(account, tax_rate)
-        self.people = await demo_people(self.sessions, tenant.id)
-        company = self._company(tenant, tax_rate)
-        self._quickbooks_server = running_server(create_quickbooks_app(self.quickbooks))
-        self.urls["quickbooks-simulator"] = self._quickbooks_server.__enter__()
+        account: dict[str, Any] = (await _get_json(f"{self.urls['cin7-simulator']}/_sim/tenants"))[
+            0
+        ]
+        return account
 
+    async def _connect_quickbooks(
+        self, tenant: Tenant, password: str, company: CompanyFile
+    ) -> _Connector:
+        """Start the gateway and run the Web Connector's first session against it."""
         self._start_service("gateway")
         await self._wait_ready(["gateway"])
-
-        connector = WebConnectorSimulator(
-            f"{self.urls['gateway']}/qbwc",
-            tenant.qbwc_username,
-            password,
-            self.quickbooks,
-            company.path,
-            noop_pause_seconds=0.2,
+        connector = _Connector(
+            WebConnectorSimulator(
+                f"{self.urls['gateway']}/qbwc",
+                tenant.qbwc_username,
+                password,
+                self.quickbooks,
+                company.path,
+                noop_pause_seconds=0.2,
+            )
         )
-        sessions_run, round_trips = 0, 0
         self.say("Web Connector: first session reads the QuickBooks lists (customers, items ...)")
-        report = await connector.run_session()
-        sessions_run, round_trips = 1, report.round_trips
-        # Mapping starts once the QuickBooks lists are mirrored, so contacts that already
-        # exist in QuickBooks are matched rather than proposed as new.
-        self._start_service("mapper")
-        self._start_service("fetcher")  # it polls Cin7 as soon as it is up
-        await self._wait_ready(["mapper", "fetcher"])
+        await connector.run_session()
+        return connector
 
-        started = datetime.now(UTC)
+    async def _fetch(self, tenant_id: str, username: str) -> tuple[Snapshot, str | None]:
+        """Fetch and map everything; with ``--change``, edit an invoiced order and again."""
         self.say("Fetching from Cin7 Omni and mapping into entries ...")
-        await _post(f"{self.urls['fetcher']}/tenants/{tenant.id}/refresh")
-        snap = await self._wait_settled(tenant.id, started)
+        snap = await self._refresh_and_settle(tenant_id)
+        if not self.options.change:
+            return snap, None
+        changed = await self._change_posted_invoice(tenant_id, username)
+        if changed:
+            snap = await self._refresh_and_settle(tenant_id)
+        return snap, changed
 
-        changed = None
-        if opts.change:
-            changed = await self._change_posted_invoice(tenant.id, account["username"])
-            if changed:
-                started = datetime.now(UTC)
-                await _post(f"{self.urls['fetcher']}/tenants/{tenant.id}/refresh")
-                snap = await self._wait_settled(tenant.id, started)
+    async def _refresh_and_settle(self, tenant_id: str) -> Snapshot:
+        started = datetime.now(UTC)
+        await _post(f"{self.urls['fetcher']}/tenants/{tenant_id}/refresh")
+        return await self._wait_settled(tenant_id, started)
 
-        approved_total = 0
-        for round_number in range(1, opts.max_sessions + 1):
-            # The demo stands in for the bookkeeper: whatever is ready (and, for a couple of
-            # rounds, whatever failed) is approved before each Web Connector run.
-            approved = await self._approve_ready(tenant.id, retry_failed=round_number <= 3)
-            approved_total += approved
-            if round_number == 1:
-                self.say(
-                    f"Approved {approved} entries with no blocking finding "
-                    "(the demo stands in for the bookkeeper here)"
-                )
-            elif approved:
-                self.say(f"  approved {approved} more (new versions, or a retry after a failure)")
-            snap = await snapshot(self.sessions, tenant.id)
+    async def _post_everything(
+        self, tenant_id: str, connector: _Connector, snap: Snapshot
+    ) -> Snapshot:
+        """Approve and run Web Connector sessions until nothing waits to be sent."""
+        assert self.sessions is not None
+        for round_number in range(1, self.options.max_sessions + 1):
+            await self._approve_round(tenant_id, round_number)
+            snap = await snapshot(self.sessions, tenant_id)
             waiting = sum(snap.outbox.get(s, 0) for s in ("approved", "queued", "sent", "in_doubt"))
             if waiting == 0 and round_number > 1:
                 break
             report = await connector.run_session()
-            sessions_run += 1
-            round_trips += report.round_trips
-            snap = await snapshot(self.sessions, tenant.id)
-            self.say(f"  Web Connector session {sessions_run}: {report.status} | {snap.line()}")
-            await self._wait_quiet(tenant.id)
-        save_companies(self.quickbooks, opts.quickbooks_state)
-        summary = await build_summary(
-            self.sessions,
-            tenant.id,
-            company,
-            snap,
-            round_trips=round_trips,
-            session_count=sessions_run,
-        )
-        self.urls["web-connector-user"] = tenant.qbwc_username
-        # Shown so a person can point the Web Connector simulator (or a real one) at it; the
-        # demo tenant gets a new password on every run.
-        self.urls["web-connector-password"] = password
-        return DemoRun(summary, dict(self.urls), changed, list(self.people))
+            snap = await snapshot(self.sessions, tenant_id)
+            self.say(
+                f"  Web Connector session {connector.sessions}: {report.status} | {snap.line()}"
+            )
+            await self._wait_quiet(tenant_id)
+        return snap
+
+    async def _approve_round(self, tenant_id: str, round_number: int) -> None:
+        # The demo stands in for the bookkeeper: whatever is ready (and, for a couple of
+        # rounds, whatever failed) is approved before each Web Connector run.
+        approved = await self._approve_ready(tenant_id, retry_failed=round_number <= 3)
+        if round_number == 1:
+            self.say(
+                f"Approved {approved} entries with no blocking finding "
+                "(the demo stands in for the bookkeeper here)"
+            )
+        elif approved:
+            self.say(f"  approved {approved} more (new versions, or a retry after a failure)")
 
     async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
         """Approve as a bookkeeper would through the workflow: every ready entry with the

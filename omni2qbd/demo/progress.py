@@ -22,16 +22,6 @@ from omni2qbd_shared.db.models import (
 )
 from omni2qbd_shared.db.tenancy import scoped
 
-KIND_WORDS = {
-    "sales_order": "sales orders",
-    "purchase_order": "purchase orders",
-    "credit_note": "credit notes",
-    "supplier_credit_note": "supplier credit notes",
-    "stock_adjustment": "stock adjustments",
-    "contact": "contacts",
-    "product": "products",
-}
-
 
 @dataclass(frozen=True)
 class Snapshot:

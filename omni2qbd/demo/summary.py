@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd.demo.progress import KIND_WORDS, Snapshot
+from omni2qbd.demo.progress import Snapshot
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.kinds import QB_TYPE, MapperState
+from omni2qbd_shared.kinds import CIN7_PLURAL, QB_TYPE, MapperState
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 
 QB_TYPE_WORDS = {
@@ -67,7 +67,7 @@ class Summary:
         out: list[str] = ["", "Summary", "======="]
         out.append("Documents fetched from Cin7 Omni:")
         for kind, count in sorted(self.fetched.items()):
-            out.append(f"  {KIND_WORDS.get(kind, kind):<24} {count:>6}")
+            out.append(f"  {CIN7_PLURAL.get(kind, kind):<24} {count:>6}")
         out.append("Posted to QuickBooks (figures read from the QuickBooks company file):")
         out.append(
             f"  {'type':<18} {'entries':>8} {'in QB':>7} {'Cin7 total':>14} {'QB total':>14}"
@@ -83,7 +83,7 @@ class Summary:
         if not self.not_importable:
             out.append("  nothing")
         for kind, count in sorted(self.not_importable.items()):
-            out.append(f"  {count:>4} {KIND_WORDS.get(kind, kind)}: {WAITING_FOR.get(kind, '')}")
+            out.append(f"  {count:>4} {CIN7_PLURAL.get(kind, kind)}: {WAITING_FOR.get(kind, '')}")
         out.append("Held for a person to fix (not sent):")
         if not self.held:
             out.append("  nothing")
@@ -147,34 +147,53 @@ def _tally_outbox(
     for item in rows.outbox:
         if item.state in NOT_SENT:
             continue
-        guid = str(item.body.get("external_guid") or "")
-        found = company.find_by_external_guid(guid) if guid else []
-        label = (
-            f"{item.entry_kind} {item.ref_number or ''} (Cin7 {item.source_kind} {item.cin7_id})"
-        )
         if item.entry_kind in ("customer_add", "vendor_add"):
             if item.state == "posted":
                 contacts_added += 1
             continue
-        qb_type = QB_TYPE.get(item.entry_kind, item.entry_kind)
-        line = by_type.setdefault(qb_type, KindLine(qb_type))
-        if item.state != "posted":
-            problems.append(f"{label} is {item.state}: {item.last_status_message or 'not sent'}")
-            continue
-        live = [t for t in found if t.txn_type == qb_type]
-        if len(live) != 1:
-            # A re-import (Mod) keeps one transaction; its GUID is the first version's.
-            by_ref = company.count_by_ref_number(item.ref_number or "", qb_type)
-            if by_ref != 1:
-                problems.append(f"{label} is in QuickBooks {len(live) or by_ref} times, not once")
-                continue
-        line.posted_entries += 1
-        document = rows.documents.get((item.source_kind, item.cin7_id, item.revision))
-        if item.source_kind in TOTAL_FIELD_KINDS and document is not None:
-            line.cin7_total += abs(_money(document.payload.get("total")))
-        else:
-            line.cin7_total += abs(_money(item.body.get("total")))
+        _tally_transaction(item, rows, company, by_type, problems)
     return contacts_added
+
+
+def _tally_transaction(
+    item: OutboxItem,
+    rows: _Rows,
+    company: CompanyFile,
+    by_type: dict[str, KindLine],
+    problems: list[str],
+) -> None:
+    label = f"{item.entry_kind} {item.ref_number or ''} (Cin7 {item.source_kind} {item.cin7_id})"
+    qb_type = QB_TYPE.get(item.entry_kind, item.entry_kind)
+    line = by_type.setdefault(qb_type, KindLine(qb_type))
+    if item.state != "posted":
+        problems.append(f"{label} is {item.state}: {item.last_status_message or 'not sent'}")
+        return
+    times = _times_in_company(item, company, qb_type)
+    if times != 1:
+        problems.append(f"{label} is in QuickBooks {times} times, not once")
+        return
+    line.posted_entries += 1
+    line.cin7_total += _cin7_total(item, rows)
+
+
+def _times_in_company(item: OutboxItem, company: CompanyFile, qb_type: str) -> int:
+    """How many transactions in the company file are this entry (1 when all is well)."""
+    guid = str(item.body.get("external_guid") or "")
+    found = company.find_by_external_guid(guid) if guid else []
+    live = [t for t in found if t.txn_type == qb_type]
+    if len(live) == 1:
+        return 1
+    # A re-import (Mod) keeps one transaction; its GUID is the first version's.
+    by_ref = company.count_by_ref_number(item.ref_number or "", qb_type)
+    return 1 if by_ref == 1 else (len(live) or by_ref)
+
+
+def _cin7_total(item: OutboxItem, rows: _Rows) -> Decimal:
+    """The Cin7 document's own total where it has one QuickBooks must show, else the entry's."""
+    document = rows.documents.get((item.source_kind, item.cin7_id, item.revision))
+    if item.source_kind in TOTAL_FIELD_KINDS and document is not None:
+        return abs(_money(document.payload.get("total")))
+    return abs(_money(item.body.get("total")))
 
 
 def _compare_with_company(

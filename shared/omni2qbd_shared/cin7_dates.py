@@ -26,10 +26,10 @@ def parse_cin7_datetime(value: Any) -> datetime | None:
     ``...T09:00:05`` without a zone (UTC, as the API documents all dates), ``+12:00`` offsets,
     plain ``2022-09-16`` and the old ASP.NET ``/Date(ms)/``. Empty text reads as no date.
     """
-    if value is None or isinstance(value, datetime):
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC) if isinstance(value, datetime) else None
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _as_utc(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a date string, got {type(value).__name__}")
     text = value.strip()
@@ -41,12 +41,28 @@ def parse_cin7_datetime(value: Any) -> datetime | None:
     match = _DATE.match(text)
     if not match:
         raise ValueError(f"{value!r} is not a date Cin7 sends (expected yyyy-MM-ddTHH:mm:ssZ)")
+    return _from_match(match)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A naive datetime is UTC already (the API's dates all are); an aware one is converted."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _zone(text: str | None) -> timezone:
+    """``Z``, no zone (UTC, as documented), ``+12``, ``+1200`` or ``+12:00``."""
+    if not text or text.upper() == "Z":
+        return UTC
+    raw = text.replace(":", "")
+    sign = -1 if raw[0] == "-" else 1
+    return timezone(sign * timedelta(hours=int(raw[1:3]), minutes=int(raw[3:5] or 0)))
+
+
+def _from_match(match: re.Match[str]) -> datetime:
+    # Python keeps microseconds: Cin7's 7-digit fractions lose their last digit.
     fraction = (match["f"] or "0")[:6].ljust(6, "0")
-    zone = UTC
-    if match["z"] and match["z"].upper() != "Z":
-        raw = match["z"].replace(":", "")
-        sign = -1 if raw[0] == "-" else 1
-        zone = timezone(sign * timedelta(hours=int(raw[1:3]), minutes=int(raw[3:5] or 0)))
     parsed = datetime(
         int(match["y"]),
         int(match["mo"]),
@@ -55,7 +71,7 @@ def parse_cin7_datetime(value: Any) -> datetime | None:
         int(match["mi"] or 0),
         int(match["s"] or 0),
         int(fraction),
-        tzinfo=zone,
+        tzinfo=_zone(match["z"]),
     )
     return parsed.astimezone(UTC)
 

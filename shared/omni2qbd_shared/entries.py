@@ -269,43 +269,67 @@ def _line_postings(lines: Iterable[EntryLine], normal: Side, fallback: str) -> l
 def debit_credit_view(entry: Entry) -> list[Posting]:
     """The entry's effect on the general ledger, the way an accountant reads it."""
     kind = entry.kind
-    header = entry.header
     if kind is EntryKind.JOURNAL:
-        return [
-            Posting(
-                account=line.account or "?",
-                debit=money(line.amount) if line.side is Side.DEBIT else ZERO,
-                credit=money(line.amount) if line.side is Side.CREDIT else ZERO,
-                memo=line.description,
-            )
-            for line in entry.lines
-        ]
+        return _journal_postings(entry)
     if kind in (EntryKind.CUSTOMER_ADD, EntryKind.VENDOR_ADD):
         return []
-    party = header.party.label() if header.party else "?"
-    tax_lines: list[EntryLine] = []
-    if money(header.computed_tax) != ZERO:
-        tax_lines.append(
-            EntryLine(
-                role=LineRole.TAX,
-                account=header.tax_account or "Sales Tax Payable",
-                amount=header.computed_tax,
-                description="Sales tax computed by QuickBooks",
-            )
+    if kind in (EntryKind.INVOICE, EntryKind.CREDIT_MEMO):
+        return _customer_postings(entry)
+    return _vendor_postings(entry)
+
+
+def _journal_postings(entry: Entry) -> list[Posting]:
+    return [
+        Posting(
+            account=line.account or "?",
+            debit=money(line.amount) if line.side is Side.DEBIT else ZERO,
+            credit=money(line.amount) if line.side is Side.CREDIT else ZERO,
+            memo=line.description,
         )
+        for line in entry.lines
+    ]
+
+
+def _party_label(entry: Entry) -> str:
+    party = entry.header.party
+    return party.label() if party else "?"
+
+
+def _computed_tax_lines(entry: Entry) -> list[EntryLine]:
+    """QuickBooks adds the sales tax itself, so the ledger shows it as one more line."""
+    header = entry.header
+    if money(header.computed_tax) == ZERO:
+        return []
+    return [
+        EntryLine(
+            role=LineRole.TAX,
+            account=header.tax_account or "Sales Tax Payable",
+            amount=header.computed_tax,
+            description="Sales tax computed by QuickBooks",
+        )
+    ]
+
+
+def _customer_postings(entry: Entry) -> list[Posting]:
+    """An invoice debits receivables and credits its lines; a credit memo the reverse."""
+    ar = entry.header.ar_ap_account or "Accounts Receivable"
     total = money(entry.total)
-    if kind is EntryKind.INVOICE:
-        ar = header.ar_ap_account or "Accounts Receivable"
-        head = [Posting(account=ar, debit=total, memo=f"Invoice to {party}")]
-        return head + _line_postings([*entry.lines, *tax_lines], Side.CREDIT, "Income")
-    if kind is EntryKind.CREDIT_MEMO:
-        ar = header.ar_ap_account or "Accounts Receivable"
-        body = _line_postings([*entry.lines, *tax_lines], Side.DEBIT, "Income")
-        return [*body, Posting(account=ar, credit=total, memo=f"Credit to {party}")]
-    if kind is EntryKind.BILL:
-        ap = header.ar_ap_account or "Accounts Payable"
+    party = _party_label(entry)
+    lines = [*entry.lines, *_computed_tax_lines(entry)]
+    if entry.kind is EntryKind.INVOICE:
+        head = Posting(account=ar, debit=total, memo=f"Invoice to {party}")
+        return [head, *_line_postings(lines, Side.CREDIT, "Income")]
+    body = _line_postings(lines, Side.DEBIT, "Income")
+    return [*body, Posting(account=ar, credit=total, memo=f"Credit to {party}")]
+
+
+def _vendor_postings(entry: Entry) -> list[Posting]:
+    """A bill credits payables and debits its lines; a vendor credit the reverse."""
+    ap = entry.header.ar_ap_account or "Accounts Payable"
+    total = money(entry.total)
+    party = _party_label(entry)
+    if entry.kind is EntryKind.BILL:
         body = _line_postings(entry.lines, Side.DEBIT, "Expense")
         return [*body, Posting(account=ap, credit=total, memo=f"Bill from {party}")]
-    ap = header.ar_ap_account or "Accounts Payable"
     body = _line_postings(entry.lines, Side.CREDIT, "Expense")
     return [Posting(account=ap, debit=total, memo=f"Credit from {party}"), *body]

@@ -35,6 +35,18 @@ CIN7_LABEL: dict[str, str] = {
     Cin7Kind.PRODUCT: "Product",
 }
 
+# The same, counted ("1500 sales orders"), as the demo's summary lists what it fetched.
+CIN7_PLURAL: dict[str, str] = {
+    Cin7Kind.SALES_ORDER: "sales orders",
+    Cin7Kind.PURCHASE_ORDER: "purchase orders",
+    Cin7Kind.CREDIT_NOTE: "credit notes",
+    Cin7Kind.SUPPLIER_CREDIT_NOTE: "supplier credit notes",
+    Cin7Kind.ADJUSTMENT: "stock adjustments",
+    Cin7Kind.INVENTORY_VALUE: "inventory valuations",
+    Cin7Kind.CONTACT: "contacts",
+    Cin7Kind.PRODUCT: "products",
+}
+
 
 class EntryKind(StrEnum):
     INVOICE = "invoice"

@@ -31,6 +31,16 @@ _ASYNCPG_CONNECTION_ERRORS = (
 )
 
 
+# Pool exhaustion, a closed driver connection, and the broker's connection or channel going away.
+_TRANSIENT_TYPES = (
+    PoolTimeout,
+    InterfaceError,
+    ConnectionError,
+    AMQPConnectionError,
+    ChannelInvalidStateError,
+    aiormq.exceptions.ConnectionClosed,
+)
+
 _CONNECTION_ERRNOS = {
     errno.ECONNREFUSED,
     errno.ECONNRESET,
@@ -65,30 +75,29 @@ def _causes(error: BaseException) -> list[BaseException]:
 
 def is_transient(error: BaseException) -> bool:
     """True for a database or broker outage, a failover, a deadlock or serialization failure."""
-    for cause in _causes(error):
-        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
-            return True
-        if isinstance(cause, PoolTimeout | InterfaceError):
-            return True
-        if isinstance(
-            cause,
-            ConnectionError
-            | AMQPConnectionError
-            | ChannelInvalidStateError
-            | aiormq.exceptions.ConnectionClosed,
-        ):
-            return True
-        if isinstance(cause, OSError) and cause.errno in _CONNECTION_ERRNOS:
-            return True
-        state = _sqlstate(cause)
-        if state is not None and state.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
-            return True
-        if type(cause).__name__ in _ASYNCPG_CONNECTION_ERRORS and "asyncpg" in (
-            type(cause).__module__
-        ):
-            return True
-        if isinstance(cause, OperationalError) or type(cause).__name__ == "OperationalError":
-            text = str(cause).lower()
-            if any(words in text for words in _SQLITE_BUSY):
-                return True
-    return False
+    return any(_is_transient_cause(cause) for cause in _causes(error))
+
+
+def _is_transient_cause(cause: BaseException) -> bool:
+    if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+        return True
+    if isinstance(cause, _TRANSIENT_TYPES):
+        return True
+    if isinstance(cause, OSError) and cause.errno in _CONNECTION_ERRNOS:
+        return True
+    state = _sqlstate(cause)
+    if state is not None and state.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+        return True
+    return _is_asyncpg_connection_error(cause) or _is_sqlite_busy(cause)
+
+
+def _is_asyncpg_connection_error(cause: BaseException) -> bool:
+    kind = type(cause)
+    return kind.__name__ in _ASYNCPG_CONNECTION_ERRORS and "asyncpg" in kind.__module__
+
+
+def _is_sqlite_busy(cause: BaseException) -> bool:
+    if not (isinstance(cause, OperationalError) or type(cause).__name__ == "OperationalError"):
+        return False
+    text = str(cause).lower()
+    return any(words in text for words in _SQLITE_BUSY)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_fetcher import publishing
@@ -43,40 +43,28 @@ def create_app(
         topology=topology or options.topology(settings),
     )
     holder: dict[str, FetchScheduler] = {}
+    _register_polling(runtime, settings, options, holder)
+    app = create_service_app(runtime, title="omni2qbd fetcher")
+    operator_only = [Depends(require_operator(settings))]  # see ``access``
+    app.include_router(_sync_routes(runtime, holder), dependencies=operator_only)
+    app.include_router(_supplier_credit_routes(runtime), dependencies=operator_only)
+    app.state.scheduler_holder = holder
+    return app
+
+
+def _register_polling(
+    runtime: ServiceRuntime,
+    settings: AppSettings,
+    options: FetcherOptions,
+    holder: dict[str, FetchScheduler],
+) -> None:
+    """The polling loop and the tenant-events consumer live while the database and broker do."""
     consumers: list[Consumer] = runtime.consumers  # /readyz asks each whether it consumes
 
     async def start_polling(rt: ServiceRuntime) -> None:
-        assert rt.sessions is not None and rt.publisher is not None
-        syncer = TenantSyncer(sessions=rt.sessions, publisher=rt.publisher, options=options)
-        scheduler = FetchScheduler(
-            sessions=rt.sessions,
-            syncer=syncer,
-            secret_key=settings.secret_key.get_secret_value(),
-            options=options,
-        )
-        scheduler.start()
+        scheduler = _start_scheduler(rt, settings, options)
         holder["scheduler"] = scheduler
-        assert rt.connection is not None
-
-        async def on_tenant_event(
-            event: TenantEventMessage, _session: AsyncSession
-        ) -> Sequence[Message]:
-            # "Refresh now" from the console, or a new tenant: sync it without waiting.
-            if event.event in ("refresh_requested", "tenant_created"):
-                await scheduler.refresh(event.tenant_id)
-            return []
-
-        consumer = Consumer(
-            connection=rt.connection,
-            topology=rt.topology,
-            queue_name="fetcher.tenant-events",
-            model=TenantEventMessage,
-            handler=on_tenant_event,
-            sessions=rt.sessions,
-            prefetch=10,
-            max_retries=settings.message_max_retries,
-            transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
-        )
+        consumer = _tenant_events_consumer(rt, settings, scheduler)
         await consumer.start()
         consumers.append(consumer)
 
@@ -98,25 +86,70 @@ def create_app(
     runtime.on_ready.append(start_polling)
     runtime.on_stop.append(stop_polling)
     runtime.extra_checks["polling"] = polling_check
-    app = create_service_app(runtime, title="omni2qbd fetcher")
-    operator_only = [Depends(require_operator(settings))]  # see ``access``
 
-    def scheduler_or_503() -> FetchScheduler:
-        scheduler = holder.get("scheduler")
-        if scheduler is None:
-            raise HTTPException(503, "the fetcher is still starting (database or broker not up)")
-        return scheduler
 
-    @app.post("/tenants/{tenant_id}/refresh", status_code=202, dependencies=operator_only)
+def _start_scheduler(
+    rt: ServiceRuntime, settings: AppSettings, options: FetcherOptions
+) -> FetchScheduler:
+    assert rt.sessions is not None and rt.publisher is not None
+    syncer = TenantSyncer(sessions=rt.sessions, publisher=rt.publisher, options=options)
+    scheduler = FetchScheduler(
+        sessions=rt.sessions,
+        syncer=syncer,
+        secret_key=settings.secret_key.get_secret_value(),
+        options=options,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def _tenant_events_consumer(
+    rt: ServiceRuntime, settings: AppSettings, scheduler: FetchScheduler
+) -> Consumer:
+    assert rt.connection is not None and rt.sessions is not None
+
+    async def on_tenant_event(
+        event: TenantEventMessage, _session: AsyncSession
+    ) -> Sequence[Message]:
+        # "Refresh now" from the console, or a new tenant: sync it without waiting.
+        if event.event in ("refresh_requested", "tenant_created"):
+            await scheduler.refresh(event.tenant_id)
+        return []
+
+    return Consumer(
+        connection=rt.connection,
+        topology=rt.topology,
+        queue_name="fetcher.tenant-events",
+        model=TenantEventMessage,
+        handler=on_tenant_event,
+        sessions=rt.sessions,
+        prefetch=10,
+        max_retries=settings.message_max_retries,
+        transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
+    )
+
+
+def _scheduler_or_503(holder: dict[str, FetchScheduler]) -> FetchScheduler:
+    scheduler = holder.get("scheduler")
+    if scheduler is None:
+        raise HTTPException(503, "the fetcher is still starting (database or broker not up)")
+    return scheduler
+
+
+def _sync_routes(runtime: ServiceRuntime, holder: dict[str, FetchScheduler]) -> APIRouter:
+    """What the operator asks of the polling: refresh a tenant now, and where each one stands."""
+    router = APIRouter()
+
+    @router.post("/tenants/{tenant_id}/refresh", status_code=202)
     async def refresh(tenant_id: str) -> dict[str, str]:
         """Sync this tenant now instead of at its next poll."""
-        if not await scheduler_or_503().refresh(tenant_id):
+        if not await _scheduler_or_503(holder).refresh(tenant_id):
             raise HTTPException(
                 404, f"tenant {tenant_id} does not exist or has no Cin7 credentials set"
             )
         return {"status": "queued", "tenant_id": tenant_id}
 
-    @app.get("/tenants/{tenant_id}/status", dependencies=operator_only)
+    @router.get("/tenants/{tenant_id}/status")
     async def status(tenant_id: str) -> dict[str, object]:
         """Per kind: last success, last error, counts and cursors; plus the scheduler's view."""
         if runtime.sessions is None:
@@ -127,7 +160,18 @@ def create_app(
         live = [s for s in scheduler.snapshot() if s["tenant_id"] == tenant_id] if scheduler else []
         return {"tenant_id": tenant_id, "kinds": kinds, "scheduler": live[0] if live else None}
 
-    @app.post("/tenants/{tenant_id}/supplier-credit-notes", dependencies=operator_only)
+    @router.get("/tenants")
+    async def tenants() -> list[dict[str, object]]:
+        return _scheduler_or_503(holder).snapshot()
+
+    return router
+
+
+def _supplier_credit_routes(runtime: ServiceRuntime) -> APIRouter:
+    """Supplier credit notes, which the API does not list, arrive as a CSV export instead."""
+    router = APIRouter()
+
+    @router.post("/tenants/{tenant_id}/supplier-credit-notes")
     async def upload_supplier_credits(tenant_id: str, request: Request) -> dict[str, object]:
         """Import supplier credit notes from a CSV export of Cin7 Omni (body: the CSV file)."""
         if runtime.sessions is None:
@@ -149,9 +193,4 @@ def create_app(
             raise HTTPException(422, f"the supplier credit note file was refused: {exc}") from exc
         return {"tenant_id": tenant_id, "credit_notes": read, "published": published}
 
-    @app.get("/tenants", dependencies=operator_only)
-    async def tenants() -> list[dict[str, object]]:
-        return scheduler_or_503().snapshot()
-
-    app.state.scheduler_holder = holder
-    return app
+    return router

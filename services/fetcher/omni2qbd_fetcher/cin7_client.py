@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import structlog
@@ -121,6 +121,13 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
+class _Retry(NamedTuple):
+    """Why an attempt failed in a way worth another, and how long Cin7 asked to wait."""
+
+    problem: str
+    retry_after: float | None
+
+
 class _NotJson(ValueError):
     pass
 
@@ -204,56 +211,10 @@ class Cin7Client:
         what = f"GET /v1/{path}"
         last_problem = ""
         for attempt in range(1, self.retry.attempts + 1):
-            await self.limiter.acquire(self.max_limiter_wait)
-            self.requests_sent += 1
-            try:
-                response = await self._send(path, params)
-            except TimeoutError as exc:
-                # Not retried: a Cin7 this slow would hold a worker for every attempt.
-                CIN7_REQUESTS.labels("network").inc()
-                raise Cin7UnavailableError(
-                    f"Cin7 Omni did not finish answering {what} for {self.tenant!r} within "
-                    f"{self.limits.total_seconds:.0f} seconds (a slow or stalled connection); "
-                    "syncing this tenant is retried later. If it persists, check Cin7 Omni's "
-                    "status and the tenant's Cin7 base URL."
-                ) from exc
-            except httpx.TransportError as exc:
-                last_problem = f"network error {type(exc).__name__}"
-                retry_after = None
-                CIN7_REQUESTS.labels("network").inc()
-            else:
-                status = response.status_code
-                CIN7_REQUESTS.labels(_outcome(status)).inc()
-                if 300 <= status < 400:
-                    target = response.headers.get("location", "(no Location given)")
-                    raise Cin7RequestError(
-                        self.tenant,
-                        status,
-                        what,
-                        f"a redirect to {target[:200]}, which is not followed: check the "
-                        "tenant's Cin7 base URL (it should be https://api.cin7.com/api)",
-                    )
-                if status < 400:
-                    return response
-                if status in (401, 403):
-                    raise Cin7AuthError(self.tenant, status, resource)
-                if status == 429:
-                    retry_after = _retry_after(response)
-                    if retry_after is not None and retry_after > self.retry.max_delay:
-                        raise Cin7UnavailableError(
-                            f"Cin7 Omni asked tenant {self.tenant!r} to wait "
-                            f"{_duration(retry_after)} before the next request (HTTP 429 with "
-                            "Retry-After); this tenant's sync pauses meanwhile. If that is "
-                            "unexpected, check the API connection's limits in Cin7 Omni.",
-                            retry_in=retry_after,
-                        )
-                    self.limiter.pause(self.retry.delay(attempt, retry_after))
-                    last_problem = "HTTP 429 (rate limit)"
-                elif status >= 500:
-                    retry_after = _retry_after(response)
-                    last_problem = f"HTTP {status}"
-                else:
-                    raise Cin7RequestError(self.tenant, status, what, _detail(response))
+            answer = await self._attempt(path, resource, what, params, attempt)
+            if isinstance(answer, httpx.Response):
+                return answer
+            last_problem, retry_after = answer
             if attempt == self.retry.attempts:
                 break
             delay = self.retry.delay(attempt, retry_after)
@@ -269,6 +230,71 @@ class Cin7Client:
             f"{what} for {self.tenant!r} still failing after {self.retry.attempts} attempts "
             f"({last_problem})"
         )
+
+    async def _attempt(
+        self,
+        path: str,
+        resource: str,
+        what: str,
+        params: Mapping[str, str | int] | None,
+        attempt: int,
+    ) -> httpx.Response | _Retry:
+        """One try within the rate limit: the answer, or why another try is worth it."""
+        await self.limiter.acquire(self.max_limiter_wait)
+        self.requests_sent += 1
+        try:
+            response = await self._send(path, params)
+        except TimeoutError as exc:
+            # Not retried: a Cin7 this slow would hold a worker for every attempt.
+            CIN7_REQUESTS.labels("network").inc()
+            raise Cin7UnavailableError(
+                f"Cin7 Omni did not finish answering {what} for {self.tenant!r} within "
+                f"{self.limits.total_seconds:.0f} seconds (a slow or stalled connection); "
+                "syncing this tenant is retried later. If it persists, check Cin7 Omni's "
+                "status and the tenant's Cin7 base URL."
+            ) from exc
+        except httpx.TransportError as exc:
+            CIN7_REQUESTS.labels("network").inc()
+            return _Retry(f"network error {type(exc).__name__}", None)
+        CIN7_REQUESTS.labels(_outcome(response.status_code)).inc()
+        return self._judge(response, resource, what, attempt)
+
+    def _judge(
+        self, response: httpx.Response, resource: str, what: str, attempt: int
+    ) -> httpx.Response | _Retry:
+        status = response.status_code
+        if 300 <= status < 400:
+            target = response.headers.get("location", "(no Location given)")
+            raise Cin7RequestError(
+                self.tenant,
+                status,
+                what,
+                f"a redirect to {target[:200]}, which is not followed: check the "
+                "tenant's Cin7 base URL (it should be https://api.cin7.com/api)",
+            )
+        if status < 400:
+            return response
+        if status in (401, 403):
+            raise Cin7AuthError(self.tenant, status, resource)
+        if status == 429:
+            return self._rate_limited(response, attempt)
+        if status >= 500:
+            return _Retry(f"HTTP {status}", _retry_after(response))
+        raise Cin7RequestError(self.tenant, status, what, _detail(response))
+
+    def _rate_limited(self, response: httpx.Response, attempt: int) -> _Retry:
+        """Wait as Cin7 asks, every request of this key included, unless that is too long."""
+        retry_after = _retry_after(response)
+        if retry_after is not None and retry_after > self.retry.max_delay:
+            raise Cin7UnavailableError(
+                f"Cin7 Omni asked tenant {self.tenant!r} to wait "
+                f"{_duration(retry_after)} before the next request (HTTP 429 with "
+                "Retry-After); this tenant's sync pauses meanwhile. If that is "
+                "unexpected, check the API connection's limits in Cin7 Omni.",
+                retry_in=retry_after,
+            )
+        self.limiter.pause(self.retry.delay(attempt, retry_after))
+        return _Retry("HTTP 429 (rate limit)", retry_after)
 
     async def _send(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
         """One request within the total time limit, its body read up to the size limit."""

@@ -121,50 +121,75 @@ class KindSync:
         if recover:
             await self.revisions.recover(UNCONFIRMED_GRACE)
         position = resume or await self.start_position()
-        while (max_pages is None or result.pages < max_pages) and (
-            deadline is None or result.pages == 0 or time.monotonic() < deadline
-        ):
-            where, order = self._query(position)
-            items = await self.client.list_page(
-                self.spec.resource, where=where, order=order, rows=self.rows
-            )
-            result.pages += 1
-            docs = [self._doc(item, index, result.pages) for index, item in enumerate(items, 1)]
-            published = await self.revisions.publish_new(docs)
-            result.seen += len(docs)
-            result.published += published
-            short = len(items) < self.rows
-            last = docs[-1].position if docs else None
-            if position.tie_after_id is not None:
-                if short:  # that date is exhausted: go on strictly after it
-                    done_date = position.anchor
-                    position = Position(done_date + timedelta(seconds=1))
-                else:
-                    done_date = position.anchor
-                    following = Position(position.anchor, int(items[-1]["id"]))
-                    if following == position:
-                        raise self._same_page(position.anchor)
-                    position = following
-                await self._advance(done_date, len(docs), published)
-                continue
-            if short or last is None:
-                # The cursor is the newest date actually read, never a date merely asked for.
-                if last is not None:
-                    await self._advance(last, len(docs), published)
-                else:
-                    await self._count(len(docs), published)
-                result.finished, result.position = True, Position(last or position.anchor)
+        while _within_budget(result, max_pages, deadline):
+            following = await self._read_page(position, result)
+            if following is None:
                 return result
-            if all(doc.position == last for doc in docs):
-                following = Position(last, int(items[-1]["id"]))  # a whole page on one date
-            else:
-                following = Position(last)  # records at `last` come back once and dedupe
-            if following == position:
-                raise self._same_page(last)
             position = following
-            await self._advance(last, len(docs), published)
         result.position = position
         return result
+
+    async def _read_page(self, position: Position, result: SyncResult) -> Position | None:
+        """Publish one page from ``position`` and move the cursor; where the next page starts,
+        or None once the end is reached (``result`` then says finished, and where)."""
+        where, order = self._query(position)
+        items = await self.client.list_page(
+            self.spec.resource, where=where, order=order, rows=self.rows
+        )
+        result.pages += 1
+        docs = [self._doc(item, index, result.pages) for index, item in enumerate(items, 1)]
+        published = await self.revisions.publish_new(docs)
+        result.seen += len(docs)
+        result.published += published
+        short = len(items) < self.rows
+        if position.tie_after_id is not None:
+            return await self._after_tied_page(position, items, short, len(docs), published)
+        last = docs[-1].position if docs else None
+        if short or last is None:
+            # The cursor is the newest date actually read, never a date merely asked for.
+            if last is not None:
+                await self._advance(last, len(docs), published)
+            else:
+                await self._count(len(docs), published)
+            result.finished, result.position = True, Position(last or position.anchor)
+            return None
+        following = self._following(position, docs, items, last)
+        await self._advance(last, len(docs), published)
+        return following
+
+    async def _after_tied_page(
+        self,
+        position: Position,
+        items: list[dict[str, Any]],
+        short: bool,
+        seen: int,
+        published: int,
+    ) -> Position:
+        """A page of records sharing one date, read by id: go on by id, or past that date."""
+        done_date = position.anchor
+        if short:  # that date is exhausted: go on strictly after it
+            following = Position(done_date + timedelta(seconds=1))
+        else:
+            following = Position(position.anchor, int(items[-1]["id"]))
+            if following == position:
+                raise self._same_page(position.anchor)
+        await self._advance(done_date, seen, published)
+        return following
+
+    def _following(
+        self,
+        position: Position,
+        docs: list[Revision],
+        items: list[dict[str, Any]],
+        last: datetime,
+    ) -> Position:
+        if all(doc.position == last for doc in docs):
+            following = Position(last, int(items[-1]["id"]))  # a whole page on one date
+        else:
+            following = Position(last)  # records at `last` come back once and dedupe
+        if following == position:
+            raise self._same_page(last)
+        return following
 
     def _same_page(self, at: datetime) -> Cin7PagingError:
         return Cin7PagingError(
@@ -224,6 +249,13 @@ class KindSync:
                 published=published,
                 finished=False,
             )
+
+
+def _within_budget(result: SyncResult, max_pages: int | None, deadline: float | None) -> bool:
+    """Another page fits ``max_pages`` and the deadline (which never stops the first page)."""
+    return (max_pages is None or result.pages < max_pages) and (
+        deadline is None or result.pages == 0 or time.monotonic() < deadline
+    )
 
 
 def _shown(value: Any) -> str:

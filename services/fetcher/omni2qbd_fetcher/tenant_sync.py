@@ -26,7 +26,7 @@ from omni2qbd_fetcher.options import FetcherOptions
 from omni2qbd_fetcher.publishing import PublishError
 from omni2qbd_fetcher.rate_limit import KeyRateLimiter, RateLimiterRegistry, RateLimitWait
 from omni2qbd_fetcher.repository import TenantAccess
-from omni2qbd_fetcher.sync import UNCONFIRMED_GRACE, KindSync, Position
+from omni2qbd_fetcher.sync import UNCONFIRMED_GRACE, KindSync, Position, SyncResult
 from omni2qbd_shared.cin7_address import Cin7AddressRefused, refuse_unlisted
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import utcnow
@@ -56,6 +56,20 @@ class TurnResult:
     published: int = 0
     pages: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _KindPass:
+    """One kind read by one of its date fields for one tenant: a pass of its own cursor."""
+
+    tenant: TenantAccess
+    spec: KindSpec
+    date_field: str
+    client: Cin7Client
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.tenant.tenant_id, self.spec.kind, self.date_field)
 
 
 class TenantSyncer:
@@ -184,68 +198,11 @@ class TenantSyncer:
         for spec in self.kinds:
             kind_finished = True
             for date_field in spec.date_fields:
-                key = (tenant.tenant_id, spec.kind, date_field)
-                sync = KindSync(
-                    tenant_id=tenant.tenant_id,
-                    spec=spec,
-                    date_field=date_field,
-                    client=client,
-                    sessions=self.sessions,
-                    publisher=self.publisher,
-                    overlap=self.options.overlap,
-                    rows=self.options.rows,
-                )
-                try:
-                    outcome = await sync.run(
-                        max_pages=max_pages,
-                        resume=self._positions.get(key),
-                        deadline=deadline,
-                        recover=self._recovery_due(key),
-                    )
-                except PublishError as exc:
-                    # they become recoverable once older than the grace: look again then
-                    self._recovered_at[key] = (
-                        time.monotonic() - RECOVERY_INTERVAL + UNCONFIRMED_GRACE.total_seconds() + 1
-                    )
-                    await self._record_error(tenant, spec, str(exc))
-                    raise TenantSyncError(str(exc)) from exc
-                except Cin7AuthError as exc:
-                    await self._record_error(tenant, spec, str(exc))
-                    raise TenantSyncError(str(exc)) from exc
-                except RateLimitWait as exc:
-                    text = (
-                        f"Cin7 daily request limit of this API key is used up; syncing "
-                        f"resumes in about {exc.seconds / 60:.0f} minutes"
-                    )
-                    await self._record_error(tenant, spec, text)
-                    raise TenantSyncError(text, retry_in=exc.seconds) from exc
-                except Cin7UnavailableError as exc:
-                    # Cin7 is not answering this tenant: the other kinds would wait just the
-                    # same, so end the turn and let the scheduler back off.
-                    text = f"{spec.resource} by {date_field}: {exc}"
-                    await self._record_error(tenant, spec, text)
-                    retry_in = min(exc.retry_in, MAX_PAUSE_SECONDS) if exc.retry_in else None
-                    raise TenantSyncError(text, retry_in=retry_in) from exc
-                except (Cin7Error, OSError, TimeoutError) as exc:
-                    text = f"{spec.resource} by {date_field}: {exc}"
-                    await self._record_error(tenant, spec, text)
-                    result.errors.append(text)
-                    continue
-                result.seen += outcome.seen
-                result.published += outcome.published
-                result.pages += outcome.pages
-                if outcome.finished:
-                    self._positions.pop(key, None)
-                    self._pass_pages.pop(key, None)
-                elif self._too_many_pages(key, outcome.pages):
-                    text = self._endless_paging(spec, date_field)
-                    self._positions.pop(key, None)
-                    await self._record_error(tenant, spec, text)
-                    raise TenantSyncError(text, retry_in=self.options.error_backoff_max)
-                else:
-                    result.finished = kind_finished = False
-                    if outcome.position is not None:
-                        self._positions[key] = outcome.position
+                kind_pass = _KindPass(tenant, spec, date_field, client)
+                if not await self._sync_pass(
+                    kind_pass, result, max_pages=max_pages, deadline=deadline
+                ):
+                    kind_finished = False
             if kind_finished and not any(spec.resource in error for error in result.errors):
                 async with unit_of_work(self.sessions) as session:
                     await repo.record_success(
@@ -254,6 +211,97 @@ class TenantSyncer:
         if result.errors:
             raise TenantSyncError("; ".join(result.errors))
         return result
+
+    async def _sync_pass(
+        self,
+        kind_pass: _KindPass,
+        result: TurnResult,
+        *,
+        max_pages: int | None,
+        deadline: float | None,
+    ) -> bool:
+        """Read one kind by one date field into ``result``; False if it stopped short of the end.
+
+        A failure that ends the turn raises ``TenantSyncError``; any other is recorded in
+        ``result.errors`` (which keeps the kind from counting as finished) and the turn goes on.
+        """
+        spec, key = kind_pass.spec, kind_pass.key
+        sync = KindSync(
+            tenant_id=kind_pass.tenant.tenant_id,
+            spec=spec,
+            date_field=kind_pass.date_field,
+            client=kind_pass.client,
+            sessions=self.sessions,
+            publisher=self.publisher,
+            overlap=self.options.overlap,
+            rows=self.options.rows,
+        )
+        try:
+            outcome = await sync.run(
+                max_pages=max_pages,
+                resume=self._positions.get(key),
+                deadline=deadline,
+                recover=self._recovery_due(key),
+            )
+        except (PublishError, Cin7AuthError, RateLimitWait, Cin7UnavailableError) as exc:
+            raise await self._turn_ending_error(kind_pass, exc) from exc
+        except (Cin7Error, OSError, TimeoutError) as exc:
+            text = f"{spec.resource} by {kind_pass.date_field}: {exc}"
+            await self._record_error(kind_pass.tenant, spec, text)
+            result.errors.append(text)
+            return True
+        return await self._count_pass(kind_pass, outcome, result)
+
+    async def _turn_ending_error(
+        self,
+        kind_pass: _KindPass,
+        exc: PublishError | Cin7AuthError | RateLimitWait | Cin7UnavailableError,
+    ) -> TenantSyncError:
+        """Record why the turn ends against the kind that met it; the error to raise."""
+        retry_in: float | None = None
+        if isinstance(exc, PublishError):
+            # they become recoverable once older than the grace: look again then
+            self._recovered_at[kind_pass.key] = (
+                time.monotonic() - RECOVERY_INTERVAL + UNCONFIRMED_GRACE.total_seconds() + 1
+            )
+            text = str(exc)
+        elif isinstance(exc, Cin7AuthError):
+            text = str(exc)
+        elif isinstance(exc, RateLimitWait):
+            text = (
+                f"Cin7 daily request limit of this API key is used up; syncing "
+                f"resumes in about {exc.seconds / 60:.0f} minutes"
+            )
+            retry_in = exc.seconds
+        else:
+            # Cin7 is not answering this tenant: the other kinds would wait just the
+            # same, so end the turn and let the scheduler back off.
+            text = f"{kind_pass.spec.resource} by {kind_pass.date_field}: {exc}"
+            retry_in = min(exc.retry_in, MAX_PAUSE_SECONDS) if exc.retry_in else None
+        await self._record_error(kind_pass.tenant, kind_pass.spec, text)
+        return TenantSyncError(text, retry_in=retry_in)
+
+    async def _count_pass(
+        self, kind_pass: _KindPass, outcome: SyncResult, result: TurnResult
+    ) -> bool:
+        """Add a pass's counts and keep where an unfinished one stopped, unless it never ends."""
+        key = kind_pass.key
+        result.seen += outcome.seen
+        result.published += outcome.published
+        result.pages += outcome.pages
+        if outcome.finished:
+            self._positions.pop(key, None)
+            self._pass_pages.pop(key, None)
+            return True
+        if self._too_many_pages(key, outcome.pages):
+            text = self._endless_paging(kind_pass.spec, kind_pass.date_field)
+            self._positions.pop(key, None)
+            await self._record_error(kind_pass.tenant, kind_pass.spec, text)
+            raise TenantSyncError(text, retry_in=self.options.error_backoff_max)
+        result.finished = False
+        if outcome.position is not None:
+            self._positions[key] = outcome.position
+        return False
 
     def _too_many_pages(self, key: tuple[str, str, str], pages: int) -> bool:
         self._pass_pages[key] = self._pass_pages.get(key, 0) + pages

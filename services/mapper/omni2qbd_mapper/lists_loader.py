@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -147,23 +148,23 @@ async def load_lists(
     if exchange_rates:
         lists.exchange_rates = await _exchange_rates(session, tenant_id)
     rows = (await session.exec(scoped(QbListItem, tenant_id).where(QbListItem.is_active))).all()
+    _add_mirrored(lists, rows)
+    _add_other_names(lists, rows)
+    await _add_matches(session, tenant_id, lists, rows)
+    if lazy_ref_numbers:
+        lists.ref_numbers = AskedRefNumbers()
+        return lists
+    await _add_ref_number_owners(session, tenant_id, lists)
+    return lists
+
+
+def _add_mirrored(lists: QbLists, rows: Sequence[QbListItem]) -> None:
     grouped: dict[ListName, list[QbListElement]] = {}
     for row in rows:
         name = _MIRRORED.get(row.list_type)
         if name is None:
             continue
-        data = row.data or {}
-        grouped.setdefault(name, []).append(
-            QbListElement(
-                list_id=row.list_id,
-                full_name=row.full_name,
-                email=data.get("email"),
-                is_active=row.is_active,
-                tax_rate=_rate(data.get("tax_rate")),
-                item_type=_item_type(data) if name == "item" else None,
-                sales_tax_code=data.get("sales_tax_code") if name == "customer" else None,
-            )
-        )
+        grouped.setdefault(name, []).append(_element(row, name))
         # Sales tax items are items too: an item line may name one.
         if name == "sales_tax_item":
             grouped.setdefault("item", []).append(
@@ -174,12 +175,32 @@ async def load_lists(
     for list_name, elements in grouped.items():
         lists.add(list_name, elements)
 
-    current_names = {row.list_id: row.full_name for row in rows}
+
+def _element(row: QbListItem, name: ListName) -> QbListElement:
+    data = row.data or {}
+    return QbListElement(
+        list_id=row.list_id,
+        full_name=row.full_name,
+        email=data.get("email"),
+        is_active=row.is_active,
+        tax_rate=_rate(data.get("tax_rate")),
+        item_type=_item_type(data) if name == "item" else None,
+        sales_tax_code=data.get("sales_tax_code") if name == "customer" else None,
+    )
+
+
+def _add_other_names(lists: QbLists, rows: Sequence[QbListItem]) -> None:
     for row in rows:
         if row.list_type in ("employee", "other_name"):
             lists.add_names(
                 "employee" if row.list_type == "employee" else "other_name", [row.full_name]
             )
+
+
+async def _add_matches(
+    session: AsyncSession, tenant_id: str, lists: QbLists, rows: Sequence[QbListItem]
+) -> None:
+    current_names = {row.list_id: row.full_name for row in rows}
     for match in (await session.exec(scoped(ContactMatch, tenant_id))).all():
         target = _MATCH_LISTS.get(match.cin7_kind)
         # A match without a ListID is a confirmed "create it on import": nothing to link yet.
@@ -194,9 +215,9 @@ async def load_lists(
                 ),
             )
 
-    if lazy_ref_numbers:
-        lists.ref_numbers = AskedRefNumbers()
-        return lists
+
+async def _add_ref_number_owners(session: AsyncSession, tenant_id: str, lists: QbLists) -> None:
+    """Every RefNumber of the tenant's live entries and QuickBooks links, and who holds it."""
     owners: dict[str, dict[str, str]] = {}
     entry_refs = await session.exec(
         select(EntryRow.entry_kind, EntryRow.ref_number, EntryRow.source_kind, EntryRow.cin7_id)
@@ -212,4 +233,3 @@ async def load_lists(
         owners.setdefault(entry_kind, {})[ref_number or ""] = f"{source_kind}:{cin7_id}"
     for entry_kind, refs in owners.items():
         lists.add_ref_numbers(entry_kind, refs)
-    return lists

@@ -224,36 +224,62 @@ async def upsert_entry(
     top_version = max((v.version for v in versions), default=0)
     values = _row_values(entry)
     same = next((r for r in rows if r.revision == entry.source.revision), None)
-    if same is not None and entry.source.kind == COGS_MONTH_SOURCE and same.version < top_version:
+    if same is None:
+        _supersede_open(rows, out)
+        return await _insert_version(session, tenant_id, entry, values, top_version, out)
+    if entry.source.kind == COGS_MONTH_SOURCE and same.version < top_version:
         # A COGS month whose sums went back to what an earlier version held (a change undone).
         _supersede_open(rows, out)
-        newest_posted = max((v.version for v in versions if v.state in IN_QUICKBOOKS), default=None)
-        if same.version == newest_posted:
+        if same.version == _newest_in_quickbooks(versions):
             return same  # QuickBooks holds exactly these sums already
         same.state = READY  # current again, as a new version (below)
         same.body = {}
-    if same is not None:
-        if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID, DO_NOT_IMPORT):
-            return same  # already sent, or an old revision delivered again: nothing to do
-        if entry.source.kind == CONTACT_SOURCE and same.state == values["state"]:
-            # A new customer/vendor is shared by all its orders, each with its own address
-            # and findings: only a change of held/ready makes a new version, so an approved
-            # CustomerAdd is not replaced (losing its approval) every time another order of
-            # that customer is mapped.
-            out.messages.append(entry_message(same))
-            return same
-        changed = any(getattr(same, k) != v for k, v in values.items() if k != "total") or (
-            same.total is None or Decimal(same.total) != entry.total
-        )
-        if changed:
-            for key, value in values.items():
-                setattr(same, key, value)
-            same.version = top_version + 1
-            same.updated_at = utcnow()
-            session.add(same)
+    return _update_same_revision(session, same, entry, values, top_version, out)
+
+
+def _newest_in_quickbooks(versions: Iterable[_Version]) -> int | None:
+    return max((v.version for v in versions if v.state in IN_QUICKBOOKS), default=None)
+
+
+def _update_same_revision(
+    session: AsyncSession,
+    same: EntryRow,
+    entry: Entry,
+    values: dict[str, Any],
+    top_version: int,
+    out: Outbox,
+) -> EntryRow:
+    """This revision was mapped before: a new version only if what it holds changed."""
+    if same.state in (*IN_QUICKBOOKS, SUPERSEDED, VOID, DO_NOT_IMPORT):
+        return same  # already sent, or an old revision delivered again: nothing to do
+    if entry.source.kind == CONTACT_SOURCE and same.state == values["state"]:
+        # A new customer/vendor is shared by all its orders, each with its own address
+        # and findings: only a change of held/ready makes a new version, so an approved
+        # CustomerAdd is not replaced (losing its approval) every time another order of
+        # that customer is mapped.
         out.messages.append(entry_message(same))
         return same
-    _supersede_open(rows, out)
+    changed = any(getattr(same, k) != v for k, v in values.items() if k != "total") or (
+        same.total is None or Decimal(same.total) != entry.total
+    )
+    if changed:
+        for key, value in values.items():
+            setattr(same, key, value)
+        same.version = top_version + 1
+        same.updated_at = utcnow()
+        session.add(same)
+    out.messages.append(entry_message(same))
+    return same
+
+
+async def _insert_version(
+    session: AsyncSession,
+    tenant_id: str,
+    entry: Entry,
+    values: dict[str, Any],
+    top_version: int,
+    out: Outbox,
+) -> EntryRow:
     row = EntryRow(
         tenant_id=tenant_id,
         entry_kind=entry.kind.value,

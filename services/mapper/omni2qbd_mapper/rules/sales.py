@@ -794,6 +794,13 @@ def _customer_code_differs(ctx: MappingContext, customer: Ref, code: str) -> lis
     ]
 
 
+# The settings that say whether freight and surcharges are taxed, and their words.
+_TAXABILITY_SETTINGS = {
+    LineRole.FREIGHT: ("tax.freight_taxable", "freight"),
+    LineRole.SURCHARGE: ("tax.surcharge_taxable", "surcharge"),
+}
+
+
 def _taxability_setting_differs(
     ctx: MappingContext,
     components: list[Component],
@@ -806,29 +813,34 @@ def _taxability_setting_differs(
     document's own numbers show how they were taxed: name the setting that disagrees."""
     if status == "exempt" or not rate:
         return None
-    settings_names = {
-        LineRole.FREIGHT: ("tax.freight_taxable", "freight"),
-        LineRole.SURCHARGE: ("tax.surcharge_taxable", "surcharge"),
-    }
-    candidates = [c for c in extra if c.role in settings_names]
+    candidates = [c for c in extra if c.role in _TAXABILITY_SETTINGS]
     flips = [[c] for c in candidates] + ([candidates] if len(candidates) == 2 else [])
     for flip in flips:
-        trial = [
-            Component(c.role, c.gross, not c.taxable, c.description, c.net)
-            if any(c is f for f in flip)
-            else c
-            for c in components
-        ]
+        trial = _with_taxability_flipped(components, flip)
         to_net(trial, status, rate)
         allowance = rounding_allowance(
             ctx.settings.tax.tolerance, sum(1 for c in trial if c.taxable)
         )
         if abs(expected_tax(trial, status, rate) - cin7_tax) <= allowance:
-            taxed = "with" if not flip[0].taxable else "without"
-            setting = " and ".join(settings_names[c.role][0] for c in flip)
-            words = " and ".join(f"{settings_names[c.role][1]} ({fmt(c.gross)})" for c in flip)
-            return setting, f"{taxed} the {words}"
+            return _name_flip(flip)
     return None
+
+
+def _with_taxability_flipped(components: list[Component], flip: list[Component]) -> list[Component]:
+    return [
+        Component(c.role, c.gross, not c.taxable, c.description, c.net)
+        if any(c is f for f in flip)
+        else c
+        for c in components
+    ]
+
+
+def _name_flip(flip: list[Component]) -> tuple[str, str]:
+    """The settings to change, and how Cin7 taxed the document (``with the freight (9.50)``)."""
+    taxed = "with" if not flip[0].taxable else "without"
+    setting = " and ".join(_TAXABILITY_SETTINGS[c.role][0] for c in flip)
+    words = " and ".join(f"{_TAXABILITY_SETTINGS[c.role][1]} ({fmt(c.gross)})" for c in flip)
+    return setting, f"{taxed} the {words}"
 
 
 def _mixed_tax_rates(ctx: MappingContext, rate: Decimal) -> list[Finding]:
