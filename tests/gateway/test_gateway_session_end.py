@@ -24,6 +24,7 @@ from omni2qbd_gateway.protocol import EXPIRED_TICKET
 from omni2qbd_gateway.repository import ticket_key
 from omni2qbd_gateway.session import end_tenant_sessions
 from omni2qbd_gateway.tenants import rotate_password
+from omni2qbd_gateway.workflow.tenant_admin import set_active
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.db.models import QbwcSession
@@ -96,10 +97,19 @@ async def test_password_rotation_ends_the_live_session_at_once(gw: Gateway) -> N
     await _ended_ticket_answers_nothing(gw, ticket, path)
 
 
-async def test_disabling_a_tenant_ends_its_sessions_with_end_tenant_sessions(gw: Gateway) -> None:
+async def test_ending_a_tenants_sessions_answers_nothing_on_the_old_ticket(gw: Gateway) -> None:
     tenant_id, _user, ticket, _qb, path = await _open_session(gw)
     async with unit_of_work(gw.sessions) as db:
         assert await end_tenant_sessions(db, tenant_id, "tenant disabled") == 1
+    await _ended_ticket_answers_nothing(gw, ticket, path)
+
+
+async def test_disabling_a_tenant_ends_its_live_session_at_once(gw: Gateway) -> None:
+    # What the API's and the console's "disable" call: the open session must not go on
+    # fetching sets after the tenant is disabled.
+    tenant_id, _user, ticket, _qb, path = await _open_session(gw)
+    async with unit_of_work(gw.sessions) as db:
+        await set_active(db, tenant_id, active=False, actor="operator", reason="unpaid")
     await _ended_ticket_answers_nothing(gw, ticket, path)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Table, delete
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.session import end_tenant_sessions
 from omni2qbd_gateway.tenants import set_cin7_credentials
 from omni2qbd_gateway.workflow import audit
 from omni2qbd_gateway.workflow.cin7_check import Cin7Check, check_credentials
@@ -98,6 +99,10 @@ async def set_active(
         subject=tenant.name,
         detail={"reason": reason} if reason else {},
     )
+    if not active:
+        # A disabled tenant posts nothing more: its Web Connector's open session ends now,
+        # not when the Web Connector next logs in.
+        await end_tenant_sessions(db, tenant_id, "The tenant was disabled.")
     await db.flush()
     return await view(db, tenant_id)
 
