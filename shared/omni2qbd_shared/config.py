@@ -82,6 +82,10 @@ class AppSettings(BaseSettings):
     gateway_takeover_after_seconds: float = Field(default=60.0, ge=0)
     # Slow clients: a request must arrive whole within this many seconds.
     gateway_request_read_seconds: float = Field(default=30.0, gt=0)
+    # Addresses whose X-Forwarded-For the gateway believes (its TLS proxy); "*" when only the
+    # proxy can reach the gateway's port, as in docker-compose.yml. Anyone else's header is
+    # ignored, so a client cannot choose the address the login throttle counts against.
+    gateway_forwarded_allow_ips: str = "127.0.0.1"
     message_retry_delay_ms: int = Field(default=5000, ge=1)
 
     # --- reliability (issue 13) ---

@@ -72,9 +72,23 @@ def test_only_the_tls_proxy_is_published_for_the_public_host() -> None:
     assert published == {"caddy"}
     caddy = services["caddy"]
     assert caddy["image"].startswith("caddy:")
-    assert caddy["command"][:2] == ["caddy", "reverse-proxy"]
-    assert "${OMNI2QBD_PUBLIC_HOST:?" in caddy["command"][caddy["command"].index("--from") + 1]
-    assert caddy["command"][caddy["command"].index("--to") + 1] == "gateway:8103"
+    assert caddy["command"][:2] == ["caddy", "run"]
+    assert "/etc/caddy/Caddyfile" in caddy["command"]
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
+    assert caddy["environment"]["OMNI2QBD_PUBLIC_HOST"].startswith("${OMNI2QBD_PUBLIC_HOST:?")
     assert sorted(caddy["ports"]) == ["443:443", "80:80"]
-    public_url = services["gateway"]["environment"]["OMNI2QBD_GATEWAY_PUBLIC_URL"]
+    caddyfile = (REPO_ROOT / "deploy" / "Caddyfile").read_text()
+    site = re.search(r"^\{\$OMNI2QBD_PUBLIC_HOST\} \{$(.*?)^\}$", caddyfile, re.S | re.M)
+    assert site is not None, "one site block for the public host"
+    directives = [line.strip() for line in site.group(1).splitlines()]
+    assert "reverse_proxy gateway:8103" in directives
+    # probes and metrics stay inside the network
+    internal = next(d for d in directives if d.startswith("@internal path "))
+    assert {"/livez", "/readyz", "/metrics"} <= set(internal.split()[2:])
+    assert "respond @internal 404" in directives
+    gateway_environment = services["gateway"]["environment"]
+    # Caddy's forwarded client address is trusted, so each Web Connector keeps its own
+    # address for the login throttle (the gateway's port is reachable only from Caddy).
+    assert gateway_environment["OMNI2QBD_GATEWAY_FORWARDED_ALLOW_IPS"] == "*"
+    public_url = gateway_environment["OMNI2QBD_GATEWAY_PUBLIC_URL"]
     assert public_url.startswith("https://${OMNI2QBD_PUBLIC_HOST:?")

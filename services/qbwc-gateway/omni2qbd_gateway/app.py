@@ -212,7 +212,10 @@ def create_app(settings: AppSettings) -> FastAPI:
     mount_console(app, runtime, settings)
     limit = settings.gateway_max_soap_bytes
     # Read by omni2qbd.serve: the HTTP protocol with the gateway's head limits.
-    app.state.uvicorn_options = {"http": guarded_protocol(settings.gateway_request_read_seconds)}
+    app.state.uvicorn_options = {
+        "http": guarded_protocol(settings.gateway_request_read_seconds),
+        "forwarded_allow_ips": settings.gateway_forwarded_allow_ips,
+    }
 
     @app.get("/qbwc")
     async def wsdl(request: Request) -> Response:
