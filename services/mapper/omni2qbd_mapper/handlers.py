@@ -22,6 +22,7 @@ from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.lists_loader import AskedRefNumbers, load_lists, ref_number_owners
 from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.prefetch import BatchReads, batch_reads
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import FetchedDocument, Tenant, utcnow
 from omni2qbd_shared.db.settings_store import latest_settings
@@ -54,6 +55,12 @@ async def _is_stale(session: AsyncSession, message: m.Cin7DocumentMessage) -> bo
     """A redelivered older revision must not replace a newer one already mapped."""
     if message.modified_date is None:
         return False
+    reads = batch_reads(session, message.tenant_id, (message.kind, message.cin7_id))
+    if (
+        reads is not None
+        and reads.newer_stored((message.kind, message.cin7_id), message.modified_date) is False
+    ):
+        return False  # no newer revision stored (read with the batch, ``prefetch``)
     statement = (
         scoped(FetchedDocument, message.tenant_id)
         .where(
@@ -147,31 +154,84 @@ async def handle_documents(
         session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
     )
     out = store.Outbox()
-    for message in messages:
-        if await _is_stale(session, message):
-            log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
-            continue
-        before = len(out.messages)
-        await map_and_store(
-            session,
-            tenant_id,
-            message.kind,
-            message.cin7_id,
-            message.revision,
-            message.payload,
-            settings,
-            lists,
-            out,
-        )
-        # The next document of the batch must see the RefNumbers this one now holds.
-        for produced in out.messages[before:]:
-            if isinstance(produced, m.EntryMessage) and produced.state in ("ready", "held"):
-                ref = produced.entry.get("ref_number")
-                if ref:
-                    owner = f"{produced.source.kind}:{produced.source.cin7_id}"
-                    lists.add_ref_numbers(produced.entry_kind, {str(ref): owner})
+    reads = await _read_for_batch(session, tenant_id, messages, settings, lists)
+    reads.install(session)
+    try:
+        for message in messages:
+            await _map_one(session, message, settings, lists, out)
+            reads.finish((message.kind, message.cin7_id))
+    finally:
+        reads.remove(session)
     await _rebuild_months(session, tenant_id, out.touched_periods, settings, lists, out)
     return out.messages
+
+
+async def _read_for_batch(
+    session: AsyncSession,
+    tenant_id: str,
+    messages: Sequence[m.Cin7DocumentMessage],
+    settings: TenantSettings,
+    lists: QbLists,
+) -> BatchReads:
+    """What the batch's documents will ask the database, in a few queries (``prefetch``),
+    and the owners of the RefNumbers they would use: each document is mapped once without
+    storing anything (well under a millisecond) to learn which RefNumbers it asks for, so
+    they are read together instead of one query (or two) per document."""
+    await cogs_totals.ensure_totals(session, tenant_id)  # no refill in the middle of the batch
+    keys = [(message.kind, message.cin7_id) for message in messages]
+    reads = await BatchReads.read(session, tenant_id, keys)
+    reads.revenue = await store.revenue_states(session, tenant_id, keys)
+    refs = lists.ref_numbers
+    if isinstance(refs, AskedRefNumbers):
+        for message in messages:
+            try:
+                map_document(
+                    message.kind,
+                    message.payload,
+                    settings,
+                    lists,
+                    tenant_id=tenant_id,
+                    revision=message.revision,
+                    cin7_id=message.cin7_id,
+                )
+            except Exception:  # noqa: S112 - the real mapping reports it
+                continue
+        if unknown := refs.unknown():
+            refs.update(await ref_number_owners(session, tenant_id, unknown))
+            refs.read |= unknown
+    return reads
+
+
+async def _map_one(
+    session: AsyncSession,
+    message: m.Cin7DocumentMessage,
+    settings: TenantSettings,
+    lists: QbLists,
+    out: store.Outbox,
+) -> None:
+    tenant_id = message.tenant_id
+    if await _is_stale(session, message):
+        log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
+        return
+    before = len(out.messages)
+    await map_and_store(
+        session,
+        tenant_id,
+        message.kind,
+        message.cin7_id,
+        message.revision,
+        message.payload,
+        settings,
+        lists,
+        out,
+    )
+    # The next document of the batch must see the RefNumbers this one now holds.
+    for produced in out.messages[before:]:
+        if isinstance(produced, m.EntryMessage) and produced.state in ("ready", "held"):
+            ref = produced.entry.get("ref_number")
+            if ref:
+                owner = f"{produced.source.kind}:{produced.source.cin7_id}"
+                lists.add_ref_numbers(produced.entry_kind, {str(ref): owner})
 
 
 async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper.list_references import ChangedNames
+from omni2qbd_mapper.prefetch import batch_reads
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import Entry as EntryRow
@@ -53,7 +54,7 @@ REVENUE_KINDS = (EntryKind.INVOICE.value, EntryKind.CREDIT_MEMO.value)
 COUNTS_COGS = (POSTED, LOCKED, DO_NOT_IMPORT)
 _ID_CHUNK = 500
 
-CONTRIBUTION_KIND = "cogs_contribution"
+CONTRIBUTION_KIND = "cogs_contribution"  # also prefetch.CONTRIBUTION_KIND
 CONTACT_SOURCE = "contact"
 CURRENT = "current"
 COGS_MONTH_SOURCE = "cogs_month"
@@ -101,6 +102,9 @@ async def document_rows(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
 ) -> list[EntryRow]:
     """Every entry row made from one Cin7 document (its reversals included)."""
+    reads = batch_reads(session, tenant_id, (source_kind, cin7_id))
+    if reads is not None:
+        return list(reads.rows[(source_kind, cin7_id)])  # read with the batch (``prefetch``)
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.source_kind == source_kind,
         col(EntryRow.entry_kind) != CONTRIBUTION_KIND,
@@ -125,12 +129,18 @@ async def posted_entries(
     for row in rows:
         if row.entry_kind not in newest or row.version > newest[row.entry_kind].version:
             newest[row.entry_kind] = row
-    links = await session.exec(
-        scoped(QbLink, tenant_id).where(
-            QbLink.source_kind == source_kind, QbLink.cin7_id == cin7_id
-        )
-    )
-    link_by_kind = {link.entry_kind: link for link in links.all()}
+    reads = batch_reads(session, tenant_id, (source_kind, cin7_id))
+    if reads is not None:
+        links: Sequence[QbLink] = reads.links[(source_kind, cin7_id)]
+    else:
+        links = (
+            await session.exec(
+                scoped(QbLink, tenant_id).where(
+                    QbLink.source_kind == source_kind, QbLink.cin7_id == cin7_id
+                )
+            )
+        ).all()
+    link_by_kind = {link.entry_kind: link for link in links}
     posted = []
     for row in newest.values():
         entry = Entry.model_validate(row.body)
@@ -320,12 +330,16 @@ async def store_contributions(
     contributions: Sequence[CogsContribution],
     out: Outbox,
 ) -> None:
-    statement = scoped(EntryRow, tenant_id).where(
-        EntryRow.entry_kind == CONTRIBUTION_KIND,
-        EntryRow.source_kind == source_kind,
-        EntryRow.cin7_id == cin7_id,
-    )
-    rows = list((await session.exec(statement)).all())
+    reads = batch_reads(session, tenant_id, (source_kind, cin7_id))
+    if reads is not None:
+        rows = list(reads.contributions[(source_kind, cin7_id)])
+    else:
+        statement = scoped(EntryRow, tenant_id).where(
+            EntryRow.entry_kind == CONTRIBUTION_KIND,
+            EntryRow.source_kind == source_kind,
+            EntryRow.cin7_id == cin7_id,
+        )
+        rows = list((await session.exec(statement)).all())
     wanted = {c.period: c for c in contributions}
     for row in rows:
         keep = row.revision == revision and row.txn_date in wanted

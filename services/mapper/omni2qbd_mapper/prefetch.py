@@ -1,0 +1,155 @@
+"""What a batch of documents reads, read once per batch (issue 15).
+
+Mapping one document asked the database about a dozen small questions: is a newer revision
+stored, the document's entry rows, its QuickBooks links, its COGS contributions, whether its
+revenue is in QuickBooks, what it counted in its months. Each round trip costs far more CPU
+(statement building, execution, ORM rows) than the mapping itself, so ``handlers.handle_documents``
+asks them for the whole batch in a few queries (``BatchReads.read``) and the store's
+functions take their answers from here.
+
+Exactness: the batch holds the tenant's advisory lock before reading, so nobody else changes
+these rows meanwhile. Each document's answers are used for its *first* mapping in the batch
+only (``finish`` marks it done); the same document again in the batch (a second revision)
+reads the database as before, and sees what the first one wrote. During its first mapping a
+document's answers are read before it writes, except ``document_rows`` read again by
+``retire_missing`` after its entries were stored: the rows are the session's own objects, so
+what the mapping changed on them shows, and the rows it added are the ones it keeps, which
+``retire_missing`` skips. Revenue states: mapping documents never moves an invoice or credit
+memo into or out of QuickBooks' states, so the batch's answers stay true to its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from omni2qbd_shared.db.cogs_totals import CogsCounted
+from omni2qbd_shared.db.models import Entry as EntryRow
+from omni2qbd_shared.db.models import FetchedDocument, QbLink
+from omni2qbd_shared.entries import EntryKind
+
+if TYPE_CHECKING:
+    from omni2qbd_mapper.store import RevenueState
+
+INFO_KEY = "omni2qbd_mapper.batch_reads"
+CONTRIBUTION_KIND = "cogs_contribution"  # store.CONTRIBUTION_KIND (store imports this module)
+_CHUNK = 500  # bounded IN lists for SQLite and PostgreSQL
+
+DocKey = tuple[str, str]  # (source kind, Cin7 id)
+
+
+def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield list(values[start : start + _CHUNK])
+
+
+@dataclass
+class BatchReads:
+    """One batch's answers per document; ``get`` hands them out until ``finish``."""
+
+    tenant_id: str
+    keys: set[DocKey]
+    rows: dict[DocKey, list[EntryRow]] = field(default_factory=dict)  # contributions apart
+    contributions: dict[DocKey, list[EntryRow]] = field(default_factory=dict)
+    links: dict[DocKey, list[QbLink]] = field(default_factory=dict)
+    counted: dict[DocKey, list[CogsCounted]] = field(default_factory=dict)
+    modified: dict[DocKey, list[datetime | None]] = field(default_factory=dict)
+    # Whose invoice or credit memo counts for COGS (absent: not counted); set by the handler.
+    revenue: dict[DocKey, RevenueState] | None = None
+    done: set[DocKey] = field(default_factory=set)
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, tenant_id: str, documents: Iterable[DocKey]
+    ) -> BatchReads:
+        reads = cls(tenant_id, set(documents))
+        kinds = sorted({kind for kind, _ in reads.keys})
+        ids = sorted({cin7_id for _, cin7_id in reads.keys})
+        # A reversal's id is ``<cin7 id>:void:<entry kind>`` (rules.common, store.document_rows).
+        base_of = {cin7_id: cin7_id for cin7_id in ids}
+        for cin7_id in ids:
+            for entry_kind in EntryKind:
+                base_of[f"{cin7_id}:void:{entry_kind.value}"] = cin7_id
+        for key in reads.keys:
+            reads.rows[key], reads.contributions[key] = [], []
+            reads.links[key], reads.counted[key], reads.modified[key] = [], [], []
+        for chunk in _chunks(sorted(base_of)):
+            statement = select(EntryRow).where(
+                col(EntryRow.tenant_id) == tenant_id,
+                col(EntryRow.source_kind).in_(kinds),
+                col(EntryRow.cin7_id).in_(chunk),
+            )
+            for row in (await session.exec(statement)).all():
+                key = (row.source_kind, base_of[row.cin7_id])
+                if key not in reads.keys:
+                    continue
+                if row.entry_kind == CONTRIBUTION_KIND:
+                    if row.cin7_id == key[1]:
+                        reads.contributions[key].append(row)
+                else:
+                    reads.rows[key].append(row)
+        for chunk in _chunks(ids):
+            links = select(QbLink).where(
+                col(QbLink.tenant_id) == tenant_id,
+                col(QbLink.source_kind).in_(kinds),
+                col(QbLink.cin7_id).in_(chunk),
+            )
+            for link in (await session.exec(links)).all():
+                if (link.source_kind, link.cin7_id) in reads.keys:
+                    reads.links[(link.source_kind, link.cin7_id)].append(link)
+            counted = select(CogsCounted).where(
+                col(CogsCounted.tenant_id) == tenant_id,
+                col(CogsCounted.source_kind).in_(kinds),
+                col(CogsCounted.cin7_id).in_(chunk),
+            )
+            for counted_row in (await session.exec(counted)).all():
+                counted_key = (counted_row.source_kind, counted_row.cin7_id)
+                if counted_key in reads.keys:
+                    reads.counted[counted_key].append(counted_row)
+            fetched = select(
+                FetchedDocument.kind, FetchedDocument.cin7_id, FetchedDocument.modified_date
+            ).where(
+                col(FetchedDocument.tenant_id) == tenant_id,
+                col(FetchedDocument.kind).in_(kinds),
+                col(FetchedDocument.cin7_id).in_(chunk),
+            )
+            for fetched_kind, fetched_id, modified in (await session.exec(fetched)).all():
+                if (fetched_kind, fetched_id) in reads.keys:
+                    reads.modified[(fetched_kind, fetched_id)].append(modified)
+        return reads
+
+    def install(self, session: AsyncSession) -> None:
+        session.info[INFO_KEY] = self
+
+    @staticmethod
+    def remove(session: AsyncSession) -> None:
+        session.info.pop(INFO_KEY, None)
+
+    def finish(self, key: DocKey) -> None:
+        """The document was mapped: from now on its reads go to the database."""
+        self.done.add(key)
+
+    def newer_stored(self, key: DocKey, modified: datetime) -> bool | None:
+        """Whether a revision modified after ``modified`` is stored; None: ask the database
+        (a date without a zone, as SQLite returns them, is not compared here)."""
+        if key not in self.keys or key in self.done:
+            return None
+        stored = self.modified[key]
+        if modified.tzinfo is None or any(d is not None and d.tzinfo is None for d in stored):
+            return None
+        return any(d is not None and d > modified for d in stored)
+
+
+def batch_reads(session: AsyncSession, tenant_id: str, key: DocKey) -> BatchReads | None:
+    """The batch's answers for this document, if they are still valid."""
+    reads = session.info.get(INFO_KEY)
+    if not isinstance(reads, BatchReads) or reads.tenant_id != tenant_id:
+        return None
+    if key not in reads.keys or key in reads.done:
+        return None
+    return reads
