@@ -158,6 +158,7 @@ async def handle_documents(
     reads.install(session)
     try:
         for message in messages:
+            reads.start((message.kind, message.cin7_id))
             await _map_one(session, message, settings, lists, out)
             reads.finish((message.kind, message.cin7_id))
     finally:

@@ -62,6 +62,7 @@ class BatchReads:
     # Whose invoice or credit memo counts for COGS (absent: not counted); set by the handler.
     revenue: dict[DocKey, RevenueState] | None = None
     done: set[DocKey] = field(default_factory=set)
+    current: DocKey | None = None  # the document being mapped (``start``)
 
     @classmethod
     async def read(
@@ -130,9 +131,31 @@ class BatchReads:
     def remove(session: AsyncSession) -> None:
         session.info.pop(INFO_KEY, None)
 
+    def start(self, key: DocKey) -> None:
+        """The document about to be mapped: its entries' versions come from here."""
+        self.current = key if key in self.keys and key not in self.done else None
+
     def finish(self, key: DocKey) -> None:
         """The document was mapped: from now on its reads go to the database."""
         self.done.add(key)
+        self.current = None
+
+    def current_rows(self, source_kind: str, cin7_id: str) -> list[EntryRow] | None:
+        """The rows of one entry identity (any entry kind) of the document being mapped,
+        or None when it is not that document's (a contact's add, a COGS month): those are
+        shared by several documents of the batch, so they are read from the database."""
+        current = self.current
+        if current is None or source_kind != current[0]:
+            return None
+        if cin7_id != current[1] and not cin7_id.startswith(f"{current[1]}:void:"):
+            return None
+        return [row for row in self.rows[current] if row.cin7_id == cin7_id]
+
+    def loaded(self, ids: Sequence[str]) -> list[EntryRow] | None:
+        """These rows, if the batch read them all (the session's own objects)."""
+        by_id = {row.id: row for rows in self.rows.values() for row in rows}
+        found = [by_id[i] for i in ids if i in by_id]
+        return found if len(found) == len(ids) else None
 
     def newer_stored(self, key: DocKey, modified: datetime) -> bool | None:
         """Whether a revision modified after ``modified`` is stored; None: ask the database
@@ -143,6 +166,11 @@ class BatchReads:
         if modified.tzinfo is None or any(d is not None and d.tzinfo is None for d in stored):
             return None
         return any(d is not None and d > modified for d in stored)
+
+
+def installed(session: AsyncSession) -> BatchReads | None:
+    reads = session.info.get(INFO_KEY)
+    return reads if isinstance(reads, BatchReads) else None
 
 
 def batch_reads(session: AsyncSession, tenant_id: str, key: DocKey) -> BatchReads | None:

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper.list_references import ChangedNames
-from omni2qbd_mapper.prefetch import batch_reads
+from omni2qbd_mapper.prefetch import batch_reads, installed
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import Entry as EntryRow
@@ -194,6 +194,15 @@ async def _versions(
 ) -> list[_Version]:
     """The versions' few columns only: decoding every version's body and findings made each
     COGS month rebuild cost more as its journal gathered versions (issue 15)."""
+    reads = installed(session)
+    known = reads.current_rows(source_kind, cin7_id) if reads is not None else None
+    if known is not None and reads is not None and reads.tenant_id == tenant_id:
+        # The document being mapped: its rows were read with the batch (``prefetch``).
+        return [
+            _Version(r.id, r.revision, r.version, r.state)
+            for r in known
+            if entry_kind is None or r.entry_kind == entry_kind
+        ]
     statement = select(EntryRow.id, EntryRow.revision, EntryRow.version, EntryRow.state).where(
         col(EntryRow.tenant_id) == tenant_id,
         col(EntryRow.source_kind) == source_kind,
@@ -209,6 +218,9 @@ async def _load(session: AsyncSession, versions: Iterable[_Version]) -> list[Ent
     ids = [v.id for v in versions]
     if not ids:
         return []
+    reads = installed(session)
+    if reads is not None and (rows := reads.loaded(ids)) is not None:
+        return rows
     return list((await session.exec(select(EntryRow).where(col(EntryRow.id).in_(ids)))).all())
 
 
