@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper import store
 from omni2qbd_mapper.lists_loader import AskedRefNumbers, ref_number_owners
-from omni2qbd_mapper.prefetch import batch_reads
+from omni2qbd_mapper.prefetch import batch_reads, result_reads
 from omni2qbd_mapper.result import CogsContribution
 from omni2qbd_mapper.rules.cogs import DIGEST_MODULUS, CogsMonthSums, map_cogs_sums
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
@@ -38,6 +38,7 @@ from omni2qbd_shared.tenant_settings import TenantSettings
 # A row with no period marks a tenant whose totals have been filled (see ``ensure_totals``).
 _FILLED = ""
 _FILLED_INFO_KEY = "omni2qbd_mapper.totals_filled"  # tenants seen filled in this transaction
+_KEPT_INFO_KEY = "omni2qbd_mapper.month_totals_kept"
 TotalsKey = tuple[str, str]  # (period, class key)
 TotalsValue = tuple[Decimal, int, Decimal, int, int]  # amount, docs, pending amount, docs, digest
 
@@ -63,6 +64,9 @@ async def _adjust(
     """Add (sign 1) or take out (sign -1) one counted contribution from its month's totals."""
     key = (tenant_id, contribution.period, _class_key(contribution.class_name))
     total = await session.get(CogsMonthTotal, key)
+    # Kept for the transaction: the session holds rows weakly, so the next document of the
+    # month would read this row again (issue 15).
+    session.info.setdefault(_KEPT_INFO_KEY, []).append(total)
     kept = total is not None
     if total is None:
         total = CogsMonthTotal(
@@ -91,6 +95,10 @@ async def _adjust(
 async def _document_contributions(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
 ) -> list[CogsContribution]:
+    results = result_reads(session, tenant_id)
+    if results is not None and (source_kind, cin7_id) in results.contributions:
+        rows = results.contributions[(source_kind, cin7_id)]  # read with the batch (``prefetch``)
+        return [CogsContribution.model_validate(row.body) for row in rows]
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.entry_kind == store.CONTRIBUTION_KIND,
         EntryRow.state == store.CURRENT,
@@ -118,8 +126,12 @@ async def sync_document(
     if state is not None and state.counted:
         for contribution in await _document_contributions(session, tenant_id, source_kind, cin7_id):
             wanted[contribution.period] = contribution.model_copy(update={"pending": state.pending})
+    results = result_reads(session, tenant_id)
+    taken = results.take_counted(key) if results is not None else None
     if reads is not None:
         counted_rows: Sequence[CogsCounted] = list(reads.counted[key])
+    elif taken is not None:
+        counted_rows = taken  # read with the batch of results (``prefetch``)
     else:
         counted_rows = (
             await session.exec(

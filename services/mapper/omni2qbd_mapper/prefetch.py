@@ -181,3 +181,94 @@ def batch_reads(session: AsyncSession, tenant_id: str, key: DocKey) -> BatchRead
     if key not in reads.keys or key in reads.done:
         return None
     return reads
+
+
+RESULT_INFO_KEY = "omni2qbd_mapper.result_reads"
+REVENUE_KINDS = ("invoice", "credit_memo")  # store.REVENUE_KINDS
+CURRENT = "current"  # store.CURRENT
+
+
+@dataclass
+class ResultReads:
+    """A batch of ``qb.results``' reads, made once (``handlers.handle_results``, issue 15).
+
+    Each result read its entry, then for an invoice or credit memo its document's revenue
+    rows, current COGS contributions and counted months, one query each. Here they are read
+    for the whole batch. The rows are the session's own objects, kept here (the session
+    holds them only weakly), so a state a result sets shows in what the next result reads:
+    revenue states are worked out from these rows as the query would; contributions do not
+    change while results are tracked; a document's counted months are handed out once
+    (``sync_document`` changes them), after which they are read from the database again.
+    """
+
+    tenant_id: str
+    entries: dict[str, EntryRow] = field(default_factory=dict)
+    revenue_rows: dict[DocKey, list[EntryRow]] = field(default_factory=dict)
+    contributions: dict[DocKey, list[EntryRow]] = field(default_factory=dict)
+    counted: dict[DocKey, list[CogsCounted]] = field(default_factory=dict)
+    done: set[DocKey] = field(default_factory=set)
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, tenant_id: str, entry_ids: Sequence[str]
+    ) -> ResultReads:
+        reads = cls(tenant_id)
+        for chunk in _chunks(sorted(set(entry_ids))):
+            statement = select(EntryRow).where(col(EntryRow.id).in_(chunk))
+            for row in (await session.exec(statement)).all():
+                reads.entries[row.id] = row
+        keys = {
+            (row.source_kind, row.cin7_id)
+            for row in reads.entries.values()
+            if row.tenant_id == tenant_id and row.entry_kind in REVENUE_KINDS
+        }
+        for key in keys:
+            reads.revenue_rows[key], reads.contributions[key], reads.counted[key] = [], [], []
+        kinds = sorted({kind for kind, _ in keys})
+        for chunk in _chunks(sorted({cin7_id for _, cin7_id in keys})):
+            statement = select(EntryRow).where(
+                col(EntryRow.tenant_id) == tenant_id,
+                col(EntryRow.source_kind).in_(kinds),
+                col(EntryRow.cin7_id).in_(chunk),
+                col(EntryRow.entry_kind).in_((*REVENUE_KINDS, CONTRIBUTION_KIND)),
+            )
+            for row in (await session.exec(statement)).all():
+                key = (row.source_kind, row.cin7_id)
+                if key not in keys:
+                    continue
+                if row.entry_kind == CONTRIBUTION_KIND:
+                    if row.state == CURRENT:
+                        reads.contributions[key].append(row)
+                else:
+                    reads.revenue_rows[key].append(row)
+            counted = select(CogsCounted).where(
+                col(CogsCounted.tenant_id) == tenant_id,
+                col(CogsCounted.source_kind).in_(kinds),
+                col(CogsCounted.cin7_id).in_(chunk),
+            )
+            for counted_row in (await session.exec(counted)).all():
+                counted_key = (counted_row.source_kind, counted_row.cin7_id)
+                if counted_key in keys:
+                    reads.counted[counted_key].append(counted_row)
+        return reads
+
+    def install(self, session: AsyncSession) -> None:
+        session.info[RESULT_INFO_KEY] = self
+
+    @staticmethod
+    def remove(session: AsyncSession) -> None:
+        session.info.pop(RESULT_INFO_KEY, None)
+
+    def take_counted(self, key: DocKey) -> list[CogsCounted] | None:
+        """The document's counted months, once; None: read them from the database."""
+        if key not in self.counted or key in self.done:
+            return None
+        self.done.add(key)
+        return list(self.counted[key])
+
+
+def result_reads(session: AsyncSession, tenant_id: str) -> ResultReads | None:
+    reads = session.info.get(RESULT_INFO_KEY)
+    if not isinstance(reads, ResultReads) or reads.tenant_id != tenant_id:
+        return None
+    return reads

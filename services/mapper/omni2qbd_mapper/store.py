@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper.list_references import ChangedNames
-from omni2qbd_mapper.prefetch import batch_reads, installed
+from omni2qbd_mapper.prefetch import batch_reads, installed, result_reads
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import Entry as EntryRow
@@ -402,6 +402,13 @@ async def revenue_states(
     ids = sorted({cin7_id for _kind, cin7_id in wanted})
     found: dict[tuple[str, str], RevenueState] = {}
     revenue_rows: list[EntryRow] = []
+    results = result_reads(session, tenant_id)
+    if results is not None and wanted <= results.revenue_rows.keys():
+        # A batch of results read these rows together (``prefetch``); their states are live.
+        revenue_rows = [
+            row for key in wanted for row in results.revenue_rows[key] if row.state in COUNTS_COGS
+        ]
+        ids = []
     for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
         statement = scoped(EntryRow, tenant_id).where(
             # The source kinds let ix_entries_tenant_document find the ids (issue 15).
@@ -453,6 +460,10 @@ async def counted_contributions(
 async def contribution_periods(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
 ) -> set[str]:
+    results = result_reads(session, tenant_id)
+    if results is not None and (source_kind, cin7_id) in results.contributions:
+        rows = results.contributions[(source_kind, cin7_id)]  # read with the batch (``prefetch``)
+        return {row.txn_date or "" for row in rows} - {""}
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.entry_kind == CONTRIBUTION_KIND,
         EntryRow.state == CURRENT,
