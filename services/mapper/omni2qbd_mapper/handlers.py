@@ -154,7 +154,8 @@ async def handle_documents(
         session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
     )
     out = store.Outbox()
-    reads = await _read_for_batch(session, tenant_id, messages, settings, lists)
+    documents = [(msg.kind, msg.cin7_id, msg.revision, msg.payload) for msg in messages]
+    reads = await _read_for_batch(session, tenant_id, documents, settings, lists)
     reads.install(session)
     try:
         for message in messages:
@@ -167,10 +168,13 @@ async def handle_documents(
     return out.messages
 
 
+_Document = tuple[str, str, str, dict[str, Any]]  # kind, Cin7 id, revision, payload
+
+
 async def _read_for_batch(
     session: AsyncSession,
     tenant_id: str,
-    messages: Sequence[m.Cin7DocumentMessage],
+    documents: Sequence[_Document],
     settings: TenantSettings,
     lists: QbLists,
 ) -> BatchReads:
@@ -179,21 +183,21 @@ async def _read_for_batch(
     storing anything (well under a millisecond) to learn which RefNumbers it asks for, so
     they are read together instead of one query (or two) per document."""
     await cogs_totals.ensure_totals(session, tenant_id)  # no refill in the middle of the batch
-    keys = [(message.kind, message.cin7_id) for message in messages]
+    keys = [(kind, cin7_id) for kind, cin7_id, _revision, _payload in documents]
     reads = await BatchReads.read(session, tenant_id, keys)
     reads.revenue = await store.revenue_states(session, tenant_id, keys)
     refs = lists.ref_numbers
     if isinstance(refs, AskedRefNumbers):
-        for message in messages:
+        for kind, cin7_id, revision, payload in documents:
             try:
                 map_document(
-                    message.kind,
-                    message.payload,
+                    kind,
+                    payload,
                     settings,
                     lists,
                     tenant_id=tenant_id,
-                    revision=message.revision,
-                    cin7_id=message.cin7_id,
+                    revision=revision,
+                    cin7_id=cin7_id,
                 )
             except Exception:  # noqa: S112 - the real mapping reports it
                 continue
@@ -226,13 +230,17 @@ async def _map_one(
         lists,
         out,
     )
-    # The next document of the batch must see the RefNumbers this one now holds.
-    for produced in out.messages[before:]:
-        if isinstance(produced, m.EntryMessage) and produced.state in ("ready", "held"):
-            ref = produced.entry.get("ref_number")
+    _remember_ref_numbers(out.messages[before:], lists)
+
+
+def _remember_ref_numbers(produced: Sequence[m.Message], lists: QbLists) -> None:
+    """The next document of the batch must see the RefNumbers this one now holds."""
+    for message in produced:
+        if isinstance(message, m.EntryMessage) and message.state in ("ready", "held"):
+            ref = message.entry.get("ref_number")
             if ref:
-                owner = f"{produced.source.kind}:{produced.source.cin7_id}"
-                lists.add_ref_numbers(produced.entry_kind, {str(ref): owner})
+                owner = f"{message.source.kind}:{message.source.cin7_id}"
+                lists.add_ref_numbers(message.entry_kind, {str(ref): owner})
 
 
 async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:
@@ -308,30 +316,57 @@ async def reevaluate(
         session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
     )
     out = store.Outbox()
-    for source_kind, cin7_id, revision in await store.open_document_revisions(
-        session, tenant_id, held_only, mentioning
-    ):
-        document = await session.get(FetchedDocument, (tenant_id, source_kind, cin7_id, revision))
-        if document is None:
-            continue  # the payload is gone; the next revision from the fetcher remaps it
-        try:
-            await map_and_store(
-                session,
-                tenant_id,
-                source_kind,
-                cin7_id,
-                revision,
-                document.payload,
-                settings,
-                lists,
-                out,
-            )
-        except PoisonMessage as exc:
-            log.warning("reevaluation_skipped", reason=str(exc))
+    revisions = await store.open_document_revisions(session, tenant_id, held_only, mentioning)
+    # The payloads in one query per chunk, and what their mapping reads, as for a batch of
+    # documents (``prefetch``); a payload that is gone is skipped: the fetcher's next
+    # revision maps it again.
+    documents = await _payloads(session, tenant_id, revisions)
+    reads = await _read_for_batch(session, tenant_id, documents, settings, lists)
+    reads.install(session)
+    try:
+        for source_kind, cin7_id, revision, payload in documents:
+            reads.start((source_kind, cin7_id))
+            before = len(out.messages)
+            try:
+                await map_and_store(
+                    session,
+                    tenant_id,
+                    source_kind,
+                    cin7_id,
+                    revision,
+                    payload,
+                    settings,
+                    lists,
+                    out,
+                )
+            except PoisonMessage as exc:
+                log.warning("reevaluation_skipped", reason=str(exc))
+            # Their owners were read before this loop stored anything (``_read_for_batch``).
+            _remember_ref_numbers(out.messages[before:], lists)
+            reads.finish((source_kind, cin7_id))
+    finally:
+        reads.remove(session)
     await store.retire_matched_contact_adds(session, tenant_id, lists, out)
     periods = out.touched_periods | set(await store.open_cogs_months(session, tenant_id))
     await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     return out.messages
+
+
+async def _payloads(
+    session: AsyncSession, tenant_id: str, revisions: Sequence[tuple[str, str, str]]
+) -> list[_Document]:
+    """The stored payloads of these (kind, Cin7 id, revision), in their order."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for start in range(0, len(revisions), 500):  # bounded IN lists for SQLite and PostgreSQL
+        chunk = revisions[start : start + 500]
+        statement = scoped(FetchedDocument, tenant_id).where(
+            col(FetchedDocument.kind).in_(sorted({kind for kind, _id, _revision in chunk})),
+            col(FetchedDocument.cin7_id).in_(sorted({cin7_id for _kind, cin7_id, _rev in chunk})),
+            col(FetchedDocument.revision).in_(sorted({revision for _kind, _id, revision in chunk})),
+        )
+        for document in (await session.exec(statement)).all():
+            found[(document.kind, document.cin7_id, document.revision)] = document.payload
+    return [(*key, found[key]) for key in revisions if key in found]
 
 
 async def handle_lists(message: m.ListChangesMessage, session: AsyncSession) -> Sequence[m.Message]:
