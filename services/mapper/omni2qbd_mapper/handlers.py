@@ -180,30 +180,35 @@ async def _read_for_batch(
 ) -> BatchReads:
     """What the batch's documents will ask the database, in a few queries (``prefetch``),
     and the owners of the RefNumbers they would use: each document is mapped once without
-    storing anything (well under a millisecond) to learn which RefNumbers it asks for, so
-    they are read together instead of one query (or two) per document."""
+    storing anything (well under a millisecond) to learn which RefNumbers it asks for and
+    which entries filed under another document (a new customer's add) it makes, so those
+    are read together instead of a query or two per document."""
     await cogs_totals.ensure_totals(session, tenant_id)  # no refill in the middle of the batch
     keys = [(kind, cin7_id) for kind, cin7_id, _revision, _payload in documents]
     reads = await BatchReads.read(session, tenant_id, keys)
     reads.revenue = await store.revenue_states(session, tenant_id, keys)
     refs = lists.ref_numbers
-    if isinstance(refs, AskedRefNumbers):
-        for kind, cin7_id, revision, payload in documents:
-            try:
-                map_document(
-                    kind,
-                    payload,
-                    settings,
-                    lists,
-                    tenant_id=tenant_id,
-                    revision=revision,
-                    cin7_id=cin7_id,
-                )
-            except Exception:  # noqa: S112 - the real mapping reports it
-                continue
-        if unknown := refs.unknown():
-            refs.update(await ref_number_owners(session, tenant_id, unknown))
-            refs.read |= unknown
+    shared: set[tuple[str, str]] = set()
+    for kind, cin7_id, revision, payload in documents:
+        try:
+            result = map_document(
+                kind,
+                payload,
+                settings,
+                lists,
+                tenant_id=tenant_id,
+                revision=revision,
+                cin7_id=cin7_id,
+            )
+        except Exception:  # noqa: S112 - the real mapping reports it
+            continue
+        shared |= {
+            (e.source.kind, e.source.cin7_id) for e in result.entries if e.source.kind != kind
+        }
+    await reads.read_shared(session, shared)
+    if isinstance(refs, AskedRefNumbers) and (unknown := refs.unknown()):
+        refs.update(await ref_number_owners(session, tenant_id, unknown))
+        refs.read |= unknown
     return reads
 
 

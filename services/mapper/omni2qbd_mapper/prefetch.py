@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -63,6 +65,9 @@ class BatchReads:
     revenue: dict[DocKey, RevenueState] | None = None
     done: set[DocKey] = field(default_factory=set)
     current: DocKey | None = None  # the document being mapped (``start``)
+    # Entry identities several documents of the batch share (a new customer's or vendor's
+    # add, filed under the contact): their rows, and the rows the batch adds (``_added``).
+    shared: dict[DocKey, list[EntryRow]] = field(default_factory=dict)
 
     @classmethod
     async def read(
@@ -124,12 +129,41 @@ class BatchReads:
                     reads.modified[(fetched_kind, fetched_id)].append(modified)
         return reads
 
+    async def read_shared(self, session: AsyncSession, keys: Iterable[DocKey]) -> None:
+        """The rows of entry identities filed under another document (a contact's add)."""
+        wanted = set(keys)
+        for key in wanted:
+            self.shared[key] = []
+        kinds = sorted({kind for kind, _ in wanted})
+        for chunk in _chunks(sorted({cin7_id for _, cin7_id in wanted})):
+            statement = select(EntryRow).where(
+                col(EntryRow.tenant_id) == self.tenant_id,
+                col(EntryRow.source_kind).in_(kinds),
+                col(EntryRow.cin7_id).in_(chunk),
+                col(EntryRow.entry_kind) != CONTRIBUTION_KIND,
+            )
+            for row in (await session.exec(statement)).all():
+                if (row.source_kind, row.cin7_id) in wanted:
+                    self.shared[(row.source_kind, row.cin7_id)].append(row)
+
+    def _added(self, _session: Session, instance: object) -> None:
+        """A row the batch stored (flushed): a shared identity's versions include it."""
+        if isinstance(instance, EntryRow) and instance.tenant_id == self.tenant_id:
+            rows = self.shared.get((instance.source_kind, instance.cin7_id))
+            if rows is not None and all(row is not instance for row in rows):
+                rows.append(instance)
+
     def install(self, session: AsyncSession) -> None:
         session.info[INFO_KEY] = self
+        event.listen(session.sync_session, "pending_to_persistent", self._added)
 
-    @staticmethod
-    def remove(session: AsyncSession) -> None:
+    def remove(self, session: AsyncSession) -> None:
         session.info.pop(INFO_KEY, None)
+        event.remove(session.sync_session, "pending_to_persistent", self._added)
+
+    def shared_rows(self, source_kind: str, cin7_id: str) -> list[EntryRow] | None:
+        rows = self.shared.get((source_kind, cin7_id))
+        return list(rows) if rows is not None else None
 
     def start(self, key: DocKey) -> None:
         """The document about to be mapped: its entries' versions come from here."""
@@ -154,6 +188,7 @@ class BatchReads:
     def loaded(self, ids: Sequence[str]) -> list[EntryRow] | None:
         """These rows, if the batch read them all (the session's own objects)."""
         by_id = {row.id: row for rows in self.rows.values() for row in rows}
+        by_id.update((row.id, row) for rows in self.shared.values() for row in rows)
         found = [by_id[i] for i in ids if i in by_id]
         return found if len(found) == len(ids) else None
 

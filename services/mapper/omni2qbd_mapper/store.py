@@ -195,9 +195,14 @@ async def _versions(
     """The versions' few columns only: decoding every version's body and findings made each
     COGS month rebuild cost more as its journal gathered versions (issue 15)."""
     reads = installed(session)
-    known = reads.current_rows(source_kind, cin7_id) if reads is not None else None
-    if known is not None and reads is not None and reads.tenant_id == tenant_id:
-        # The document being mapped: its rows were read with the batch (``prefetch``).
+    known = None
+    if reads is not None and reads.tenant_id == tenant_id:
+        known = reads.shared_rows(source_kind, cin7_id)
+        if known is None:
+            known = reads.current_rows(source_kind, cin7_id)
+    if known is not None:
+        # Read with the batch (``prefetch``): the document being mapped, or an identity its
+        # documents share, with the rows the batch added since.
         return [
             _Version(r.id, r.revision, r.version, r.state)
             for r in known
