@@ -147,7 +147,8 @@ class BatchReads:
                     self.shared[(row.source_kind, row.cin7_id)].append(row)
 
     def _added(self, _session: Session, instance: object) -> None:
-        """A row the batch stored (flushed): a shared identity's versions include it."""
+        """A row the batch stores (added; inserted at the next flush): a shared identity's
+        versions include it."""
         if isinstance(instance, EntryRow) and instance.tenant_id == self.tenant_id:
             rows = self.shared.get((instance.source_kind, instance.cin7_id))
             if rows is not None and all(row is not instance for row in rows):
@@ -155,11 +156,11 @@ class BatchReads:
 
     def install(self, session: AsyncSession) -> None:
         session.info[INFO_KEY] = self
-        event.listen(session.sync_session, "pending_to_persistent", self._added)
+        event.listen(session.sync_session, "transient_to_pending", self._added)
 
     def remove(self, session: AsyncSession) -> None:
         session.info.pop(INFO_KEY, None)
-        event.remove(session.sync_session, "pending_to_persistent", self._added)
+        event.remove(session.sync_session, "transient_to_pending", self._added)
 
     def shared_rows(self, source_kind: str, cin7_id: str) -> list[EntryRow] | None:
         rows = self.shared.get((source_kind, cin7_id))

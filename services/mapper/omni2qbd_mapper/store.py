@@ -290,8 +290,7 @@ async def upsert_entry(
         version=top_version + 1,
         **values,
     )
-    session.add(row)
-    await session.flush()
+    session.add(row)  # inserted with the next flush, together with the batch's other rows
     out.messages.append(entry_message(row))
     return row
 
@@ -386,7 +385,6 @@ async def store_contributions(
             )
         )
         out.touched_periods.add(period)
-    await session.flush()
 
 
 @dataclass(frozen=True)
