@@ -111,10 +111,7 @@ async def test_a_batch_stores_what_one_by_one_stores_in_fewer_queries(sessions: 
         async with sessions() as session:
             rows = (
                 await session.exec(
-                    select(EntryRow).where(
-                        EntryRow.tenant_id == tenant,
-                        EntryRow.state.in_(("ready",)),  # type: ignore[attr-defined]
-                    )
+                    select(EntryRow).where(EntryRow.tenant_id == tenant, EntryRow.state == "ready")
                 )
             ).all()
         results = [
