@@ -241,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=20, help="the mapper's prefetch")
+    parser.add_argument(
+        "--batch", type=int, default=50, help="batch size (the mapper's prefetch, default 50)"
+    )
     parser.add_argument("--results", action="store_true")
     parser.add_argument("--reevaluate", action="store_true")
     parser.add_argument("--dump", help="write what was stored here (for diff)")
