@@ -20,8 +20,10 @@ from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry as EntryRow
+from omni2qbd_shared.db.models import QbListItem
 from tests.mapper.conftest import load_doc
-from tests.mapper.test_mapper_store import Sessions, deliver, doc_message, make_tenant
+from tests.mapper.test_mapper_store import Sessions, deliver, doc_message, make_tenant, rows
+from tests.perf.test_list_change_rechecks import document_ids, held_tenant
 
 _GUID = re.compile(r"\{[0-9A-F-]{36}\}")
 
@@ -137,3 +139,37 @@ async def test_a_batch_stores_what_one_by_one_stores_in_fewer_queries(sessions: 
         await _stored(sessions, single)
     )
     assert any(isinstance(msg, m.EntryMessage) for msg in published)
+
+
+async def test_list_changes_waiting_together_recheck_held_entries_once(
+    sessions: Sessions,
+) -> None:
+    """The gateway publishes a list change for every customer or vendor it adds; a batch of
+    them checks the held entries once against all their names (``handle_lists_batch``)."""
+    tenant, adjustment, _order = await held_tenant(sessions)
+    async with unit_of_work(sessions) as session:
+        session.add(
+            QbListItem(tenant_id=tenant, list_type="account", list_id="A3", full_name="Shrinkage")
+        )
+    changes = [
+        m.ListChangesMessage(
+            tenant_id=tenant,
+            list_type=kind,
+            changes=[m.ListChange(list_id=list_id, full_name=name)],
+        )
+        for kind, list_id, name in (
+            ("customer", "C1", "Some New Customer"),
+            ("account", "A3", "Shrinkage"),
+            ("vendor", "V1", "Some New Vendor"),
+        )
+    ]
+    with _counting(sessions) as statements:
+        async with unit_of_work(sessions) as session:
+            out = list(await handlers.handle_lists_batch(changes, session))
+    # Only the adjustment naming "Shrinkage" was mapped again, and released.
+    assert document_ids(out) == {str(adjustment["id"])}
+    (journal,) = await rows(sessions, tenant, entry_kind="journal", source_kind="stock_adjustment")
+    assert journal.state == "ready"
+    # The held entries were read once, not once per change.
+    held_reads = [s for s in statements if "entries.state IN" in s and "entry_kind !=" in s]
+    assert len(held_reads) == 1, held_reads
