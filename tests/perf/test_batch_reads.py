@@ -104,7 +104,6 @@ async def test_a_batch_stores_what_one_by_one_stores_in_fewer_queries(sessions: 
         for message in _messages(single):
             await deliver(sessions, handlers.handle_document, message)
     assert await _stored(sessions, batched) == await _stored(sessions, single)
-    # Before issue 15's batch reads, six documents took about 80 statements.
     assert batch_queries < len(statements)
     assert batch_queries <= 45, batch_queries
 
