@@ -56,7 +56,7 @@ class AppSettings(BaseSettings):
 
     mapper_host: str = "127.0.0.1"
     mapper_port: int = 8102
-    mapper_prefetch: int = Field(default=20, ge=1)
+    mapper_prefetch: int = Field(default=50, ge=1)
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8103

@@ -12,7 +12,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from omni2qbd_mapper import handlers
-from omni2qbd_mapper.batching import BatchingDocumentConsumer, BatchingResultsConsumer
+from omni2qbd_mapper.batching import (
+    BatchingDocumentConsumer,
+    BatchingListsConsumer,
+    BatchingResultsConsumer,
+)
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.messaging import Consumer, Topology
@@ -20,10 +24,11 @@ from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
 DOCUMENTS_QUEUE = "mapper.cin7-documents"
 RESULTS_QUEUE = "mapper.qb-results"
+LISTS_QUEUE = "mapper.qb-lists"
 QUEUES: tuple[tuple[str, type[m.Message], Any], ...] = (
     (DOCUMENTS_QUEUE, m.Cin7DocumentMessage, handlers.handle_document),
     (RESULTS_QUEUE, m.ResultMessage, handlers.handle_result),
-    ("mapper.qb-lists", m.ListChangesMessage, handlers.handle_lists),
+    (LISTS_QUEUE, m.ListChangesMessage, handlers.handle_lists),
     ("mapper.tenant-events", m.TenantEventMessage, handlers.handle_tenant_event),
 )
 
@@ -60,6 +65,13 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 # Results of one tenant waiting together: each COGS month rebuilt once.
                 consumer = BatchingResultsConsumer(
                     batch_handler=handlers.handle_results,
+                    max_batch=settings.mapper_prefetch,
+                    **options,
+                )
+            elif queue_name == LISTS_QUEUE:
+                # List changes of one tenant waiting together: held entries checked once.
+                consumer = BatchingListsConsumer(
+                    batch_handler=handlers.handle_lists_batch,
                     max_batch=settings.mapper_prefetch,
                     **options,
                 )

@@ -5,7 +5,10 @@ waits) with one change: deliveries of the same tenant that are waiting together 
 as one batch by a batch handler (for documents ``handlers.handle_documents``: settings and
 lists read once, months rebuilt once, one commit; for ``qb.results``
 ``handlers.handle_results``: each touched COGS month rebuilt once instead of a journal
-version per result), and every message of the batch is acknowledged after that commit. If
+version per result; for ``qb.lists`` ``handlers.handle_lists_batch``: the held entries
+checked once against all the changes, instead of once per change, and the gateway publishes
+a change per customer or vendor it adds), and every message of the batch is acknowledged
+after that commit. If
 the batch fails for any reason, its messages are handled one by one as before, so a poison
 message still reaches the dead-letter queue alone and the others still succeed.
 
@@ -34,7 +37,9 @@ from omni2qbd_shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
 
-TenantMessage = TypeVar("TenantMessage", m.Cin7DocumentMessage, m.ResultMessage)
+TenantMessage = TypeVar(
+    "TenantMessage", m.Cin7DocumentMessage, m.ResultMessage, m.ListChangesMessage
+)
 BatchHandler = Callable[[Sequence[TenantMessage], AsyncSession], Awaitable[Sequence[m.Message]]]
 
 
@@ -143,3 +148,7 @@ class BatchingDocumentConsumer(TenantBatchingConsumer[m.Cin7DocumentMessage]):
 
 class BatchingResultsConsumer(TenantBatchingConsumer[m.ResultMessage]):
     message_type = m.ResultMessage
+
+
+class BatchingListsConsumer(TenantBatchingConsumer[m.ListChangesMessage]):
+    message_type = m.ListChangesMessage

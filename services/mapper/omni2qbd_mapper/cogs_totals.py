@@ -15,6 +15,7 @@ time the mapper meets it without them (``ensure_totals``, e.g. right after migra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper import store
 from omni2qbd_mapper.lists_loader import AskedRefNumbers, ref_number_owners
+from omni2qbd_mapper.prefetch import batch_reads, result_reads
 from omni2qbd_mapper.result import CogsContribution
 from omni2qbd_mapper.rules.cogs import DIGEST_MODULUS, CogsMonthSums, map_cogs_sums
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
@@ -35,6 +37,8 @@ from omni2qbd_shared.tenant_settings import TenantSettings
 
 # A row with no period marks a tenant whose totals have been filled (see ``ensure_totals``).
 _FILLED = ""
+_FILLED_INFO_KEY = "omni2qbd_mapper.totals_filled"  # tenants seen filled in this transaction
+_KEPT_INFO_KEY = "omni2qbd_mapper.month_totals_kept"
 TotalsKey = tuple[str, str]  # (period, class key)
 TotalsValue = tuple[Decimal, int, Decimal, int, int]  # amount, docs, pending amount, docs, digest
 
@@ -60,6 +64,9 @@ async def _adjust(
     """Add (sign 1) or take out (sign -1) one counted contribution from its month's totals."""
     key = (tenant_id, contribution.period, _class_key(contribution.class_name))
     total = await session.get(CogsMonthTotal, key)
+    # Kept for the transaction: the session holds rows weakly, so the next document of the
+    # month would read this row again (issue 15).
+    session.info.setdefault(_KEPT_INFO_KEY, []).append(total)
     kept = total is not None
     if total is None:
         total = CogsMonthTotal(
@@ -88,6 +95,10 @@ async def _adjust(
 async def _document_contributions(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
 ) -> list[CogsContribution]:
+    results = result_reads(session, tenant_id)
+    if results is not None and (source_kind, cin7_id) in results.contributions:
+        rows = results.contributions[(source_kind, cin7_id)]  # read with the batch (``prefetch``)
+        return [CogsContribution.model_validate(row.body) for row in rows]
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.entry_kind == store.CONTRIBUTION_KIND,
         EntryRow.state == store.CURRENT,
@@ -105,18 +116,31 @@ async def sync_document(
     """Move the month totals by the difference between what the document counts now and
     what it counted before; the months that moved are added to ``out.touched_periods``."""
     await ensure_totals(session, tenant_id)
-    states = await store.revenue_states(session, tenant_id, [(source_kind, cin7_id)])
-    state = states.get((source_kind, cin7_id))
+    key = (source_kind, cin7_id)
+    reads = batch_reads(session, tenant_id, key)  # read with the batch (``prefetch``)
+    if reads is not None and reads.revenue is not None:
+        state = reads.revenue.get(key)
+    else:
+        state = (await store.revenue_states(session, tenant_id, [key])).get(key)
     wanted: dict[str, CogsContribution] = {}
     if state is not None and state.counted:
         for contribution in await _document_contributions(session, tenant_id, source_kind, cin7_id):
             wanted[contribution.period] = contribution.model_copy(update={"pending": state.pending})
-    counted_rows = await session.exec(
-        scoped(CogsCounted, tenant_id).where(
-            CogsCounted.source_kind == source_kind, CogsCounted.cin7_id == cin7_id
-        )
-    )
-    for row in counted_rows.all():
+    results = result_reads(session, tenant_id)
+    taken = results.take_counted(key) if results is not None else None
+    if reads is not None:
+        counted_rows: Sequence[CogsCounted] = list(reads.counted[key])
+    elif taken is not None:
+        counted_rows = taken  # read with the batch of results (``prefetch``)
+    else:
+        counted_rows = (
+            await session.exec(
+                scoped(CogsCounted, tenant_id).where(
+                    CogsCounted.source_kind == source_kind, CogsCounted.cin7_id == cin7_id
+                )
+            )
+        ).all()
+    for row in counted_rows:
         now = wanted.get(row.period)
         if now is not None and (
             money(now.amount) == money(row.amount)
@@ -266,10 +290,16 @@ async def differences(session: AsyncSession, tenant_id: str) -> list[str]:
 
 
 async def ensure_totals(session: AsyncSession, tenant_id: str) -> None:
-    """Fill a tenant's totals by the full rebuild once (a tenant from before migration 0012)."""
-    if await session.get(CogsMonthTotal, (tenant_id, _FILLED, _FILLED)) is not None:
+    """Fill a tenant's totals by the full rebuild once (a tenant from before migration 0012).
+
+    Asked once per transaction: the marker row is not kept by the session between calls
+    (its identity map holds rows weakly), so each call was a query (issue 15)."""
+    filled: set[str] = session.info.setdefault(_FILLED_INFO_KEY, set())
+    if tenant_id in filled:
         return
-    await refill(session, tenant_id)
+    if await session.get(CogsMonthTotal, (tenant_id, _FILLED, _FILLED)) is None:
+        await refill(session, tenant_id)
+    filled.add(tenant_id)
 
 
 async def refill(session: AsyncSession, tenant_id: str) -> None:

@@ -22,6 +22,7 @@ from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.lists_loader import AskedRefNumbers, load_lists, ref_number_owners
 from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.prefetch import BatchReads, ResultReads, batch_reads
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import FetchedDocument, Tenant, utcnow
 from omni2qbd_shared.db.settings_store import latest_settings
@@ -54,6 +55,12 @@ async def _is_stale(session: AsyncSession, message: m.Cin7DocumentMessage) -> bo
     """A redelivered older revision must not replace a newer one already mapped."""
     if message.modified_date is None:
         return False
+    reads = batch_reads(session, message.tenant_id, (message.kind, message.cin7_id))
+    if (
+        reads is not None
+        and reads.newer_stored((message.kind, message.cin7_id), message.modified_date) is False
+    ):
+        return False  # no newer revision stored (read with the batch, ``prefetch``)
     statement = (
         scoped(FetchedDocument, message.tenant_id)
         .where(
@@ -147,31 +154,98 @@ async def handle_documents(
         session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
     )
     out = store.Outbox()
-    for message in messages:
-        if await _is_stale(session, message):
-            log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
-            continue
-        before = len(out.messages)
-        await map_and_store(
-            session,
-            tenant_id,
-            message.kind,
-            message.cin7_id,
-            message.revision,
-            message.payload,
-            settings,
-            lists,
-            out,
-        )
-        # The next document of the batch must see the RefNumbers this one now holds.
-        for produced in out.messages[before:]:
-            if isinstance(produced, m.EntryMessage) and produced.state in ("ready", "held"):
-                ref = produced.entry.get("ref_number")
-                if ref:
-                    owner = f"{produced.source.kind}:{produced.source.cin7_id}"
-                    lists.add_ref_numbers(produced.entry_kind, {str(ref): owner})
+    documents = [(msg.kind, msg.cin7_id, msg.revision, msg.payload) for msg in messages]
+    reads = await _read_for_batch(session, tenant_id, documents, settings, lists)
+    reads.install(session)
+    try:
+        for message in messages:
+            reads.start((message.kind, message.cin7_id))
+            await _map_one(session, message, settings, lists, out)
+            reads.finish((message.kind, message.cin7_id))
+    finally:
+        reads.remove(session)
     await _rebuild_months(session, tenant_id, out.touched_periods, settings, lists, out)
     return out.messages
+
+
+_Document = tuple[str, str, str, dict[str, Any]]  # kind, Cin7 id, revision, payload
+
+
+async def _read_for_batch(
+    session: AsyncSession,
+    tenant_id: str,
+    documents: Sequence[_Document],
+    settings: TenantSettings,
+    lists: QbLists,
+) -> BatchReads:
+    """What the batch's documents will ask the database, in a few queries (``prefetch``),
+    and the owners of the RefNumbers they would use: each document is mapped once without
+    storing anything (well under a millisecond) to learn which RefNumbers it asks for and
+    which entries filed under another document (a new customer's add) it makes, so those
+    are read together instead of a query or two per document."""
+    await cogs_totals.ensure_totals(session, tenant_id)  # no refill in the middle of the batch
+    keys = [(kind, cin7_id) for kind, cin7_id, _revision, _payload in documents]
+    reads = await BatchReads.read(session, tenant_id, keys)
+    reads.revenue = await store.revenue_states(session, tenant_id, keys)
+    refs = lists.ref_numbers
+    shared: set[tuple[str, str]] = set()
+    for kind, cin7_id, revision, payload in documents:
+        try:
+            result = map_document(
+                kind,
+                payload,
+                settings,
+                lists,
+                tenant_id=tenant_id,
+                revision=revision,
+                cin7_id=cin7_id,
+            )
+        except Exception:  # noqa: S112 - the real mapping reports it
+            continue
+        shared |= {
+            (e.source.kind, e.source.cin7_id) for e in result.entries if e.source.kind != kind
+        }
+    await reads.read_shared(session, shared)
+    if isinstance(refs, AskedRefNumbers) and (unknown := refs.unknown()):
+        refs.update(await ref_number_owners(session, tenant_id, unknown))
+        refs.read |= unknown
+    return reads
+
+
+async def _map_one(
+    session: AsyncSession,
+    message: m.Cin7DocumentMessage,
+    settings: TenantSettings,
+    lists: QbLists,
+    out: store.Outbox,
+) -> None:
+    tenant_id = message.tenant_id
+    if await _is_stale(session, message):
+        log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
+        return
+    before = len(out.messages)
+    await map_and_store(
+        session,
+        tenant_id,
+        message.kind,
+        message.cin7_id,
+        message.revision,
+        message.payload,
+        settings,
+        lists,
+        out,
+    )
+    _remember_ref_numbers(out.messages[before:], lists)
+
+
+def _remember_ref_numbers(produced: Sequence[m.Message], lists: QbLists) -> None:
+    """The next document of the batch must see the RefNumbers this one now holds."""
+    for message in produced:
+        if isinstance(message, m.EntryMessage) and message.state in ("ready", "held"):
+            ref = message.entry.get("ref_number")
+            if ref:
+                owner = f"{message.source.kind}:{message.source.cin7_id}"
+                lists.add_ref_numbers(message.entry_kind, {str(ref): owner})
 
 
 async def handle_result(message: m.ResultMessage, session: AsyncSession) -> Sequence[m.Message]:
@@ -190,22 +264,16 @@ async def handle_results(
     await store.lock_tenant(session, tenant_id)
     out = store.Outbox()
     periods: set[str] = set()
-    for message in messages:
-        row = await store.set_state_from_result(
-            session, tenant_id, message.entry_id, message.outcome
-        )
-        if row is None:
-            log.info("result_for_unknown_entry", entry_id=message.entry_id)
-            continue
-        if row.entry_kind not in store.REVENUE_KINDS:
-            continue
-        await cogs_totals.sync_document(session, tenant_id, row.source_kind, row.cin7_id, out)
-        if row.state in store.COUNTS_COGS:
-            # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens)
-            # its month, whose journal is published again even when the sums did not move.
-            periods |= await store.contribution_periods(
-                session, tenant_id, row.source_kind, row.cin7_id
-            )
+    await cogs_totals.ensure_totals(session, tenant_id)  # no refill in the middle of the batch
+    # The entries, their documents' revenue rows, contributions and counted months, read
+    # together (``prefetch``) instead of a query or five per result.
+    reads = await ResultReads.read(session, tenant_id, [m.entry_id for m in messages])
+    reads.install(session)
+    try:
+        for message in messages:
+            periods |= await _track_result(session, tenant_id, message, out)
+    finally:
+        reads.remove(session)
     periods |= out.touched_periods
     if not periods:
         return out.messages
@@ -215,6 +283,24 @@ async def handle_results(
     )
     await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     return out.messages
+
+
+async def _track_result(
+    session: AsyncSession, tenant_id: str, message: m.ResultMessage, out: store.Outbox
+) -> set[str]:
+    """One result's new state; the COGS months it re-opens."""
+    row = await store.set_state_from_result(session, tenant_id, message.entry_id, message.outcome)
+    if row is None:
+        log.info("result_for_unknown_entry", entry_id=message.entry_id)
+        return set()
+    if row.entry_kind not in store.REVENUE_KINDS:
+        return set()
+    await cogs_totals.sync_document(session, tenant_id, row.source_kind, row.cin7_id, out)
+    if row.state in store.COUNTS_COGS:
+        # The invoice or credit memo is in QuickBooks now: its COGS joins (or re-opens)
+        # its month, whose journal is published again even when the sums did not move.
+        return await store.contribution_periods(session, tenant_id, row.source_kind, row.cin7_id)
+    return set()
 
 
 async def reevaluate(
@@ -235,35 +321,75 @@ async def reevaluate(
         session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
     )
     out = store.Outbox()
-    for source_kind, cin7_id, revision in await store.open_document_revisions(
-        session, tenant_id, held_only, mentioning
-    ):
-        document = await session.get(FetchedDocument, (tenant_id, source_kind, cin7_id, revision))
-        if document is None:
-            continue  # the payload is gone; the next revision from the fetcher remaps it
-        try:
-            await map_and_store(
-                session,
-                tenant_id,
-                source_kind,
-                cin7_id,
-                revision,
-                document.payload,
-                settings,
-                lists,
-                out,
-            )
-        except PoisonMessage as exc:
-            log.warning("reevaluation_skipped", reason=str(exc))
+    revisions = await store.open_document_revisions(session, tenant_id, held_only, mentioning)
+    # The payloads in one query per chunk, and what their mapping reads, as for a batch of
+    # documents (``prefetch``); a payload that is gone is skipped: the fetcher's next
+    # revision maps it again.
+    documents = await _payloads(session, tenant_id, revisions)
+    reads = await _read_for_batch(session, tenant_id, documents, settings, lists)
+    reads.install(session)
+    try:
+        for source_kind, cin7_id, revision, payload in documents:
+            reads.start((source_kind, cin7_id))
+            before = len(out.messages)
+            try:
+                await map_and_store(
+                    session,
+                    tenant_id,
+                    source_kind,
+                    cin7_id,
+                    revision,
+                    payload,
+                    settings,
+                    lists,
+                    out,
+                )
+            except PoisonMessage as exc:
+                log.warning("reevaluation_skipped", reason=str(exc))
+            # Their owners were read before this loop stored anything (``_read_for_batch``).
+            _remember_ref_numbers(out.messages[before:], lists)
+            reads.finish((source_kind, cin7_id))
+    finally:
+        reads.remove(session)
     await store.retire_matched_contact_adds(session, tenant_id, lists, out)
     periods = out.touched_periods | set(await store.open_cogs_months(session, tenant_id))
     await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     return out.messages
 
 
+async def _payloads(
+    session: AsyncSession, tenant_id: str, revisions: Sequence[tuple[str, str, str]]
+) -> list[_Document]:
+    """The stored payloads of these (kind, Cin7 id, revision), in their order."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for start in range(0, len(revisions), 500):  # bounded IN lists for SQLite and PostgreSQL
+        chunk = revisions[start : start + 500]
+        statement = scoped(FetchedDocument, tenant_id).where(
+            col(FetchedDocument.kind).in_(sorted({kind for kind, _id, _revision in chunk})),
+            col(FetchedDocument.cin7_id).in_(sorted({cin7_id for _kind, cin7_id, _rev in chunk})),
+            col(FetchedDocument.revision).in_(sorted({revision for _kind, _id, revision in chunk})),
+        )
+        for document in (await session.exec(statement)).all():
+            found[(document.kind, document.cin7_id, document.revision)] = document.payload
+    return [(*key, found[key]) for key in revisions if key in found]
+
+
 async def handle_lists(message: m.ListChangesMessage, session: AsyncSession) -> Sequence[m.Message]:
-    mentioning = ChangedNames.of(message.changes)
-    return await reevaluate(session, message.tenant_id, held_only=True, mentioning=mentioning)
+    return await handle_lists_batch([message], session)
+
+
+async def handle_lists_batch(
+    messages: Sequence[m.ListChangesMessage], session: AsyncSession
+) -> Sequence[m.Message]:
+    """Several list changes of one tenant (``batching``): the held entries are checked once
+    against all of them. The gateway publishes a change for each customer or vendor it adds,
+    and each check reads every held entry, so one check per change made the cost grow with
+    the tenant (issue 15, at 10,000 orders)."""
+    tenant_id = messages[0].tenant_id
+    if any(message.tenant_id != tenant_id for message in messages):
+        raise ValueError("a batch holds one tenant's list changes")
+    mentioning = ChangedNames.of([change for message in messages for change in message.changes])
+    return await reevaluate(session, tenant_id, held_only=True, mentioning=mentioning)
 
 
 async def handle_tenant_event(

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_mapper.list_references import ChangedNames
+from omni2qbd_mapper.prefetch import batch_reads, installed, result_reads
 from omni2qbd_mapper.result import CogsContribution, DocumentStatus, MappingResult, PostedEntry
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import Entry as EntryRow
@@ -53,7 +54,7 @@ REVENUE_KINDS = (EntryKind.INVOICE.value, EntryKind.CREDIT_MEMO.value)
 COUNTS_COGS = (POSTED, LOCKED, DO_NOT_IMPORT)
 _ID_CHUNK = 500
 
-CONTRIBUTION_KIND = "cogs_contribution"
+CONTRIBUTION_KIND = "cogs_contribution"  # also prefetch.CONTRIBUTION_KIND
 CONTACT_SOURCE = "contact"
 CURRENT = "current"
 COGS_MONTH_SOURCE = "cogs_month"
@@ -101,6 +102,9 @@ async def document_rows(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
 ) -> list[EntryRow]:
     """Every entry row made from one Cin7 document (its reversals included)."""
+    reads = batch_reads(session, tenant_id, (source_kind, cin7_id))
+    if reads is not None:
+        return list(reads.rows[(source_kind, cin7_id)])  # read with the batch (``prefetch``)
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.source_kind == source_kind,
         col(EntryRow.entry_kind) != CONTRIBUTION_KIND,
@@ -125,12 +129,18 @@ async def posted_entries(
     for row in rows:
         if row.entry_kind not in newest or row.version > newest[row.entry_kind].version:
             newest[row.entry_kind] = row
-    links = await session.exec(
-        scoped(QbLink, tenant_id).where(
-            QbLink.source_kind == source_kind, QbLink.cin7_id == cin7_id
-        )
-    )
-    link_by_kind = {link.entry_kind: link for link in links.all()}
+    reads = batch_reads(session, tenant_id, (source_kind, cin7_id))
+    if reads is not None:
+        links: Sequence[QbLink] = reads.links[(source_kind, cin7_id)]
+    else:
+        links = (
+            await session.exec(
+                scoped(QbLink, tenant_id).where(
+                    QbLink.source_kind == source_kind, QbLink.cin7_id == cin7_id
+                )
+            )
+        ).all()
+    link_by_kind = {link.entry_kind: link for link in links}
     posted = []
     for row in newest.values():
         entry = Entry.model_validate(row.body)
@@ -184,6 +194,20 @@ async def _versions(
 ) -> list[_Version]:
     """The versions' few columns only: decoding every version's body and findings made each
     COGS month rebuild cost more as its journal gathered versions (issue 15)."""
+    reads = installed(session)
+    known = None
+    if reads is not None and reads.tenant_id == tenant_id:
+        known = reads.shared_rows(source_kind, cin7_id)
+        if known is None:
+            known = reads.current_rows(source_kind, cin7_id)
+    if known is not None:
+        # Read with the batch (``prefetch``): the document being mapped, or an identity its
+        # documents share, with the rows the batch added since.
+        return [
+            _Version(r.id, r.revision, r.version, r.state)
+            for r in known
+            if entry_kind is None or r.entry_kind == entry_kind
+        ]
     statement = select(EntryRow.id, EntryRow.revision, EntryRow.version, EntryRow.state).where(
         col(EntryRow.tenant_id) == tenant_id,
         col(EntryRow.source_kind) == source_kind,
@@ -199,6 +223,9 @@ async def _load(session: AsyncSession, versions: Iterable[_Version]) -> list[Ent
     ids = [v.id for v in versions]
     if not ids:
         return []
+    reads = installed(session)
+    if reads is not None and (rows := reads.loaded(ids)) is not None:
+        return rows
     return list((await session.exec(select(EntryRow).where(col(EntryRow.id).in_(ids)))).all())
 
 
@@ -289,8 +316,7 @@ async def _insert_version(
         version=top_version + 1,
         **values,
     )
-    session.add(row)
-    await session.flush()
+    session.add(row)  # inserted with the next flush, together with the batch's other rows
     out.messages.append(entry_message(row))
     return row
 
@@ -346,12 +372,16 @@ async def store_contributions(
     contributions: Sequence[CogsContribution],
     out: Outbox,
 ) -> None:
-    statement = scoped(EntryRow, tenant_id).where(
-        EntryRow.entry_kind == CONTRIBUTION_KIND,
-        EntryRow.source_kind == source_kind,
-        EntryRow.cin7_id == cin7_id,
-    )
-    rows = list((await session.exec(statement)).all())
+    reads = batch_reads(session, tenant_id, (source_kind, cin7_id))
+    if reads is not None:
+        rows = list(reads.contributions[(source_kind, cin7_id)])
+    else:
+        statement = scoped(EntryRow, tenant_id).where(
+            EntryRow.entry_kind == CONTRIBUTION_KIND,
+            EntryRow.source_kind == source_kind,
+            EntryRow.cin7_id == cin7_id,
+        )
+        rows = list((await session.exec(statement)).all())
     wanted = {c.period: c for c in contributions}
     for row in rows:
         keep = row.revision == revision and row.txn_date in wanted
@@ -381,7 +411,6 @@ async def store_contributions(
             )
         )
         out.touched_periods.add(period)
-    await session.flush()
 
 
 @dataclass(frozen=True)
@@ -402,6 +431,13 @@ async def revenue_states(
     ids = sorted({cin7_id for _kind, cin7_id in wanted})
     found: dict[tuple[str, str], RevenueState] = {}
     revenue_rows: list[EntryRow] = []
+    results = result_reads(session, tenant_id)
+    if results is not None and wanted <= results.revenue_rows.keys():
+        # A batch of results read these rows together (``prefetch``); their states are live.
+        revenue_rows = [
+            row for key in wanted for row in results.revenue_rows[key] if row.state in COUNTS_COGS
+        ]
+        ids = []
     for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
         statement = scoped(EntryRow, tenant_id).where(
             # The source kinds let ix_entries_tenant_document find the ids (issue 15).
@@ -453,6 +489,10 @@ async def counted_contributions(
 async def contribution_periods(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str
 ) -> set[str]:
+    results = result_reads(session, tenant_id)
+    if results is not None and (source_kind, cin7_id) in results.contributions:
+        rows = results.contributions[(source_kind, cin7_id)]  # read with the batch (``prefetch``)
+        return {row.txn_date or "" for row in rows} - {""}
     statement = scoped(EntryRow, tenant_id).where(
         EntryRow.entry_kind == CONTRIBUTION_KIND,
         EntryRow.state == CURRENT,
