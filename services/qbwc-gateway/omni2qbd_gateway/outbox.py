@@ -112,7 +112,7 @@ async def _supersede_older_versions(
             older.last_status_message = f"replaced by a newer version (entry {message.entry_id})"
             older.updated_at = utcnow()
             session.add(older)
-    return newer
+    return []
 
 
 def _new_item(message: m.EntryMessage, newer: OutboxItem | None) -> OutboxItem:
