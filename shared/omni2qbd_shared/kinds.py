@@ -91,6 +91,14 @@ ENTRY_LABEL: dict[str, str] = {
 }
 
 
+# What an add-entry becomes in QuickBooks, as the console names it where the entry's label
+# ("new customer") would not say it: a name on that list.
+ADDED_TO_LIST: dict[str, str] = {
+    EntryKind.CUSTOMER_ADD: "Customer (added to the customer list)",
+    EntryKind.VENDOR_ADD: "Vendor (added to the vendor list)",
+}
+
+
 class MapperState(StrEnum):
     """An entry row's state in the mapper's store (``entries.state``)."""
 

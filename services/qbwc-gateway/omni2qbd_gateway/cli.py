@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.outbox import ApprovalError, status_rows
+from omni2qbd_gateway.outbox import ApprovalError, StatusRow, status_rows
 from omni2qbd_gateway.qwc import QwcError, build_qwc
 from omni2qbd_gateway.status_report import status_report
 from omni2qbd_gateway.tenants import list_tenants
@@ -147,38 +147,36 @@ def status_command(
     name, found, cogs_months = _run(work, read_only=True)  # SQLite: never waits for a writer
     if dead and not as_json:
         typer.echo(f"DEAD-LETTERED ({len(dead)}): see `omni2qbd dlq list`\n" + "\n".join(dead))
-    if not show_all:
-        if as_json:
-            typer.echo(json.dumps(found.as_json()))
-        else:
-            typer.echo("\n".join(found.render()))
-            for line in describe_cogs_status(cogs_months):  # COGS follows the revenue
-                typer.echo(line)
-        return
-    rows = found
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "entry_id": r.entry_id,
-                        "state": r.state,
-                        "entry_kind": r.entry_kind,
-                        "source": r.source,
-                        "ref_number": r.ref_number,
-                        "approved_by": r.approved_by,
-                        "approved_at": r.approved_at.isoformat() if r.approved_at else None,
-                        "status_code": r.status_code,
-                        "status_message": r.status_message,
-                        "txn_id": r.txn_id,
-                        "edit_sequence": r.edit_sequence,
-                        "txn_number": r.txn_number,
-                    }
-                    for r in rows
-                ]
-            )
-        )
+        typer.echo(json.dumps([_row_json(r) for r in found] if show_all else found.as_json()))
         return
+    if show_all:
+        _echo_history(name, found)
+    else:
+        typer.echo("\n".join(found.render()))
+    for line in describe_cogs_status(cogs_months):  # COGS follows the revenue (docs/mapper.md)
+        typer.echo(line)
+
+
+def _row_json(r: StatusRow) -> dict[str, Any]:
+    return {
+        "entry_id": r.entry_id,
+        "state": r.state,
+        "entry_kind": r.entry_kind,
+        "source": r.source,
+        "ref_number": r.ref_number,
+        "approved_by": r.approved_by,
+        "approved_at": r.approved_at.isoformat() if r.approved_at else None,
+        "status_code": r.status_code,
+        "status_message": r.status_message,
+        "txn_id": r.txn_id,
+        "edit_sequence": r.edit_sequence,
+        "txn_number": r.txn_number,
+    }
+
+
+def _echo_history(name: str, rows: list[StatusRow]) -> None:
+    """Every entry version under a heading per state (``status --all``)."""
     if not rows:
         typer.echo(f"{name}: no entries yet")
     current: str | None = None
@@ -187,16 +185,17 @@ def status_command(
             current = r.state
             count = sum(1 for x in rows if x.state == current)
             typer.echo(f"\n{current.upper()} ({count})")
-        qb = f" TxnID {r.txn_id}" if r.txn_id else ""
-        code = f" [{r.status_code}]" if r.status_code else ""
-        outcome = f"{code} {r.status_message}" if r.status_message else code
-        who = f" approved by {r.approved_by}" if r.approved_by else ""
-        typer.echo(
-            f"  {r.entry_id}  {r.entry_kind:<13} {r.ref_number or '-':<12} {r.source}{who}{qb}"
-            f"{outcome}"
-        )
-    for line in describe_cogs_status(cogs_months):  # COGS follows the revenue (docs/mapper.md)
-        typer.echo(line)
+        typer.echo(_row_line(r))
+
+
+def _row_line(r: StatusRow) -> str:
+    qb = f" TxnID {r.txn_id}" if r.txn_id else ""
+    code = f" [{r.status_code}]" if r.status_code else ""
+    outcome = f"{code} {r.status_message}" if r.status_message else code
+    who = f" approved by {r.approved_by}" if r.approved_by else ""
+    return (
+        f"  {r.entry_id}  {r.entry_kind:<13} {r.ref_number or '-':<12} {r.source}{who}{qb}{outcome}"
+    )
 
 
 async def _only_or_named_tenant(session: AsyncSession, tenant: str | None) -> Tenant:

@@ -3,7 +3,8 @@
 uvicorn's httptools protocol reads a request head of any size for as long as the client
 likes. This subclass refuses a head (request line and headers) larger than
 ``max_head_bytes`` with 431 and closes a connection whose head is not complete within
-``head_seconds``; the body's own deadline is kept by the app (``app._read_capped``).
+``head_seconds``; the body's own deadline is kept by the app
+(``soap_endpoint._read_capped``).
 
 It also sends each response as one segment: uvicorn writes the status line and headers,
 then the body, as two ``send`` calls, and each wakes the Web Connector's side of the

@@ -121,53 +121,71 @@ async def apply_list_result(
     session: AsyncSession, tenant_id: str, list_type: str, result: RequestResult
 ) -> list[m.ListChange]:
     """Upsert the returned elements into the mirror; return the ones that changed."""
-    changes: list[m.ListChange] = []
-    elements = [(ret, _element_of(ret)) for ret in result.rets]
-    ids = [pair[0] for _ret, pair in elements if pair]
-    existing: dict[str, QbListItem] = {}
-    if ids:
-        query = scoped(QbListItem, tenant_id).where(
-            QbListItem.list_type == list_type, col(QbListItem.list_id).in_(ids)
-        )
-        existing = {row.list_id: row for row in (await session.exec(query)).all()}
+    elements = [(ret, pair) for ret in result.rets if (pair := _element_of(ret)) is not None]
+    existing = await _mirrored(session, tenant_id, list_type, [pair[0] for _ret, pair in elements])
     cursor = await session.get(QbListCursor, (tenant_id, list_type))
     if cursor is None:
         cursor = QbListCursor(tenant_id=tenant_id, list_type=list_type)
-    newest = _parse_time(cursor.from_modified)
-    for ret, pair in elements:
-        if pair is None:
-            continue
-        list_id, full_name = pair
-        is_active = (ret.findtext("IsActive") or "true").strip().lower() != "false"
-        edit_sequence = text_of(ret, "EditSequence")
-        modified_text = text_of(ret, "TimeModified")
-        modified = _parse_time(modified_text)
+    changes: list[m.ListChange] = []
+    for ret, (list_id, full_name) in elements:
         row = existing.get(list_id)
         if row is None:
             row = QbListItem(
                 tenant_id=tenant_id, list_type=list_type, list_id=list_id, full_name=full_name
             )
-            changed = True
-        else:
-            changed = (
-                row.full_name != full_name
-                or row.is_active != is_active
-                or row.edit_sequence != edit_sequence
-            )
-        if changed:
-            row.full_name = full_name
-            row.is_active = is_active
-            row.edit_sequence = edit_sequence
-            row.time_modified = modified
-            row.data = _ret_data(ret)
-            session.add(row)
-            changes.append(m.ListChange(list_id=list_id, full_name=full_name, is_active=is_active))
+        elif not _differs(row, ret, full_name):
+            continue
+        _refresh(row, ret, full_name)
+        session.add(row)
+        changes.append(m.ListChange(list_id=list_id, full_name=full_name, is_active=row.is_active))
+    _advance_cursor(cursor, [ret for ret, _pair in elements])
+    session.add(cursor)
+    return changes
+
+
+async def _mirrored(
+    session: AsyncSession, tenant_id: str, list_type: str, ids: list[str]
+) -> dict[str, QbListItem]:
+    """The mirror's rows of these elements, by ListID."""
+    if not ids:
+        return {}
+    query = scoped(QbListItem, tenant_id).where(
+        QbListItem.list_type == list_type, col(QbListItem.list_id).in_(ids)
+    )
+    return {row.list_id: row for row in (await session.exec(query)).all()}
+
+
+def _is_active(ret: etree._Element) -> bool:
+    return (ret.findtext("IsActive") or "true").strip().lower() != "false"
+
+
+def _differs(row: QbListItem, ret: etree._Element, full_name: str) -> bool:
+    """Whether the element changed since the mirror last saw it."""
+    return (
+        row.full_name != full_name
+        or row.is_active != _is_active(ret)
+        or row.edit_sequence != text_of(ret, "EditSequence")
+    )
+
+
+def _refresh(row: QbListItem, ret: etree._Element, full_name: str) -> None:
+    row.full_name = full_name
+    row.is_active = _is_active(ret)
+    row.edit_sequence = text_of(ret, "EditSequence")
+    row.time_modified = _parse_time(text_of(ret, "TimeModified"))
+    row.data = _ret_data(ret)
+
+
+def _advance_cursor(cursor: QbListCursor, rets: list[etree._Element]) -> None:
+    """The next query asks from the newest TimeModified seen, as QuickBooks wrote it."""
+    newest = _parse_time(cursor.from_modified)
+    for ret in rets:
+        modified_text = text_of(ret, "TimeModified")
+        modified = _parse_time(modified_text)
         if modified is not None and (newest is None or modified > newest):
             newest = modified
             cursor.from_modified = modified_text
     cursor.refreshed_at = utcnow()
-    session.add(cursor)
-    return changes
 
 
 async def record_list_item(

@@ -42,34 +42,60 @@ STATE_ORDER = (
 
 async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequence[m.Message]:
     """Consumer handler for ``qb.entries`` (runs in the consumer's transaction)."""
+    await _lock_tenant(message, session)
+    existing = await session.get(OutboxItem, message.entry_id)
+    if existing is not None:
+        _update_existing(session, existing, message)
+        return []
+    if message.state == "superseded":
+        return []  # withdrawn before it ever arrived: nothing to hold back
+    newer = await _supersede_older_versions(session, message)
+    item = _new_item(message, newer[0] if newer else None)
+    session.add(item)
+    # Imported here: the workflow builds on this module (and on plan, which imports it).
+    from omni2qbd_gateway.workflow.approval import auto_approve_new  # noqa: PLC0415
+
+    await auto_approve_new(session, item)
+    return []
+
+
+async def _lock_tenant(message: m.EntryMessage, session: AsyncSession) -> None:
     # Versions of one document can arrive at once (the consumer has a prefetch > 1): the
     # tenant row lock makes them take turns, so each sees the one before and supersedes it.
     # (On SQLite the engine's BEGIN IMMEDIATE does the same.)
     locked = select(Tenant).where(Tenant.id == message.tenant_id).with_for_update()
-    tenant = (await session.exec(locked)).first()
-    if tenant is None:
+    if (await session.exec(locked)).first() is None:
         raise PoisonMessage(f"entry {message.entry_id} names unknown tenant {message.tenant_id}")
-    existing = await session.get(OutboxItem, message.entry_id)
-    withdrawn = message.state == "superseded"
-    if existing is None and withdrawn:
-        return []  # withdrawn before it ever arrived: nothing to hold back
-    if existing is not None:
-        if existing.tenant_id != message.tenant_id:
-            raise PoisonMessage(f"entry {message.entry_id} already belongs to another tenant")
-        if withdrawn and existing.state in REPLACEABLE:
-            # The mapper withdrew it (document voided or no longer importable, nothing posted).
-            existing.state = "superseded"
-            existing.last_status_message = "withdrawn: the Cin7 document no longer needs it"
-            existing.updated_at = utcnow()
-            session.add(existing)
-        elif existing.state in ("ready", "held") and existing.body != message.entry:
-            # The mapper re-derived the same version (settings or lists changed): refresh it.
-            existing.body = dict(message.entry)
-            existing.txn_date = txn_date_of(existing.body)
-            existing.state = "held" if message.state in ("held", "needs_attention") else "ready"
-            existing.updated_at = utcnow()
-            session.add(existing)
-        return []
+
+
+def _review_state(message: m.EntryMessage) -> str:
+    return "held" if message.state in ("held", "needs_attention") else "ready"
+
+
+def _update_existing(session: AsyncSession, existing: OutboxItem, message: m.EntryMessage) -> None:
+    """The same entry again: withdrawn, re-derived, or a redelivery that changes nothing."""
+    if existing.tenant_id != message.tenant_id:
+        raise PoisonMessage(f"entry {message.entry_id} already belongs to another tenant")
+    if message.state == "superseded" and existing.state in REPLACEABLE:
+        # The mapper withdrew it (document voided or no longer importable, nothing posted).
+        existing.state = "superseded"
+        existing.last_status_message = "withdrawn: the Cin7 document no longer needs it"
+    elif existing.state in ("ready", "held") and existing.body != message.entry:
+        # The mapper re-derived the same version (settings or lists changed): refresh it.
+        existing.body = dict(message.entry)
+        existing.txn_date = txn_date_of(existing.body)
+        existing.state = _review_state(message)
+    else:
+        return
+    existing.updated_at = utcnow()
+    session.add(existing)
+
+
+async def _supersede_older_versions(
+    session: AsyncSession, message: m.EntryMessage
+) -> list[OutboxItem]:
+    """Supersede the document's other entries not yet on their way to QuickBooks, unless a
+    newer version is already here; the newer versions (the message is stale if any)."""
     same_document = scoped(OutboxItem, message.tenant_id).where(
         OutboxItem.entry_kind == message.entry_kind,
         OutboxItem.source_kind == message.source.kind,
@@ -78,15 +104,21 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
     )
     siblings = list((await session.exec(same_document.with_for_update())).all())
     newer = [row for row in siblings if row.version > message.version]
-    stale = bool(newer)
-    replaceable = [row for row in siblings if row.state in REPLACEABLE]
-    for older in replaceable if not stale else []:
-        older.state = "superseded"
-        older.last_status_message = f"replaced by a newer version (entry {message.entry_id})"
-        older.updated_at = utcnow()
-        session.add(older)
+    if newer:
+        return newer
+    for older in siblings:
+        if older.state in REPLACEABLE:
+            older.state = "superseded"
+            older.last_status_message = f"replaced by a newer version (entry {message.entry_id})"
+            older.updated_at = utcnow()
+            session.add(older)
+    return []
+
+
+def _new_item(message: m.EntryMessage, newer: OutboxItem | None) -> OutboxItem:
+    """The outbox row for a new entry; superseded at once when it arrived after ``newer``."""
     body = dict(message.entry)
-    item = OutboxItem(
+    return OutboxItem(
         entry_id=message.entry_id,
         tenant_id=message.tenant_id,
         entry_kind=message.entry_kind,
@@ -94,28 +126,16 @@ async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequen
         cin7_id=message.source.cin7_id,
         revision=message.source.revision,
         version=message.version,
-        state=(
-            "superseded"
-            if stale
-            else "held"
-            if message.state in ("held", "needs_attention")
-            else "ready"
-        ),
+        state="superseded" if newer is not None else _review_state(message),
         last_status_message=(
-            f"arrived after the newer version {newer[0].version} (entry {newer[0].entry_id})"
-            if stale
+            f"arrived after the newer version {newer.version} (entry {newer.entry_id})"
+            if newer is not None
             else None
         ),
         ref_number=_ref_number(body),
         txn_date=txn_date_of(body),
         body=body,
     )
-    session.add(item)
-    # Imported here: the workflow builds on this module (and on plan, which imports it).
-    from omni2qbd_gateway.workflow.approval import auto_approve_new  # noqa: PLC0415
-
-    await auto_approve_new(session, item)
-    return []
 
 
 def txn_date_of(body: dict[str, Any]) -> str:

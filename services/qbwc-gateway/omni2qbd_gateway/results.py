@@ -240,49 +240,64 @@ def unanswered(items: Iterable[OutboxItem], reason: str) -> SetOutcome:
 # -- recovery ------------------------------------------------------------------------------------
 
 
+@dataclass
+class _RecoveryAnswer:
+    """A recovery set's answer: each entry's error recovery, and the Rets the lookups found
+    (by ExternalGUID and by TxnID)."""
+
+    recovered: dict[str, RequestResult] = field(default_factory=dict)
+    by_guid: dict[str, etree._Element] = field(default_factory=dict)
+    by_txn: dict[str, etree._Element] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, response: ResponseSet) -> _RecoveryAnswer:
+        answer = cls()
+        for rs in response.results:
+            entry_id = entry_id_of(rs.request_id)
+            if entry_id is not None:
+                answer.recovered[entry_id] = rs
+                continue
+            for ret in rs.rets:
+                guid = text_of(ret, "ExternalGUID")
+                if guid:
+                    answer.by_guid[guid.upper()] = ret
+                txn = text_of(ret, "TxnID")
+                if txn:
+                    answer.by_txn[txn] = ret
+        return answer
+
+
 def recovery(
     items: list[OutboxItem], links: dict[DocKey, QbLink], response: ResponseSet
 ) -> SetOutcome:
     """Decide, per in-doubt entry, whether QuickBooks has it; only what it lacks is re-sent.
     ``links``: the stored links of these entries' documents."""
-    recovered: dict[str, RequestResult] = {}
-    rets_by_guid: dict[str, etree._Element] = {}
-    rets_by_txn: dict[str, etree._Element] = {}
-    for rs in response.results:
-        entry_id = entry_id_of(rs.request_id)
-        if entry_id is not None:
-            recovered[entry_id] = rs
-            continue
-        for ret in rs.rets:
-            guid = text_of(ret, "ExternalGUID")
-            if guid:
-                rets_by_guid[guid.upper()] = ret
-            txn = text_of(ret, "TxnID")
-            if txn:
-                rets_by_txn[txn] = ret
-    decisions: list[Decision] = []
-    for item in items:
-        if item.state != EntryState.IN_DOUBT:
-            continue
-        answer = recovered.get(item.entry_id)
-        guid = str(item.body.get("external_guid") or "").upper()
-        link = links.get(natural_key(item))
-        again = Decision(
-            item.entry_id, EntryState.QUEUED, None, message="not in QuickBooks; sent again"
-        )
-        if answer is not None and answer.status_code == 0 and answer.error_recovery is not None:
-            decisions.append(posted(item, answer.error_recovery, VERIFIED))
-        elif answer is not None and answer.severity == "Error":
-            decisions.append(verdict(item, answer))
-        elif guid and guid in rets_by_guid:
-            decisions.append(posted(item, rets_by_guid[guid], VERIFIED))
-        elif link is not None and link.entry_id != item.entry_id and link.txn_id in rets_by_txn:
-            ret = rets_by_txn[link.txn_id]
-            changed = text_of(ret, "EditSequence") != link.edit_sequence
-            decisions.append(posted(item, ret, VERIFIED) if changed else again)
-        else:
-            decisions.append(again)
+    answer = _RecoveryAnswer.of(response)
+    decisions = [
+        _recovered(item, answer, links.get(natural_key(item)))
+        for item in items
+        if item.state == EntryState.IN_DOUBT
+    ]
     return SetOutcome(decisions, RequestState.RESOLVED)
+
+
+def _recovered(item: OutboxItem, answer: _RecoveryAnswer, link: QbLink | None) -> Decision:
+    recovered = answer.recovered.get(item.entry_id)
+    if recovered is not None:
+        if recovered.status_code == 0 and recovered.error_recovery is not None:
+            return posted(item, recovered.error_recovery, VERIFIED)
+        if recovered.severity == "Error":
+            return verdict(item, recovered)
+    guid = str(item.body.get("external_guid") or "").upper()
+    if guid and guid in answer.by_guid:
+        return posted(item, answer.by_guid[guid], VERIFIED)
+    if link is not None and link.entry_id != item.entry_id and link.txn_id in answer.by_txn:
+        # A re-import (a Mod of the document's earlier entry): saved if QuickBooks' copy moved
+        # on from the EditSequence stored for it.
+        ret = answer.by_txn[link.txn_id]
+        if text_of(ret, "EditSequence") != link.edit_sequence:
+            return posted(item, ret, VERIFIED)
+    return Decision(item.entry_id, EntryState.QUEUED, None, message="not in QuickBooks; sent again")
 
 
 # -- names to link (3100) ------------------------------------------------------------------------

@@ -250,7 +250,26 @@ class WebConnectorSession:
 
     async def _plan_next(self, version: str) -> plan.OutgoingSet | None:
         """The plan, in order: recovery, names to link, lists, drafts, writes (plan.py)."""
-        db, tenant_id, state = self.db, self.tenant.id, self.plan
+        state = self.plan
+        recovery = await self._recovery_set(version)
+        if recovery is not None:
+            return recovery
+        if state.link_names:
+            return plan.link_set(version, state.link_names)
+        if not self._lists_read():
+            return await self._list_set(version)
+        window = await self.window()
+        candidates = plan.draft_candidates(window, state)
+        if candidates:
+            return plan.drafts_set(version, candidates)
+        repeats = plan.contact_repeats(window, state)
+        await self.record(repeats, [results.already_posted(item) for item in repeats])
+        return await self._writes_or_reading(version, window)
+
+    async def _recovery_set(self, version: str) -> plan.OutgoingSet | None:
+        """A query for the first set still in doubt; sets nothing of which is in doubt any
+        more are resolved on the way."""
+        db, tenant_id = self.db, self.tenant.id
         for doubtful in await repository.in_doubt_sets(db, tenant_id):
             items = [
                 item
@@ -260,44 +279,56 @@ class WebConnectorSession:
             if items:
                 links = await repository.links_for(db, tenant_id, items)
                 return plan.recovery_set(version, doubtful, items, links)
-            # Nothing of it is in doubt any more.
             repository.set_request_state(db, doubtful, RequestState.RESOLVED)
-        if state.link_names:
-            return plan.link_set(version, state.link_names)
+        return None
+
+    def _lists_read(self) -> bool:
+        """Whether the list mirror is read for this run: the last page left no iterator open."""
+        state = self.plan
         if not state.lists_done and state.lists_started and not state.iterators:
             state.lists_done = True
-        if not state.lists_done:
-            cursors = await lists.cursors(db, tenant_id) if not state.lists_started else {}
-            return plan.list_set(
-                version, state, {name: c.from_modified for name, c in cursors.items()}
-            )
-        window = await self.window()
-        candidates = plan.draft_candidates(window, state)
-        if candidates:
-            return plan.drafts_set(version, candidates)
-        repeats = plan.contact_repeats(window, state)
-        await self.record(repeats, [results.already_posted(item) for item in repeats])
+        return state.lists_done
+
+    async def _list_set(self, version: str) -> plan.OutgoingSet:
+        state = self.plan
+        # The first page starts at the mirror's cursors; later pages follow the iterators.
+        cursors = await lists.cursors(self.db, self.tenant.id) if not state.lists_started else {}
+        return plan.list_set(version, state, {name: c.from_modified for name, c in cursors.items()})
+
+    async def _writes_or_reading(
+        self, version: str, window: plan.Window
+    ) -> plan.OutgoingSet | None:
+        """The next write set; once no write is left, a reconciliation reading if a person
+        asked for one."""
+        state = self.plan
         while True:
-            batch = plan.write_candidates(state, window)
-            links = dict(window.links)
-            links.update(await repository.links_for_keys(db, tenant_id, batch.dependency_keys))
-            # Dependencies approved but outside this window (or in flight) are waited for.
-            waiting = {plan.natural_key(c) for c in batch.items} | await repository.approved_keys(
-                db, tenant_id, batch.dependency_keys
-            )
-            outgoing, rejected = plan.writes_set(version, state, self.limits, batch, links, waiting)
+            outgoing, rejected = await self._write_set(version, window)
             await self.record(
                 [bad.item for bad in rejected],
                 [results.refused(bad.item, bad.code, bad.reason) for bad in rejected],
             )
             if outgoing is not None or not rejected:
-                # reconciliation hook: after the writes, read QuickBooks if a person asked.
-                return outgoing or await reconciliation_hook.next_set(db, tenant_id, version, state)
+                return outgoing or await reconciliation_hook.next_set(
+                    self.db, self.tenant.id, version, state
+                )
             # Each pass fails at least one entry, so this ends. When the refused ones were
             # all the window held, the next entries are read.
             if not window.sendable(state.deferred) and not window.complete:
                 self._window = None
                 window = await self.window()
+
+    async def _write_set(
+        self, version: str, window: plan.Window
+    ) -> tuple[plan.OutgoingSet | None, list[plan.Rejected]]:
+        db, tenant_id = self.db, self.tenant.id
+        batch = plan.write_candidates(self.plan, window)
+        links = dict(window.links)
+        links.update(await repository.links_for_keys(db, tenant_id, batch.dependency_keys))
+        # Dependencies approved but outside this window (or in flight) are waited for.
+        waiting = {plan.natural_key(c) for c in batch.items} | await repository.approved_keys(
+            db, tenant_id, batch.dependency_keys
+        )
+        return plan.writes_set(version, self.plan, self.limits, batch, links, waiting)
 
     # -- receiveResponseXML --------------------------------------------------------------------
 
@@ -336,78 +367,113 @@ class WebConnectorSession:
         message: str,
     ) -> str | None:
         """Apply one answer; return a message when the session has to stop."""
-        db, tenant_id, purpose = self.db, self.tenant.id, request.purpose
-        parsed: ResponseSet | None = None
-        if response_text.strip() and not hresult:
-            try:
-                parsed = parse_response(response_text, max_bytes=self.options.max_soap_bytes)
-            except (UnsafeXmlError, AnswerRefused) as exc:
-                hresult, message = "unreadable", f"the response could not be read: {exc}"
-                log.warning("qbwc_answer_refused", tenant_id=self.tenant.id, reason=str(exc))
-        elif not hresult:
-            hresult, message = "empty", "QuickBooks returned no response"
-        if purpose == Purpose.WRITES:
+        parsed, hresult, message = self._read_answer(response_text, hresult, message)
+        if request.purpose == Purpose.WRITES:
             self._adapt_set_size(request, answered=parsed is not None)
         if parsed is None:
-            if purpose == Purpose.WRITES:
-                if hresult.lower() == results.PARSE_ERROR_HRESULT.lower():
-                    await self._set_refused(request, hresult, message)
-                else:
-                    await self._unanswered(
-                        request, f"QuickBooks did not answer ({hresult}: {message})"
-                    )
-                return None
-            repository.set_request_state(db, request, RequestState.FAILED)
-            self.plan.errors += 1
-            if purpose == Purpose.LISTS:
-                self.plan.lists_started, self.plan.iterators = False, {}
-            if purpose == Purpose.LINK:
-                self.plan.link_names = {}
-            if purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
-                await reconciliation_hook.failed(
-                    db, tenant_id, outstanding.meta, f"{hresult}: {message}"
-                )
-            if self.plan.errors >= MAX_SET_ERRORS:
-                return (
-                    f"QuickBooks kept failing to answer ({hresult}: {message}); the update "
-                    "stopped and will continue on the next run."
-                )
-            return None
-        repository.set_request_state(db, request, RequestState.ANSWERED)
+            return await self._no_answer(request, outstanding, hresult, message)
+        repository.set_request_state(self.db, request, RequestState.ANSWERED)
+        await self._apply_parsed(request, outstanding, parsed)
+        return None
+
+    def _read_answer(
+        self, response_text: str, hresult: str, message: str
+    ) -> tuple[ResponseSet | None, str, str]:
+        """The parsed answer, or None with the hresult and message that say why there is none
+        (an answer that cannot be read counts as no answer)."""
+        if hresult:
+            return None, hresult, message
+        if not response_text.strip():
+            return None, "empty", "QuickBooks returned no response"
+        try:
+            parsed = parse_response(response_text, max_bytes=self.options.max_soap_bytes)
+        except (UnsafeXmlError, AnswerRefused) as exc:
+            log.warning("qbwc_answer_refused", tenant_id=self.tenant.id, reason=str(exc))
+            return None, "unreadable", f"the response could not be read: {exc}"
+        return parsed, hresult, message
+
+    async def _no_answer(
+        self, request: QbwcRequest, outstanding: plan.Outstanding, hresult: str, message: str
+    ) -> str | None:
+        """QuickBooks answered a set with an error (or nothing readable). Writes are refused or
+        in doubt; any other set fails, and the session stops at the ``MAX_SET_ERRORS``th."""
+        purpose = request.purpose
         if purpose == Purpose.WRITES:
-            items = await repository.items_of(db, tenant_id, request.entry_ids)
-            links = await repository.links_for(db, tenant_id, items)
-            outcome = results.writes(items, parsed)
-            await self.record(items, outcome, links)
-            repository.set_request_state(db, request, outcome.set_state)
-            self.plan.finish_isolated(request.entry_ids)
-        elif purpose == Purpose.RECOVERY:
-            recovering = outstanding.meta.get("recovering")
-            doubtful = (
-                await repository.sent_set(db, tenant_id, recovering)
-                if isinstance(recovering, int)
-                else None
+            if hresult.lower() == results.PARSE_ERROR_HRESULT.lower():
+                await self._set_refused(request, hresult, message)
+            else:
+                await self._unanswered(request, f"QuickBooks did not answer ({hresult}: {message})")
+            return None
+        repository.set_request_state(self.db, request, RequestState.FAILED)
+        self.plan.errors += 1
+        if purpose == Purpose.LISTS:
+            self.plan.lists_started, self.plan.iterators = False, {}
+        if purpose == Purpose.LINK:
+            self.plan.link_names = {}
+        if purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
+            await reconciliation_hook.failed(
+                self.db, self.tenant.id, outstanding.meta, f"{hresult}: {message}"
             )
-            if doubtful is not None:
-                items = await repository.items_of(db, tenant_id, doubtful.entry_ids)
-                links = await repository.links_for(db, tenant_id, items)  # these documents'
-                outcome = results.recovery(items, links, parsed)
-                await self.record(items, outcome, links)
-                repository.set_request_state(db, doubtful, outcome.set_state)
+        if self.plan.errors >= MAX_SET_ERRORS:
+            return (
+                f"QuickBooks kept failing to answer ({hresult}: {message}); the update "
+                "stopped and will continue on the next run."
+            )
+        return None
+
+    async def _apply_parsed(
+        self, request: QbwcRequest, outstanding: plan.Outstanding, parsed: ResponseSet
+    ) -> None:
+        purpose = request.purpose
+        if purpose == Purpose.WRITES:
+            await self._apply_writes(request, parsed)
+        elif purpose == Purpose.RECOVERY:
+            await self._apply_recovery(outstanding, parsed)
         elif purpose == Purpose.LINK:
-            items = await repository.items_of(db, tenant_id, request.entry_ids)
-            for item in items:
-                self.plan.link_names.pop(item.entry_id, None)
-            await self.record(items, results.name_links(items, parsed))
+            await self._apply_links(request, parsed)
         elif purpose == Purpose.LISTS:
             await self._apply_lists(parsed)
         elif purpose == Purpose.DRAFTS:
-            items = await repository.items_of(db, tenant_id, request.entry_ids)
-            links = await repository.links_for(db, tenant_id, items)
-            await self.record(items, results.drafts(items, links, parsed), links)
+            await self._apply_drafts(request, parsed)
         elif purpose == reconciliation_hook.PURPOSE:  # reconciliation hook
-            await reconciliation_hook.apply(db, tenant_id, outstanding.meta, parsed)
-        return None
+            await reconciliation_hook.apply(self.db, self.tenant.id, outstanding.meta, parsed)
+
+    async def _apply_writes(self, request: QbwcRequest, parsed: ResponseSet) -> None:
+        db, tenant_id = self.db, self.tenant.id
+        items = await repository.items_of(db, tenant_id, request.entry_ids)
+        links = await repository.links_for(db, tenant_id, items)
+        outcome = results.writes(items, parsed)
+        await self.record(items, outcome, links)
+        repository.set_request_state(db, request, outcome.set_state)
+        self.plan.finish_isolated(request.entry_ids)
+
+    async def _apply_recovery(self, outstanding: plan.Outstanding, parsed: ResponseSet) -> None:
+        db, tenant_id = self.db, self.tenant.id
+        recovering = outstanding.meta.get("recovering")
+        doubtful = (
+            await repository.sent_set(db, tenant_id, recovering)
+            if isinstance(recovering, int)
+            else None
+        )
+        if doubtful is None:
+            return
+        items = await repository.items_of(db, tenant_id, doubtful.entry_ids)
+        links = await repository.links_for(db, tenant_id, items)  # these documents'
+        outcome = results.recovery(items, links, parsed)
+        await self.record(items, outcome, links)
+        repository.set_request_state(db, doubtful, outcome.set_state)
+
+    async def _apply_links(self, request: QbwcRequest, parsed: ResponseSet) -> None:
+        items = await repository.items_of(self.db, self.tenant.id, request.entry_ids)
+        for item in items:
+            self.plan.link_names.pop(item.entry_id, None)
+        await self.record(items, results.name_links(items, parsed))
+
+    async def _apply_drafts(self, request: QbwcRequest, parsed: ResponseSet) -> None:
+        db, tenant_id = self.db, self.tenant.id
+        items = await repository.items_of(db, tenant_id, request.entry_ids)
+        links = await repository.links_for(db, tenant_id, items)
+        await self.record(items, results.drafts(items, links, parsed), links)
 
     async def _set_refused(self, request: QbwcRequest, hresult: str, message: str) -> None:
         """QuickBooks could not read the set at all: nothing was written; its halves go

@@ -119,6 +119,13 @@ def _local(tag: object) -> str:
 
 def parse_call(body: bytes, *, max_bytes: int) -> Call:
     """Read one SOAP request; raise ``SoapFault`` for anything that is not a known call."""
+    soap_ns, request = _request_element(body, max_bytes)
+    operation = _operation_of(request)
+    return Call(operation, soap_ns, _arguments(operation, request))
+
+
+def _request_element(body: bytes, max_bytes: int) -> tuple[str, etree._Element]:
+    """The SOAP namespace of the Envelope and the first element of its Body."""
     try:
         root = parse_xml(body, max_bytes=max_bytes)
     except UnsafeXmlError as exc:
@@ -133,6 +140,10 @@ def parse_call(body: bytes, *, max_bytes: int) -> Call:
     request = next((child for child in body_el if isinstance(child.tag, str)), None)
     if request is None:
         raise SoapFault("the SOAP Body is empty")
+    return soap_ns, request
+
+
+def _operation_of(request: etree._Element) -> Operation:
     name = etree.QName(request)
     operation = OPERATIONS.get(name.localname)
     if operation is None or name.namespace != INTUIT_NS:
@@ -140,6 +151,11 @@ def parse_call(body: bytes, *, max_bytes: int) -> Call:
             f"unknown operation {{{name.namespace}}}{name.localname}; this service answers "
             f"{', '.join(OPERATIONS)} in namespace {INTUIT_NS}"
         )
+    return operation
+
+
+def _arguments(operation: Operation, request: etree._Element) -> dict[str, str | int]:
+    """The operation's parameters, by their WSDL names; a missing one is empty (or 0)."""
     given: dict[str, str] = {}
     for child in request:
         if isinstance(child.tag, str):
@@ -148,16 +164,16 @@ def parse_call(body: bytes, *, max_bytes: int) -> Call:
     args: dict[str, str | int] = {}
     for param, kind in operation.params:
         raw = given.get(param, "")
-        if kind == "int":
-            try:
-                args[param] = int(raw.strip() or "0")
-            except ValueError as exc:
-                raise SoapFault(
-                    f"{operation.name}: parameter {param} must be an integer, got {raw[:40]!r}"
-                ) from exc
-        else:
+        if kind != "int":
             args[param] = raw
-    return Call(operation, soap_ns, args)
+            continue
+        try:
+            args[param] = int(raw.strip() or "0")
+        except ValueError as exc:
+            raise SoapFault(
+                f"{operation.name}: parameter {param} must be an integer, got {raw[:40]!r}"
+            ) from exc
+    return args
 
 
 def _envelope(soap_ns: str) -> tuple[etree._Element, etree._Element]:

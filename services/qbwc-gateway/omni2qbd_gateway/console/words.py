@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from omni2qbd_gateway.workflow.states import API_STATES
-from omni2qbd_shared.kinds import ENTRY_LABEL, EntryKind
+from omni2qbd_shared.kinds import ADDED_TO_LIST, ENTRY_LABEL, QB_TYPE, EntryKind
 
 # The API's states, in the order a bookkeeper works through them (the workflow's list).
 STATES: tuple[str, ...] = API_STATES
@@ -61,14 +61,11 @@ KIND_WORDS: dict[str, str] = {
     "item_add": "New item",
 }
 
+# What an entry is in QuickBooks, by its qbXML type (``kinds.QB_TYPE``): a transaction by its
+# kind's heading, a list add-entry as a name on that list.
 QB_TYPE_WORDS: dict[str, str] = {
-    "Invoice": "Invoice",
-    "Bill": "Bill",
-    "CreditMemo": "Credit memo",
-    "VendorCredit": "Vendor credit",
-    "JournalEntry": "Journal entry",
-    "Customer": "Customer (added to the customer list)",
-    "Vendor": "Vendor (added to the vendor list)",
+    qb_type: ADDED_TO_LIST.get(kind) or _heading(EntryKind(kind))
+    for kind, qb_type in QB_TYPE.items()
 }
 
 ROLE_WORDS: dict[str, str] = {
