@@ -33,6 +33,25 @@ QUEUES: tuple[tuple[str, type[m.Message], Any], ...] = (
 )
 
 
+def _consumer_for(queue_name: str, options: dict[str, Any], max_batch: int) -> Consumer:
+    """A tenant's messages waiting together in one queue are handled in one transaction:
+    documents mapped together, results with each COGS month rebuilt once, list changes with
+    the held entries checked once. Tenant events are one at a time."""
+    if queue_name == DOCUMENTS_QUEUE:
+        return BatchingDocumentConsumer(
+            batch_handler=handlers.handle_documents, max_batch=max_batch, **options
+        )
+    if queue_name == RESULTS_QUEUE:
+        return BatchingResultsConsumer(
+            batch_handler=handlers.handle_results, max_batch=max_batch, **options
+        )
+    if queue_name == LISTS_QUEUE:
+        return BatchingListsConsumer(
+            batch_handler=handlers.handle_lists_batch, max_batch=max_batch, **options
+        )
+    return Consumer(**options)
+
+
 def create_app(settings: AppSettings, *, topology: Topology | None = None) -> FastAPI:
     runtime = ServiceRuntime(name="mapper", settings=settings)
     if topology is not None:
@@ -53,30 +72,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 max_retries=settings.message_max_retries,
                 transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
             )
-            consumer: Consumer
-            if queue_name == DOCUMENTS_QUEUE:
-                # Documents of one tenant waiting together are mapped in one transaction.
-                consumer = BatchingDocumentConsumer(
-                    batch_handler=handlers.handle_documents,
-                    max_batch=settings.mapper_prefetch,
-                    **options,
-                )
-            elif queue_name == RESULTS_QUEUE:
-                # Results of one tenant waiting together: each COGS month rebuilt once.
-                consumer = BatchingResultsConsumer(
-                    batch_handler=handlers.handle_results,
-                    max_batch=settings.mapper_prefetch,
-                    **options,
-                )
-            elif queue_name == LISTS_QUEUE:
-                # List changes of one tenant waiting together: held entries checked once.
-                consumer = BatchingListsConsumer(
-                    batch_handler=handlers.handle_lists_batch,
-                    max_batch=settings.mapper_prefetch,
-                    **options,
-                )
-            else:
-                consumer = Consumer(**options)
+            consumer = _consumer_for(queue_name, options, settings.mapper_prefetch)
             await consumer.start()
             consumers.append(consumer)
 

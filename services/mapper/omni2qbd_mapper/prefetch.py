@@ -87,58 +87,76 @@ class BatchReads:
         reads = cls(tenant_id, set(documents))
         kinds = sorted({kind for kind, _ in reads.keys})
         ids = sorted({cin7_id for _, cin7_id in reads.keys})
+        for key in reads.keys:
+            reads.rows[key], reads.contributions[key] = [], []
+            reads.links[key], reads.counted[key], reads.modified[key] = [], [], []
+        await reads._read_entry_rows(session, kinds, ids)
+        for chunk in _chunks(ids):
+            await reads._read_links(session, kinds, chunk)
+            await reads._read_counted(session, kinds, chunk)
+            await reads._read_modified(session, kinds, chunk)
+        return reads
+
+    async def _read_entry_rows(
+        self, session: AsyncSession, kinds: list[str], ids: list[str]
+    ) -> None:
+        """The documents' entry rows and COGS contributions, reversals included."""
         # A reversal's id is ``<cin7 id>:void:<entry kind>`` (rules.common, store.document_rows).
         base_of = {cin7_id: cin7_id for cin7_id in ids}
         for cin7_id in ids:
             for entry_kind in EntryKind:
                 base_of[f"{cin7_id}:void:{entry_kind.value}"] = cin7_id
-        for key in reads.keys:
-            reads.rows[key], reads.contributions[key] = [], []
-            reads.links[key], reads.counted[key], reads.modified[key] = [], [], []
         for chunk in _chunks(sorted(base_of)):
             statement = select(EntryRow).where(
-                col(EntryRow.tenant_id) == tenant_id,
+                col(EntryRow.tenant_id) == self.tenant_id,
                 col(EntryRow.source_kind).in_(kinds),
                 col(EntryRow.cin7_id).in_(chunk),
             )
             for row in (await session.exec(statement)).all():
                 key = (row.source_kind, base_of[row.cin7_id])
-                if key not in reads.keys:
+                if key not in self.keys:
                     continue
-                if row.entry_kind == CONTRIBUTION_KIND:
-                    if row.cin7_id == key[1]:
-                        reads.contributions[key].append(row)
-                else:
-                    reads.rows[key].append(row)
-        for chunk in _chunks(ids):
-            links = select(QbLink).where(
-                col(QbLink.tenant_id) == tenant_id,
-                col(QbLink.source_kind).in_(kinds),
-                col(QbLink.cin7_id).in_(chunk),
-            )
-            for link in (await session.exec(links)).all():
-                if (link.source_kind, link.cin7_id) in reads.keys:
-                    reads.links[(link.source_kind, link.cin7_id)].append(link)
-            counted = select(CogsCounted).where(
-                col(CogsCounted.tenant_id) == tenant_id,
-                col(CogsCounted.source_kind).in_(kinds),
-                col(CogsCounted.cin7_id).in_(chunk),
-            )
-            for counted_row in (await session.exec(counted)).all():
-                counted_key = (counted_row.source_kind, counted_row.cin7_id)
-                if counted_key in reads.keys:
-                    reads.counted[counted_key].append(counted_row)
-            fetched = select(
-                FetchedDocument.kind, FetchedDocument.cin7_id, FetchedDocument.modified_date
-            ).where(
-                col(FetchedDocument.tenant_id) == tenant_id,
-                col(FetchedDocument.kind).in_(kinds),
-                col(FetchedDocument.cin7_id).in_(chunk),
-            )
-            for fetched_kind, fetched_id, modified in (await session.exec(fetched)).all():
-                if (fetched_kind, fetched_id) in reads.keys:
-                    reads.modified[(fetched_kind, fetched_id)].append(modified)
-        return reads
+                if row.entry_kind != CONTRIBUTION_KIND:
+                    self.rows[key].append(row)
+                elif row.cin7_id == key[1]:
+                    self.contributions[key].append(row)
+
+    async def _read_links(self, session: AsyncSession, kinds: list[str], chunk: list[str]) -> None:
+        links = select(QbLink).where(
+            col(QbLink.tenant_id) == self.tenant_id,
+            col(QbLink.source_kind).in_(kinds),
+            col(QbLink.cin7_id).in_(chunk),
+        )
+        for link in (await session.exec(links)).all():
+            if (link.source_kind, link.cin7_id) in self.keys:
+                self.links[(link.source_kind, link.cin7_id)].append(link)
+
+    async def _read_counted(
+        self, session: AsyncSession, kinds: list[str], chunk: list[str]
+    ) -> None:
+        counted = select(CogsCounted).where(
+            col(CogsCounted.tenant_id) == self.tenant_id,
+            col(CogsCounted.source_kind).in_(kinds),
+            col(CogsCounted.cin7_id).in_(chunk),
+        )
+        for counted_row in (await session.exec(counted)).all():
+            counted_key = (counted_row.source_kind, counted_row.cin7_id)
+            if counted_key in self.keys:
+                self.counted[counted_key].append(counted_row)
+
+    async def _read_modified(
+        self, session: AsyncSession, kinds: list[str], chunk: list[str]
+    ) -> None:
+        fetched = select(
+            FetchedDocument.kind, FetchedDocument.cin7_id, FetchedDocument.modified_date
+        ).where(
+            col(FetchedDocument.tenant_id) == self.tenant_id,
+            col(FetchedDocument.kind).in_(kinds),
+            col(FetchedDocument.cin7_id).in_(chunk),
+        )
+        for fetched_kind, fetched_id, modified in (await session.exec(fetched)).all():
+            if (fetched_kind, fetched_id) in self.keys:
+                self.modified[(fetched_kind, fetched_id)].append(modified)
 
     async def read_shared(self, session: AsyncSession, keys: Iterable[DocKey]) -> None:
         """The rows of entry identities filed under another document (a contact's add)."""
@@ -273,31 +291,41 @@ class ResultReads:
             reads.revenue_rows[key], reads.contributions[key], reads.counted[key] = [], [], []
         kinds = sorted({kind for kind, _ in keys})
         for chunk in _chunks(sorted({cin7_id for _, cin7_id in keys})):
-            statement = select(EntryRow).where(
-                col(EntryRow.tenant_id) == tenant_id,
-                col(EntryRow.source_kind).in_(kinds),
-                col(EntryRow.cin7_id).in_(chunk),
-                col(EntryRow.entry_kind).in_((*REVENUE_KINDS, CONTRIBUTION_KIND)),
-            )
-            for row in (await session.exec(statement)).all():
-                key = (row.source_kind, row.cin7_id)
-                if key not in keys:
-                    continue
-                if row.entry_kind == CONTRIBUTION_KIND:
-                    if row.state == CURRENT:
-                        reads.contributions[key].append(row)
-                else:
-                    reads.revenue_rows[key].append(row)
-            counted = select(CogsCounted).where(
-                col(CogsCounted.tenant_id) == tenant_id,
-                col(CogsCounted.source_kind).in_(kinds),
-                col(CogsCounted.cin7_id).in_(chunk),
-            )
-            for counted_row in (await session.exec(counted)).all():
-                counted_key = (counted_row.source_kind, counted_row.cin7_id)
-                if counted_key in keys:
-                    reads.counted[counted_key].append(counted_row)
+            await reads._read_revenue_rows(session, keys, kinds, chunk)
+            await reads._read_counted(session, keys, kinds, chunk)
         return reads
+
+    async def _read_revenue_rows(
+        self, session: AsyncSession, keys: set[DocKey], kinds: list[str], chunk: list[str]
+    ) -> None:
+        """The documents' invoices and credit memos, and their current COGS contributions."""
+        statement = select(EntryRow).where(
+            col(EntryRow.tenant_id) == self.tenant_id,
+            col(EntryRow.source_kind).in_(kinds),
+            col(EntryRow.cin7_id).in_(chunk),
+            col(EntryRow.entry_kind).in_((*REVENUE_KINDS, CONTRIBUTION_KIND)),
+        )
+        for row in (await session.exec(statement)).all():
+            key = (row.source_kind, row.cin7_id)
+            if key not in keys:
+                continue
+            if row.entry_kind != CONTRIBUTION_KIND:
+                self.revenue_rows[key].append(row)
+            elif row.state == CURRENT:
+                self.contributions[key].append(row)
+
+    async def _read_counted(
+        self, session: AsyncSession, keys: set[DocKey], kinds: list[str], chunk: list[str]
+    ) -> None:
+        counted = select(CogsCounted).where(
+            col(CogsCounted.tenant_id) == self.tenant_id,
+            col(CogsCounted.source_kind).in_(kinds),
+            col(CogsCounted.cin7_id).in_(chunk),
+        )
+        for counted_row in (await session.exec(counted)).all():
+            counted_key = (counted_row.source_kind, counted_row.cin7_id)
+            if counted_key in keys:
+                self.counted[counted_key].append(counted_row)
 
     def install(self, session: AsyncSession) -> None:
         session.info[RESULT_INFO_KEY] = self

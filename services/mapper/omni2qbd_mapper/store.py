@@ -428,16 +428,30 @@ async def revenue_states(
     wanted = set(documents)
     if not wanted:
         return {}
-    ids = sorted({cin7_id for _kind, cin7_id in wanted})
     found: dict[tuple[str, str], RevenueState] = {}
-    revenue_rows: list[EntryRow] = []
+    for row in await _counting_revenue_rows(session, tenant_id, wanted):
+        key = (row.source_kind, row.cin7_id)
+        if key not in wanted:
+            continue
+        pending = row.state == POSTED and bool((row.body.get("header") or {}).get("is_pending"))
+        previous = found.get(key)
+        # Any final (locked / not pending) version means the revenue is in the books.
+        found[key] = RevenueState(True, pending and (previous is None or previous.pending))
+    return found
+
+
+async def _counting_revenue_rows(
+    session: AsyncSession, tenant_id: str, wanted: set[tuple[str, str]]
+) -> list[EntryRow]:
+    """The documents' invoices and credit memos in a state whose COGS counts."""
     results = result_reads(session, tenant_id)
     if results is not None and wanted <= results.revenue_rows.keys():
         # A batch of results read these rows together (``prefetch``); their states are live.
-        revenue_rows = [
+        return [
             row for key in wanted for row in results.revenue_rows[key] if row.state in COUNTS_COGS
         ]
-        ids = []
+    ids = sorted({cin7_id for _kind, cin7_id in wanted})
+    revenue_rows: list[EntryRow] = []
     for start in range(0, len(ids), _ID_CHUNK):  # bounded IN lists for SQLite and PostgreSQL
         statement = scoped(EntryRow, tenant_id).where(
             # The source kinds let ix_entries_tenant_document find the ids (issue 15).
@@ -447,15 +461,7 @@ async def revenue_states(
             col(EntryRow.cin7_id).in_(ids[start : start + _ID_CHUNK]),
         )
         revenue_rows += (await session.exec(statement)).all()
-    for row in revenue_rows:
-        key = (row.source_kind, row.cin7_id)
-        if key not in wanted:
-            continue
-        pending = row.state == POSTED and bool((row.body.get("header") or {}).get("is_pending"))
-        previous = found.get(key)
-        # Any final (locked / not pending) version means the revenue is in the books.
-        found[key] = RevenueState(True, pending and (previous is None or previous.pending))
-    return found
+    return revenue_rows
 
 
 async def current_contributions(
