@@ -309,24 +309,17 @@ def _check_unique_email(account: TenantAccount, resource: str, data: Mapping[str
 
 def _admin_routes(app: FastAPI, sim: _Sim) -> None:
     """``/_sim``: inspect the accounts, inject faults, change documents, tune the limits."""
-    store, config, limiter, faults = sim.store, sim.config, sim.limiter, sim.faults
-
-    def account_of(username: str) -> TenantAccount:
-        account = store.tenants.get(username)
-        if account is None:
-            raise _message(404, f"no simulated account with the username {username!r}")
-        return account
-
-    def resource_of(name: str) -> str:
-        resource = schema.resolve_resource(name)
-        if resource is None or resource == "Stock":
-            raise _message(404, f"no document resource {name!r}")
-        return resource
 
     @app.get("/_sim/tenants")
     async def tenants() -> Response:
-        return _json(describe(store))
+        return _json(describe(sim.store))
 
+    _fault_routes(app, sim.faults)
+    _document_routes(app, sim.store, sim.config)
+    _limit_routes(app, sim.config, sim.limiter)
+
+
+def _fault_routes(app: FastAPI, faults: FaultBook) -> None:
     @app.get("/_sim/faults")
     async def list_faults() -> Response:
         return _json([rule.to_json() for rule in faults.rules])
@@ -342,9 +335,13 @@ def _admin_routes(app: FastAPI, sim: _Sim) -> None:
         faults.clear()
         return Response(status_code=204)
 
+
+def _document_routes(app: FastAPI, store: Cin7Store, config: SimConfig) -> None:
+    """Change a document or its costs as a person in Cin7 would, between the bridge's runs."""
+
     @app.post("/_sim/change-document")
     async def change_document(body: ChangeIn) -> Response:
-        account, resource = account_of(body.username), resource_of(body.resource)
+        account, resource = _account_of(store, body.username), _resource_of(body.resource)
         try:
             record = store.update(account, resource, {**body.changes, "id": body.id})
         except WriteError as exc:
@@ -353,11 +350,29 @@ def _admin_routes(app: FastAPI, sim: _Sim) -> None:
 
     @app.post("/_sim/change-cost")
     async def change_cost(body: CostChangeIn) -> Response:
-        account, resource = account_of(body.username), resource_of(body.resource)
+        account, resource = _account_of(store, body.username), _resource_of(body.resource)
         if body.id not in account.records[resource]:
             raise _message(404, f"{resource} {body.id} was not found")
         record = store.change_cost(account, resource, body.id, body.factor)
         return _json(to_wire(record, config.date_form))
+
+
+def _account_of(store: Cin7Store, username: str) -> TenantAccount:
+    account = store.tenants.get(username)
+    if account is None:
+        raise _message(404, f"no simulated account with the username {username!r}")
+    return account
+
+
+def _resource_of(name: str) -> str:
+    resource = schema.resolve_resource(name)
+    if resource is None or resource == "Stock":
+        raise _message(404, f"no document resource {name!r}")
+    return resource
+
+
+def _limit_routes(app: FastAPI, config: SimConfig, limiter: RateLimiter) -> None:
+    """The simulator's settings (rate limits, Retry-After, date form) and the usage counts."""
 
     @app.get("/_sim/config")
     async def get_config() -> Response:
