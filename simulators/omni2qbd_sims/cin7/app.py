@@ -102,39 +102,21 @@ class ConfigIn(BaseModel):
     date_form: DateForm | None = Field(None, alias="dateForm")
 
 
-def create_app(store: Cin7Store, config: SimConfig | None = None) -> FastAPI:
-    """Build the simulator around ``store`` (see ``generate``)."""
-    config = config or SimConfig()
-    limiter = RateLimiter(config.rate_limits, config.rate_limits_enabled)
-    faults = FaultBook()
-    app = FastAPI(title="Cin7 Omni API simulator", docs_url=None, redoc_url=None)
-    app.state.store, app.state.config, app.state.limiter, app.state.faults = (
-        store,
-        config,
-        limiter,
-        faults,
-    )
+@dataclass
+class _Sim:
+    """What every route shares: the accounts, their settings, the rate limiter, the faults."""
 
-    @app.exception_handler(_Reply)
-    async def _reply(_request: Request, exc: _Reply) -> Response:
-        return exc.response
+    store: Cin7Store
+    config: SimConfig
+    limiter: RateLimiter
+    faults: FaultBook
 
-    async def gate(request: Request, name: str, method: str) -> tuple[TenantAccount, str]:
-        account, connection = _authenticate(store, request)
-        wait = limiter.try_acquire(connection.api_key)
-        if wait is not None:
-            headers = (
-                {"Retry-After": str(max(1, round(wait + 0.5)))} if config.retry_after else None
-            )
-            raise _Reply(
-                Response(THROTTLE_BODY, 429, headers=headers, media_type="application/json")
-            )
-        slow = faults.take("slow", account.username, name, method)
-        if slow:
-            await asyncio.sleep(slow.delay_seconds)
-        failure = faults.take("status", account.username, name, method)
-        if failure:
-            raise _message(failure.status, "An error has occurred.")
+    async def gate(self, request: Request, name: str, method: str) -> tuple[TenantAccount, str]:
+        """The checks every API call passes, in this order: credentials, rate limit,
+        injected faults, the resource's name, the connection's permission for it."""
+        account, connection = _authenticate(self.store, request)
+        self._throttle(connection)
+        await self._injected_faults(account, name, method)
         resource = schema.resolve_resource(name)
         if resource is None:
             raise _message(
@@ -145,9 +127,54 @@ def create_app(store: Cin7Store, config: SimConfig | None = None) -> FastAPI:
             raise _message(403, f"This API connection has no permission for {resource}.")
         return account, resource
 
+    def _throttle(self, connection: ApiConnection) -> None:
+        wait = self.limiter.try_acquire(connection.api_key)
+        if wait is None:
+            return
+        headers = (
+            {"Retry-After": str(max(1, round(wait + 0.5)))} if self.config.retry_after else None
+        )
+        raise _Reply(Response(THROTTLE_BODY, 429, headers=headers, media_type="application/json"))
+
+    async def _injected_faults(self, account: TenantAccount, name: str, method: str) -> None:
+        slow = self.faults.take("slow", account.username, name, method)
+        if slow:
+            await asyncio.sleep(slow.delay_seconds)
+        failure = self.faults.take("status", account.username, name, method)
+        if failure:
+            raise _message(failure.status, "An error has occurred.")
+
+
+def create_app(store: Cin7Store, config: SimConfig | None = None) -> FastAPI:
+    """Build the simulator around ``store`` (see ``generate``)."""
+    config = config or SimConfig()
+    sim = _Sim(
+        store, config, RateLimiter(config.rate_limits, config.rate_limits_enabled), FaultBook()
+    )
+    app = FastAPI(title="Cin7 Omni API simulator", docs_url=None, redoc_url=None)
+    app.state.store, app.state.config, app.state.limiter, app.state.faults = (
+        store,
+        config,
+        sim.limiter,
+        sim.faults,
+    )
+
+    @app.exception_handler(_Reply)
+    async def _reply(_request: Request, exc: _Reply) -> Response:
+        return exc.response
+
+    _read_routes(app, sim)
+    _write_routes(app, sim)
+    _admin_routes(app, sim)
+    return app
+
+
+def _read_routes(app: FastAPI, sim: _Sim) -> None:
+    """GET /api/v1/{Resource}: a filtered, sorted page; GET /api/v1/{Resource}/{id}: one."""
+
     @app.get("/api/v1/{name}")
     async def list_records(request: Request, name: str) -> Response:
-        account, resource = await gate(request, name, "GET")
+        account, resource = await sim.gate(request, name, "GET")
         params = {key.lower(): value for key, value in request.query_params.items()}
         fields = {n.lower(): n for n in schema.RESOURCE_FIELDS[resource]}
         try:
@@ -163,65 +190,38 @@ def create_app(store: Cin7Store, config: SimConfig | None = None) -> FastAPI:
         sort_records(matched, order)
         served = matched[page_slice(len(matched), page, rows)]
         body = [
-            to_wire(project(record, params.get("fields")), config.date_form) for record in served
+            to_wire(project(record, params.get("fields")), sim.config.date_form)
+            for record in served
         ]
-        change = faults.take("change_between_pages", account.username, resource, "GET")
+        change = sim.faults.take("change_between_pages", account.username, resource, "GET")
         if change and served and resource != "Stock":
-            store.touch(account, resource, served[: change.count])
+            sim.store.touch(account, resource, served[: change.count])
         return _json(body)
 
     @app.get("/api/v1/{name}/{item_id}")
     async def get_record(request: Request, name: str, item_id: str) -> Response:
-        account, resource = await gate(request, name, "GET")
+        account, resource = await sim.gate(request, name, "GET")
         if resource not in schema.GETTABLE_BY_ID:
             raise _message(405, "The requested resource does not support http method 'GET'.")
         record = account.records[resource].get(int(item_id)) if item_id.isdigit() else None
         if record is None:
             raise _message(404, f"{resource} {item_id} was not found.")
         fields = request.query_params.get("fields")
-        return _json(to_wire(project(record, fields), config.date_form))
+        return _json(to_wire(project(record, fields), sim.config.date_form))
+
+
+def _write_routes(app: FastAPI, sim: _Sim) -> None:
+    """POST (create) and PUT (update) batches of records; DELETE one record."""
 
     async def write(request: Request, name: str, method: str) -> Response:
-        account, resource = await gate(request, name, method)
+        account, resource = await sim.gate(request, name, method)
         if resource not in schema.WRITABLE:
             raise _message(405, f"The requested resource does not support http method '{method}'.")
-        try:
-            batch = json.loads(await request.body())
-        except ValueError as exc:
-            raise _message(400, f"The request body is not valid JSON: {exc}") from exc
-        if not isinstance(batch, list):
-            raise _message(400, "The request body must be a JSON array of records.")
-        if len(batch) > MAX_BATCH:
-            raise _message(400, f"At most {MAX_BATCH} records may be sent in one request.")
-        results = []
-        for index, data in enumerate(batch):
-            try:
-                if not isinstance(data, dict):
-                    raise WriteError("each record must be a JSON object")
-                if method == "POST":
-                    _check_unique_email(account, resource, data)
-                    record = store.create(account, resource, data)
-                else:
-                    record = store.update(account, resource, data)
-                results.append(
-                    {
-                        "index": index,
-                        "success": True,
-                        "id": record["id"],
-                        "code": record.get("reference"),
-                        "errors": [],
-                    }
-                )
-            except WriteError as exc:
-                results.append(
-                    {
-                        "index": index,
-                        "success": False,
-                        "id": None,
-                        "code": None,
-                        "errors": [str(exc)],
-                    }
-                )
+        batch = await _batch_of(request)
+        results = [
+            _write_one(sim.store, account, resource, method, index, data)
+            for index, data in enumerate(batch)
+        ]
         return _json(results)
 
     @app.post("/api/v1/{name}")
@@ -234,15 +234,48 @@ def create_app(store: Cin7Store, config: SimConfig | None = None) -> FastAPI:
 
     @app.delete("/api/v1/{name}/{item_id}")
     async def delete_record(request: Request, name: str, item_id: int) -> Response:
-        account, resource = await gate(request, name, "DELETE")
+        account, resource = await sim.gate(request, name, "DELETE")
         if resource not in schema.DELETABLE:
             raise _message(405, "The requested resource does not support http method 'DELETE'.")
-        ok = store.delete(account, resource, item_id)
+        ok = sim.store.delete(account, resource, item_id)
         errors = [] if ok else [f"{resource} {item_id} was not found"]
         return _json({"success": ok, "id": item_id, "code": None, "errors": errors})
 
-    _admin_routes(app, store, config, limiter, faults)
-    return app
+
+async def _batch_of(request: Request) -> list[Any]:
+    """The JSON array a write sends; a malformed or oversized batch fails as a whole (400)."""
+    try:
+        batch = json.loads(await request.body())
+    except ValueError as exc:
+        raise _message(400, f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(batch, list):
+        raise _message(400, "The request body must be a JSON array of records.")
+    if len(batch) > MAX_BATCH:
+        raise _message(400, f"At most {MAX_BATCH} records may be sent in one request.")
+    return batch
+
+
+def _write_one(
+    store: Cin7Store, account: TenantAccount, resource: str, method: str, index: int, data: Any
+) -> dict[str, Any]:
+    """One record of a batch: its own result row, so one bad record does not fail the rest."""
+    try:
+        if not isinstance(data, dict):
+            raise WriteError("each record must be a JSON object")
+        if method == "POST":
+            _check_unique_email(account, resource, data)
+            record = store.create(account, resource, data)
+        else:
+            record = store.update(account, resource, data)
+    except WriteError as exc:
+        return {"index": index, "success": False, "id": None, "code": None, "errors": [str(exc)]}
+    return {
+        "index": index,
+        "success": True,
+        "id": record["id"],
+        "code": record.get("reference"),
+        "errors": [],
+    }
 
 
 def _authenticate(store: Cin7Store, request: Request) -> tuple[TenantAccount, ApiConnection]:
@@ -274,25 +307,19 @@ def _check_unique_email(account: TenantAccount, resource: str, data: Mapping[str
         raise WriteError(f"A contact with the email {email} already exists")
 
 
-def _admin_routes(
-    app: FastAPI, store: Cin7Store, config: SimConfig, limiter: RateLimiter, faults: FaultBook
-) -> None:
-    def account_of(username: str) -> TenantAccount:
-        account = store.tenants.get(username)
-        if account is None:
-            raise _message(404, f"no simulated account with the username {username!r}")
-        return account
-
-    def resource_of(name: str) -> str:
-        resource = schema.resolve_resource(name)
-        if resource is None or resource == "Stock":
-            raise _message(404, f"no document resource {name!r}")
-        return resource
+def _admin_routes(app: FastAPI, sim: _Sim) -> None:
+    """``/_sim``: inspect the accounts, inject faults, change documents, tune the limits."""
 
     @app.get("/_sim/tenants")
     async def tenants() -> Response:
-        return _json(describe(store))
+        return _json(describe(sim.store))
 
+    _fault_routes(app, sim.faults)
+    _document_routes(app, sim.store, sim.config)
+    _limit_routes(app, sim.config, sim.limiter)
+
+
+def _fault_routes(app: FastAPI, faults: FaultBook) -> None:
     @app.get("/_sim/faults")
     async def list_faults() -> Response:
         return _json([rule.to_json() for rule in faults.rules])
@@ -308,9 +335,13 @@ def _admin_routes(
         faults.clear()
         return Response(status_code=204)
 
+
+def _document_routes(app: FastAPI, store: Cin7Store, config: SimConfig) -> None:
+    """Change a document or its costs as a person in Cin7 would, between the bridge's runs."""
+
     @app.post("/_sim/change-document")
     async def change_document(body: ChangeIn) -> Response:
-        account, resource = account_of(body.username), resource_of(body.resource)
+        account, resource = _account_of(store, body.username), _resource_of(body.resource)
         try:
             record = store.update(account, resource, {**body.changes, "id": body.id})
         except WriteError as exc:
@@ -319,11 +350,29 @@ def _admin_routes(
 
     @app.post("/_sim/change-cost")
     async def change_cost(body: CostChangeIn) -> Response:
-        account, resource = account_of(body.username), resource_of(body.resource)
+        account, resource = _account_of(store, body.username), _resource_of(body.resource)
         if body.id not in account.records[resource]:
             raise _message(404, f"{resource} {body.id} was not found")
         record = store.change_cost(account, resource, body.id, body.factor)
         return _json(to_wire(record, config.date_form))
+
+
+def _account_of(store: Cin7Store, username: str) -> TenantAccount:
+    account = store.tenants.get(username)
+    if account is None:
+        raise _message(404, f"no simulated account with the username {username!r}")
+    return account
+
+
+def _resource_of(name: str) -> str:
+    resource = schema.resolve_resource(name)
+    if resource is None or resource == "Stock":
+        raise _message(404, f"no document resource {name!r}")
+    return resource
+
+
+def _limit_routes(app: FastAPI, config: SimConfig, limiter: RateLimiter) -> None:
+    """The simulator's settings (rate limits, Retry-After, date form) and the usage counts."""
 
     @app.get("/_sim/config")
     async def get_config() -> Response:

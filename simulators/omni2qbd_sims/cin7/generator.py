@@ -140,6 +140,8 @@ def _count(base: int, scale: float, minimum: int) -> int:
 
 
 class _Builder:
+    # The helpers draw from ``rng`` in a fixed order, some draws only on some branches:
+    # reordering any draw changes every seed's data, which tests and benches rely on.
     def __init__(self, rng: random.Random, account: TenantAccount, profile: TenantProfile) -> None:
         self.rng = rng
         self.account = account
@@ -265,68 +267,87 @@ def _contacts(b: _Builder, scale: float) -> tuple[list[Record], list[Record]]:
 def _products(b: _Builder, suppliers: list[Record], scale: float) -> list[Record]:
     options: list[Record] = []
     for index in range(_count(60, scale, 5)):
-        created = b.when()
-        base = f"{b.rng.choice(_WORDS)} {_PRODUCTS[index % len(_PRODUCTS)]}"
-        style = f"{_PRODUCTS[index % len(_PRODUCTS)][:3].upper()}-{index + 100}"
-        cost = round(b.rng.uniform(3, 120), 2)
-        product_id = b.account.new_id("Products")
-        colours = b.rng.sample(_COLOURS, b.rng.randint(1, 3))
-        product_options: list[Record] = []
-        for colour in colours:
-            option_cost = round(cost * b.rng.uniform(0.95, 1.05), 2)
-            retail = round(option_cost * b.rng.uniform(1.6, 2.4), 2)
-            option = schema.blank("ProductOptions")
-            option.update(
-                {
-                    "id": b.account.new_id("ProductOptions"),
-                    "createdDate": created,
-                    "modifiedDate": b.later(created, 60),
-                    "status": "Primary" if not product_options else "Active",
-                    "productId": product_id,
-                    "code": f"{style}-{colour[:3].upper()}",
-                    "productOptionCode": f"{style}-{colour[:3].upper()}",
-                    "barcode": f"{b.rng.randint(10**11, 10**12 - 1)}",
-                    "option1": colour,
-                    "retailPrice": retail,
-                    "wholesalePrice": round(retail * 0.7, 2),
-                    "priceColumns": {
-                        "retailUSD": retail,
-                        "wholesaleUSD": round(retail * 0.7, 2),
-                        "costUSD": option_cost,
-                    },
-                    "uomOptions": [],
-                    "image": None,
-                    "stockAvailable": 0.0,
-                    "stockOnHand": 0.0,
-                }
-            )
-            b.account.records["ProductOptions"][option["id"]] = option
-            product_options.append(option)
-            options.append(option)
-        b.add(
-            "Products",
-            {
-                "id": product_id,
-                "status": "Public",
-                "createdDate": created,
-                "modifiedDate": max(o["modifiedDate"] for o in product_options),
-                "styleCode": style,
-                "name": base,
-                "description": f"{base} for the outdoors",
-                "brand": b.profile.company.split()[0],
-                "category": "Outdoor",
-                "supplierId": b.rng.choice(suppliers)["id"],
-                "stockControl": "FIFO",
-                "orderType": "Order",
-                "salesAccount": "4000",
-                "purchasesAccount": "5000",
-                "optionLabel1": "Colour",
-                "customFields": {},
-                "images": [],
-                "productOptions": product_options,
-            },
-        )
+        options.extend(_product(b, suppliers, index))
     return options
+
+
+def _product(b: _Builder, suppliers: list[Record], index: int) -> list[Record]:
+    """One product in one to three colours; returns its options (the first is Primary)."""
+    created = b.when()
+    base = f"{b.rng.choice(_WORDS)} {_PRODUCTS[index % len(_PRODUCTS)]}"
+    style = f"{_PRODUCTS[index % len(_PRODUCTS)][:3].upper()}-{index + 100}"
+    cost = round(b.rng.uniform(3, 120), 2)
+    product_id = b.account.new_id("Products")
+    colours = b.rng.sample(_COLOURS, b.rng.randint(1, 3))
+    product_options = [
+        _product_option(b, product_id, style, colour, cost, created, primary=position == 0)
+        for position, colour in enumerate(colours)
+    ]
+    b.add(
+        "Products",
+        {
+            "id": product_id,
+            "status": "Public",
+            "createdDate": created,
+            "modifiedDate": max(o["modifiedDate"] for o in product_options),
+            "styleCode": style,
+            "name": base,
+            "description": f"{base} for the outdoors",
+            "brand": b.profile.company.split()[0],
+            "category": "Outdoor",
+            "supplierId": b.rng.choice(suppliers)["id"],
+            "stockControl": "FIFO",
+            "orderType": "Order",
+            "salesAccount": "4000",
+            "purchasesAccount": "5000",
+            "optionLabel1": "Colour",
+            "customFields": {},
+            "images": [],
+            "productOptions": product_options,
+        },
+    )
+    return product_options
+
+
+def _product_option(
+    b: _Builder,
+    product_id: int,
+    style: str,
+    colour: str,
+    cost: float,
+    created: datetime,
+    *,
+    primary: bool,
+) -> Record:
+    option_cost = round(cost * b.rng.uniform(0.95, 1.05), 2)
+    retail = round(option_cost * b.rng.uniform(1.6, 2.4), 2)
+    option = schema.blank("ProductOptions")
+    option.update(
+        {
+            "id": b.account.new_id("ProductOptions"),
+            "createdDate": created,
+            "modifiedDate": b.later(created, 60),
+            "status": "Primary" if primary else "Active",
+            "productId": product_id,
+            "code": f"{style}-{colour[:3].upper()}",
+            "productOptionCode": f"{style}-{colour[:3].upper()}",
+            "barcode": f"{b.rng.randint(10**11, 10**12 - 1)}",
+            "option1": colour,
+            "retailPrice": retail,
+            "wholesalePrice": round(retail * 0.7, 2),
+            "priceColumns": {
+                "retailUSD": retail,
+                "wholesaleUSD": round(retail * 0.7, 2),
+                "costUSD": option_cost,
+            },
+            "uomOptions": [],
+            "image": None,
+            "stockAvailable": 0.0,
+            "stockOnHand": 0.0,
+        }
+    )
+    b.account.records["ProductOptions"][option["id"]] = option
+    return option
 
 
 def _line(
@@ -401,65 +422,99 @@ def _sales_orders(
 ) -> list[Record]:
     orders = []
     for _ in range(_count(b.profile.sales_orders, scale, 20)):
-        created = b.when()
-        customer = b.rng.choice(customers)
-        doc = _header(b, customer, b.rng.choice(branches), created)
-        lines = [
-            _line(b, option, products, float(b.rng.randint(1, 20)), with_cost=True)
-            for option in b.rng.sample(options, b.rng.randint(1, min(6, len(options))))
-        ]
-        if b.rng.random() < 0.15:
-            lines[0]["discount"] = round(lines[0]["unitPrice"] * lines[0]["qty"] * 0.1, 2)
-        doc.update(
-            lineItems=lines,
-            stage=b.rng.choice(_STAGES),
-            customerOrderNo=f"PO-{b.rng.randint(100, 9999)}",
-        )
-        if b.rng.random() < 0.3:
-            doc.update(freightTotal=round(b.rng.uniform(5, 40), 2), freightDescription="Courier")
-        if b.rng.random() < 0.06:
-            currency, rate = b.rng.choice([("CAD", 1.36), ("EUR", 0.92)])
-            doc.update(currencyCode=currency, currencyRate=rate)
-        if b.rng.random() < 0.05:
-            doc.update(taxStatus="Exempt", taxRate=0.0)
-        modified = b.later(created, 5)
-        roll = b.rng.random()
-        if roll < 0.08:  # draft
-            doc.update(isApproved=False)
-        elif roll < 0.18:  # approved, not yet dispatched or invoiced
-            pass
-        elif roll < 0.26:  # partly dispatched, perhaps invoiced already
-            for line in lines:
-                line["qtyShipped"] = float(b.rng.randint(0, int(line["qty"])))
-                line["stockMovements"] = [
-                    {"batch": None, "quantity": line["qtyShipped"], "serial": None}
-                ]
-            if b.rng.random() < 0.5:
-                doc.update(invoiceDate=b.later(created, 3))
-        else:  # dispatched; usually invoiced, sometimes invoiced before dispatch or not yet
-            dispatched = b.later(created, 4)
-            doc.update(
-                dispatchedDate=dispatched,
-                stage="Dispatched",
-                trackingCode=f"TRK{b.rng.randint(10**6, 10**7)}",
-            )
-            if b.rng.random() < 0.93:
-                doc.update(invoiceDate=dispatched if b.rng.random() < 0.8 else b.later(created, 2))
-            modified = max(modified, dispatched + timedelta(seconds=5))
-        if b.rng.random() < 0.04:
-            doc.update(isVoid=True, stage="Declined")
-            modified = b.later(modified, 10)
-        doc["modifiedDate"] = modified
-        doc["modifiedCOGSDate"] = doc.get("dispatchedDate") or modified
-        if doc.get("dispatchedDate") and b.rng.random() < 0.05:
-            # late freight/FIFO cost: the cost moves weeks later without touching modifiedDate
-            for line in lines:
-                line["unitCost"] = round(line["unitCost"] * b.rng.uniform(1.01, 1.08), 4)
-            doc["modifiedCOGSDate"] = b.later(modified, 40)
-        order = b.add("SalesOrders", doc)
+        order = b.add("SalesOrders", _sales_order(b, customers, branches, options, products))
         order["reference"] = f"SO-{order['id']}"
         orders.append(order)
     return orders
+
+
+def _sales_order(
+    b: _Builder,
+    customers: list[Record],
+    branches: list[Record],
+    options: list[Record],
+    products: dict[int, Record],
+) -> Record:
+    created = b.when()
+    customer = b.rng.choice(customers)
+    doc = _header(b, customer, b.rng.choice(branches), created)
+    lines = _order_lines(b, options, products)
+    doc.update(
+        lineItems=lines,
+        stage=b.rng.choice(_STAGES),
+        customerOrderNo=f"PO-{b.rng.randint(100, 9999)}",
+    )
+    _order_terms(b, doc)
+    modified = _order_progress(b, doc, lines, created)
+    if b.rng.random() < 0.04:
+        doc.update(isVoid=True, stage="Declined")
+        modified = b.later(modified, 10)
+    doc["modifiedDate"] = modified
+    doc["modifiedCOGSDate"] = doc.get("dispatchedDate") or modified
+    if doc.get("dispatchedDate") and b.rng.random() < 0.05:
+        # late freight/FIFO cost: the cost moves weeks later without touching modifiedDate
+        for line in lines:
+            line["unitCost"] = round(line["unitCost"] * b.rng.uniform(1.01, 1.08), 4)
+        doc["modifiedCOGSDate"] = b.later(modified, 40)
+    return doc
+
+
+def _order_lines(b: _Builder, options: list[Record], products: dict[int, Record]) -> list[Record]:
+    lines = [
+        _line(b, option, products, float(b.rng.randint(1, 20)), with_cost=True)
+        for option in b.rng.sample(options, b.rng.randint(1, min(6, len(options))))
+    ]
+    if b.rng.random() < 0.15:
+        lines[0]["discount"] = round(lines[0]["unitPrice"] * lines[0]["qty"] * 0.1, 2)
+    return lines
+
+
+def _order_terms(b: _Builder, doc: Record) -> None:
+    """Some orders carry freight, a foreign currency or a tax exemption."""
+    if b.rng.random() < 0.3:
+        doc.update(freightTotal=round(b.rng.uniform(5, 40), 2), freightDescription="Courier")
+    if b.rng.random() < 0.06:
+        currency, rate = b.rng.choice([("CAD", 1.36), ("EUR", 0.92)])
+        doc.update(currencyCode=currency, currencyRate=rate)
+    if b.rng.random() < 0.05:
+        doc.update(taxStatus="Exempt", taxRate=0.0)
+
+
+def _order_progress(b: _Builder, doc: Record, lines: list[Record], created: datetime) -> datetime:
+    """How far the order got (draft, approved, partly or fully dispatched, invoiced);
+    returns its modifiedDate so far."""
+    modified = b.later(created, 5)
+    roll = b.rng.random()
+    if roll < 0.08:  # draft
+        doc.update(isApproved=False)
+    elif roll < 0.18:  # approved, not yet dispatched or invoiced
+        pass
+    elif roll < 0.26:  # partly dispatched, perhaps invoiced already
+        _dispatch_part(b, doc, lines, created)
+    else:  # dispatched; usually invoiced, sometimes invoiced before dispatch or not yet
+        dispatched = _dispatch_all(b, doc, created)
+        modified = max(modified, dispatched + timedelta(seconds=5))
+    return modified
+
+
+def _dispatch_part(b: _Builder, doc: Record, lines: list[Record], created: datetime) -> None:
+    for line in lines:
+        line["qtyShipped"] = float(b.rng.randint(0, int(line["qty"])))
+        line["stockMovements"] = [{"batch": None, "quantity": line["qtyShipped"], "serial": None}]
+    if b.rng.random() < 0.5:
+        doc.update(invoiceDate=b.later(created, 3))
+
+
+def _dispatch_all(b: _Builder, doc: Record, created: datetime) -> datetime:
+    dispatched = b.later(created, 4)
+    doc.update(
+        dispatchedDate=dispatched,
+        stage="Dispatched",
+        trackingCode=f"TRK{b.rng.randint(10**6, 10**7)}",
+    )
+    if b.rng.random() < 0.93:
+        doc.update(invoiceDate=dispatched if b.rng.random() < 0.8 else b.later(created, 2))
+    return dispatched
 
 
 def _bulk_edit(b: _Builder, orders: list[Record]) -> None:

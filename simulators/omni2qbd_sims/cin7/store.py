@@ -250,55 +250,77 @@ def derive_fields(
         for line in lines:
             _link_product(account, resource, line)
     if resource in ("SalesOrders", "PurchaseOrders", "CreditNotes"):
-        for line in lines:
-            for name in ("qty", "unitPrice", "discount"):
-                line[name] = line.get(name) or 0.0
-            if resource == "SalesOrders":
-                _dispatch_from_movements(line)
-            line["qtyShipped"] = line.get("qtyShipped") or 0.0
-        product_total = round(
-            sum(line["qty"] * line["unitPrice"] - line["discount"] for line in lines), 2
-        )
-        record["productTotal"] = product_total
-        freight = record.get("freightTotal") or 0.0
-        surcharge = record.get("surcharge") or 0.0
-        discount = record.get("discountTotal") or 0.0
-        record["freightTotal"], record["surcharge"], record["discountTotal"] = (
-            freight,
-            surcharge,
-            discount,
-        )
-        net = product_total + freight + surcharge - discount
-        tax = net * (record.get("taxRate") or 0.0) / 100 if record.get("taxStatus") == "Excl" else 0
-        record["total"] = round(net + tax, 2)
-        record["currencyCode"] = record.get("currencyCode") or "USD"
-        record["currencyRate"] = record.get("currencyRate") or 1.0
-        record["currencySymbol"] = {"USD": "$", "CAD": "$", "EUR": "€", "GBP": "£"}.get(
-            record["currencyCode"], "$"
-        )
-        record["customFields"] = record.get("customFields") or {}
-        record["accountingAttributes"] = record.get("accountingAttributes") or {
-            "importDate": None,
-            "accountingImportStatus": "NotImported",
-        }
+        _derive_document(resource, record, lines)
     if resource in ("SalesOrders", "PurchaseOrders"):
-        if record.get("dispatchedDate" if resource == "SalesOrders" else "fullyReceivedDate"):
-            for line in lines:
-                line["qtyShipped"] = line["qty"]
-        if record.get("isVoid"):
-            record["status"] = "VOID"
-        elif record.get("isApproved") is not None:
-            record["status"] = "APPROVED" if record["isApproved"] else "DRAFT"
-        record["isVoid"] = bool(record.get("isVoid"))
+        _derive_order_status(resource, record, lines)
     if resource == "SalesOrders" and record.get("invoiceDate") and not record.get("invoiceNumber"):
         record["invoiceNumber"] = account.next_invoice_number
         account.next_invoice_number += 1
     if resource == "CreditNotes":
-        if record.get("isApproved") is not None:
-            record["status"] = "APPROVED" if record["isApproved"] else "DRAFT"
+        _set_approval_status(record)
         if record.get("completedDate") and not record.get("creditNoteNumber"):
             record["creditNoteNumber"] = account.next_credit_note_number
             account.next_credit_note_number += 1
+
+
+_CURRENCY_SYMBOLS = {"USD": "$", "CAD": "$", "EUR": "€", "GBP": "£"}
+
+
+def _derive_document(resource: str, record: Record, lines: list[Record]) -> None:
+    """A document's zero defaults, its totals, currency and accounting defaults."""
+    for line in lines:
+        for name in ("qty", "unitPrice", "discount"):
+            line[name] = line.get(name) or 0.0
+        if resource == "SalesOrders":
+            _dispatch_from_movements(line)
+        line["qtyShipped"] = line.get("qtyShipped") or 0.0
+    _derive_totals(record, lines)
+    record["currencyCode"] = record.get("currencyCode") or "USD"
+    record["currencyRate"] = record.get("currencyRate") or 1.0
+    record["currencySymbol"] = _CURRENCY_SYMBOLS.get(record["currencyCode"], "$")
+    record["customFields"] = record.get("customFields") or {}
+    record["accountingAttributes"] = record.get("accountingAttributes") or {
+        "importDate": None,
+        "accountingImportStatus": "NotImported",
+    }
+
+
+def _derive_totals(record: Record, lines: list[Record]) -> None:
+    """productTotal from the lines; total adds freight and surcharge, less the discount,
+    plus tax when prices exclude it."""
+    product_total = round(
+        sum(line["qty"] * line["unitPrice"] - line["discount"] for line in lines), 2
+    )
+    record["productTotal"] = product_total
+    freight = record.get("freightTotal") or 0.0
+    surcharge = record.get("surcharge") or 0.0
+    discount = record.get("discountTotal") or 0.0
+    record["freightTotal"], record["surcharge"], record["discountTotal"] = (
+        freight,
+        surcharge,
+        discount,
+    )
+    net = product_total + freight + surcharge - discount
+    tax = net * (record.get("taxRate") or 0.0) / 100 if record.get("taxStatus") == "Excl" else 0
+    record["total"] = round(net + tax, 2)
+
+
+def _derive_order_status(resource: str, record: Record, lines: list[Record]) -> None:
+    """An order's status (VOID, APPROVED or DRAFT); a dispatched sale or a fully received
+    purchase has shipped every line in full."""
+    if record.get("dispatchedDate" if resource == "SalesOrders" else "fullyReceivedDate"):
+        for line in lines:
+            line["qtyShipped"] = line["qty"]
+    if record.get("isVoid"):
+        record["status"] = "VOID"
+    else:
+        _set_approval_status(record)
+    record["isVoid"] = bool(record.get("isVoid"))
+
+
+def _set_approval_status(record: Record) -> None:
+    if record.get("isApproved") is not None:
+        record["status"] = "APPROVED" if record["isApproved"] else "DRAFT"
 
 
 def _link_product(account: TenantAccount, resource: str, line: Record) -> None:
@@ -306,26 +328,34 @@ def _link_product(account: TenantAccount, resource: str, line: Record) -> None:
     if line.get("productOptionId") is not None:
         return
     wanted = {str(v).lower() for v in (line.get("code"), line.get("barcode")) if v}
-    if not wanted:
-        return
+    option = _option_by_code(account, wanted) if wanted else None
+    if option is not None:
+        _fill_from_option(account, resource, line, option)
+
+
+def _option_by_code(account: TenantAccount, wanted: set[str]) -> Record | None:
+    """The first product option whose option code, code or barcode is one of ``wanted``."""
     for option in account.records["ProductOptions"].values():
         codes = {str(option.get(k) or "").lower() for k in ("productOptionCode", "code", "barcode")}
         if wanted & codes:
-            product = account.records["Products"].get(option["productId"]) or {}
-            cost = (option.get("priceColumns") or {}).get("costUSD")
-            line.update(productOptionId=option["id"], productId=option["productId"])
-            line["code"] = line.get("code") or option.get("productOptionCode")
-            line["name"] = line.get("name") or product.get("name")
-            line["option1"] = line.get("option1") or option.get("option1")
-            if "styleCode" in line:
-                line["styleCode"] = line.get("styleCode") or product.get("styleCode")
-            if "unitCost" in line and line.get("unitCost") is None:
-                line["unitCost"] = cost
-            if line.get("unitPrice") is None:
-                line["unitPrice"] = (
-                    cost if resource == "PurchaseOrders" else option.get("retailPrice")
-                )
-            return
+            return option
+    return None
+
+
+def _fill_from_option(account: TenantAccount, resource: str, line: Record, option: Record) -> None:
+    """Link the line and fill what it left out from the option and its product."""
+    product = account.records["Products"].get(option["productId"]) or {}
+    cost = (option.get("priceColumns") or {}).get("costUSD")
+    line.update(productOptionId=option["id"], productId=option["productId"])
+    line["code"] = line.get("code") or option.get("productOptionCode")
+    line["name"] = line.get("name") or product.get("name")
+    line["option1"] = line.get("option1") or option.get("option1")
+    if "styleCode" in line:
+        line["styleCode"] = line.get("styleCode") or product.get("styleCode")
+    if "unitCost" in line and line.get("unitCost") is None:
+        line["unitCost"] = cost
+    if line.get("unitPrice") is None:
+        line["unitPrice"] = cost if resource == "PurchaseOrders" else option.get("retailPrice")
 
 
 def _dispatch_from_movements(line: Record) -> None:

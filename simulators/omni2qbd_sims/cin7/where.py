@@ -188,29 +188,39 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any] | None:
     if left is None or right is None:
         return None
     if isinstance(left, datetime):
-        if isinstance(right, str) and looks_like_date(right):
-            right = parse_date(right)
-        return (left, right) if isinstance(right, datetime) else None
-    if isinstance(left, bool):
-        if isinstance(right, bool):
-            return left, right
-        if isinstance(right, int | float):
-            return int(left), right
-        if isinstance(right, str) and right.lower() in ("true", "false", "1", "0"):
-            return left, right.lower() in ("true", "1")
-        return None
+        return _coerce_to_date(left, right)
+    if isinstance(left, bool):  # before numbers: a bool is an int
+        return _coerce_to_bool(left, right)
     if isinstance(left, int | float):
-        if isinstance(right, str):
-            try:
-                right = float(right)
-            except ValueError:
-                return None
-        return (left, right) if isinstance(right, int | float) else None
+        return _coerce_to_number(left, right)
     if isinstance(left, str):
-        if isinstance(right, datetime):
-            return None
-        return left.lower(), str(right).lower()
+        return None if isinstance(right, datetime) else (left.lower(), str(right).lower())
     return None
+
+
+def _coerce_to_date(left: datetime, right: Any) -> tuple[Any, Any] | None:
+    if isinstance(right, str) and looks_like_date(right):
+        right = parse_date(right)
+    return (left, right) if isinstance(right, datetime) else None
+
+
+def _coerce_to_bool(left: bool, right: Any) -> tuple[Any, Any] | None:
+    if isinstance(right, bool):
+        return left, right
+    if isinstance(right, int | float):
+        return int(left), right
+    if isinstance(right, str) and right.lower() in ("true", "false", "1", "0"):
+        return left, right.lower() in ("true", "1")
+    return None
+
+
+def _coerce_to_number(left: float, right: Any) -> tuple[Any, Any] | None:
+    if isinstance(right, str):
+        try:
+            right = float(right)
+        except ValueError:
+            return None
+    return (left, right) if isinstance(right, int | float) else None
 
 
 def _any(values: list[Truth]) -> Truth:

@@ -48,6 +48,51 @@ SEED_KINDS = {
 }
 
 
+# The demo company (``CompanyFile.seed_demo``): a small US company with everything the
+# bridge's default settings refer to.
+_DEMO_ACCOUNTS = (
+    ("Checking", "Bank"),
+    ("Accounts Receivable", "AccountsReceivable"),
+    ("Inventory Asset", "OtherCurrentAsset"),
+    ("Undeposited Funds", "OtherCurrentAsset"),
+    ("Accounts Payable", "AccountsPayable"),
+    ("Sales Tax Payable", "OtherCurrentLiability"),
+    ("Sales", "Income"),
+    ("Freight Income", "Income"),
+    ("Discounts Given", "Income"),
+    ("Cost of Goods Sold", "CostOfGoodsSold"),
+    ("Freight and Delivery", "Expense"),
+    ("Inventory Adjustments", "CostOfGoodsSold"),
+    ("Rounding", "Expense"),
+)
+_DEMO_TAX_CODES = (("Tax", True), ("Non", False))
+_DEMO_TAX_ITEMS = (("State Sales Tax", "8.25"), ("Out of State", "0"))
+_DEMO_TERMS = (("Net 30", 30), ("Due on receipt", 0))
+_DEMO_CLASSES = ("Main Warehouse", "Online Store")
+# name, item type, price, cost, income account, sales tax code
+_DEMO_ITEMS: tuple[tuple[str, str, str | None, str | None, str, str], ...] = (
+    ("Widget", "ItemNonInventory", "25.00", "10.00", "Sales", "Tax"),
+    ("Gadget", "ItemNonInventory", "40.00", "18.50", "Sales", "Tax"),
+    ("Consulting", "ItemService", "150.00", None, "Sales", "Non"),
+    ("Freight", "ItemOtherCharge", None, None, "Freight Income", "Non"),
+    ("Discount", "ItemDiscount", None, None, "Discounts Given", "Non"),
+    # The items Omni2QBD's default settings name for Cin7's tax amount (tax-line mode) and
+    # for rounding differences.
+    ("Sales Tax Line", "ItemOtherCharge", None, None, "Sales Tax Payable", "Non"),
+    ("Rounding", "ItemOtherCharge", None, None, "Rounding", "Non"),
+    ("Cin7 Item", "ItemNonInventory", None, None, "Sales", "Tax"),
+)
+# name, company name, email, sales tax code, sales tax item
+_DEMO_CUSTOMERS: tuple[tuple[str, str, str | None, str, str], ...] = (
+    ("Acme Corp", "Acme Corp", "ap@acme.example", "Tax", "State Sales Tax"),
+    ("Globex", "Globex LLC", None, "Non", "Out of State"),
+)
+_DEMO_VENDORS: tuple[tuple[str, str | None], ...] = (
+    ("Widget Supply Co", "Widget Supply Co"),
+    ("Freight Partners", None),
+)
+
+
 class CompanyFile(CompanyState):
     # ---- qbXML ----------------------------------------------------------------------
     def process_request(self, qbxml: str) -> str:
@@ -199,94 +244,36 @@ class CompanyFile(CompanyState):
         with self.lock:
             if self.lists:
                 return
-            for name, account_type in (
-                ("Checking", "Bank"),
-                ("Accounts Receivable", "AccountsReceivable"),
-                ("Inventory Asset", "OtherCurrentAsset"),
-                ("Undeposited Funds", "OtherCurrentAsset"),
-                ("Accounts Payable", "AccountsPayable"),
-                ("Sales Tax Payable", "OtherCurrentLiability"),
-                ("Sales", "Income"),
-                ("Freight Income", "Income"),
-                ("Discounts Given", "Income"),
-                ("Cost of Goods Sold", "CostOfGoodsSold"),
-                ("Freight and Delivery", "Expense"),
-                ("Inventory Adjustments", "CostOfGoodsSold"),
-                ("Rounding", "Expense"),
-            ):
+            # Created in table order: list IDs follow it, and later rows name earlier ones.
+            for name, account_type in _DEMO_ACCOUNTS:
                 self.add_account(name, account_type)
-            self.add_sales_tax_code("Tax", True)
-            self.add_sales_tax_code("Non", False)
-            self.add_sales_tax_item("State Sales Tax", "8.25")
-            self.add_sales_tax_item("Out of State", "0")
-            self.add_terms("Net 30", 30)
-            self.add_terms("Due on receipt", 0)
-            self.add_class("Main Warehouse")
-            self.add_class("Online Store")
-            self.add_item(
-                "Widget",
-                item_type="ItemNonInventory",
-                price="25.00",
-                cost="10.00",
-                account="Sales",
-                sales_tax_code="Tax",
-            )
-            self.add_item(
-                "Gadget",
-                item_type="ItemNonInventory",
-                price="40.00",
-                cost="18.50",
-                account="Sales",
-                sales_tax_code="Tax",
-            )
-            self.add_item(
-                "Consulting",
-                item_type="ItemService",
-                price="150.00",
-                account="Sales",
-                sales_tax_code="Non",
-            )
-            self.add_item(
-                "Freight",
-                item_type="ItemOtherCharge",
-                account="Freight Income",
-                sales_tax_code="Non",
-            )
-            self.add_item(
-                "Discount",
-                item_type="ItemDiscount",
-                account="Discounts Given",
-                sales_tax_code="Non",
-            )
-            # The items Omni2QBD's default settings name for Cin7's tax amount (tax-line
-            # mode) and for rounding differences.
-            self.add_item(
-                "Sales Tax Line",
-                item_type="ItemOtherCharge",
-                account="Sales Tax Payable",
-                sales_tax_code="Non",
-            )
-            self.add_item(
-                "Rounding", item_type="ItemOtherCharge", account="Rounding", sales_tax_code="Non"
-            )
-            self.add_item(
-                "Cin7 Item", item_type="ItemNonInventory", account="Sales", sales_tax_code="Tax"
-            )
-            self.add_customer(
-                "Acme Corp",
-                company_name="Acme Corp",
-                email="ap@acme.example",
-                sales_tax_code="Tax",
-                sales_tax_item="State Sales Tax",
-            )
-            self.add_customer(
-                "Globex",
-                company_name="Globex LLC",
-                sales_tax_code="Non",
-                sales_tax_item="Out of State",
-            )
-            self.add_vendor("Widget Supply Co", company_name="Widget Supply Co")
-            self.add_vendor("Freight Partners")
+            for name, taxable in _DEMO_TAX_CODES:
+                self.add_sales_tax_code(name, taxable)
+            for name, rate in _DEMO_TAX_ITEMS:
+                self.add_sales_tax_item(name, rate)
+            for name, due_days in _DEMO_TERMS:
+                self.add_terms(name, due_days)
+            for name in _DEMO_CLASSES:
+                self.add_class(name)
+            for name, item_type, price, cost, account, tax_code in _DEMO_ITEMS:
+                self.add_item(
+                    name,
+                    item_type=item_type,
+                    price=price,
+                    cost=cost,
+                    account=account,
+                    sales_tax_code=tax_code,
+                )
+            for name, company_name, email, tax_code, tax_item in _DEMO_CUSTOMERS:
+                self.add_customer(
+                    name,
+                    company_name=company_name,
+                    email=email,
+                    sales_tax_code=tax_code,
+                    sales_tax_item=tax_item,
+                )
+            for name, vendor_company in _DEMO_VENDORS:
+                self.add_vendor(name, company_name=vendor_company)
             self.add_employee("Pat Jones")
 
     # ---- what a person does in QuickBooks --------------------------------------------

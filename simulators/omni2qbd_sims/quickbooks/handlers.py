@@ -168,19 +168,34 @@ def _list_query(kinds: tuple[str, ...]) -> Handler:
 
 
 def _list_filter(ctx: RequestContext, rq: etree._Element, record: ListRecord) -> bool:
-    company = ctx.company
-    active = child_text(rq, "ActiveStatus") or "ActiveOnly"
-    if active == "ActiveOnly" and not record.is_active:
-        return False
-    if active == "InactiveOnly" and record.is_active:
-        return False
+    account_types = [(e.text or "").strip() for e in rq.findall("AccountType")]
+    return (
+        _active_matches(rq, record)
+        and _modified_within(ctx.company, rq, record)
+        and _name_matches(rq, ctx.company.full_name(record))
+        and not (account_types and record.account_type not in account_types)
+    )
+
+
+# ActiveStatus -> the is_active a record needs; other values (All) take both.
+_ACTIVE_STATUS = {"ActiveOnly": True, "InactiveOnly": False}
+
+
+def _active_matches(rq: etree._Element, record: ListRecord) -> bool:
+    wanted = _ACTIVE_STATUS.get(child_text(rq, "ActiveStatus") or "ActiveOnly")
+    return wanted is None or bool(record.is_active) == wanted
+
+
+def _modified_within(company: CompanyState, rq: etree._Element, record: ListRecord) -> bool:
     since = _parse_when(rq.findtext("FromModifiedDate"), company)
     until = _parse_when(rq.findtext("ToModifiedDate"), company, end=True)
     if since is not None and record.time_modified < since:
         return False
-    if until is not None and record.time_modified > until:
-        return False
-    full_name = company.full_name(record)
+    return until is None or record.time_modified <= until
+
+
+def _name_matches(rq: etree._Element, full_name: str) -> bool:
+    """NameFilter (a match criterion) and NameRangeFilter (from/to, case-insensitive)."""
     name_filter = rq.find("NameFilter")
     if name_filter is not None and not _matches_name(
         full_name,
@@ -189,15 +204,13 @@ def _list_filter(ctx: RequestContext, rq: etree._Element, record: ListRecord) ->
     ):
         return False
     name_range = rq.find("NameRangeFilter")
-    if name_range is not None:
-        low = (child_text(name_range, "FromName") or "").casefold()
-        high = child_text(name_range, "ToName")
-        if full_name.casefold() < low or (
-            high is not None and full_name.casefold() > high.casefold()
-        ):
-            return False
-    account_types = [(e.text or "").strip() for e in rq.findall("AccountType")]
-    return not (account_types and record.account_type not in account_types)
+    if name_range is None:
+        return True
+    low = (child_text(name_range, "FromName") or "").casefold()
+    high = child_text(name_range, "ToName")
+    return not (
+        full_name.casefold() < low or (high is not None and full_name.casefold() > high.casefold())
+    )
 
 
 # ---- iterators ----------------------------------------------------------------------

@@ -67,15 +67,24 @@ def create_app(sim: QuickBooksSimulator | None = None) -> FastAPI:
     sim = sim or QuickBooksSimulator()
     app = FastAPI(title="QuickBooks Desktop simulator")
     app.state.simulator = sim
+    app.add_exception_handler(KeyError, _not_found)
+    app.add_exception_handler(ValueError, _bad_request)
+    _company_routes(app, sim)
+    _control_routes(app, sim)
+    _inspection_routes(app, sim)
+    return app
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": str(exc.args[0] if exc.args else exc)}, 404)
 
-    async def bad_request(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": str(exc)}, 400)
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc.args[0] if exc.args else exc)}, 404)
 
-    app.add_exception_handler(KeyError, not_found)
-    app.add_exception_handler(ValueError, bad_request)
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, 400)
+
+
+def _company_routes(app: FastAPI, sim: QuickBooksSimulator) -> None:
+    """Liveness, and what the Web Connector side uses: company files, HCP response, qbXML."""
 
     @app.get("/livez")
     def livez() -> dict[str, str]:
@@ -124,6 +133,10 @@ def create_app(sim: QuickBooksSimulator | None = None) -> FastAPI:
         sim.end_session(company)
         return Response(status_code=204)
 
+
+def _control_routes(app: FastAPI, sim: QuickBooksSimulator) -> None:
+    """Seeding, what a person would do in QuickBooks, and faults: how tests shape a file."""
+
     @app.post("/companies/{company}/seed-demo")
     def seed_demo(company: str) -> dict[str, object]:
         sim.company(company).seed_demo()
@@ -159,6 +172,10 @@ def create_app(sim: QuickBooksSimulator | None = None) -> FastAPI:
         sim.company(company).inject_lock(body.code, body.count, body.request_types)
         return Response(status_code=204)
 
+
+def _inspection_routes(app: FastAPI, sim: QuickBooksSimulator) -> None:
+    """Read-only views for tests: transactions, counts, totals and lists."""
+
     @app.get("/companies/{company}/transactions")
     def transactions(
         company: str, txn_type: str | None = None, include_deleted: bool = False
@@ -186,5 +203,3 @@ def create_app(sim: QuickBooksSimulator | None = None) -> FastAPI:
     @app.get("/companies/{company}/lists")
     def lists(company: str, kind: str | None = None) -> JSONResponse:
         return _json(sim.company(company).list_records(kind))
-
-    return app

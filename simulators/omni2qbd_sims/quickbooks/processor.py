@@ -25,10 +25,10 @@ from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, declared_version, s
 from omni2qbd_shared.xmlsafe import UnsafeXmlError, parse_xml
 from omni2qbd_sims.quickbooks import statuses, us_rules
 from omni2qbd_sims.quickbooks.company import CompanyState, StoredMessageSet
-from omni2qbd_sims.quickbooks.handlers import HANDLERS, RequestContext
+from omni2qbd_sims.quickbooks.handlers import HANDLERS, Handler, RequestContext
 from omni2qbd_sims.quickbooks.qbtext import sub, to_qb_text
 from omni2qbd_sims.quickbooks.report_ops import REPORT_HANDLERS
-from omni2qbd_sims.quickbooks.statuses import QbxmlSetError, RequestFailed
+from omni2qbd_sims.quickbooks.statuses import QbxmlSetError, RequestFailed, RequestStatus
 
 MAX_REMEMBERED_SETS = 200
 MAX_REQUEST_ID = 50
@@ -36,6 +36,24 @@ MAX_REQUEST_ID = 50
 
 def process_request(company: CompanyState, qbxml: str) -> str:
     version = _check_version(company, qbxml)
+    msgs = _message_set(qbxml, version)
+    with company.lock:
+        response = etree.Element("QBXML")
+        out = sub(response, "QBXMLMsgsRs")
+        old_id = msgs.get("oldMessageSetID")
+        new_id = msgs.get("newMessageSetID")
+        recalled_status = _recall_old_set(company, old_id, out)
+        answered_status = _answer_set(company, version, msgs, new_id, out)
+        if old_id or new_id:
+            if new_id:
+                out.set("newMessageSetID", new_id)
+            out.set("messageSetStatusCode", answered_status or recalled_status)
+        company.sets_processed += 1
+    return to_qb_text(response)
+
+
+def _message_set(qbxml: str, version: str) -> etree._Element:
+    """The set's QBXMLMsgsRq, once the whole set is safe, valid and one the simulator runs."""
     try:
         root = parse_xml(qbxml)
     except UnsafeXmlError as exc:
@@ -53,45 +71,49 @@ def process_request(company: CompanyState, qbxml: str) -> str:
     msgs = root.find("QBXMLMsgsRq")
     if msgs is None:
         raise QbxmlSetError(detail="only QBXMLMsgsRq message sets are supported")
-    on_error = msgs.get("onError")
-    if on_error == "rollbackOnError":
+    if msgs.get("onError") == "rollbackOnError":
         raise QbxmlSetError(detail="rollbackOnError is not valid (reference §3.1)")
+    return msgs
 
-    with company.lock:
-        response = etree.Element("QBXML")
-        out = sub(response, "QBXMLMsgsRs")
-        old_id = msgs.get("oldMessageSetID")
-        new_id = msgs.get("newMessageSetID")
-        set_status = "0"
-        if old_id == "ClearAllMessageSets":
-            company.message_sets.clear()
-        elif old_id:
-            remembered = company.message_sets.get(old_id)
-            if remembered is None:
-                set_status = str(statuses.NO_CLEARED_STATE)
-            else:
-                for rs in remembered.recovery_msgs:
-                    out.append(copy.deepcopy(rs))
-        checksum = _checksum(msgs)
-        replay = company.message_sets.get(new_id) if new_id else None
-        if replay is not None and replay.checksum == checksum:
-            # Already applied: answer from memory so nothing is posted twice.
-            for rs in replay.response_msgs:
-                out.append(copy.deepcopy(rs))
-        elif replay is not None:
-            set_status = str(statuses.INVALID_CHECKSUM)
-        else:
-            answered = _run_requests(company, version, msgs, on_error or "stopOnError")
-            for rs in answered:
-                out.append(rs)
-            if new_id:
-                _remember(company, new_id, checksum, answered)
-        if old_id or new_id:
-            if new_id:
-                out.set("newMessageSetID", new_id)
-            out.set("messageSetStatusCode", set_status)
-        company.sets_processed += 1
-    return to_qb_text(response)
+
+def _recall_old_set(company: CompanyState, old_id: str | None, out: etree._Element) -> str:
+    """oldMessageSetID: answer the remembered set's statuses (or forget every set); returns
+    the messageSetStatusCode."""
+    if old_id == "ClearAllMessageSets":
+        company.message_sets.clear()
+    elif old_id:
+        remembered = company.message_sets.get(old_id)
+        if remembered is None:
+            return str(statuses.NO_CLEARED_STATE)
+        for rs in remembered.recovery_msgs:
+            out.append(copy.deepcopy(rs))
+    return "0"
+
+
+def _answer_set(
+    company: CompanyState,
+    version: str,
+    msgs: etree._Element,
+    new_id: str | None,
+    out: etree._Element,
+) -> str | None:
+    """Run the set's requests, or replay a set already applied under newMessageSetID;
+    returns a messageSetStatusCode only when the set is refused."""
+    checksum = _checksum(msgs)
+    replay = company.message_sets.get(new_id) if new_id else None
+    if replay is not None and replay.checksum == checksum:
+        # Already applied: answer from memory so nothing is posted twice.
+        for rs in replay.response_msgs:
+            out.append(copy.deepcopy(rs))
+        return None
+    if replay is not None:
+        return str(statuses.INVALID_CHECKSUM)
+    answered = _run_requests(company, version, msgs, msgs.get("onError") or "stopOnError")
+    for rs in answered:
+        out.append(rs)
+    if new_id:
+        _remember(company, new_id, checksum, answered)
+    return None
 
 
 def _check_version(company: CompanyState, qbxml: str) -> str:
@@ -137,31 +159,7 @@ def _run_one(ctx: RequestContext, rq: etree._Element) -> tuple[etree._Element, b
     request_id = rq.get("requestID")
     if request_id is not None:
         rs.set("requestID", request_id)
-    rets: list[etree._Element] = []
-    attrs: dict[str, str] = {}
-    try:
-        if request_id is not None and len(request_id) > MAX_REQUEST_ID:
-            raise RequestFailed(
-                statuses.INVALID_REQUEST_ID,
-                f'Invalid request ID "{request_id}", possibly too long, max 50 chars.',
-            )
-        handler = HANDLERS.get(tag) or REPORT_HANDLERS.get(tag)
-        if handler is None:
-            raise RequestFailed(1030, f"{tag} is not supported by this implementation.")
-        us_rules.check_request(rq)
-        injected = ctx.company.take_answer(tag)
-        if injected is not None and not injected.apply:
-            raise RequestFailed(injected.code, injected.message, injected.severity)
-        result = handler(ctx, rq)
-        status = result.status
-        rets = result.rets
-        attrs = result.attrs or {}
-        if injected is not None:
-            # Saved, but answered with a status and without the Ret.
-            raise RequestFailed(injected.code, injected.message, injected.severity)
-    except RequestFailed as failure:
-        status = failure.status
-        rets = failure.rets  # a 3200 carries the transaction as it is now
+    status, rets, attrs = _answer(ctx, rq, tag, request_id)
     rs.set("statusCode", str(status.code))
     rs.set("statusSeverity", status.severity)
     rs.set("statusMessage", status.message)
@@ -174,6 +172,39 @@ def _run_one(ctx: RequestContext, rq: etree._Element) -> tuple[etree._Element, b
         for ret in rets:
             rs.append(ret)
     return rs, status.severity == "Error"
+
+
+def _answer(
+    ctx: RequestContext, rq: etree._Element, tag: str, request_id: str | None
+) -> tuple[RequestStatus, list[etree._Element], dict[str, str]]:
+    """The request's status, Rets and extra Rs attributes; a failure answers its status."""
+    attrs: dict[str, str] = {}
+    try:
+        handler = _handler(tag, request_id)
+        us_rules.check_request(rq)
+        injected = ctx.company.take_answer(tag)
+        if injected is not None and not injected.apply:
+            raise RequestFailed(injected.code, injected.message, injected.severity)
+        result = handler(ctx, rq)
+        attrs = result.attrs or {}
+        if injected is not None:
+            # Saved, but answered with a status and without the Ret (attributes stay).
+            raise RequestFailed(injected.code, injected.message, injected.severity)
+    except RequestFailed as failure:
+        return failure.status, failure.rets, attrs  # a 3200 carries the transaction as it is now
+    return result.status, result.rets, attrs
+
+
+def _handler(tag: str, request_id: str | None) -> Handler:
+    if request_id is not None and len(request_id) > MAX_REQUEST_ID:
+        raise RequestFailed(
+            statuses.INVALID_REQUEST_ID,
+            f'Invalid request ID "{request_id}", possibly too long, max 50 chars.',
+        )
+    handler = HANDLERS.get(tag) or REPORT_HANDLERS.get(tag)
+    if handler is None:
+        raise RequestFailed(1030, f"{tag} is not supported by this implementation.")
+    return handler
 
 
 def _remember(

@@ -7,6 +7,7 @@ pruned to the children) that the XSD of the request's qbXML version declares.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from decimal import Decimal
 
 from lxml import etree
@@ -141,49 +142,87 @@ def _list_ref(company: CompanyState, parent: etree._Element, tag: str, list_id: 
 
 
 def _kind_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
-    kind = record.kind
-    if kind == "Account":
-        sub(ret, "AccountType", record.account_type or "Expense")
-        if record.account_number:
-            sub(ret, "AccountNumber", record.account_number)
-        sub(ret, "Balance", "0.00")
-        sub(ret, "TotalBalance", "0.00")
-    elif kind in ("ItemService", "ItemNonInventory", "ItemOtherCharge"):
-        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
-        sales = sub(ret, "SalesOrPurchase")
-        sub(sales, "Desc", record.name)
-        if record.price is not None:
-            sub(sales, "Price", fmt_rate(record.price))
-        _list_ref(company, sales, "AccountRef", record.account_id)
-    elif kind == "ItemInventory":
-        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
-        if record.price is not None:
-            sub(ret, "SalesPrice", fmt_rate(record.price))
-        _list_ref(company, ret, "IncomeAccountRef", record.account_id)
-        if record.cost is not None:
-            sub(ret, "PurchaseCost", fmt_rate(record.cost))
-    elif kind == "ItemDiscount":
-        sub(ret, "ItemDesc", record.name)
-        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
-        if record.price is not None:
-            sub(ret, "DiscountRate", fmt_rate(record.price))
-        _list_ref(company, ret, "AccountRef", record.account_id)
-    elif kind == "ItemSalesTax":
-        sub(ret, "ItemDesc", record.name)
-        sub(ret, "TaxRate", fmt_rate(record.tax_rate or ZERO))
-    elif kind == "SalesTaxCode":
-        sub(ret, "IsTaxable", _bool(bool(record.is_taxable)))
-        sub(ret, "Desc", "Taxable Sales" if record.is_taxable else "Non-Taxable Sales")
-    elif kind == "StandardTerms":
-        sub(ret, "StdDueDays", str(record.due_days or 0))
-    elif kind == "Customer":
-        balance = _customer_balance(company, record)
-        sub(ret, "Balance", fmt_amount(balance))
-        sub(ret, "TotalBalance", fmt_amount(balance))
-        _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
-        _list_ref(company, ret, "ItemSalesTaxRef", record.item_sales_tax_id)
-    elif kind == "Vendor":
-        sub(ret, "Balance", fmt_amount(_vendor_balance(company, record)))
+    fill = _KIND_FIELDS.get(record.kind)
+    if fill is not None:
+        fill(company, record, ret)
+
+
+def _account_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    sub(ret, "AccountType", record.account_type or "Expense")
+    if record.account_number:
+        sub(ret, "AccountNumber", record.account_number)
+    sub(ret, "Balance", "0.00")
+    sub(ret, "TotalBalance", "0.00")
+
+
+def _sales_or_purchase_item_fields(
+    company: CompanyState, record: ListRecord, ret: etree._Element
+) -> None:
+    _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+    sales = sub(ret, "SalesOrPurchase")
+    sub(sales, "Desc", record.name)
+    if record.price is not None:
+        sub(sales, "Price", fmt_rate(record.price))
+    _list_ref(company, sales, "AccountRef", record.account_id)
+
+
+def _inventory_item_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+    if record.price is not None:
+        sub(ret, "SalesPrice", fmt_rate(record.price))
+    _list_ref(company, ret, "IncomeAccountRef", record.account_id)
+    if record.cost is not None:
+        sub(ret, "PurchaseCost", fmt_rate(record.cost))
+
+
+def _discount_item_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    sub(ret, "ItemDesc", record.name)
+    _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+    if record.price is not None:
+        sub(ret, "DiscountRate", fmt_rate(record.price))
+    _list_ref(company, ret, "AccountRef", record.account_id)
+
+
+def _tax_item_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    sub(ret, "ItemDesc", record.name)
+    sub(ret, "TaxRate", fmt_rate(record.tax_rate or ZERO))
+
+
+def _tax_code_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    sub(ret, "IsTaxable", _bool(bool(record.is_taxable)))
+    sub(ret, "Desc", "Taxable Sales" if record.is_taxable else "Non-Taxable Sales")
+
+
+def _terms_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    sub(ret, "StdDueDays", str(record.due_days or 0))
+
+
+def _customer_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    balance = _customer_balance(company, record)
+    sub(ret, "Balance", fmt_amount(balance))
+    sub(ret, "TotalBalance", fmt_amount(balance))
+    _list_ref(company, ret, "SalesTaxCodeRef", record.sales_tax_code_id)
+    _list_ref(company, ret, "ItemSalesTaxRef", record.item_sales_tax_id)
+
+
+def _vendor_fields(company: CompanyState, record: ListRecord, ret: etree._Element) -> None:
+    sub(ret, "Balance", fmt_amount(_vendor_balance(company, record)))
+
+
+# The fields each kind of list record carries beyond the ones every kind has.
+_KIND_FIELDS: dict[str, Callable[[CompanyState, ListRecord, etree._Element], None]] = {
+    "Account": _account_fields,
+    "ItemService": _sales_or_purchase_item_fields,
+    "ItemNonInventory": _sales_or_purchase_item_fields,
+    "ItemOtherCharge": _sales_or_purchase_item_fields,
+    "ItemInventory": _inventory_item_fields,
+    "ItemDiscount": _discount_item_fields,
+    "ItemSalesTax": _tax_item_fields,
+    "SalesTaxCode": _tax_code_fields,
+    "StandardTerms": _terms_fields,
+    "Customer": _customer_fields,
+    "Vendor": _vendor_fields,
+}
 
 
 def _customer_balance(company: CompanyState, record: ListRecord) -> Decimal:

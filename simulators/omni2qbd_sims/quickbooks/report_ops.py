@@ -62,14 +62,7 @@ def postings(company: CompanyState, txn: Txn) -> Iterator[Posting]:
     """The debit (+) and credit (-) amounts one transaction books, by account full name."""
     body = txn.body
     if txn.txn_type == "JournalEntry":
-        for line in body:
-            account = _account_of_ref(company, line.find("AccountRef"))
-            if account is None:
-                continue
-            if line.tag == "JournalDebitLine":
-                yield account, line_amount(line)
-            elif line.tag == "JournalCreditLine":
-                yield account, -line_amount(line)
+        yield from _journal_postings(company, body)
         return
     spec = SPECS[txn.txn_type]
     if spec.sales and child_text(body, "IsPending") == "true":
@@ -89,6 +82,17 @@ def postings(company: CompanyState, txn: Txn) -> Iterator[Posting]:
             yield account, -sign * amount
     if spec.sales and figures.sales_tax_total:
         yield SALES_TAX_ACCOUNT, -sign * figures.sales_tax_total
+
+
+def _journal_postings(company: CompanyState, body: etree._Element) -> Iterator[Posting]:
+    for line in body:
+        account = _account_of_ref(company, line.find("AccountRef"))
+        if account is None:
+            continue
+        if line.tag == "JournalDebitLine":
+            yield account, line_amount(line)
+        elif line.tag == "JournalCreditLine":
+            yield account, -line_amount(line)
 
 
 def balances(company: CompanyState, as_of: date) -> dict[str, Decimal]:

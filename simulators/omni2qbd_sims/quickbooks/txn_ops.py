@@ -178,36 +178,49 @@ def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) 
         if account is not None:
             company.write_ref(sub(body, spec.account_tag), account)
     if spec.sales:
-        if body.find("IsPending") is None:
-            sub(body, "IsPending", "false")
-        if spec.txn_type == "Invoice" and body.find("IsFinanceCharge") is None:
-            sub(body, "IsFinanceCharge", "false")
-        # What a real InvoiceRet carries although the request did not send it (captured
-        # InvoiceAddRs, reference qbwc/captures): the form template, a ship date (the
-        # transaction date), and the print/e-mail flags.
-        if body.find("TemplateRef") is None:
-            company.write_ref(sub(body, "TemplateRef"), company.default_template(spec.txn_type))
-        if body.find("ShipDate") is None:
-            sub(body, "ShipDate", body.findtext("TxnDate") or company.now().date().isoformat())
-        for flag, value in (("IsToBePrinted", "true"), ("IsToBeEmailed", "false")):
-            if body.find(flag) is None:
-                sub(body, flag, value)
-        customer = _entity(company, spec, body)
-        defaults = (
-            ("ItemSalesTaxRef", customer.item_sales_tax_id if customer else None),
-            # QuickBooks applies the customer's own sales tax code when the request sends
-            # none: a customer coded non-taxable drops the tax of every taxable line.
-            ("CustomerSalesTaxCodeRef", customer.sales_tax_code_id if customer else None),
-        )
-        for tag, list_id in defaults:
-            if body.find(tag) is None and list_id in company.lists:
-                company.write_ref(sub(body, tag), company.lists[list_id or ""])
+        _apply_sales_defaults(company, spec, body)
     if body.find("DueDate") is None and spec.txn_type in ("Invoice", "Bill"):
-        due = date.fromisoformat(body.findtext("TxnDate") or company.now().date().isoformat())
-        terms_id = body.findtext("TermsRef/ListID")
-        if terms_id and company.lists[terms_id].due_days:
-            due += timedelta(days=company.lists[terms_id].due_days or 0)
-        sub(body, "DueDate", due.isoformat())
+        sub(body, "DueDate", _due_date(company, body).isoformat())
+
+
+def _apply_sales_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) -> None:
+    flags = [("IsPending", "false")]
+    if spec.txn_type == "Invoice":
+        flags.append(("IsFinanceCharge", "false"))
+    _add_missing(body, flags)
+    # What a real InvoiceRet carries although the request did not send it (captured
+    # InvoiceAddRs, reference qbwc/captures): the form template, a ship date (the
+    # transaction date), and the print/e-mail flags.
+    if body.find("TemplateRef") is None:
+        company.write_ref(sub(body, "TemplateRef"), company.default_template(spec.txn_type))
+    if body.find("ShipDate") is None:
+        sub(body, "ShipDate", body.findtext("TxnDate") or company.now().date().isoformat())
+    _add_missing(body, [("IsToBePrinted", "true"), ("IsToBeEmailed", "false")])
+    customer = _entity(company, spec, body)
+    defaults = (
+        ("ItemSalesTaxRef", customer.item_sales_tax_id if customer else None),
+        # QuickBooks applies the customer's own sales tax code when the request sends
+        # none: a customer coded non-taxable drops the tax of every taxable line.
+        ("CustomerSalesTaxCodeRef", customer.sales_tax_code_id if customer else None),
+    )
+    for tag, list_id in defaults:
+        if body.find(tag) is None and list_id in company.lists:
+            company.write_ref(sub(body, tag), company.lists[list_id or ""])
+
+
+def _add_missing(body: etree._Element, fields: list[tuple[str, str]]) -> None:
+    for tag, text in fields:
+        if body.find(tag) is None:
+            sub(body, tag, text)
+
+
+def _due_date(company: CompanyState, body: etree._Element) -> date:
+    """The transaction date plus the terms' days, as QuickBooks fills DueDate in."""
+    due = date.fromisoformat(body.findtext("TxnDate") or company.now().date().isoformat())
+    terms_id = body.findtext("TermsRef/ListID")
+    if terms_id and company.lists[terms_id].due_days:
+        due += timedelta(days=company.lists[terms_id].due_days or 0)
+    return due
 
 
 def _entity(company: CompanyState, spec: TxnSpec, body: etree._Element) -> ListRecord | None:
@@ -217,39 +230,58 @@ def _entity(company: CompanyState, spec: TxnSpec, body: etree._Element) -> ListR
     return company.lists.get(list_id) if list_id else None
 
 
+# Lines whose Amount is given outright: no quantity, price or item defaults apply.
+_AMOUNT_ONLY_LINES = ("JournalDebitLine", "JournalCreditLine", "ExpenseLineRet")
+
+
 def _prepare_line(
     company: CompanyState, spec: TxnSpec, line: etree._Element, *, new_id: str | None
 ) -> None:
     """Give a line its TxnLineID, its computed Amount, and the item's defaults."""
     if new_id is not None:
-        existing = line.find("TxnLineID")
-        if existing is None:
-            existing = etree.Element("TxnLineID")
-            line.insert(0, existing)
-        existing.text = new_id
+        _set_line_id(line, new_id)
     item_id = line.findtext("ItemRef/ListID")
     item = company.lists.get(item_id) if item_id else None
     amount = parse_decimal(line.findtext("Amount"))
     quantity = parse_decimal(line.findtext("Quantity"))
-    if str(line.tag) in ("JournalDebitLine", "JournalCreditLine", "ExpenseLineRet"):
+    if str(line.tag) in _AMOUNT_ONLY_LINES:
         _set(line, "Amount", fmt_amount(amount or ZERO))
         return
-    price_tag = "Cost" if spec.purchase else "Rate"
-    price = parse_decimal(line.findtext(price_tag))
-    if price is None and amount is None and item is not None and line.find("RatePercent") is None:
-        price = item.cost if spec.purchase else item.price
-        if price is not None:
-            _set(line, price_tag, fmt_rate(price))
+    price = _line_price(spec, line, item, amount)
     if amount is None:
-        if price is not None:
-            amount = price * (quantity if quantity is not None else Decimal(1))
-        else:
-            amount = ZERO
+        units = quantity if quantity is not None else Decimal(1)
+        amount = ZERO if price is None else price * units
     _set(line, "Amount", fmt_amount(amount))
     if spec.sales and line.find("SalesTaxCodeRef") is None and item is not None:
         code_id = item.sales_tax_code_id
         if code_id and code_id in company.lists:
             company.write_ref(sub(line, "SalesTaxCodeRef"), company.lists[code_id])
+
+
+def _set_line_id(line: etree._Element, new_id: str) -> None:
+    """TxnLineID comes first in a line (the qbXML order)."""
+    existing = line.find("TxnLineID")
+    if existing is None:
+        existing = etree.Element("TxnLineID")
+        line.insert(0, existing)
+    existing.text = new_id
+
+
+def _line_price(
+    spec: TxnSpec, line: etree._Element, item: ListRecord | None, amount: Decimal | None
+) -> Decimal | None:
+    """The line's Rate (sales) or Cost (purchases); a line that gives neither a price nor an
+    amount (nor a percentage) takes the item's, written into the line."""
+    price_tag = "Cost" if spec.purchase else "Rate"
+    price = parse_decimal(line.findtext(price_tag))
+    if price is not None or amount is not None or item is None:
+        return price
+    if line.find("RatePercent") is not None:
+        return price
+    price = item.cost if spec.purchase else item.price
+    if price is not None:
+        _set(line, price_tag, fmt_rate(price))
+    return price
 
 
 def _set(element: etree._Element, tag: str, text: str) -> None:
@@ -284,6 +316,30 @@ def check_journal_balance(body: etree._Element) -> None:
 
 def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
     spec = SPECS[txn_type]
+    txn = _mod_target(company, txn_type, mod)
+    changes = copy.deepcopy(mod)
+    for element in changes.iter():
+        if isinstance(element.tag, str):
+            element.attrib.clear()
+    company.resolve_all_refs(changes, txn_type)
+    body = copy.deepcopy(txn.body)
+    line_mods, clear_groups = _apply_header_changes(spec, changes, body)
+    for group in clear_groups:
+        for old in body.findall(group):
+            body.remove(old)
+    for ret_tag, mods in line_mods.items():
+        _apply_line_mods(company, spec, body, ret_tag, mods)
+    _check_modded(company, txn, body)
+    lock = company.take_lock(f"{txn_type}Mod")
+    if lock is not None:
+        raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or txn.txn_id)
+    txn.body = body
+    company.touch_txn(txn)
+    return txn
+
+
+def _mod_target(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
+    """The live transaction a Mod names, at the EditSequence the Mod was based on."""
     txn_id = (mod.findtext("TxnID") or "").strip()
     txn = company.live_txn(txn_id)
     if txn is None or txn.txn_type != txn_type:
@@ -291,23 +347,26 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
     given_sequence = (mod.findtext("EditSequence") or "").strip()
     if given_sequence != txn.edit_sequence:
         raise statuses.stale_edit_sequence(given_sequence)
-    changes = copy.deepcopy(mod)
-    for element in changes.iter():
-        if isinstance(element.tag, str):
-            element.attrib.clear()
-    company.resolve_all_refs(changes, txn_type)
-    body = copy.deepcopy(txn.body)
+    return txn
 
+
+# Mod elements that, set to true, delete every line of one kind.
+_CLEAR_LINES = {"ClearExpenseLines": "ExpenseLineRet", "ClearItemLines": "ItemLineRet"}
+
+
+def _apply_header_changes(
+    spec: TxnSpec, changes: etree._Element, body: etree._Element
+) -> tuple[dict[str, list[etree._Element]], set[str]]:
+    """Replace the header fields a Mod sends; return its line mods (by Ret line tag) and the
+    line kinds it clears, for the caller to apply."""
     line_mods: dict[str, list[etree._Element]] = {}
     clear_groups: set[str] = set()
     for change in changes:
         tag = str(change.tag)
         if tag in ("TxnID", "EditSequence"):
             continue
-        if tag == "ClearExpenseLines" and (change.text or "").strip() == "true":
-            clear_groups.add("ExpenseLineRet")
-        elif tag == "ClearItemLines" and (change.text or "").strip() == "true":
-            clear_groups.add("ItemLineRet")
+        if tag in _CLEAR_LINES and (change.text or "").strip() == "true":
+            clear_groups.add(_CLEAR_LINES[tag])
         elif tag in spec.mod_line_map:
             line_mods.setdefault(spec.mod_line_map[tag], []).append(change)
         elif tag == "JournalLineMod":
@@ -316,14 +375,13 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
             for old in body.findall(tag):
                 body.remove(old)
             body.append(copy.deepcopy(change))
+    return line_mods, clear_groups
 
-    for group in clear_groups:
-        for old in body.findall(group):
-            body.remove(old)
-    for ret_tag, mods in line_mods.items():
-        _apply_line_mods(company, spec, body, ret_tag, mods)
 
-    if txn_type == "JournalEntry":
+def _check_modded(company: CompanyState, txn: Txn, body: etree._Element) -> None:
+    """What QuickBooks refuses to save: an unbalanced journal, a total below what is already
+    paid or applied, a negative sale."""
+    if txn.txn_type == "JournalEntry":
         check_journal_balance(body)
     if txn.links:
         trial = totals(company, dataclasses.replace(txn, body=body))
@@ -335,12 +393,6 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
                 "paid or applied to this transaction.",
             )
     _refuse_negative_sale(company, dataclasses.replace(txn, body=body))
-    lock = company.take_lock(f"{txn_type}Mod")
-    if lock is not None:
-        raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or txn.txn_id)
-    txn.body = body
-    company.touch_txn(txn)
-    return txn
 
 
 def _apply_line_mods(
@@ -364,38 +416,57 @@ def _apply_line_mods(
         body.remove(line)
     for mod in mods:
         line_id = (mod.findtext("TxnLineID") or "").strip()
-        if ret_tag == "Journal":
-            kind = (mod.findtext("JournalLineType") or "Debit").strip()
-            target_tag = "JournalDebitLine" if kind == "Debit" else "JournalCreditLine"
-        else:
-            target_tag = ret_tag
-        if line_id == "-1":
-            line = etree.Element(target_tag)
-            new_id: str | None = company.new_txn_id()
-        else:
-            old = existing.get(line_id)
-            if old is None:
-                raise statuses.object_not_found(line_id)
-            line = copy.deepcopy(old)
-            line.tag = target_tag
-            new_id = None
-        recompute = False
-        for change in mod:
-            tag = str(change.tag)
-            if tag in ("TxnLineID", "JournalLineType"):
-                continue
-            if tag in ("Quantity", "Rate", "Cost", "ItemRef") and mod.find("Amount") is None:
-                recompute = True
-            for old_field in line.findall(tag):
-                line.remove(old_field)
-            line.append(copy.deepcopy(change))
-        if recompute:
-            for stale in line.findall("Amount"):
-                line.remove(stale)
+        line, new_id = _line_to_mod(company, existing, line_id, _mod_line_tag(ret_tag, mod))
+        _merge_line_changes(line, mod)
         if line.find("TxnLineID") is None:
             sub(line, "TxnLineID", line_id)
         _prepare_line(company, spec, line, new_id=new_id)
         body.append(line)
+
+
+def _mod_line_tag(ret_tag: str, mod: etree._Element) -> str:
+    """A JournalLineMod says with JournalLineType whether it is a debit or a credit line."""
+    if ret_tag != "Journal":
+        return ret_tag
+    kind = (mod.findtext("JournalLineType") or "Debit").strip()
+    return "JournalDebitLine" if kind == "Debit" else "JournalCreditLine"
+
+
+def _line_to_mod(
+    company: CompanyState,
+    existing: dict[str | None, etree._Element],
+    line_id: str,
+    target_tag: str,
+) -> tuple[etree._Element, str | None]:
+    """A new line for TxnLineID -1 (with the TxnLineID to give it), else a copy of the line."""
+    if line_id == "-1":
+        return etree.Element(target_tag), company.new_txn_id()
+    old = existing.get(line_id)
+    if old is None:
+        raise statuses.object_not_found(line_id)
+    line = copy.deepcopy(old)
+    line.tag = target_tag
+    return line, None
+
+
+# Line fields that a Mod changing without an Amount makes QuickBooks compute Amount again.
+_AMOUNT_INPUTS = ("Quantity", "Rate", "Cost", "ItemRef")
+
+
+def _merge_line_changes(line: etree._Element, mod: etree._Element) -> None:
+    recompute = False
+    for change in mod:
+        tag = str(change.tag)
+        if tag in ("TxnLineID", "JournalLineType"):
+            continue
+        if tag in _AMOUNT_INPUTS and mod.find("Amount") is None:
+            recompute = True
+        for old_field in line.findall(tag):
+            line.remove(old_field)
+        line.append(copy.deepcopy(change))
+    if recompute:
+        for stale in line.findall("Amount"):
+            line.remove(stale)
 
 
 # ---- totals --------------------------------------------------------------------------
@@ -419,16 +490,27 @@ def totals(company: CompanyState, txn: Txn) -> Totals:
     tax_item_id = body.findtext("ItemSalesTaxRef/ListID")
     tax_item = company.lists.get(tax_item_id) if tax_item_id else None
     percentage = tax_item.tax_rate if tax_item is not None else None
-    customer_code_id = body.findtext("CustomerSalesTaxCodeRef/ListID")
-    customer_taxable = True
-    if customer_code_id and customer_code_id in company.lists:
-        customer_taxable = bool(company.lists[customer_code_id].is_taxable)
     taxable = ZERO
-    if percentage is not None and customer_taxable:
-        for line in lines:
-            code_id = line.findtext("SalesTaxCodeRef/ListID")
-            if code_id and company.lists.get(code_id) and company.lists[code_id].is_taxable:
-                taxable += line_amount(line)
+    if percentage is not None and _customer_taxable(company, body):
+        taxable = _taxable_amount(company, lines)
     tax = money(taxable * (percentage or ZERO) / Decimal(100))
     total = subtotal + tax
     return Totals(subtotal, percentage, tax, total, applied, total - applied, tax_item_id)
+
+
+def _customer_taxable(company: CompanyState, body: etree._Element) -> bool:
+    """A sale to a customer coded non-taxable carries no tax; no code means taxable."""
+    code_id = body.findtext("CustomerSalesTaxCodeRef/ListID")
+    if code_id and code_id in company.lists:
+        return bool(company.lists[code_id].is_taxable)
+    return True
+
+
+def _taxable_amount(company: CompanyState, lines: list[etree._Element]) -> Decimal:
+    """The sum of the lines whose sales tax code is taxable."""
+    taxable = ZERO
+    for line in lines:
+        code_id = line.findtext("SalesTaxCodeRef/ListID")
+        if code_id and company.lists.get(code_id) and company.lists[code_id].is_taxable:
+            taxable += line_amount(line)
+    return taxable

@@ -11,7 +11,8 @@ import httpx
 import typer
 
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
-from omni2qbd_sims.webconnector.qwc_file import QwcFileError, read_qwc
+from omni2qbd_sims.webconnector.qwc_file import QwcFile, QwcFileError, read_qwc
+from omni2qbd_sims.webconnector.report import SessionReport
 from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
 
 app = typer.Typer(help="QuickBooks Web Connector simulator (drives a gateway over SOAP).")
@@ -57,38 +58,17 @@ def webconnector(
     ),
 ) -> None:
     """Run the updates and print what QBWC would show."""
-
-    application = None
-    if qwc is not None:
-        try:
-            application = read_qwc(qwc)
-        except QwcFileError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        url = url or application.app_url
-        user = user or application.username
+    application = _read_application(qwc) if qwc is not None else None
+    if application is not None:
+        url, user = url or application.app_url, user or application.username
     if not url or not user:
         typer.echo("error: give --url and --user, or a --qwc file that has them", err=True)
         raise typer.Exit(2)
-    backend: QuickBooksSimulator | str
-    if quickbooks:
-        backend = quickbooks
-        if application is not None:
-            _connect_company(quickbooks, company, application, seed_demo)
-    else:
-        backend = QuickBooksSimulator()
-        opened = backend.company(
-            company,
-            seed_demo=seed_demo,
-            file_id=application.file_id if application else None,
-        )
-        if application is not None:
-            opened.owner_id = application.owner_id
     simulator = WebConnectorSimulator(
         url,
         user,
         password,
-        backend,
+        _open_company(quickbooks, company, application, seed_demo),
         company,
         quickbooks_not_running=qb_not_running,
         wrong_company_open=wrong_company or None,
@@ -97,6 +77,40 @@ def webconnector(
         noop_pause_seconds=noop_pause,
     )
     reports = asyncio.run(simulator.run(runs, pause_seconds=every))
+    raise typer.Exit(0 if _print_reports(reports, verbose) else 1)
+
+
+def _read_application(qwc: Path) -> QwcFile:
+    try:
+        return read_qwc(qwc)
+    except QwcFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _open_company(
+    quickbooks: str, company: str, application: QwcFile | None, seed_demo: bool
+) -> QuickBooksSimulator | str:
+    """The QuickBooks the Web Connector talks to: a simulator server's URL, or one in this
+    process with the company file open. A .qwc's FileID and OwnerID go into the company file
+    either way, as on an application's first connection."""
+    if quickbooks:
+        if application is not None:
+            _connect_company(quickbooks, company, application, seed_demo)
+        return quickbooks
+    backend = QuickBooksSimulator()
+    opened = backend.company(
+        company,
+        seed_demo=seed_demo,
+        file_id=application.file_id if application else None,
+    )
+    if application is not None:
+        opened.owner_id = application.owner_id
+    return backend
+
+
+def _print_reports(reports: list[SessionReport], verbose: bool) -> bool:
+    """Print each update as QBWC shows it; True when none of them had an error."""
     failed = False
     for number, report in enumerate(reports, start=1):
         typer.echo(f"--- update {number} ---")
@@ -105,7 +119,7 @@ def webconnector(
             for request, response in zip(report.request_sets, report.responses, strict=False):
                 typer.echo(f"request:\n{request}\nresponse:\n{response}")
         failed = failed or bool(report.errors)
-    raise typer.Exit(1 if failed else 0)
+    return not failed
 
 
 def _connect_company(quickbooks: str, company: str, application: Any, seed_demo: bool) -> None:
