@@ -192,7 +192,7 @@ async def test_from_cin7_to_quickbooks_through_the_api(
         company.rename_customer("Acme Corp.", "ACME Corporation (East)")
         dropped = await stack.web_connector_run(drop_connection_after_set=2)
         assert dropped.dropped
-        await asyncio.sleep(1.2)  # the abandoned session times out (gateway setting: 1 s)
+        await asyncio.sleep(1.2)  # the abandoned session is silent long enough to take over
         await stack.web_connector_run()
         posted = {i.entry_id: i.state for i in await stack.outbox()}
         assert {posted[item.entry_id] for item in wanted if item is not None} == {"posted"}

@@ -225,7 +225,13 @@ async def workflow_stack(database_url: str, namespace: str) -> AsyncIterator[Sta
     )
     with cin7_simulator() as (store, account, cin7_url):
         async with running_gateway(
-            database_url, AMQP_URL, namespace, gateway_session_timeout_seconds=1
+            # The Web Connector that lost its connection takes its silent session over after
+            # a second (as after a crash). A 1 s session timeout did the same but also expired
+            # a live session whose calls were slow on a loaded machine.
+            database_url,
+            AMQP_URL,
+            namespace,
+            gateway_takeover_after_seconds=1,
         ) as gateway:
             async with unit_of_work(gateway.sessions) as db:
                 created = await create_tenant(
