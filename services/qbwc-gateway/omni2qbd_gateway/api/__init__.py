@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from omni2qbd_gateway.api import audit, auth, entries, health, tenants
 from omni2qbd_gateway.api import cogs as cogs_api
+from omni2qbd_gateway.api import dead_letters as dead_letters_api
 from omni2qbd_gateway.api import matching as matching_api
 from omni2qbd_gateway.api import reconciliation as reconciliation_api
 from omni2qbd_gateway.api import reimport as reimport_api
@@ -26,6 +27,7 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     health.router,
     tenants.router,
+    dead_letters_api.router,
 ]
 # The bookkeeper's workflow areas (api-workflow).
 ROUTERS += [matching_api.router, reimport_api.router, cogs_api.router, reconciliation_api.router]
