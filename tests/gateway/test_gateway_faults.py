@@ -82,7 +82,9 @@ async def test_dropped_response_then_new_session_posts_everything_exactly_once(
         database_url,
         amqp_url,
         topology.namespace,
-        gateway_session_timeout_seconds=1,
+        # Short enough to wait out, long enough that the next session's own calls on a
+        # loaded machine (several tests at once) never come a timeout apart.
+        gateway_session_timeout_seconds=3,
         gateway_batch_max_requests=4,
     ) as gw:
         tenant = await new_tenant(gw.sessions)
@@ -98,7 +100,7 @@ async def test_dropped_response_then_new_session_posts_everything_exactly_once(
         ).run_session()
         assert dropped.dropped
         assert sum(qb.company(path).count_by_ref_number(f"INV{100 + n}") for n in range(10)) == 4
-        await asyncio.sleep(1.2)  # the abandoned session expires
+        await asyncio.sleep(3.2)  # the abandoned session expires
         # The gateway's sweeper (run here directly) marks the unanswered batch in doubt.
         service = QbwcService(gw.sessions, options_from(gw.settings))
         assert await service.expire_stale_sessions() == 1
