@@ -199,7 +199,13 @@ SLOW_TESTS = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow: set[str] = set()
     for item in items:
         where = Path(str(item.path)).relative_to(REPO_ROOT).as_posix()
         if where.startswith(SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
+            slow.add(item.nodeid)
+    # The long whole-stack tests first (file order kept within each group): with several
+    # xdist workers they run side by side from the start instead of one of them starting
+    # last and keeping the run going alone.
+    items.sort(key=lambda item: item.nodeid not in slow)
