@@ -61,6 +61,25 @@ def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
         yield list(values[start : start + _CHUNK])
 
 
+async def _read_counted_months(
+    session: AsyncSession,
+    tenant_id: str,
+    kinds: list[str],
+    chunk: list[str],
+    into: dict[DocKey, list[CogsCounted]],
+) -> None:
+    """The counted COGS months of the documents ``into`` has a list for (one query)."""
+    counted = select(CogsCounted).where(
+        col(CogsCounted.tenant_id) == tenant_id,
+        col(CogsCounted.source_kind).in_(kinds),
+        col(CogsCounted.cin7_id).in_(chunk),
+    )
+    for counted_row in (await session.exec(counted)).all():
+        key = (counted_row.source_kind, counted_row.cin7_id)
+        if key in into:
+            into[key].append(counted_row)
+
+
 @dataclass
 class BatchReads:
     """One batch's answers per document (``batch_reads``), until ``finish``."""
@@ -134,15 +153,7 @@ class BatchReads:
     async def _read_counted(
         self, session: AsyncSession, kinds: list[str], chunk: list[str]
     ) -> None:
-        counted = select(CogsCounted).where(
-            col(CogsCounted.tenant_id) == self.tenant_id,
-            col(CogsCounted.source_kind).in_(kinds),
-            col(CogsCounted.cin7_id).in_(chunk),
-        )
-        for counted_row in (await session.exec(counted)).all():
-            counted_key = (counted_row.source_kind, counted_row.cin7_id)
-            if counted_key in self.keys:
-                self.counted[counted_key].append(counted_row)
+        await _read_counted_months(session, self.tenant_id, kinds, chunk, self.counted)
 
     async def _read_modified(
         self, session: AsyncSession, kinds: list[str], chunk: list[str]
@@ -292,7 +303,7 @@ class ResultReads:
         kinds = sorted({kind for kind, _ in keys})
         for chunk in _chunks(sorted({cin7_id for _, cin7_id in keys})):
             await reads._read_revenue_rows(session, keys, kinds, chunk)
-            await reads._read_counted(session, keys, kinds, chunk)
+            await reads._read_counted(session, kinds, chunk)
         return reads
 
     async def _read_revenue_rows(
@@ -315,17 +326,9 @@ class ResultReads:
                 self.contributions[key].append(row)
 
     async def _read_counted(
-        self, session: AsyncSession, keys: set[DocKey], kinds: list[str], chunk: list[str]
+        self, session: AsyncSession, kinds: list[str], chunk: list[str]
     ) -> None:
-        counted = select(CogsCounted).where(
-            col(CogsCounted.tenant_id) == self.tenant_id,
-            col(CogsCounted.source_kind).in_(kinds),
-            col(CogsCounted.cin7_id).in_(chunk),
-        )
-        for counted_row in (await session.exec(counted)).all():
-            counted_key = (counted_row.source_kind, counted_row.cin7_id)
-            if counted_key in keys:
-                self.counted[counted_key].append(counted_row)
+        await _read_counted_months(session, self.tenant_id, kinds, chunk, self.counted)
 
     def install(self, session: AsyncSession) -> None:
         session.info[RESULT_INFO_KEY] = self
