@@ -110,6 +110,7 @@ class Demo:
         self.urls: dict[str, str] = {}
         self.people: list[DemoPerson] = []
         self._quickbooks_server: Any = None
+        self._services: dict[str, ManagedProcess] = {}
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -140,7 +141,13 @@ class Demo:
         }
 
     def _start(
-        self, name: str, args: list[str], port: int, health_path: str = "/livez"
+        self,
+        name: str,
+        args: list[str],
+        port: int,
+        health_path: str = "/livez",
+        *,
+        wait: bool = True,
     ) -> ManagedProcess:
         process = ManagedProcess(
             name=name,
@@ -150,8 +157,9 @@ class Demo:
             health_url=f"http://127.0.0.1:{port}",
             health_path=health_path,
         )
-        self.processes.start(process)
+        self.processes.start(process, wait=wait)
         self.urls[name] = f"http://127.0.0.1:{port}"
+        self._services[name] = process
         return process
 
     # ---- steps ----------------------------------------------------------------------
@@ -171,6 +179,11 @@ class Demo:
 
     async def _run(self, opts: DemoOptions) -> DemoRun:
         assert self.sessions is not None
+        # The gateway and the mapper only need the database: started now, their start-up
+        # (mostly imports, seconds each) overlaps with the Cin7 simulator's instead of
+        # following it; each is waited for where it is first needed.
+        self._start_service("gateway", wait=False)
+        self._start_service("mapper", wait=False)
         account = await self._start_cin7(opts)
         tax_rate = await self._tax_rate(account["username"], account["connections"][0]["apiKey"])
         tenant, password = await self._tenant(account, tax_rate)
@@ -181,8 +194,7 @@ class Demo:
         connector = await self._connect_quickbooks(tenant, password, company)
         # Mapping starts once the QuickBooks lists are mirrored, so contacts that already
         # exist in QuickBooks are matched rather than proposed as new.
-        self._start_service("mapper")
-        self._start_service("fetcher")  # it polls Cin7 as soon as it is up
+        self._start_service("fetcher", wait=False)  # it polls Cin7 as soon as it is up
         await self._wait_ready(["mapper", "fetcher"])
         snap, changed = await self._fetch(tenant.id, account["username"])
         snap = await self._post_everything(tenant.id, connector, snap)
@@ -229,7 +241,6 @@ class Demo:
         self, tenant: Tenant, password: str, company: CompanyFile
     ) -> _Connector:
         """Start the gateway and run the Web Connector's first session against it."""
-        self._start_service("gateway")
         await self._wait_ready(["gateway"])
         connector = _Connector(
             WebConnectorSimulator(
@@ -386,15 +397,17 @@ class Demo:
         seed_company(company, tax_rate=tax_rate)
         return company
 
-    def _start_service(self, name: str) -> None:
+    def _start_service(self, name: str, *, wait: bool = True) -> None:
         self.say(f"Starting the {name} ...")
         port = free_port()
-        self._start(name, ["run", name, "--port", str(port)], port)
+        self._start(name, ["run", name, "--port", str(port)], port, wait=wait)
 
     async def _wait_ready(self, names: list[str]) -> None:
         deadline = time.monotonic() + 90
         async with httpx.AsyncClient(timeout=5) as client:
             for name in names:
+                # Listening first (a service started without waiting may still be importing).
+                await asyncio.to_thread(self._services[name].wait_until_up)
                 while True:
                     self.processes.check_alive()
                     response = await client.get(f"{self.urls[name]}/readyz")
