@@ -17,7 +17,7 @@ from omni2qbd_gateway import retention
 from omni2qbd_gateway.api import mount_api
 from omni2qbd_gateway.console import mount_console
 from omni2qbd_gateway.http_guard import guarded_protocol
-from omni2qbd_gateway.outbox import upsert_entry
+from omni2qbd_gateway.outbox import upsert_entries, upsert_entry
 from omni2qbd_gateway.pending import PendingPublisher
 from omni2qbd_gateway.plan import Limits
 from omni2qbd_gateway.protocol import GatewayOptions, QbwcService
@@ -28,8 +28,8 @@ from omni2qbd_gateway.soap_endpoint import register_soap_endpoint
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory
-from omni2qbd_shared.messaging import Consumer
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
+from omni2qbd_shared.tenant_batching import TenantBatchingConsumer
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +52,14 @@ def options_from(settings: AppSettings) -> GatewayOptions:
 
 
 SWEEP_SECONDS = 60.0
+
+
+class BatchingEntriesConsumer(TenantBatchingConsumer[m.EntryMessage]):
+    """``qb.entries``: a tenant's waiting entries stored in one transaction
+    (``outbox.upsert_entries``, at most ``gateway_prefetch`` per batch), acknowledged after
+    its commit; a failing batch is handled one by one (``upsert_entry``)."""
+
+    message_type = m.EntryMessage
 
 
 @dataclass
@@ -89,7 +97,9 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
     async def start_consumer(rt: ServiceRuntime) -> None:
         assert isinstance(rt, GatewayRuntime)
         assert rt.connection is not None and rt.sessions is not None
-        consumer = Consumer(
+        consumer = BatchingEntriesConsumer(
+            batch_handler=upsert_entries,
+            max_batch=settings.gateway_prefetch,
             connection=rt.connection,
             topology=rt.topology,
             queue_name=ENTRIES_QUEUE,

@@ -1,8 +1,9 @@
 """The outbox: entries as the gateway tracks them, from review to QuickBooks.
 
-- ``upsert_entry`` is the ``qb.entries`` consumer's handler: idempotent by entry id; a new
-  version of the same document (tenant, entry kind, source kind, Cin7 id) supersedes the
-  unsent one, and becomes a re-import (a Mod) once the first is in QuickBooks.
+- ``upsert_entries`` is the ``qb.entries`` consumer's handler (a tenant's waiting entries in
+  one transaction; ``upsert_entry`` is one of them): idempotent by entry id; a new version of
+  the same document (tenant, entry kind, source kind, Cin7 id) supersedes the unsent one, and
+  becomes a re-import (a Mod) once the first is in QuickBooks.
 - ``approve`` is the only way in for sending, and it records who and when.
 - ``status_rows`` lists entries by state with their QuickBooks outcome.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +23,9 @@ from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import AuditLog, OutboxItem, QbLink, Tenant, utcnow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import PoisonMessage
+
+if TYPE_CHECKING:
+    from omni2qbd_gateway.workflow.approval import AutoApprover
 
 # States an entry may still be replaced in: nothing of it is on its way to QuickBooks.
 REPLACEABLE = ("ready", "held", "approved", "queued", "failed")
@@ -41,31 +46,103 @@ STATE_ORDER = (
 
 
 async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequence[m.Message]:
-    """Consumer handler for ``qb.entries`` (runs in the consumer's transaction)."""
-    await _lock_tenant(message, session)
-    existing = await session.get(OutboxItem, message.entry_id)
-    if existing is not None:
-        _update_existing(session, existing, message)
-        return []
-    if message.state == "superseded":
-        return []  # withdrawn before it ever arrived: nothing to hold back
-    newer = await _supersede_older_versions(session, message)
-    item = _new_item(message, newer[0] if newer else None)
-    session.add(item)
-    # Imported here: the workflow builds on this module (and on plan, which imports it).
-    from omni2qbd_gateway.workflow.approval import auto_approve_new  # noqa: PLC0415
+    """Consumer handler for ``qb.entries`` (runs in the consumer's transaction): one entry,
+    by the rules of ``upsert_entries``."""
+    return await upsert_entries([message], session)
 
-    await auto_approve_new(session, item)
+
+async def upsert_entries(
+    messages: Sequence[m.EntryMessage], session: AsyncSession
+) -> Sequence[m.Message]:
+    """Batch handler for ``qb.entries``: several entries of one tenant in one transaction
+    (``TenantBatchingConsumer``), each applied in order exactly as if it came alone.
+
+    The tenant row is locked once; the batch's entries already stored are read by id in one
+    query, and every version of their documents (and of the dependencies the auto-approve
+    rule may look at, ``AutoApprover``) in one more, locked as before. A version added or
+    superseded by an earlier message of the batch is seen by the later ones through those
+    rows, so two versions of one document in a batch end as they would one after the other.
+    """
+    if not messages:
+        return []
+    tenant_id = messages[0].tenant_id
+    if any(message.tenant_id != tenant_id for message in messages):
+        raise ValueError("a batch of entries holds one tenant's entries")
+    await _lock_tenant(tenant_id, messages[0].entry_id, session)
+    stored = await _stored_by_id(session, [message.entry_id for message in messages])
+    new = [msg for msg in messages if msg.entry_id not in stored and msg.state != "superseded"]
+    if not new:  # redeliveries and withdrawals: nothing else to read
+        for message in messages:
+            if message.entry_id in stored:
+                _update_existing(session, stored[message.entry_id], message)
+        return []
+    # Imported here: the workflow builds on this module (and on plan, which imports it).
+    from omni2qbd_gateway.workflow.approval import AutoApprover  # noqa: PLC0415
+
+    approver = await AutoApprover.load(
+        session, tenant_id, [(msg.entry_kind, msg.entry) for msg in new]
+    )
+    approver.versions = await _versions(
+        session, tenant_id, {_key(msg) for msg in new} | approver.dependency_keys
+    )
+    await _apply(session, messages, stored, approver)
     return []
 
 
-async def _lock_tenant(message: m.EntryMessage, session: AsyncSession) -> None:
+async def _apply(
+    session: AsyncSession,
+    messages: Sequence[m.EntryMessage],
+    stored: dict[str, OutboxItem],
+    approver: AutoApprover,
+) -> None:
+    """Each message in order, against the rows the batch read (``stored`` by id, the
+    approver's ``versions`` by document), which follow what each message adds or changes."""
+    for message in messages:
+        existing = stored.get(message.entry_id)
+        if existing is not None:
+            _update_existing(session, existing, message)
+            continue
+        if message.state == "superseded":
+            continue  # withdrawn before it ever arrived: nothing to hold back
+        item = _add_version(session, message, approver.versions.setdefault(_key(message), []))
+        stored[item.entry_id] = item
+        await approver.approve_new(item)
+
+
+DocumentKey = tuple[str, str, str]  # entry kind, source kind, Cin7 id: a document's versions
+
+
+def _key(message: m.EntryMessage) -> DocumentKey:
+    return (message.entry_kind, message.source.kind, message.source.cin7_id)
+
+
+async def _lock_tenant(tenant_id: str, entry_id: str, session: AsyncSession) -> None:
     # Versions of one document can arrive at once (the consumer has a prefetch > 1): the
-    # tenant row lock makes them take turns, so each sees the one before and supersedes it.
+    # tenant row lock makes batches take turns, so each sees the one before and supersedes it.
     # (On SQLite the engine's BEGIN IMMEDIATE does the same.)
-    locked = select(Tenant).where(Tenant.id == message.tenant_id).with_for_update()
+    locked = select(Tenant).where(Tenant.id == tenant_id).with_for_update()
     if (await session.exec(locked)).first() is None:
-        raise PoisonMessage(f"entry {message.entry_id} names unknown tenant {message.tenant_id}")
+        raise PoisonMessage(f"entry {entry_id} names unknown tenant {tenant_id}")
+
+
+async def _stored_by_id(session: AsyncSession, entry_ids: list[str]) -> dict[str, OutboxItem]:
+    """The entries already stored under these ids, whichever tenant's (another tenant's is
+    refused by ``_update_existing``)."""
+    query = select(OutboxItem).where(col(OutboxItem.entry_id).in_(sorted(set(entry_ids))))
+    return {row.entry_id: row for row in (await session.exec(query)).all()}
+
+
+async def _versions(
+    session: AsyncSession, tenant_id: str, keys: set[DocumentKey]
+) -> dict[DocumentKey, list[OutboxItem]]:
+    """Every stored version of these documents, locked (a Web Connector call may be changing
+    one's state)."""
+    key = tuple_(OutboxItem.entry_kind, OutboxItem.source_kind, OutboxItem.cin7_id)
+    query = scoped(OutboxItem, tenant_id).where(key.in_(sorted(keys))).with_for_update()
+    versions: dict[DocumentKey, list[OutboxItem]] = {}
+    for row in (await session.exec(query)).all():
+        versions.setdefault((row.entry_kind, row.source_kind, row.cin7_id), []).append(row)
+    return versions
 
 
 def _review_state(message: m.EntryMessage) -> str:
@@ -91,28 +168,26 @@ def _update_existing(session: AsyncSession, existing: OutboxItem, message: m.Ent
     session.add(existing)
 
 
-async def _supersede_older_versions(
-    session: AsyncSession, message: m.EntryMessage
-) -> list[OutboxItem]:
-    """Supersede the document's other entries not yet on their way to QuickBooks, unless a
-    newer version is already here; the newer versions (the message is stale if any)."""
-    same_document = scoped(OutboxItem, message.tenant_id).where(
-        OutboxItem.entry_kind == message.entry_kind,
-        OutboxItem.source_kind == message.source.kind,
-        OutboxItem.cin7_id == message.source.cin7_id,
-        OutboxItem.entry_id != message.entry_id,
-    )
-    siblings = list((await session.exec(same_document.with_for_update())).all())
+def _add_version(
+    session: AsyncSession, message: m.EntryMessage, versions: list[OutboxItem]
+) -> OutboxItem:
+    """Add the new entry to its document's ``versions``: it supersedes the others not yet on
+    their way to QuickBooks, unless a newer version is already here (then it is stale)."""
+    siblings = [row for row in versions if row.entry_id != message.entry_id]
     newer = [row for row in siblings if row.version > message.version]
-    if newer:
-        return newer
-    for older in siblings:
-        if older.state in REPLACEABLE:
-            older.state = "superseded"
-            older.last_status_message = f"replaced by a newer version (entry {message.entry_id})"
-            older.updated_at = utcnow()
-            session.add(older)
-    return []
+    if not newer:
+        for older in siblings:
+            if older.state in REPLACEABLE:
+                older.state = "superseded"
+                older.last_status_message = (
+                    f"replaced by a newer version (entry {message.entry_id})"
+                )
+                older.updated_at = utcnow()
+                session.add(older)
+    item = _new_item(message, newer[0] if newer else None)
+    session.add(item)
+    versions.append(item)
+    return item
 
 
 def _new_item(message: m.EntryMessage, newer: OutboxItem | None) -> OutboxItem:

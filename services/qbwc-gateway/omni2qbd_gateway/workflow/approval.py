@@ -9,15 +9,18 @@ name and reason, so the person knows what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
+from sqlalchemy import tuple_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_gateway.outbox import DocumentKey
 from omni2qbd_gateway.outcomes import describe_entry
 from omni2qbd_gateway.workflow import audit
 from omni2qbd_gateway.workflow.entries import EntryNotFound
@@ -117,15 +120,39 @@ def mark_approved(row: OutboxItem, actor: str) -> None:
     row.updated_at = now
 
 
+class DependencyLookup(Protocol):
+    """Where a dependency's answers come from: the database (``DatabaseLookup``), or a batch
+    of newly arrived entries read once (``AutoApprover``). Keys are
+    ``entry_kind:source_kind:cin7_id``."""
+
+    async def in_quickbooks(self, key: str) -> bool: ...
+
+    async def newest(self, key: str) -> OutboxItem | None: ...
+
+
+@dataclass(frozen=True)
+class DatabaseLookup:
+    """Each dependency asked of the database when it is needed."""
+
+    db: AsyncSession
+    scope: TenantScope
+
+    async def in_quickbooks(self, key: str) -> bool:
+        return await _in_quickbooks(self.db, self.scope, key)
+
+    async def newest(self, key: str) -> OutboxItem | None:
+        return await _newest(self.db, self.scope, key)
+
+
 async def _dependencies(
-    db: AsyncSession, scope: TenantScope, row: OutboxItem
+    lookup: DependencyLookup, row: OutboxItem
 ) -> tuple[list[OutboxItem], str | None]:
     """Dependencies to approve with ``row``, or the reason it cannot be approved."""
     needed: list[OutboxItem] = []
     for key in row.body.get("depends_on") or []:
-        if await _in_quickbooks(db, scope, str(key)):
+        if await lookup.in_quickbooks(str(key)):
             continue
-        dependency = await _newest(db, scope, str(key))
+        dependency = await lookup.newest(str(key))
         kind, _, rest = str(key).partition(":")
         if dependency is None:
             what = f"{kind.replace('_', ' ')} for Cin7 {rest.replace(':', ' ').replace('_', ' ')}"
@@ -230,7 +257,7 @@ async def _approvable(
     """``row`` itself must be ready; then its dependencies decide (``_dependencies``)."""
     if row.state not in APPROVABLE:
         return [], _why_not(row)
-    return await _dependencies(db, scope, row)
+    return await _dependencies(DatabaseLookup(db, scope), row)
 
 
 def _approve_dependencies(
@@ -357,12 +384,16 @@ async def set_rule(db: AsyncSession, scope: TenantScope, rule: AutoApproveRule) 
 
 
 def _rule_admits(rule: TenantOptions, row: OutboxItem) -> bool:
-    if not rule.auto_approve or row.entry_kind not in (rule.auto_approve_kinds or []):
+    return _rule_admits_entry(rule, row.entry_kind, row.body)
+
+
+def _rule_admits_entry(rule: TenantOptions, entry_kind: str, body: dict[str, Any]) -> bool:
+    if not rule.auto_approve or entry_kind not in (rule.auto_approve_kinds or []):
         return False
-    if row.body.get("findings"):
+    if body.get("findings"):
         return False
     if rule.auto_approve_max_total is not None:
-        total: Any = row.body.get("total")
+        total: Any = body.get("total")
         try:
             if Decimal(str(total if total is not None else "0")) > rule.auto_approve_max_total:
                 return False
@@ -371,28 +402,109 @@ def _rule_admits(rule: TenantOptions, row: OutboxItem) -> bool:
     return True
 
 
-async def auto_approve_new(db: AsyncSession, row: OutboxItem) -> bool:
-    """Approve a newly arrived ready entry if the tenant's rule admits it (and its
-    dependencies can go with it); True when it did."""
-    if row.state not in APPROVABLE:
-        return False
-    rule = await db.get(TenantOptions, row.tenant_id)
-    if rule is None or not _rule_admits(rule, row):
-        return False
-    scope = TenantScope(row.tenant_id, AUTO_APPROVER)
-    needed, problem = await _dependencies(db, scope, row)
-    # A new customer or vendor goes with the entry only when nothing is said against it.
-    if problem is not None or any(d.body.get("findings") for d in needed):
-        return False
-    for dependency in [*needed, row]:
-        mark_approved(dependency, AUTO_APPROVER)
-        db.add(dependency)
-    await audit.record(
-        db,
-        tenant_id=row.tenant_id,
-        actor=AUTO_APPROVER,
-        action="entries.approved",
-        subject=label(row),
-        detail={"entry_ids": [row.entry_id], "dependency_ids": [d.entry_id for d in needed]},
-    )
-    return True
+def document_key(key: str) -> DocumentKey | None:
+    """``entry_kind:source_kind:cin7_id`` as a key, or None when it is not one the gateway
+    tracks."""
+    parts = key.split(":", 2)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+
+
+@dataclass
+class AutoApprover:
+    """The tenant's auto-approve rule applied to a batch of newly arrived entries
+    (``outbox.upsert_entries``), with the batch's reads made once: the rule, the QuickBooks
+    links of the dependencies the entries it may admit name, and (read by the outbox with
+    the entries' own versions, and kept up to date as the batch adds rows) those
+    dependencies' versions; the settings version for the audit log when it approves.
+
+    ``load`` reads nothing more when the rule is off. ``approve_new`` decides exactly as one
+    entry at a time did: the rows it looks at are the ones the outbox holds for this
+    transaction, under the tenant lock.
+    """
+
+    db: AsyncSession
+    tenant_id: str
+    rule: TenantOptions | None
+    dependency_keys: set[DocumentKey] = field(default_factory=set)
+    linked: set[DocumentKey] = field(default_factory=set)
+    versions: dict[DocumentKey, list[OutboxItem]] = field(default_factory=dict)
+    _settings_version: tuple[int | None] | None = None  # read with the first approval
+
+    @classmethod
+    async def load(
+        cls, db: AsyncSession, tenant_id: str, entries: Iterable[tuple[str, dict[str, Any]]]
+    ) -> AutoApprover:
+        """The rule, and for the ``(entry_kind, body)`` it may admit their dependencies'
+        QuickBooks links (one query each)."""
+        rule = await db.get(TenantOptions, tenant_id)
+        approver = cls(db, tenant_id, rule)
+        if rule is None or not rule.auto_approve:
+            return approver
+        for entry_kind, body in entries:
+            if _rule_admits_entry(rule, entry_kind, body):
+                keys = (document_key(str(key)) for key in body.get("depends_on") or [])
+                approver.dependency_keys.update(key for key in keys if key is not None)
+        if approver.dependency_keys:
+            linked = (
+                TenantScope(tenant_id, AUTO_APPROVER)
+                .columns(QbLink, QbLink.entry_kind, QbLink.source_kind, QbLink.cin7_id)
+                .where(_key_in(QbLink, approver.dependency_keys))
+            )
+            approver.linked = {tuple(row) for row in (await db.exec(linked)).all()}
+        return approver
+
+    async def in_quickbooks(self, key: str) -> bool:
+        parsed = document_key(key)
+        if parsed is None:
+            return True  # not a dependency the gateway tracks
+        if parsed not in self.dependency_keys:  # not read with the batch (never expected)
+            return await _in_quickbooks(self.db, self._scope, key)
+        return parsed in self.linked
+
+    async def newest(self, key: str) -> OutboxItem | None:
+        parsed = document_key(key)
+        if parsed is None:
+            return None
+        if parsed not in self.dependency_keys:
+            return await _newest(self.db, self._scope, key)
+        rows = sorted(self.versions.get(parsed, []), key=lambda r: r.version)
+        return rows[-1] if rows else None
+
+    @property
+    def _scope(self) -> TenantScope:
+        return TenantScope(self.tenant_id, AUTO_APPROVER)
+
+    async def approve_new(self, row: OutboxItem) -> bool:
+        """Approve a newly arrived ready entry if the tenant's rule admits it (and its
+        dependencies can go with it); True when it did."""
+        if row.state not in APPROVABLE:
+            return False
+        if self.rule is None or not _rule_admits(self.rule, row):
+            return False
+        needed, problem = await _dependencies(self, row)
+        # A new customer or vendor goes with the entry only when nothing is said against it.
+        if problem is not None or any(d.body.get("findings") for d in needed):
+            return False
+        for dependency in [*needed, row]:
+            mark_approved(dependency, AUTO_APPROVER)
+            self.db.add(dependency)
+        if self._settings_version is None:
+            self._settings_version = (await audit.settings_version(self.db, self.tenant_id),)
+        await audit.record(
+            self.db,
+            tenant_id=row.tenant_id,
+            actor=AUTO_APPROVER,
+            action="entries.approved",
+            subject=label(row),
+            detail={
+                "entry_ids": [row.entry_id],
+                "dependency_ids": [d.entry_id for d in needed],
+                "settings_version": self._settings_version[0],
+            },
+        )
+        return True
+
+
+def _key_in(model: type[OutboxItem] | type[QbLink], keys: Iterable[DocumentKey]) -> Any:
+    """``(entry_kind, source_kind, cin7_id) IN keys`` for ``model``'s rows."""
+    return tuple_(model.entry_kind, model.source_kind, model.cin7_id).in_(sorted(keys))

@@ -40,9 +40,11 @@ async def record(
     subject: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add one audit row, stamped with the tenant's current settings version."""
+    """Add one audit row, stamped with the tenant's current settings version (read here
+    unless ``detail`` already holds it)."""
     body = dict(detail or {})
-    body.setdefault("settings_version", await settings_version(db, tenant_id))
+    if "settings_version" not in body:
+        body["settings_version"] = await settings_version(db, tenant_id)
     db.add(
         AuditLog(
             tenant_id=tenant_id,
