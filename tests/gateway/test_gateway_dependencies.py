@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from omni2qbd_gateway.workflow.approval import unapprove
+from omni2qbd_gateway.workflow.scope import TenantScope
+from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
@@ -26,7 +29,8 @@ async def test_invoice_whose_customer_add_is_not_approved_is_not_sent(
         row = await tenant_row(gw.sessions, tenant.tenant_id)
         qb = QuickBooksSimulator()
         path = company_for(qb, row)
-        # the CustomerAdd stays unapproved (as when it is held); the invoice is approved
+        # The invoice is approved (its CustomerAdd with it), then the CustomerAdd's approval
+        # is taken back: the invoice waits on an unapproved CustomerAdd.
         (held_add,) = await add_entries(
             gw.sessions,
             tenant.tenant_id,
@@ -46,6 +50,8 @@ async def test_invoice_whose_customer_add_is_not_approved_is_not_sent(
                 invoice(tenant.tenant_id, 9002),
             ],
         )
+        async with unit_of_work(gw.sessions) as db:
+            await unapprove(db, TenantScope(tenant.tenant_id, "Pat Reviewer"), held_add)
         report = await web_connector(gw, tenant, qb, path).run_session()
         assert report.completed, report.summary()
         states = await outbox_states(gw.sessions, tenant.tenant_id)

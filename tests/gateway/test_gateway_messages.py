@@ -11,7 +11,8 @@ from typing import Any
 import aio_pika
 from sqlmodel import select
 
-from omni2qbd_gateway.outbox import approve
+from omni2qbd_gateway.workflow.approval import approve
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import GatewayPendingMessage, QbListCursor
@@ -123,7 +124,10 @@ async def run_flow(
     for request_set in unapproved.request_sets:
         assert validation_errors(request_set) == []
     async with unit_of_work(gw.sessions) as db:
-        await approve(db, tenant.tenant_id, [second], actor="Dana Bookkeeper")
+        result = await approve(
+            db, TenantScope(tenant.tenant_id, "Dana Bookkeeper"), entry_ids=[second]
+        )
+    assert [a.id for a in result.approved] == [second], result.refused
 
     report = await web_connector(gw, tenant, qb, path).run_session()
     assert report.completed, report.summary()
