@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -59,6 +60,13 @@ class GatewayTenant(NamedTuple):
     tenant: NewTenant
     qb: QuickBooksSimulator
     path: str
+
+
+# The `gw` and `gateway_tenant` fixtures run on SQLite; a test marked with this runs on each
+# database in turn (ids [sqlite] and [postgres], as with the `database_url` fixture).
+BOTH_DATABASES = pytest.mark.parametrize(
+    "gateway_database_url", ["sqlite", "postgres"], indirect=True
+)
 
 
 @contextlib.asynccontextmanager
@@ -151,6 +159,15 @@ def company_for(
     else:
         company.seed_demo()
     return path
+
+
+async def open_tenant(gw: Gateway) -> GatewayTenant:
+    """A new tenant on ``gw`` and its QuickBooks company file: how most gateway tests open
+    (the `gateway_tenant` fixture, and helpers that are handed a gateway)."""
+    tenant = await new_tenant(gw.sessions)
+    qb = QuickBooksSimulator()
+    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    return GatewayTenant(gw, tenant, qb, path)
 
 
 def invoice(
