@@ -44,8 +44,9 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 
-from omni2qbd_gateway.outbox import approve
 from omni2qbd_gateway.tenants import NewTenant, create_tenant
+from omni2qbd_gateway.workflow.approval import approve
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.db.models import OutboxItem, Tenant
@@ -194,7 +195,7 @@ async def make_tenants(database_url: str, count: int, invoices: int) -> list[New
                         )
                     )
             async with unit_of_work(sessions) as db:
-                await approve(db, tenant.tenant_id, None, actor="bench")
+                await approve(db, TenantScope(tenant.tenant_id, "bench"), all_ready=True)
     finally:
         await engine.dispose()
     return created

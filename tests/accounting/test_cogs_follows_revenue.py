@@ -14,7 +14,6 @@ from omni2qbd_mapper import handlers
 from omni2qbd_mapper.cogs_status import cogs_status, describe_cogs_status
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import create_engine, session_factory
-from omni2qbd_shared.db.migrate import upgrade
 from tests.conftest import run_blocking
 from tests.mapper.conftest import load_doc
 from tests.mapper.test_mapper_store import (
@@ -118,9 +117,10 @@ async def test_posted_credit_note_returns_its_cost(sessions: Sessions) -> None:
     }
 
 
-def test_status_shows_cogs_per_month(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'status.db'}"
-    upgrade(url)
+def test_status_shows_cogs_per_month(
+    sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = sqlite_database_url
     monkeypatch.setenv("OMNI2QBD_DATABASE_URL", url)
 
     async def prepare() -> str:

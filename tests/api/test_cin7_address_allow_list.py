@@ -8,7 +8,6 @@ must never be contacted, through the API (test, save, saved credentials) or the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,7 +16,6 @@ from omni2qbd.cli import app as cli
 from omni2qbd_gateway.tenants import set_cin7_credentials
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Topology
 from tests.api.api_helpers import new_person, signed_in
 from tests.counting_cin7 import Recorder
@@ -104,11 +102,9 @@ async def test_an_allowed_address_is_contacted(
 
 
 def test_cli_refuses_an_unlisted_cin7_address_at_create_and_set(
-    tmp_path: Path, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+    sqlite_database_url: str, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    database = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    upgrade(database)
-    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", database)
+    monkeypatch.setenv("OMNI2QBD_DATABASE_URL", sqlite_database_url)
     monkeypatch.setenv("OMNI2QBD_SECRET_KEY", "a-test-secret-key-that-is-long-enough-0123456789")
     monkeypatch.delenv("OMNI2QBD_CIN7_ALLOWED_HOSTS", raising=False)
     runner = CliRunner()

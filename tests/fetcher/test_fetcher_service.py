@@ -16,8 +16,9 @@ from sqlmodel import select
 
 from omni2qbd_fetcher.app import create_app
 from omni2qbd_fetcher.kinds import KINDS
-from omni2qbd_fetcher.repository import tenants_to_sync
+from omni2qbd_fetcher.repository import TenantAccess, tenants_to_sync
 from omni2qbd_fetcher.scheduler import FetchScheduler
+from omni2qbd_fetcher.tenant_sync import TenantSyncer, TurnResult
 from omni2qbd_gateway.tenants import create_tenant
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import unit_of_work
@@ -40,6 +41,39 @@ async def statuses(stack: Stack, tenant_id: str) -> dict[str, SyncStatus]:
         return {row.kind: row for row in rows.all()}
 
 
+class TurnRecordingSyncer(TenantSyncer):
+    """A syncer that notes whose turn each turn is, in the order the scheduler gives them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.turns: list[str] = []
+
+    async def turn(
+        self,
+        tenant: TenantAccess,
+        *,
+        max_pages: int | None = None,
+        max_seconds: float | None = None,
+    ) -> TurnResult:
+        self.turns.append(tenant.tenant_id)
+        return await super().turn(tenant, max_pages=max_pages, max_seconds=max_seconds)
+
+
+def assert_never_starved(turns: list[str], healthy: str) -> None:
+    """Until the healthy tenant's last turn, no other tenant took two turns while it waited:
+    before its first turn and between any two of its turns, each other tenant had one at most.
+    (Starving it would show as a failing tenant's retries coming round ahead of it.)"""
+    assert healthy in turns, turns
+    last = len(turns) - 1 - turns[::-1].index(healthy)
+    gap: list[str] = []
+    for tenant_id in turns[: last + 1]:
+        if tenant_id == healthy:
+            gap = []
+            continue
+        assert tenant_id not in gap, f"{tenant_id} had two turns while the healthy one waited"
+        gap.append(tenant_id)
+
+
 async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: Stack) -> None:
     hung = await stack.tenant(ACME)
     healthy = await stack.tenant(BLUEBIRD)
@@ -47,24 +81,30 @@ async def test_a_hung_or_misconfigured_tenant_does_not_starve_the_others(stack: 
     # Cin7 never answers the hung tenant in time: every request of it outlasts the timeout.
     stack.sim.admin.add_fault("slow", delaySeconds=2.0, times=None, username=ACME)
     options = dict(workers=1, pages_per_turn=1, request_timeout=0.3)
-    syncer = stack.syncer(**options)
+    syncer = TurnRecordingSyncer(
+        sessions=stack.sessions, publisher=stack.publisher, options=stack.options(**options)
+    )
+    stack.syncers.append(syncer)
     scheduler = FetchScheduler(
         sessions=stack.sessions, syncer=syncer, secret_key=SECRET, options=stack.options(**options)
     )
     scheduler.start()
     try:
-        started = time.monotonic()
+        deadline = time.monotonic() + 60  # only stops the wait; the order below is the check
         while True:
             done = await statuses(stack, healthy.tenant_id)
             if len(done) == len(KINDS) and all(s.last_success_at for s in done.values()):
                 break
-            assert time.monotonic() - started < 15, "the healthy tenant was starved"
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the healthy tenant never finished; turns: {syncer.turns}")
             await asyncio.sleep(0.1)
         # Read the schedule while it runs: after stop() and the drain below, a slow machine
         # may already have passed the wrong-key tenant's backoff.
         states = {s["tenant_id"]: s for s in scheduler.snapshot()}
+        turns = list(syncer.turns)
     finally:
         await scheduler.stop()
+    assert_never_starved(turns, healthy.tenant_id)
     published = await stack.drain()
     by_tenant = Counter(m["tenant_id"] for m in published)
     assert by_tenant[healthy.tenant_id] == expected_total(stack, BLUEBIRD)

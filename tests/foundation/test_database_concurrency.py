@@ -14,14 +14,12 @@ from sqlalchemy import event, text
 from sqlmodel import func, select
 
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
-from omni2qbd_shared.db.migrate import upgrade_async
 from omni2qbd_shared.db.models import Tenant
 from tests.conftest import PG_ADMIN_DSN
 
 
-async def test_a_reader_does_not_wait_for_the_sqlite_writer(sqlite_url: str) -> None:
-    await upgrade_async(sqlite_url)
-    engine = create_engine(sqlite_url)
+async def test_a_reader_does_not_wait_for_the_sqlite_writer(sqlite_database_url: str) -> None:
+    engine = create_engine(sqlite_database_url)
     sessions = session_factory(engine)
     try:
         async with unit_of_work(sessions) as writer:
@@ -68,7 +66,7 @@ async def test_postgres_pool_bounds_the_backends_a_burst_opens(pg_url: str) -> N
 
 
 async def test_a_cancelled_sqlite_writer_releases_the_write_lock_at_once(
-    sqlite_url: str,
+    sqlite_database_url: str,
 ) -> None:
     """A task cancelled in the middle of a write transaction (a fetcher stopped, a sync turn
     over its time limit) must leave the database free for the other services.
@@ -79,8 +77,7 @@ async def test_a_cancelled_sqlite_writer_releases_the_write_lock_at_once(
     out its busy timeout and failed with "database is locked". Here the cancel lands while a
     SELECT of the write transaction runs, held there by a gate so it is not a matter of luck.
     """
-    await upgrade_async(sqlite_url)
-    engine = create_engine(sqlite_url)
+    engine = create_engine(sqlite_database_url)
     sessions = session_factory(engine)
     entered, release = threading.Event(), threading.Event()
 
@@ -112,7 +109,9 @@ async def test_a_cancelled_sqlite_writer_releases_the_write_lock_at_once(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         # Another process's writer, not waiting at all: the lock must be free now.
-        other = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=0, isolation_level=None)
+        other = sqlite3.connect(
+            sqlite_database_url.split("///", 1)[1], timeout=0, isolation_level=None
+        )
         try:
             other.execute("BEGIN IMMEDIATE")
             assert other.execute("SELECT count(*) FROM tenants").fetchone() == (0,)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import signal
-import time
 import uuid
 
 import httpx
@@ -46,12 +45,15 @@ def _check_service(service: str, env: dict[str, str]) -> None:
         metrics = httpx.get(f"{base}/metrics")
         assert metrics.status_code == 200
         assert f'omni2qbd_ready{{service="{service}"}} 1.0' in metrics.text
-        started = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-        assert time.monotonic() - started < 25
+        assert process.wait(30) == 0  # the wait only bounds a hang; the log says how it stopped
         assert process.stderr is not None
-        assert b"service_stopped" in process.stderr.read()
+        log = process.stderr.read()
+        assert b"service_stopped" in log
+        # A clean stop: uvicorn's graceful shutdown finished in time (it did not cancel
+        # requests at its own deadline) and every stop hook of the service ran without error.
+        assert b"timeout graceful shutdown exceeded" not in log
+        assert b"stop_hook_failed" not in log
 
 
 def test_readyz_names_the_broker_when_it_is_unreachable(sqlite_database_url: str) -> None:

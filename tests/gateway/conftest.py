@@ -8,15 +8,7 @@ from typing import Any
 import pytest
 
 from omni2qbd_shared.messaging import Topology
-from omni2qbd_sims.quickbooks import QuickBooksSimulator
-from tests.gateway.gateway_helpers import (
-    Gateway,
-    GatewayTenant,
-    company_for,
-    new_tenant,
-    running_gateway,
-    tenant_row,
-)
+from tests.gateway.gateway_helpers import Gateway, GatewayTenant, open_tenant, running_gateway
 
 
 @pytest.fixture
@@ -26,12 +18,21 @@ def gateway_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
+def gateway_database_url(request: pytest.FixtureRequest) -> str:
+    """The `gw` fixture's migrated database: SQLite, or each engine in turn for a test marked
+    with ``BOTH_DATABASES`` (gateway_helpers)."""
+    engine = getattr(request, "param", "sqlite")
+    url: str = request.getfixturevalue(f"{engine}_database_url")
+    return url
+
+
+@pytest.fixture
 async def gw(
-    sqlite_database_url: str, amqp_url: str, topology: Topology, gateway_settings: dict[str, Any]
+    gateway_database_url: str, amqp_url: str, topology: Topology, gateway_settings: dict[str, Any]
 ) -> AsyncIterator[Gateway]:
-    """The real gateway on a migrated SQLite database, for the test's duration."""
+    """The real gateway on a migrated database, for the test's duration."""
     async with running_gateway(
-        sqlite_database_url, amqp_url, topology.namespace, **gateway_settings
+        gateway_database_url, amqp_url, topology.namespace, **gateway_settings
     ) as gateway:
         yield gateway
 
@@ -39,7 +40,4 @@ async def gw(
 @pytest.fixture
 async def gateway_tenant(gw: Gateway) -> GatewayTenant:
     """A running gateway, one tenant, and the QuickBooks company file of that tenant."""
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-    return GatewayTenant(gw, tenant, qb, path)
+    return await open_tenant(gw)

@@ -11,13 +11,15 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.app import create_app
-from omni2qbd_gateway.outbox import approve
 from omni2qbd_gateway.tenants import NewTenant
+from omni2qbd_gateway.workflow.approval import approve
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared import secrets
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
@@ -58,6 +60,13 @@ class GatewayTenant(NamedTuple):
     tenant: NewTenant
     qb: QuickBooksSimulator
     path: str
+
+
+# The `gw` and `gateway_tenant` fixtures run on SQLite; a test marked with this runs on each
+# database in turn (ids [sqlite] and [postgres], as with the `database_url` fixture).
+BOTH_DATABASES = pytest.mark.parametrize(
+    "gateway_database_url", ["sqlite", "postgres"], indirect=True
+)
 
 
 @contextlib.asynccontextmanager
@@ -152,6 +161,15 @@ def company_for(
     return path
 
 
+async def open_tenant(gw: Gateway) -> GatewayTenant:
+    """A new tenant on ``gw`` and its QuickBooks company file: how most gateway tests open
+    (the `gateway_tenant` fixture, and helpers that are handed a gateway)."""
+    tenant = await new_tenant(gw.sessions)
+    qb = QuickBooksSimulator()
+    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    return GatewayTenant(gw, tenant, qb, path)
+
+
 def invoice(
     tenant_id: str,
     number: int,
@@ -204,7 +222,8 @@ async def add_entries(
     *,
     approved_by: str | None = "Pat Reviewer",
 ) -> list[str]:
-    """Put entries in the outbox as the qb.entries consumer would, then approve them."""
+    """Put entries in the outbox as the qb.entries consumer would, then approve them as a
+    person does (the product's approval: dependencies ready among them come along)."""
     ids: list[str] = []
     async with unit_of_work(sessions) as db:
         for entry in entries:
@@ -225,8 +244,10 @@ async def add_entries(
             ids.append(entry_id)
     if approved_by:
         async with unit_of_work(sessions) as db:
-            result = await approve(db, tenant_id, ids, actor=approved_by)
-            assert result.approved == ids, result.skipped
+            result = await approve(db, TenantScope(tenant_id, approved_by), entry_ids=ids)
+        # An id listed after an entry that depends on it was approved as that dependency.
+        done = {a.id for a in result.approved} | {d.id for d in result.dependencies}
+        assert done >= set(ids), result.refused
     return ids
 
 

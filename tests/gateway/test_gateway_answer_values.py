@@ -24,11 +24,9 @@ from tests.gateway.gateway_helpers import (
     Gateway,
     GatewayTenant,
     add_entries,
-    company_for,
     invoice,
-    new_tenant,
+    open_tenant,
     outbox_states,
-    tenant_row,
     web_connector,
 )
 
@@ -69,9 +67,7 @@ def _huge_status(text: str) -> str:
 async def _session_with(
     gw: Gateway, rewrite: Callable[[str], str], marker: str
 ) -> tuple[str, QuickBooksSimulator, str]:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    _gw, tenant, qb, path = await open_tenant(gw)
     ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 7)])
     report = await web_connector(
         gw, tenant, qb, path, response_filter=_once(marker, rewrite)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlmodel import func, select
 
 from omni2qbd_gateway.app import options_from
@@ -17,6 +18,7 @@ from omni2qbd_shared.db.models import QbListItem
 from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QbxmlSetError, QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
+    BOTH_DATABASES,
     GatewayTenant,
     add_entries,
     company_for,
@@ -48,23 +50,20 @@ async def test_quickbooks_not_running_sends_nothing_then_next_run_posts(
 
 
 async def test_wrong_company_file_stops_with_the_expected_file_named(
-    sqlite_database_url: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant,
 ) -> None:
-    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions, "Right Books Inc")
-        qb = QuickBooksSimulator()
-        row = await tenant_row(gw.sessions, tenant.tenant_id)
-        path = company_for(qb, row)
-        other = "C:\\Companies\\Someone Else.qbw"
-        qb.company(other).seed_demo()
-        await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 2)])
+    gw, tenant, qb, path = gateway_tenant
+    row = await tenant_row(gw.sessions, tenant.tenant_id)
+    other = "C:\\Companies\\Someone Else.qbw"
+    qb.company(other).seed_demo()
+    await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 2)])
 
-        report = await web_connector(gw, tenant, qb, path, wrong_company_open=other).run_session()
-        assert report.request_sets == []  # nothing reached the wrong file
-        message = report.last_errors[-1]
-        assert "Wrong company file" in message and "Someone Else" in message
-        assert row.qb_file_id in message and "Right Books Inc" in message
-        assert qb.company(other).count_by_ref_number("INV2") == 0
+    report = await web_connector(gw, tenant, qb, path, wrong_company_open=other).run_session()
+    assert report.request_sets == []  # nothing reached the wrong file
+    message = report.last_errors[-1]
+    assert "Wrong company file" in message and "Someone Else" in message
+    assert row.qb_file_id in message and "Acme Trading" in message
+    assert qb.company(other).count_by_ref_number("INV2") == 0
 
 
 async def test_slow_quickbooks_still_completes(gateway_tenant: GatewayTenant) -> None:
@@ -75,45 +74,39 @@ async def test_slow_quickbooks_still_completes(gateway_tenant: GatewayTenant) ->
     assert qb.company(path).count_by_ref_number("INV3", "Invoice") == 1
 
 
+# Short enough to wait out, long enough that the next session's own calls on a loaded
+# machine (several tests at once) never come a timeout apart.
+SHORT_SESSIONS = {"gateway_session_timeout_seconds": 3, "gateway_batch_max_requests": 4}
+
+
+@BOTH_DATABASES
+@pytest.mark.parametrize("gateway_settings", [SHORT_SESSIONS], ids=["short-sessions"])
 async def test_dropped_response_then_new_session_posts_everything_exactly_once(
-    database_url: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant,
 ) -> None:
-    async with running_gateway(
-        database_url,
-        amqp_url,
-        topology.namespace,
-        # Short enough to wait out, long enough that the next session's own calls on a
-        # loaded machine (several tests at once) never come a timeout apart.
-        gateway_session_timeout_seconds=3,
-        gateway_batch_max_requests=4,
-    ) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        entries = [invoice(tenant.tenant_id, 100 + n) for n in range(10)]
-        ids = await add_entries(gw.sessions, tenant.tenant_id, entries)
+    gw, tenant, qb, path = gateway_tenant
+    entries = [invoice(tenant.tenant_id, 100 + n) for n in range(10)]
+    ids = await add_entries(gw.sessions, tenant.tenant_id, entries)
 
-        # Set 1 is the list refresh, set 2 the first write batch: QuickBooks posts it, the
-        # answer never reaches the gateway.
-        dropped = await web_connector(
-            gw, tenant, qb, path, drop_connection_after_set=2
-        ).run_session()
-        assert dropped.dropped
-        assert sum(qb.company(path).count_by_ref_number(f"INV{100 + n}") for n in range(10)) == 4
-        await asyncio.sleep(3.2)  # the abandoned session expires
-        # The gateway's sweeper (run here directly) marks the unanswered batch in doubt.
-        service = QbwcService(gw.sessions, options_from(gw.settings))
-        assert await service.expire_stale_sessions() == 1
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        assert sorted(s.state for s in states.values()).count("in_doubt") == 4
+    # Set 1 is the list refresh, set 2 the first write batch: QuickBooks posts it, the
+    # answer never reaches the gateway.
+    dropped = await web_connector(gw, tenant, qb, path, drop_connection_after_set=2).run_session()
+    assert dropped.dropped
+    assert sum(qb.company(path).count_by_ref_number(f"INV{100 + n}") for n in range(10)) == 4
+    await asyncio.sleep(3.2)  # the abandoned session expires
+    # The gateway's sweeper (run here directly) marks the unanswered batch in doubt.
+    service = QbwcService(gw.sessions, options_from(gw.settings))
+    assert await service.expire_stale_sessions() == 1
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    assert sorted(s.state for s in states.values()).count("in_doubt") == 4
 
-        again = await web_connector(gw, tenant, qb, path).run_session()
-        assert again.completed, again.summary()
-        assert "oldMessageSetID" in again.request_sets[0]  # recovery comes first
-        for n in range(10):
-            assert qb.company(path).count_by_ref_number(f"INV{100 + n}", "Invoice") == 1
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        assert {states[i].state for i in ids} == {"posted"}
+    again = await web_connector(gw, tenant, qb, path).run_session()
+    assert again.completed, again.summary()
+    assert "oldMessageSetID" in again.request_sets[0]  # recovery comes first
+    for n in range(10):
+        assert qb.company(path).count_by_ref_number(f"INV{100 + n}", "Invoice") == 1
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    assert {states[i].state for i in ids} == {"posted"}
 
 
 async def test_lock_errors_wait_for_the_next_run(gateway_tenant: GatewayTenant) -> None:
@@ -237,31 +230,23 @@ async def test_unanswered_write_set_is_verified_in_the_same_session(
         assert all("verified" in (states[i].last_status_message or "") for i in ids)
 
 
-async def test_list_mirror_pages_through_iterators(
-    sqlite_database_url: str, amqp_url: str, topology: Topology
-) -> None:
-
-    async with running_gateway(sqlite_database_url, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        for n in range(450):
-            qb.company(path).add_customer(f"Customer {n:03d}")
-        report = await web_connector(gw, tenant, qb, path).run_session()
-        assert report.completed, report.summary()
-        continues = [s for s in report.request_sets if 'iterator="Continue"' in s]
-        assert len(continues) == 2  # 452 customers in pages of 200
-        async with gw.sessions() as db:
-            count = (
-                await db.exec(
-                    select(func.count())
-                    .select_from(QbListItem)
-                    .where(
-                        QbListItem.tenant_id == tenant.tenant_id, QbListItem.list_type == "customer"
-                    )
-                )
-            ).one()
-        assert count == 452
+async def test_list_mirror_pages_through_iterators(gateway_tenant: GatewayTenant) -> None:
+    gw, tenant, qb, path = gateway_tenant
+    for n in range(450):
+        qb.company(path).add_customer(f"Customer {n:03d}")
+    report = await web_connector(gw, tenant, qb, path).run_session()
+    assert report.completed, report.summary()
+    continues = [s for s in report.request_sets if 'iterator="Continue"' in s]
+    assert len(continues) == 2  # 452 customers in pages of 200
+    async with gw.sessions() as db:
+        count = (
+            await db.exec(
+                select(func.count())
+                .select_from(QbListItem)
+                .where(QbListItem.tenant_id == tenant.tenant_id, QbListItem.list_type == "customer")
+            )
+        ).one()
+    assert count == 452
 
 
 async def test_an_old_web_connector_is_told_the_version_it_needs(

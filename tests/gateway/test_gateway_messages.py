@@ -11,23 +11,22 @@ from typing import Any
 import aio_pika
 from sqlmodel import select
 
-from omni2qbd_gateway.outbox import approve
+from omni2qbd_gateway.workflow.approval import approve
+from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import GatewayPendingMessage, QbListCursor
 from omni2qbd_shared.messaging import Publisher, Topology, connect, declare_topology
 from omni2qbd_shared.qbxml.schema import validation_errors
-from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from tests.conftest import closed_port
 from tests.gateway.gateway_helpers import (
-    Gateway,
+    BOTH_DATABASES,
+    GatewayTenant,
     add_entries,
-    company_for,
     invoice,
-    new_tenant,
+    open_tenant,
     outbox_states,
     running_gateway,
-    tenant_row,
     web_connector,
 )
 
@@ -61,8 +60,9 @@ async def drain(queue: aio_pika.abc.AbstractQueue) -> list[dict[str, Any]]:
     return bodies
 
 
+@BOTH_DATABASES
 async def test_entries_in_results_and_list_changes_out(
-    database_url: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant, amqp_url: str, topology: Topology
 ) -> None:
     connection = await connect(amqp_url)
     try:
@@ -71,21 +71,18 @@ async def test_entries_in_results_and_list_changes_out(
         results_q = await listen(connection, topology, m.EXCHANGE_QB_RESULTS)
         lists_q = await listen(connection, topology, m.EXCHANGE_QB_LISTS)
         publisher = await Publisher.open(connection, topology)
-        async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
-            await run_flow(gw, publisher, results_q, lists_q)
+        await run_flow(gateway_tenant, publisher, results_q, lists_q)
     finally:
         await connection.close()
 
 
 async def run_flow(
-    gw: Gateway,
+    gateway_tenant: GatewayTenant,
     publisher: Publisher,
     results_q: aio_pika.abc.AbstractQueue,
     lists_q: aio_pika.abc.AbstractQueue,
 ) -> None:
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    gw, tenant, qb, path = gateway_tenant
 
     def message(entry_id: str, amount: str, revision: str) -> m.EntryMessage:
         entry = invoice(tenant.tenant_id, 42, amount=amount, revision=revision)
@@ -123,7 +120,10 @@ async def run_flow(
     for request_set in unapproved.request_sets:
         assert validation_errors(request_set) == []
     async with unit_of_work(gw.sessions) as db:
-        await approve(db, tenant.tenant_id, [second], actor="Dana Bookkeeper")
+        result = await approve(
+            db, TenantScope(tenant.tenant_id, "Dana Bookkeeper"), entry_ids=[second]
+        )
+    assert [a.id for a in result.approved] == [second], result.refused
 
     report = await web_connector(gw, tenant, qb, path).run_session()
     assert report.completed, report.summary()
@@ -174,10 +174,8 @@ async def test_results_wait_in_the_database_while_the_broker_is_down(
     by the next gateway process that reaches the broker."""
 
     dead_broker = f"amqp://guest:guest@127.0.0.1:{closed_port()}/"
-    qb = QuickBooksSimulator()
     async with running_gateway(sqlite_database_url, dead_broker, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+        _gw, tenant, qb, path = await open_tenant(gw)
         ids = await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 61)])
         report = await web_connector(gw, tenant, qb, path).run_session()
         assert report.completed, report.summary()

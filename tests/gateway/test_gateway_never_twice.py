@@ -10,17 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from omni2qbd_shared.messaging import Topology
-from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from tests.gateway.gateway_helpers import (
+    GatewayTenant,
     add_entries,
-    company_for,
     invoice,
     link_of,
-    new_tenant,
     outbox_states,
-    running_gateway,
-    tenant_row,
     web_connector,
 )
 
@@ -60,51 +55,42 @@ def _info_without_ret(response: str) -> str:
     return response.replace(first.group(0), bare)
 
 
-async def _post_three_with(
-    database_url: str, amqp_url: str, topology: Topology, rewrite: Callable[[str], str]
-) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        numbers = (101, 102, 103)
-        ids = await add_entries(
-            gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in numbers]
-        )
-        report = await web_connector(
-            gw, tenant, qb, path, response_filter=_on_writes(rewrite)
-        ).run_session()
-        assert report.completed, report.summary()
-        company = qb.company(path)
-        for number in numbers:
-            assert company.count_by_ref_number(f"INV{number}", "Invoice") == 1, number
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        assert [states[i].state for i in ids] == ["posted"] * 3, [
-            (states[i].state, states[i].last_status_message) for i in ids
-        ]
-        for number in numbers:
-            link = await link_of(gw.sessions, tenant.tenant_id, "invoice", str(number))
-            assert link is not None and link.txn_id, number
-            posted = [t for t in company.transactions("Invoice") if t.ref_number == f"INV{number}"]
-            assert link.txn_id == posted[0].txn_id
-        # A second run sends nothing more.
-        again = await web_connector(gw, tenant, qb, path).run_session()
-        assert not any("InvoiceAddRq" in s for s in again.request_sets)
+async def _post_three_with(gateway_tenant: GatewayTenant, rewrite: Callable[[str], str]) -> None:
+    gw, tenant, qb, path = gateway_tenant
+    numbers = (101, 102, 103)
+    ids = await add_entries(
+        gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, n) for n in numbers]
+    )
+    report = await web_connector(
+        gw, tenant, qb, path, response_filter=_on_writes(rewrite)
+    ).run_session()
+    assert report.completed, report.summary()
+    company = qb.company(path)
+    for number in numbers:
+        assert company.count_by_ref_number(f"INV{number}", "Invoice") == 1, number
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    assert [states[i].state for i in ids] == ["posted"] * 3, [
+        (states[i].state, states[i].last_status_message) for i in ids
+    ]
+    for number in numbers:
+        link = await link_of(gw.sessions, tenant.tenant_id, "invoice", str(number))
+        assert link is not None and link.txn_id, number
+        posted = [t for t in company.transactions("Invoice") if t.ref_number == f"INV{number}"]
+        assert link.txn_id == posted[0].txn_id
+    # A second run sends nothing more.
+    again = await web_connector(gw, tenant, qb, path).run_session()
+    assert not any("InvoiceAddRq" in s for s in again.request_sets)
 
 
 async def test_answer_whose_request_ids_match_nothing_is_not_sent_again(
-    sqlite_database_url: str, amqp_url: str, topology: Topology
+    gateway_tenant: GatewayTenant,
 ) -> None:
-    await _post_three_with(sqlite_database_url, amqp_url, topology, _drop_request_ids)
+    await _post_three_with(gateway_tenant, _drop_request_ids)
 
 
-async def test_answer_lacking_one_rs_is_not_sent_again(
-    sqlite_database_url: str, amqp_url: str, topology: Topology
-) -> None:
-    await _post_three_with(sqlite_database_url, amqp_url, topology, _drop_second_answer)
+async def test_answer_lacking_one_rs_is_not_sent_again(gateway_tenant: GatewayTenant) -> None:
+    await _post_three_with(gateway_tenant, _drop_second_answer)
 
 
-async def test_info_answer_without_ret_is_confirmed_by_query(
-    sqlite_database_url: str, amqp_url: str, topology: Topology
-) -> None:
-    await _post_three_with(sqlite_database_url, amqp_url, topology, _info_without_ret)
+async def test_info_answer_without_ret_is_confirmed_by_query(gateway_tenant: GatewayTenant) -> None:
+    await _post_three_with(gateway_tenant, _info_without_ret)

@@ -36,11 +36,10 @@ from tests.gateway.gateway_helpers import (
     Gateway,
     GatewayTenant,
     add_entries,
-    company_for,
     invoice,
     new_tenant,
+    open_tenant,
     outbox_states,
-    tenant_row,
     web_connector,
 )
 
@@ -62,9 +61,7 @@ async def call(gw: Gateway, operation: str, *values: str | int, source: str | No
 
 async def _open_session(gw: Gateway) -> tuple[str, str, str, QuickBooksSimulator, str]:
     """A tenant with an approved invoice and a live session that fetched its first set."""
-    tenant = await new_tenant(gw.sessions)
-    qb = QuickBooksSimulator()
-    path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
+    _gw, tenant, qb, path = await open_tenant(gw)
     await add_entries(gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 1)])
     auth = wc.read_strings(
         "authenticate", await call(gw, "authenticate", tenant.qbwc_username, tenant.qbwc_password)

@@ -10,6 +10,8 @@ from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc_soap
 from tests.gateway.gateway_helpers import (
+    BOTH_DATABASES,
+    GatewayTenant,
     add_entries,
     company_for,
     invoice,
@@ -21,28 +23,24 @@ from tests.gateway.gateway_helpers import (
 )
 
 
-async def test_two_web_connectors_for_one_tenant_one_is_busy(
-    database_url: str, amqp_url: str, topology: Topology
-) -> None:
-    async with running_gateway(database_url, amqp_url, topology.namespace) as gw:
-        tenant = await new_tenant(gw.sessions)
-        qb = QuickBooksSimulator()
-        path = company_for(qb, await tenant_row(gw.sessions, tenant.tenant_id))
-        ids = await add_entries(
-            gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 300 + n) for n in range(20)]
-        )
-        reports = await asyncio.gather(
-            web_connector(gw, tenant, qb, path, quickbooks_delay_seconds=0.05).run_session(),
-            web_connector(gw, tenant, qb, path, quickbooks_delay_seconds=0.05).run_session(),
-        )
-        statuses = sorted(r.auth_status or "" for r in reports)
-        assert statuses == ["", "busy"], [r.summary() for r in reports]
-        worker = next(r for r in reports if r.auth_status == "")
-        assert worker.completed, worker.summary()
-        for n in range(20):
-            assert qb.company(path).count_by_ref_number(f"INV{300 + n}", "Invoice") == 1
-        states = await outbox_states(gw.sessions, tenant.tenant_id)
-        assert {states[i].state for i in ids} == {"posted"}
+@BOTH_DATABASES
+async def test_two_web_connectors_for_one_tenant_one_is_busy(gateway_tenant: GatewayTenant) -> None:
+    gw, tenant, qb, path = gateway_tenant
+    ids = await add_entries(
+        gw.sessions, tenant.tenant_id, [invoice(tenant.tenant_id, 300 + n) for n in range(20)]
+    )
+    reports = await asyncio.gather(
+        web_connector(gw, tenant, qb, path, quickbooks_delay_seconds=0.05).run_session(),
+        web_connector(gw, tenant, qb, path, quickbooks_delay_seconds=0.05).run_session(),
+    )
+    statuses = sorted(r.auth_status or "" for r in reports)
+    assert statuses == ["", "busy"], [r.summary() for r in reports]
+    worker = next(r for r in reports if r.auth_status == "")
+    assert worker.completed, worker.summary()
+    for n in range(20):
+        assert qb.company(path).count_by_ref_number(f"INV{300 + n}", "Invoice") == 1
+    states = await outbox_states(gw.sessions, tenant.tenant_id)
+    assert {states[i].state for i in ids} == {"posted"}
 
 
 async def test_fifty_tenants_at_once_see_only_their_own_entries(

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from omni2qbd_shared.db.migrate import upgrade
 from tests.conftest import AMQP_URL, REPO_ROOT
 from tests.service_process import running_service, wait_ready
 
@@ -25,11 +24,11 @@ def omni2qbd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
-def test_update_from_a_qwc_file_reaches_the_right_company(tmp_path: Path) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-    upgrade(database_url)
+def test_update_from_a_qwc_file_reaches_the_right_company(
+    tmp_path: Path, sqlite_database_url: str
+) -> None:
     env = {
-        "OMNI2QBD_DATABASE_URL": database_url,
+        "OMNI2QBD_DATABASE_URL": sqlite_database_url,
         "OMNI2QBD_AMQP_URL": AMQP_URL,
         "OMNI2QBD_AMQP_NAMESPACE": f"wcqwc{os.getpid()}.",
     }

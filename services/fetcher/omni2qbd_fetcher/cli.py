@@ -19,7 +19,7 @@ from omni2qbd_fetcher.supplier_credits import SupplierCreditCsvError, import_sup
 from omni2qbd_fetcher.tenant_sync import TenantSyncer, TenantSyncError, TurnResult
 from omni2qbd_shared.cli_support import TenantNotFound, database_session, get_tenant, load_settings
 from omni2qbd_shared.config import AppSettings
-from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
+from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.messaging import Publisher, connect, ensure_topology
 
 # Options may follow TENANT (`fetch acme --via URL`): a group stops at its first argument otherwise.
@@ -62,14 +62,10 @@ async def fetch_now(settings: AppSettings, tenant_id: str) -> TurnResult:
     # The credentials are checked before the broker is touched: a tenant that cannot be
     # synced is refused in words, without connecting anywhere else.
     secret_key = settings.secret_key.get_secret_value()
-    engine = create_engine(settings.database_url)
-    try:
-        async with unit_of_work(session_factory(engine)) as session:
-            access = await repo.tenant_access(session, tenant_id, secret_key)
-            if access is None:
-                raise LookupError(await repo.credentials_problem(session, tenant_id, secret_key))
-    finally:
-        await engine.dispose()
+    async with database_session(settings) as session:
+        access = await repo.tenant_access(session, tenant_id, secret_key)
+        if access is None:
+            raise LookupError(await repo.credentials_problem(session, tenant_id, secret_key))
     async with _database_and_broker(settings) as (sessions, publisher):
         options = FetcherOptions.from_settings(settings)
         syncer = TenantSyncer(sessions=sessions, publisher=publisher, options=options)

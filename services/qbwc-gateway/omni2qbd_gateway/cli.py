@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.outbox import ApprovalError, StatusRow, status_rows
+from omni2qbd_gateway.outbox import StatusRow, status_rows
 from omni2qbd_gateway.qwc import QwcError, build_qwc
 from omni2qbd_gateway.status_report import status_report
 from omni2qbd_gateway.tenants import list_tenants
@@ -69,7 +69,7 @@ def _run(
 
     try:
         return asyncio.run(with_session(work, settings, read_only=read_only))
-    except (TenantNotFound, ApprovalError, QwcError, approval.ActionRefused) as exc:
+    except (TenantNotFound, QwcError, approval.ActionRefused) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 

@@ -4,7 +4,7 @@
   one transaction; ``upsert_entry`` is one of them): idempotent by entry id; a new version of
   the same document (tenant, entry kind, source kind, Cin7 id) supersedes the unsent one, and
   becomes a re-import (a Mod) once the first is in QuickBooks.
-- ``approve`` is the only way in for sending, and it records who and when.
+- Approval for sending is ``workflow.approval`` (a person, with who and when recorded).
 - ``status_rows`` lists entries by state with their QuickBooks outcome.
 """
 
@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import messages as m
-from omni2qbd_shared.db.models import AuditLog, OutboxItem, QbLink, Tenant, utcnow
+from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant, utcnow
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.messaging import PoisonMessage
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 # States an entry may still be replaced in: nothing of it is on its way to QuickBooks.
 REPLACEABLE = ("ready", "held", "approved", "queued", "failed")
 SENDABLE = ("approved", "queued")
-APPROVABLE = ("ready", "failed")
 STATE_ORDER = (
     "held",
     "ready",
@@ -222,58 +221,6 @@ def txn_date_of(body: dict[str, Any]) -> str:
 def _ref_number(body: dict[str, object]) -> str | None:
     value = body.get("ref_number")
     return str(value)[:40] if value else None
-
-
-class ApprovalError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Approval:
-    approved: list[str]
-    skipped: dict[str, str]
-
-
-async def approve(
-    session: AsyncSession, tenant_id: str, entry_ids: Sequence[str] | None, *, actor: str
-) -> Approval:
-    """Approve entries for import (``None`` = every entry ready for it). A person only."""
-    if not actor.strip():
-        raise ApprovalError("an approval needs the name of the person approving")
-    query = scoped(OutboxItem, tenant_id)
-    if entry_ids is not None:
-        query = query.where(col(OutboxItem.entry_id).in_(list(entry_ids)))
-    else:
-        query = query.where(col(OutboxItem.state).in_(APPROVABLE))
-    rows = {row.entry_id: row for row in (await session.exec(query.with_for_update())).all()}
-    approved: list[str] = []
-    skipped: dict[str, str] = {}
-    now = utcnow()
-    for entry_id in entry_ids if entry_ids is not None else sorted(rows):
-        row = rows.get(entry_id)
-        if row is None:
-            skipped[entry_id] = "no such entry for this tenant"
-            continue
-        if row.state not in APPROVABLE:
-            skipped[entry_id] = f"it is {row.state}, only ready or failed entries can be approved"
-            continue
-        row.state = "approved"
-        row.approved_by = actor
-        row.approved_at = now
-        row.updated_at = now
-        session.add(row)
-        approved.append(entry_id)
-    if approved:
-        session.add(
-            AuditLog(
-                tenant_id=tenant_id,
-                actor=actor,
-                action="outbox.approved",
-                subject=f"{len(approved)} entries",
-                detail={"entry_ids": approved},
-            )
-        )
-    return Approval(approved, skipped)
 
 
 @dataclass(frozen=True)
