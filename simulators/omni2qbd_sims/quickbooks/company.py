@@ -96,6 +96,24 @@ def kind_label(kinds: tuple[str, ...]) -> str:
     return _KIND_LABEL.get(kinds[0], kinds[0])
 
 
+def _collect_refs(
+    element: etree._Element, in_line: bool, out: list[tuple[etree._Element, bool]]
+) -> None:
+    """The refs that name a list record (a ListID or a FullName), each with whether it is
+    inside a line (an ancestor's tag ends like a line's), in document order."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return
+    if tag.endswith("Ref") and (
+        element.find("ListID") is not None or element.find("FullName") is not None
+    ):
+        out.append((element, in_line))
+    if len(element):
+        below = in_line or tag.endswith(_LINE_SUFFIXES)
+        for child in element:
+            _collect_refs(child, below, out)
+
+
 @dataclass
 class PendingLock:
     code: int
@@ -393,14 +411,13 @@ class CompanyState:
                 self.write_ref(ref, self.lists[list_id])
 
     def resolve_all_refs(self, element: etree._Element, txn_label: str) -> None:
-        for ref in list(element.iter()):
-            if not isinstance(ref.tag, str) or not ref.tag.endswith("Ref"):
-                continue
-            if ref.find("ListID") is None and ref.find("FullName") is None:
-                continue
+        """Resolve every ``*Ref`` under ``element`` (itself included), in document order."""
+        in_line = any(str(a.tag).endswith(_LINE_SUFFIXES) for a in element.iterancestors())
+        refs: list[tuple[etree._Element, bool]] = []
+        _collect_refs(element, in_line, refs)
+        for ref, ref_in_line in refs:
             # QuickBooks names the place: "... in the SalesReceipt line." for line refs.
-            in_line = any(str(a.tag).endswith(_LINE_SUFFIXES) for a in ref.iterancestors())
-            self.resolve_ref(ref, f"{txn_label} line" if in_line else txn_label)
+            self.resolve_ref(ref, f"{txn_label} line" if ref_in_line else txn_label)
 
     # ---- transactions ---------------------------------------------------------------
     def store_txn(self, txn: Txn) -> None:
