@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+
+from lxml import etree
+
+from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.quickbooks import CompanyFile
 from tests.sims_qb.sims_qb_helpers import (
     SteppingClock,
@@ -160,3 +166,24 @@ def test_recovery_shows_a_stop_on_error_set_was_partly_applied(demo: CompanyFile
     assert [(r.get("requestID"), status(r)[0]) for r in rows] == [("a", 0), ("b", 3140)]
     assert rows[0].find("ErrorRecovery/TxnID") is not None
     assert rows[1].find("ErrorRecovery") is None
+
+
+def test_remembered_checksum_is_the_canonical_set_without_old_message_set_id(
+    demo: CompanyFile,
+) -> None:
+    """The checksum a remembered set keeps (saved in company files too): SHA-256 of the
+    canonical XML of the QBXMLMsgsRq alone, oldMessageSetID left out; a set sent with an
+    oldMessageSetID as well still matches the one sent without."""
+    plain = _write_set("gw-5", "E6")
+    demo.process_request(plain)
+    msgs = parse_xml(plain).find("QBXMLMsgsRq")
+    assert msgs is not None
+    expected = hashlib.sha256(etree.tostring(copy.deepcopy(msgs), method="c14n")).hexdigest()
+    assert demo.message_sets["gw-5"].checksum == expected
+    with_old = plain.replace(
+        ' newMessageSetID="gw-5"', ' newMessageSetID="gw-5" oldMessageSetID="gw-5"'
+    )
+    again = demo.process_request(with_old)
+    msgs_rs = parse_valid(again).find("QBXMLMsgsRs")
+    assert msgs_rs is not None and msgs_rs.get("messageSetStatusCode") == "0"
+    assert demo.count_by_ref_number("E6", "Invoice") == 1  # answered from memory

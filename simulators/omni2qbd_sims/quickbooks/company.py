@@ -24,6 +24,7 @@ from omni2qbd_sims.quickbooks.hcp import (
     Edition,
     build_hcp_response,
 )
+from omni2qbd_sims.quickbooks.indexes import REF, NameIndex, TxnIndex, txn_keys
 from omni2qbd_sims.quickbooks.model import (
     ITEM_KINDS,
     NAME_KINDS,
@@ -95,6 +96,24 @@ def kind_label(kinds: tuple[str, ...]) -> str:
     return _KIND_LABEL.get(kinds[0], kinds[0])
 
 
+def _collect_refs(
+    element: etree._Element, in_line: bool, out: list[tuple[etree._Element, bool]]
+) -> None:
+    """The refs that name a list record (a ListID or a FullName), each with whether it is
+    inside a line (an ancestor's tag ends like a line's), in document order."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return
+    if tag.endswith("Ref") and (
+        element.find("ListID") is not None or element.find("FullName") is not None
+    ):
+        out.append((element, in_line))
+    if len(element):
+        below = in_line or tag.endswith(_LINE_SUFFIXES)
+        for child in element:
+            _collect_refs(child, below, out)
+
+
 @dataclass
 class PendingLock:
     code: int
@@ -161,6 +180,8 @@ class CompanyState:
         self._last_edit = 0
         self.requests_processed = 0
         self.sets_processed = 0
+        self._txn_index = TxnIndex(self.txns)
+        self._name_index = self._new_name_index()
 
     # ---- persistence ----------------------------------------------------------------
     def __getstate__(self) -> dict[str, object]:
@@ -168,6 +189,9 @@ class CompanyState:
         state = dict(self.__dict__)
         state.pop("lock", None)
         state.pop("_clock", None)
+        # The indexes are derived from the lists and transactions: rebuilt on loading.
+        state.pop("_txn_index", None)
+        state.pop("_name_index", None)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -175,6 +199,8 @@ class CompanyState:
         self.__dict__.setdefault("injected_answers", [])  # company files saved before it
         self.lock = threading.RLock()
         self._clock = lambda: datetime.now(DEFAULT_TZ)
+        self._txn_index = TxnIndex(self.txns)
+        self._name_index = self._new_name_index()
 
     # ---- identity -------------------------------------------------------------------
     @property
@@ -235,12 +261,7 @@ class CompanyState:
 
     def next_ref_number(self, txn_type: str) -> str:
         value = self._next_ref.get(txn_type, 1)
-        used = {
-            t.body.findtext("RefNumber")
-            for t in self.txns.values()
-            if t.txn_type == txn_type and not t.deleted
-        }
-        while str(value) in used:
+        while any(t.txn_type == txn_type for t in self.txns_by(REF, str(value))):
             value += 1
         self._next_ref[txn_type] = value + 1
         return str(value)
@@ -271,18 +292,36 @@ class CompanyState:
             record = self.lists.get(list_id)
             return record if record is not None and record.kind in wanted else None
         if full_name is not None:
-            key = full_name.strip().casefold()
-            for record in self.lists.values():
-                if record.kind in wanted and self.full_name(record).casefold() == key:
+            for record in self._named(full_name):
+                if record.kind in wanted:
                     return record
         return None
 
     def find_name(self, family: str, full_name: str) -> ListRecord | None:
-        key = full_name.strip().casefold()
-        for record in self.lists.values():
-            if list_family(record.kind) == family and self.full_name(record).casefold() == key:
+        for record in self._named(full_name):
+            if list_family(record.kind) == family:
                 return record
         return None
+
+    def _named(self, full_name: str) -> list[ListRecord]:
+        """The records whose full name is ``full_name`` (trimmed, case-insensitive), in the
+        order a scan of ``lists`` meets them."""
+        key = full_name.strip().casefold()
+        if self._name_index.size != len(self.lists):  # lists changed directly: re-index
+            self._name_index = self._new_name_index()
+        found = []
+        for list_id in self._name_index.ids(key):
+            record = self.lists.get(list_id)
+            if record is not None and self.full_name(record).casefold() == key:
+                found.append(record)
+        return found
+
+    def _new_name_index(self) -> NameIndex:
+        return NameIndex((record, self.full_name(record)) for record in self.lists.values())
+
+    def names_changed(self) -> None:
+        """A record was renamed: its full name and its descendants' changed."""
+        self._name_index = self._new_name_index()
 
     def add_list(
         self, kind: str, name: str, *, parent_id: str | None = None, **attrs: object
@@ -306,7 +345,10 @@ class CompanyState:
                 if not hasattr(record, key):
                     raise TypeError(f"list records have no field {key!r}")
                 setattr(record, key, value)
+            if self._name_index.size != len(self.lists):
+                self._name_index = self._new_name_index()
             self.lists[record.list_id] = record
+            self._name_index.add(record, full)
             return record
 
     def default_template(self, txn_type: str) -> ListRecord:
@@ -369,16 +411,41 @@ class CompanyState:
                 self.write_ref(ref, self.lists[list_id])
 
     def resolve_all_refs(self, element: etree._Element, txn_label: str) -> None:
-        for ref in list(element.iter()):
-            if not isinstance(ref.tag, str) or not ref.tag.endswith("Ref"):
-                continue
-            if ref.find("ListID") is None and ref.find("FullName") is None:
-                continue
+        """Resolve every ``*Ref`` under ``element`` (itself included), in document order."""
+        in_line = any(str(a.tag).endswith(_LINE_SUFFIXES) for a in element.iterancestors())
+        refs: list[tuple[etree._Element, bool]] = []
+        _collect_refs(element, in_line, refs)
+        for ref, ref_in_line in refs:
             # QuickBooks names the place: "... in the SalesReceipt line." for line refs.
-            in_line = any(str(a.tag).endswith(_LINE_SUFFIXES) for a in ref.iterancestors())
-            self.resolve_ref(ref, f"{txn_label} line" if in_line else txn_label)
+            self.resolve_ref(ref, f"{txn_label} line" if ref_in_line else txn_label)
 
     # ---- transactions ---------------------------------------------------------------
+    def store_txn(self, txn: Txn) -> None:
+        """Add a new transaction to the company file (and to its index)."""
+        index = self._fresh_txn_index()
+        self.txns[txn.txn_id] = txn
+        index.update(txn)
+        index.size = len(self.txns)
+
+    def reindex_txn(self, txn: Txn) -> None:
+        """``txn``'s body was replaced (a Mod) or it was deleted."""
+        self._fresh_txn_index().update(txn)
+
+    def txns_by(self, field: str, value: str) -> list[Txn]:
+        """The live transactions whose ``field`` (``indexes.GUID``, ``REF``, ``CUSTOMER`` or
+        ``VENDOR``) is ``value``, in ``txns`` order: what a scan of ``txns`` finds."""
+        found = []
+        for txn_id in self._fresh_txn_index().ids(field, value):
+            txn = self.txns.get(txn_id)
+            if txn is not None and (field, value) in txn_keys(txn):
+                found.append(txn)
+        return found
+
+    def _fresh_txn_index(self) -> TxnIndex:
+        if self._txn_index.size != len(self.txns):  # txns changed directly: re-index
+            self._txn_index = TxnIndex(self.txns)
+        return self._txn_index
+
     def live_txn(self, txn_id: str) -> Txn | None:
         txn = self.txns.get(txn_id)
         return txn if txn is not None and not txn.deleted else None

@@ -16,6 +16,7 @@ from lxml import etree
 
 from omni2qbd_sims.quickbooks import statuses
 from omni2qbd_sims.quickbooks.company import CompanyState
+from omni2qbd_sims.quickbooks.indexes import GUID, REF
 from omni2qbd_sims.quickbooks.model import (
     INVENTORY_KINDS,
     ITEM_KINDS,
@@ -339,7 +340,7 @@ class CompanyFile(CompanyState):
             txn_when = date.fromisoformat(txn.body.findtext("TxnDate") or when.isoformat())
             payment.links.append(Link(txn.txn_id, txn.txn_type, txn_when, ref_number, paid))
             txn.links.append(Link(payment.txn_id, payment_type, when, None, paid))
-            self.txns[payment.txn_id] = payment
+            self.store_txn(payment)
             self.touch_txn(txn)
             return self.snapshot(payment)
 
@@ -347,6 +348,7 @@ class CompanyFile(CompanyState):
         with self.lock:
             txn = self.require_txn(txn_id)
             txn.time_deleted = self.now()
+            self.reindex_txn(txn)
             return self.snapshot(txn)
 
     def rename_customer(self, name_or_id: str, new_name: str) -> ListSnapshot:
@@ -361,6 +363,7 @@ class CompanyFile(CompanyState):
             if clash is not None and clash is not record:
                 raise ValueError(statuses.name_in_use(new_name).status.message)
             record.name = new_name
+            self.names_changed()
             self.touch_list(record)
             return self.list_snapshot(record)
 
@@ -468,20 +471,14 @@ class CompanyFile(CompanyState):
         with self.lock:
             return sum(
                 1
-                for t in self.txns.values()
-                if not t.deleted
-                and (txn_type is None or t.txn_type == txn_type)
-                and t.body.findtext("RefNumber") == ref_number
+                for t in self.txns_by(REF, ref_number)
+                if txn_type is None or t.txn_type == txn_type
             )
 
     def find_by_external_guid(self, external_guid: str) -> list[TxnSnapshot]:
         wanted = external_guid.strip().upper()
         with self.lock:
-            return [
-                self.snapshot(t)
-                for t in self.txns.values()
-                if not t.deleted and (t.body.findtext("ExternalGUID") or "").upper() == wanted
-            ]
+            return [self.snapshot(t) for t in self.txns_by(GUID, wanted)]
 
     def totals_by_type(self) -> dict[str, TypeTotals]:
         with self.lock:

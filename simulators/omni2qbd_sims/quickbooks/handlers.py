@@ -342,7 +342,6 @@ def _txn_query(txn_type: str) -> Handler:
         continued = _continue_iterator(ctx, rq)
         if continued is not None:
             return continued
-        candidates = [t for t in company.txns.values() if t.txn_type == txn_type and not t.deleted]
         ids = [(e.text or "").strip() for e in rq.findall("TxnID")]
         missing: list[str] = []
         if ids:
@@ -354,7 +353,11 @@ def _txn_query(txn_type: str) -> Handler:
                 else:
                     missing.append(txn_id)
         else:
-            keys = [t.txn_id for t in candidates if _txn_filter(ctx, rq, t)]
+            keys = [
+                t.txn_id
+                for t in company.txns.values()
+                if t.txn_type == txn_type and not t.deleted and _txn_filter(ctx, rq, t)
+            ]
         result = _page(ctx, rq, "txn", keys)
         if missing:
             result.status = statuses.partial(missing[0])

@@ -99,8 +99,13 @@ def _answer_set(
 ) -> str | None:
     """Run the set's requests, or replay a set already applied under newMessageSetID;
     returns a messageSetStatusCode only when the set is refused."""
+    on_error = msgs.get("onError") or "stopOnError"
+    if not new_id:
+        # Nothing to replay and nothing to remember (so no checksum): the set just runs.
+        out.extend(_run_requests(company, version, msgs, on_error))
+        return None
     checksum = _checksum(msgs)
-    replay = company.message_sets.get(new_id) if new_id else None
+    replay = company.message_sets.get(new_id)
     if replay is not None and replay.checksum == checksum:
         # Already applied: answer from memory so nothing is posted twice.
         for rs in replay.response_msgs:
@@ -108,11 +113,10 @@ def _answer_set(
         return None
     if replay is not None:
         return str(statuses.INVALID_CHECKSUM)
-    answered = _run_requests(company, version, msgs, msgs.get("onError") or "stopOnError")
+    answered = _run_requests(company, version, msgs, on_error)
     for rs in answered:
         out.append(rs)
-    if new_id:
-        _remember(company, new_id, checksum, answered)
+    _remember(company, new_id, checksum, answered)
     return None
 
 
@@ -130,10 +134,12 @@ def _check_version(company: CompanyState, qbxml: str) -> str:
 
 
 def _checksum(msgs: etree._Element) -> str:
-    scrubbed = copy.deepcopy(msgs)
-    if "oldMessageSetID" in scrubbed.attrib:
+    scrubbed = msgs
+    if "oldMessageSetID" in msgs.attrib:
+        scrubbed = copy.deepcopy(msgs)
         del scrubbed.attrib["oldMessageSetID"]
-    return hashlib.sha256(etree.tostring(scrubbed, method="c14n")).hexdigest()
+    # The same bytes as the copy's: canonical XML of the element alone, without its tail.
+    return hashlib.sha256(etree.tostring(scrubbed, method="c14n", with_tail=False)).hexdigest()
 
 
 def _run_requests(

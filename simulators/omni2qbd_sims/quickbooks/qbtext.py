@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -83,19 +82,25 @@ def to_qb_text(root: etree._Element) -> str:
 
 
 def _write(element: etree._Element, lines: list[str]) -> None:
-    attrs = "".join(f' {k!s}="{_attr(str(v))}"' for k, v in element.attrib.items())
-    children = [c for c in element if isinstance(c.tag, str)]
-    tag = str(element.tag)
+    tag = element.tag
+    attrib = element.attrib
+    attrs = "".join(f' {k!s}="{_attr(str(v))}"' for k, v in attrib.items()) if attrib else ""
+    children = [c for c in element if isinstance(c.tag, str)] if len(element) else []
     if children:
         lines.append(f"<{tag}{attrs}>")
         for child in children:
             _write(child, lines)
         lines.append(f"</{tag}>")
     elif element.text:
-        lines.append(f"<{tag}{attrs}>{escape(element.text)}</{tag}>")
+        lines.append(f"<{tag}{attrs}>{_text(element.text)}</{tag}>")
     else:
         lines.append(f"<{tag}{attrs} />")
 
 
+def _text(value: str) -> str:
+    # xml.sax.saxutils.escape, inlined (it is called for every element written).
+    return value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
 def _attr(value: str) -> str:
-    return escape(value, {'"': "&quot;"})
+    return _text(value).replace('"', "&quot;")

@@ -13,6 +13,7 @@ from decimal import Decimal
 from lxml import etree
 
 from omni2qbd_sims.quickbooks.company import CompanyState
+from omni2qbd_sims.quickbooks.indexes import CUSTOMER, VENDOR
 from omni2qbd_sims.quickbooks.model import ListRecord, Txn
 from omni2qbd_sims.quickbooks.qbtext import (
     fmt_amount,
@@ -227,9 +228,7 @@ _KIND_FIELDS: dict[str, Callable[[CompanyState, ListRecord, etree._Element], Non
 
 def _customer_balance(company: CompanyState, record: ListRecord) -> Decimal:
     balance = ZERO
-    for txn in company.txns.values():
-        if txn.deleted or txn.body.findtext("CustomerRef/ListID") != record.list_id:
-            continue
+    for txn in company.txns_by(CUSTOMER, record.list_id):
         if txn.body.findtext("IsPending") == "true":
             continue  # pending sales do not affect balances (reference §3.8)
         if txn.txn_type == "Invoice":
@@ -241,9 +240,7 @@ def _customer_balance(company: CompanyState, record: ListRecord) -> Decimal:
 
 def _vendor_balance(company: CompanyState, record: ListRecord) -> Decimal:
     balance = ZERO
-    for txn in company.txns.values():
-        if txn.deleted or txn.body.findtext("VendorRef/ListID") != record.list_id:
-            continue
+    for txn in company.txns_by(VENDOR, record.list_id):
         if txn.txn_type == "Bill":
             balance += totals(company, txn).balance
         elif txn.txn_type == "VendorCredit":

@@ -157,7 +157,7 @@ def add_txn(company: CompanyState, txn_type: str, add: etree._Element) -> Txn:
     if spec.auto_ref and body.find("RefNumber") is None:
         sub(body, "RefNumber", company.next_ref_number(txn_type))
     _refuse_negative_sale(company, txn)
-    company.txns[txn.txn_id] = txn
+    company.store_txn(txn)
     return txn
 
 
@@ -334,6 +334,7 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
     if lock is not None:
         raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or txn.txn_id)
     txn.body = body
+    company.reindex_txn(txn)
     company.touch_txn(txn)
     return txn
 

@@ -120,6 +120,18 @@ _SAME_CHOICE = {
 }
 
 
+@functools.cache
+def _rank(element_name: str, version: str) -> dict[str, int]:
+    """Each allowed child's place in schema order (one dict per aggregate and version)."""
+    rank = {name: i for i, name in enumerate(child_order(element_name, version))}
+    # Members of one repeating choice keep the order they came in (the sort is stable):
+    # a JournalEntryRet lists its debit and credit lines in the request's order.
+    for member, leader in _SAME_CHOICE.items():
+        if member in rank and leader in rank:
+            rank[member] = rank[leader]
+    return rank
+
+
 def sort_children(element: etree._Element, version: str, *, prune: bool = True) -> None:
     """Reorder ``element``'s children (recursively) into schema order.
 
@@ -127,25 +139,23 @@ def sort_children(element: etree._Element, version: str, *, prune: bool = True) 
     that is how an ``InvoiceAdd`` turns into an ``InvoiceRet`` without, say, its
     ``LinkToTxnID`` elements. Aggregates the schema does not describe are left untouched.
     """
-    order = child_order(str(element.tag), version)
+    rank = _rank(str(element.tag), version)
     children = [c for c in element if isinstance(c.tag, str)]
     for child in children:
         if len(child):
             sort_children(child, version, prune=prune)
-    if not order:
+    if not rank:
         return
-    rank = {name: i for i, name in enumerate(order)}
-    # Members of one repeating choice keep the order they came in (the sort is stable):
-    # a JournalEntryRet lists its debit and credit lines in the request's order.
-    for member, leader in _SAME_CHOICE.items():
-        if member in rank and leader in rank:
-            rank[member] = rank[leader]
+    last = len(rank)
+    ranks = [rank.get(str(c.tag), last) for c in children]
+    if last not in ranks and ranks == sorted(ranks):
+        return  # already in schema order, nothing to prune: the result would be the same
     keep: list[etree._Element] = []
     for child in children:
         if str(child.tag) in rank or not prune:
             keep.append(child)
         element.remove(child)
-    keep.sort(key=lambda c: rank.get(str(c.tag), len(rank)))
+    keep.sort(key=lambda c: rank.get(str(c.tag), last))
     for child in keep:
         element.append(child)
 
