@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import AuditLog, OutboxItem, QbLink, Tenant, utcnow
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import review_state
 from omni2qbd_shared.messaging import PoisonMessage
 
 # States an entry may still be replaced in: nothing of it is on its way to QuickBooks.
@@ -69,7 +70,7 @@ async def _lock_tenant(message: m.EntryMessage, session: AsyncSession) -> None:
 
 
 def _review_state(message: m.EntryMessage) -> str:
-    return "held" if message.state in ("held", "needs_attention") else "ready"
+    return review_state(message.state)
 
 
 def _update_existing(session: AsyncSession, existing: OutboxItem, message: m.EntryMessage) -> None:
