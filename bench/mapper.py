@@ -21,8 +21,9 @@ from typing import Any
 from lxml import etree
 
 from omni2qbd_mapper.mapping import map_document
-from omni2qbd_shared.entries import request_id_for
-from omni2qbd_shared.qbxml.render import message_set, render_add
+from omni2qbd_mapper.preview import preview_request_id
+from omni2qbd_shared.qbxml.message_set import message_set, with_request_id
+from omni2qbd_shared.qbxml.render import render_add
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_shared.tenant_settings import TenantSettings
 
@@ -70,7 +71,9 @@ def sales_order(n: int, rng: random.Random) -> dict[str, Any]:
 
 def ours(doc: dict[str, Any], settings: TenantSettings) -> str:
     result = map_document("sales_order", doc, settings, tenant_id="bench", revision="r1")
-    return message_set([(request_id_for(e), render_add(e)) for e in result.entries])
+    return message_set(
+        "13.0", [with_request_id(render_add(e), preview_request_id(e)) for e in result.entries]
+    )
 
 
 def bare_lxml(doc: dict[str, Any]) -> str:

@@ -21,6 +21,10 @@ from omni2qbd_shared.db.models import (
     aware,
 )
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import EntryState, review_state
+
+# Outbox states of approved entries not yet in QuickBooks.
+WAITING_TO_SEND = (EntryState.APPROVED, EntryState.QUEUED, EntryState.SENT)
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,10 @@ class Snapshot:
 
     def line(self) -> str:
         fetched = sum(self.fetched.values())
-        posted = self.outbox.get("posted", 0)
-        held = self.entries.get("needs_attention", 0)
-        waiting = sum(self.outbox.get(s, 0) for s in ("approved", "queued", "sent"))
+        posted = self.outbox.get(EntryState.POSTED, 0)
+        # Mapper states, counted as the gateway will hold them.
+        held = sum(n for state, n in self.entries.items() if review_state(state) is EntryState.HELD)
+        waiting = sum(self.outbox.get(s, 0) for s in WAITING_TO_SEND)
         return (
             f"fetched {fetched} documents | mapped {sum(self.entries.values())} entries "
             f"({held} held) | waiting to send {waiting} | posted {posted}"

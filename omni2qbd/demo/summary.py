@@ -15,25 +15,32 @@ from omni2qbd.demo.progress import Snapshot
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.kinds import CIN7_PLURAL, QB_TYPE, MapperState
+from omni2qbd_shared.kinds import (
+    CIN7_PLURAL,
+    QB_TITLE_PLURAL,
+    QB_TYPE,
+    TRANSACTION_KIND,
+    Cin7Kind,
+    EntryKind,
+    EntryState,
+    MapperState,
+)
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 
-QB_TYPE_WORDS = {
-    "Invoice": "Invoices",
-    "Bill": "Bills",
-    "CreditMemo": "Credit Memos",
-    "VendorCredit": "Vendor Credits",
-    "JournalEntry": "Journal Entries",
-}
-# Cin7 documents whose own total is what QuickBooks must show.
-TOTAL_FIELD_KINDS = {"sales_order", "credit_note", "purchase_order", "supplier_credit_note"}
-NOT_SENT = {"held", "superseded"}
-WAITING_FOR = {
-    "sales_order": "not yet approved or invoiced in Cin7",
-    "purchase_order": "no supplier invoice yet (invoice date and supplier invoice reference)",
-    "credit_note": "not yet completed in Cin7",
-    "stock_adjustment": "not yet approved in Cin7",
-    "supplier_credit_note": "not yet completed in Cin7",
+# QuickBooks transaction types, by qbXML type, as the summary's table heads them.
+QB_TYPE_WORDS = {QB_TYPE[kind]: plural for kind, plural in QB_TITLE_PLURAL.items()}
+# Cin7 documents whose own total is what QuickBooks must show: those that become a transaction.
+TOTAL_FIELD_KINDS = set(TRANSACTION_KIND)
+NOT_SENT = {EntryState.HELD, EntryState.SUPERSEDED}
+LIST_ADDS = (EntryKind.CUSTOMER_ADD, EntryKind.VENDOR_ADD)
+WAITING_FOR: dict[str, str] = {
+    Cin7Kind.SALES_ORDER: "not yet approved or invoiced in Cin7",
+    Cin7Kind.PURCHASE_ORDER: (
+        "no supplier invoice yet (invoice date and supplier invoice reference)"
+    ),
+    Cin7Kind.CREDIT_NOTE: "not yet completed in Cin7",
+    Cin7Kind.ADJUSTMENT: "not yet approved in Cin7",
+    Cin7Kind.SUPPLIER_CREDIT_NOTE: "not yet completed in Cin7",
 }
 # Kinds that become an entry of their own once importable (contacts and products feed others).
 DOCUMENT_KINDS = set(WAITING_FOR)
@@ -147,8 +154,8 @@ def _tally_outbox(
     for item in rows.outbox:
         if item.state in NOT_SENT:
             continue
-        if item.entry_kind in ("customer_add", "vendor_add"):
-            if item.state == "posted":
+        if item.entry_kind in LIST_ADDS:
+            if item.state == EntryState.POSTED:
                 contacts_added += 1
             continue
         _tally_transaction(item, rows, company, by_type, problems)
@@ -165,7 +172,7 @@ def _tally_transaction(
     label = f"{item.entry_kind} {item.ref_number or ''} (Cin7 {item.source_kind} {item.cin7_id})"
     qb_type = QB_TYPE.get(item.entry_kind, item.entry_kind)
     line = by_type.setdefault(qb_type, KindLine(qb_type))
-    if item.state != "posted":
+    if item.state != EntryState.POSTED:
         problems.append(f"{label} is {item.state}: {item.last_status_message or 'not sent'}")
         return
     times = _times_in_company(item, company, qb_type)

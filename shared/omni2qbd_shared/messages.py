@@ -7,22 +7,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omni2qbd_shared.kinds import Cin7Kind
+
 EXCHANGE_CIN7_DOCUMENTS = "cin7.documents"
 EXCHANGE_QB_ENTRIES = "qb.entries"
 EXCHANGE_QB_RESULTS = "qb.results"
 EXCHANGE_QB_LISTS = "qb.lists"
 EXCHANGE_TENANT_EVENTS = "tenant.events"
 
-Cin7Kind = Literal[
-    "sales_order",
-    "purchase_order",
-    "credit_note",
-    "supplier_credit_note",
-    "stock_adjustment",
-    "contact",
-    "product",
-    "stock_value",
-]
 Outcome = Literal["posted", "failed", "locked", "in_doubt", "held", "retry_later"]
 
 
@@ -42,6 +34,7 @@ class Cin7DocumentMessage(Message):
     exchange: ClassVar[str] = EXCHANGE_CIN7_DOCUMENTS
 
     tenant_id: str
+    # Validated as the enum (JSON carries its value, e.g. "sales_order"): one list of kinds.
     kind: Cin7Kind
     cin7_id: str
     revision: str = Field(description="sha256 of the canonical JSON payload")

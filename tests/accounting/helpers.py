@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lxml import etree
-
+from omni2qbd_mapper.preview import preview_request_id
 from omni2qbd_mapper.result import MappingResult
-from omni2qbd_shared.entries import Entry, request_id_for
+from omni2qbd_shared.entries import Entry
 from omni2qbd_shared.qb_lists import REQUIRED_LISTS, ListName, QbListElement, QbLists
-from omni2qbd_shared.qbxml.render import message_set, render_add
+from omni2qbd_shared.qbxml.message_set import message_set, with_request_id
+from omni2qbd_shared.qbxml.render import render_add
 from omni2qbd_shared.qbxml.schema import schema_for
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -106,11 +106,10 @@ def assert_valid(xml: str, version: str = "13.0") -> None:
 def post_entries(
     books: CompanyFile, entries: list[Entry], version: str = "13.0"
 ) -> dict[str, Answer]:
-    """Send the entries' Add requests in one message set (continueOnError), XSD-checked."""
-    requests: list[tuple[str, etree._Element]] = [
-        (request_id_for(e), render_add(e, version)) for e in entries
-    ]
-    xml = message_set(requests, version)
+    """Send the entries' Add requests in one message set (continueOnError), XSD-checked, built
+    as the gateway builds it; the answers are by requestID (``preview_request_id``)."""
+    requests = [with_request_id(render_add(e, version), preview_request_id(e)) for e in entries]
+    xml = message_set(version, requests)
     assert_valid(xml, version)
     response = parse_xml(books.process_request(xml))
     messages = response.find("QBXMLMsgsRs")
@@ -135,6 +134,6 @@ def post_result(books: CompanyFile, result: MappingResult) -> dict[str, Answer]:
 
 
 def qb_total(books: CompanyFile, answers: dict[str, Answer], entry: Entry) -> Decimal:
-    answer = answers[request_id_for(entry)]
+    answer = answers[preview_request_id(entry)]
     assert answer.code == "0", answer.message
     return books.transaction(answer.ident).total

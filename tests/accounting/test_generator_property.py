@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.preview import preview_request_id
 from omni2qbd_mapper.result import CogsContribution
 from omni2qbd_mapper.rules.cogs import map_cogs_month
-from omni2qbd_shared.entries import Entry, EntryKind, JournalSubkind, request_id_for
+from omni2qbd_shared.entries import Entry, EntryKind, JournalSubkind
 from omni2qbd_shared.qb_lists import ListName, QbListElement, QbLists
 from omni2qbd_shared.tenant_settings import TenantSettings
 from omni2qbd_sims.cin7.dates import DateForm
@@ -105,7 +106,7 @@ def test_ready_entries_post_and_reconcile_across_the_generator(variant: str) -> 
             ]
             answers = post_entries(books, entries)  # XSD-validated before it is sent
             for entry in entries:
-                answer = answers[request_id_for(entry)]
+                answer = answers[preview_request_id(entry)]
                 assert answer.code == "0", (result.document, entry.kind, answer.message)
                 if entry.is_list_add:
                     learn(lists, books, entry, answer.ident)

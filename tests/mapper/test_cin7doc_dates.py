@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import get_args
 
 import pytest
+from pydantic import ValidationError
 
 from omni2qbd_mapper.cin7doc import Cin7Doc
 from omni2qbd_shared import messages
@@ -24,6 +25,17 @@ def test_mapper_names_the_field_of_an_unreadable_date() -> None:
         Cin7Doc({"invoiceDate": "16/09/2022"}).when("invoiceDate")
 
 
-def test_the_message_literal_and_the_shared_enum_name_the_same_cin7_kinds() -> None:
-    assert set(get_args(messages.Cin7Kind)) == {kind.value for kind in Cin7Kind}
+def _document_body(kind: str) -> str:
+    fields = {"tenant_id": "t", "cin7_id": "1", "revision": "r", "payload": {}}
+    return json.dumps({**fields, "kind": kind, "fetched_at": "2026-01-01T00:00:00Z"})
+
+
+def test_a_document_message_takes_the_shared_cin7_kinds_and_no_other() -> None:
+    for kind in Cin7Kind:
+        message = messages.Cin7DocumentMessage.model_validate_json(_document_body(kind.value))
+        assert message.kind is kind
+        assert json.loads(message.model_dump_json())["kind"] == kind.value
+        assert message.routing_key() == f"t.{kind.value}"
+    with pytest.raises(ValidationError):
+        messages.Cin7DocumentMessage.model_validate_json(_document_body("sales_orders"))
     assert set(CIN7_LABEL) == set(Cin7Kind)

@@ -15,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.preview import preview_request_id
 from omni2qbd_mapper.result import DocumentStatus
-from omni2qbd_shared.entries import EntryKind, request_id_for
-from omni2qbd_shared.qbxml.render import message_set, render_add, render_mod
+from omni2qbd_shared.entries import EntryKind
+from omni2qbd_shared.qbxml.message_set import message_set, with_request_id
+from omni2qbd_shared.qbxml.render import render_add, render_mod
 from omni2qbd_shared.qbxml.schema import validation_errors
 from omni2qbd_shared.tenant_settings import TenantSettings
 from tests.mapper.conftest import settings_with
@@ -148,17 +150,14 @@ def tenant_settings(draw: Any) -> TenantSettings:
 
 def check_rendering(entries: list[Any]) -> None:
     for version in ("13.0", "16.0"):
-        adds = [
-            (request_id_for(e), render_add(e, version)) for e in entries if e.lines or e.is_list_add
-        ]
-        text = message_set(adds, version)
+        sent = [e for e in entries if e.lines or e.is_list_add]
+        adds = [with_request_id(render_add(e, version), preview_request_id(e)) for e in sent]
+        text = message_set(version, adds)
         assert validation_errors(text, version) == [], text
         mods = [
-            (request_id_for(e), render_mod(e, "1-1", "1", version))
-            for e in entries
-            if e.lines or e.is_list_add
+            with_request_id(render_mod(e, "1-1", "1", version), preview_request_id(e)) for e in sent
         ]
-        text = message_set(mods, version)
+        text = message_set(version, mods)
         assert validation_errors(text, version) == [], text
 
 

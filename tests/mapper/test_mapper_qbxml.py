@@ -9,14 +9,15 @@ import pytest
 from lxml import etree
 
 from omni2qbd_mapper.mapping import map_document
+from omni2qbd_mapper.preview import preview_request_id
 from omni2qbd_mapper.result import PostedEntry
 from omni2qbd_mapper.rules.cogs import map_cogs_month
-from omni2qbd_shared.entries import Entry, EntryKind, request_id_for
+from omni2qbd_shared.entries import Entry, EntryKind
 from omni2qbd_shared.qb_lists import QbLists
+from omni2qbd_shared.qbxml.message_set import message_set, with_request_id
 from omni2qbd_shared.qbxml.render import (
     RenderError,
     clean_text,
-    message_set,
     render_add,
     render_mod,
     request_name,
@@ -67,14 +68,17 @@ def option_settings(
 
 
 def assert_valid(entries: list[Entry], version: str) -> None:
-    adds = [(request_id_for(e), render_add(e, version)) for e in entries]
-    document = message_set(adds, version, new_message_set_id="ms-1")
+    """The Add and the Mod sets as the gateway builds them (the builder checks the XSD too)."""
+    adds = [with_request_id(render_add(e, version), preview_request_id(e)) for e in entries]
+    document = message_set(version, adds, new_message_set_id="ms-1")
     assert validation_errors(document, version) == [], document
     mods = [
-        (request_id_for(e), render_mod(e, "80000001-1417118624", "1417118624", version))
+        with_request_id(
+            render_mod(e, "80000001-1417118624", "1417118624", version), preview_request_id(e)
+        )
         for e in entries
     ]
-    document = message_set(mods, version)
+    document = message_set(version, mods)
     assert validation_errors(document, version) == [], document
 
 
@@ -171,8 +175,8 @@ def test_text_is_escaped_cleaned_and_cut_to_schema_lengths() -> None:
     doc["customerOrderNo"] = "P" * 40
     doc["billingAddress1"] = "A" * 60
     result = map_document(None, doc, TenantSettings())
-    requests = [(request_id_for(e), render_add(e)) for e in result.entries]
-    text = message_set(requests)
+    requests = [with_request_id(render_add(e), preview_request_id(e)) for e in result.entries]
+    text = message_set("13.0", requests)
     assert validation_errors(text, "13.0") == []
     assert "&lt;b&gt;" in text and "&amp;B" in text and "\x07" not in text
     invoice = etree.fromstring(text[text.index("<QBXML>") :].encode()).find(".//InvoiceAdd")
@@ -184,7 +188,8 @@ def test_text_is_escaped_cleaned_and_cut_to_schema_lengths() -> None:
 
 def test_message_set_attributes_and_limits() -> None:
     entry = map_document(None, load_doc("so_tax_exclusive"), TenantSettings()).entries[1]
-    text = message_set([("r1", render_add(entry))], "16.0", "stopOnError", "abc-123")
+    requests = [with_request_id(render_add(entry, "16.0"), "r1")]
+    text = message_set("16.0", requests, on_error="stopOnError", new_message_set_id="abc-123")
     assert text.startswith('<?xml version="1.0" encoding="utf-8"?><?qbxml version="16.0"?><QBXML>')
     root = etree.fromstring(text[text.index("<QBXML>") :].encode())
     msgs = root.find("QBXMLMsgsRq")
@@ -192,11 +197,11 @@ def test_message_set_attributes_and_limits() -> None:
     assert msgs.get("onError") == "stopOnError" and msgs.get("newMessageSetID") == "abc-123"
     assert msgs[0].tag == request_name(entry) == "InvoiceAddRq" and msgs[0].get("requestID") == "r1"
     with pytest.raises(ValueError, match="requestID"):
-        message_set([("x" * 51, render_add(entry))])
+        with_request_id(render_add(entry), "x" * 51)
     with pytest.raises(ValueError, match="newMessageSetID"):
-        message_set([("r", render_add(entry))], new_message_set_id="x" * 24)
+        message_set("13.0", [with_request_id(render_add(entry), "r")], new_message_set_id="x" * 24)
     with pytest.raises(ValueError, match="onError"):
-        message_set([], on_error="sometimes")
+        message_set("13.0", [], on_error="sometimes")
     with pytest.raises(ValueError, match="is not supported"):
         render_add(entry, "12.0")
 

@@ -10,9 +10,11 @@ import pytest
 from lxml import etree
 
 from omni2qbd_mapper.mapping import map_document
-from omni2qbd_shared.entries import EntryKind, request_id_for
+from omni2qbd_mapper.preview import preview_request_id
+from omni2qbd_shared.entries import Entry, EntryKind
 from omni2qbd_shared.qb_lists import ListName, QbListElement, QbLists
-from omni2qbd_shared.qbxml.render import message_set, render_add, render_mod
+from omni2qbd_shared.qbxml.message_set import message_set, with_request_id
+from omni2qbd_shared.qbxml.render import render_add, render_mod
 from omni2qbd_shared.tenant_settings import TenantSettings
 from omni2qbd_shared.xmlsafe import parse_xml
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
@@ -79,11 +81,17 @@ def mirror(books: CompanyFile) -> QbLists:
     return lists
 
 
+def adds(entries: Sequence[Entry]) -> list[etree._Element]:
+    """The entries' Add requests with the gateway's requestIDs (``preview_request_id``)."""
+    return [with_request_id(render_add(e), preview_request_id(e)) for e in entries]
+
+
 def post(
-    books: CompanyFile, requests: Sequence[tuple[str, etree._Element]], version: str = "13.0"
+    books: CompanyFile, requests: Sequence[etree._Element], version: str = "13.0"
 ) -> dict[str, tuple[str, str, str]]:
-    """Send a message set; return requestID -> (statusCode, TxnID or ListID, statusMessage)."""
-    response = parse_xml(books.process_request(message_set(requests, version)))
+    """Send a message set built as the gateway builds it; return requestID -> (statusCode,
+    TxnID or ListID, statusMessage)."""
+    response = parse_xml(books.process_request(message_set(version, requests)))
     answers: dict[str, tuple[str, str, str]] = {}
     messages = response.find("QBXMLMsgsRs")
     assert messages is not None
@@ -127,10 +135,9 @@ def test_quickbooks_accepts_entries_and_totals_match_cin7(
         assert result.held and "tax_rate_mismatch" in {f.code for f in result.all_findings()}
         return
     assert not result.held, result.all_findings()
-    requests = [(request_id_for(e), render_add(e)) for e in result.entries]
-    answers = post(books, requests)
+    answers = post(books, adds(result.entries))
     for entry in result.entries:
-        code, ident, message = answers[request_id_for(entry)]
+        code, ident, message = answers[preview_request_id(entry)]
         assert code == "0", (entry.kind, message)
         if entry.is_list_add:
             continue
@@ -145,18 +152,19 @@ def test_quickbooks_accepts_entries_and_totals_match_cin7(
 def test_a_reimport_mod_replaces_the_pending_invoice() -> None:
     books = company()
     first = map_document(None, load_doc("so_tax_exclusive"), TenantSettings())
-    answers = post(books, [(request_id_for(e), render_add(e)) for e in first.entries])
+    answers = post(books, adds(first.entries))
     invoice = first.entries[-1]
-    txn_id = answers[request_id_for(invoice)][1]
+    txn_id = answers[preview_request_id(invoice)][1]
     changed = load_doc("so_tax_exclusive")
     changed["lineItems"][0]["qty"] = 3.0
     changed["productTotal"], changed["total"] = 300.0, 334.75  # 300 + 10 freight + 24.75 tax
     second = map_document(None, changed, TenantSettings())
     new_invoice = second.entries[-1]
     edit_sequence = books.transaction(txn_id).edit_sequence
-    (code, _, message) = post(books, [("mod-1", render_mod(new_invoice, txn_id, edit_sequence))])[
-        "mod-1"
-    ]
+    mod = with_request_id(
+        render_mod(new_invoice, txn_id, edit_sequence), preview_request_id(new_invoice)
+    )
+    (code, _, message) = post(books, [mod])[preview_request_id(new_invoice)]
     assert code == "0", message
     txn = books.transaction(txn_id)
     assert txn.total == Decimal("334.75") and len(txn.lines) == 2

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omni2qbd_shared.messages import Cin7Kind
+from omni2qbd_shared.kinds import CIN7_RESOURCE, Cin7Kind
 
 MODIFIED = "modifiedDate"
 MODIFIED_COGS = "modifiedCOGSDate"
@@ -17,19 +17,23 @@ class KindSpec:
     """One synced resource. ``kind`` names its cursor and status rows."""
 
     kind: Cin7Kind
-    resource: str
     date_fields: tuple[str, ...] = (MODIFIED,)
+
+    @property
+    def resource(self) -> str:
+        """The Cin7 Omni API resource read (``kinds.CIN7_RESOURCE``)."""
+        return CIN7_RESOURCE[self.kind]
 
     def kind_of(self, payload: Mapping[str, Any]) -> Cin7Kind:
         """The kind a record is published as (see ``supplier_credit_note`` below)."""
         if self.resource == "PurchaseOrders" and is_supplier_credit(payload):
-            return "supplier_credit_note"
+            return Cin7Kind.SUPPLIER_CREDIT_NOTE
         return self.kind
 
     @property
     def published_kinds(self) -> tuple[Cin7Kind, ...]:
         if self.resource == "PurchaseOrders":
-            return (self.kind, "supplier_credit_note")
+            return (self.kind, Cin7Kind.SUPPLIER_CREDIT_NOTE)
         return (self.kind,)
 
 
@@ -42,10 +46,10 @@ def is_supplier_credit(payload: Mapping[str, Any]) -> bool:
 
 # COGS moves on sales orders and credit notes without modifiedDate changing (reference §4).
 KINDS: tuple[KindSpec, ...] = (
-    KindSpec("contact", "Contacts"),
-    KindSpec("product", "Products"),
-    KindSpec("sales_order", "SalesOrders", (MODIFIED, MODIFIED_COGS)),
-    KindSpec("purchase_order", "PurchaseOrders"),
-    KindSpec("credit_note", "CreditNotes", (MODIFIED, MODIFIED_COGS)),
-    KindSpec("stock_adjustment", "Adjustments"),
+    KindSpec(Cin7Kind.CONTACT),
+    KindSpec(Cin7Kind.PRODUCT),
+    KindSpec(Cin7Kind.SALES_ORDER, (MODIFIED, MODIFIED_COGS)),
+    KindSpec(Cin7Kind.PURCHASE_ORDER),
+    KindSpec(Cin7Kind.CREDIT_NOTE, (MODIFIED, MODIFIED_COGS)),
+    KindSpec(Cin7Kind.ADJUSTMENT),
 )

@@ -23,7 +23,8 @@ from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.metrics import REVISIONS_PUBLISHED
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import FetchedDocument, aware, utcnow
-from omni2qbd_shared.messages import Cin7DocumentMessage, Cin7Kind
+from omni2qbd_shared.kinds import Cin7Kind
+from omni2qbd_shared.messages import Cin7DocumentMessage
 from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)

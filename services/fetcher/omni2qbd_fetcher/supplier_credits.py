@@ -33,6 +33,7 @@ from omni2qbd_fetcher import repository as repo
 from omni2qbd_fetcher.publishing import Revision, RevisionPublisher
 from omni2qbd_shared.cin7_dates import format_cin7_datetime, parse_cin7_datetime
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.kinds import Cin7Kind
 from omni2qbd_shared.messaging import Publisher
 from omni2qbd_shared.revision import revision_of
 
@@ -214,7 +215,7 @@ def revisions_from_csv(data: bytes | str) -> list[Revision]:
                 revision=revision_of(payload),
                 modified=date,
                 position=date,
-                kind="supplier_credit_note",
+                kind=Cin7Kind.SUPPLIER_CREDIT_NOTE,
                 payload=payload,
             )
         )
@@ -234,14 +235,14 @@ async def import_supplier_credits(
         tenant_id=tenant_id,
         sessions=sessions,
         publisher=publisher,
-        lookup_kinds=("supplier_credit_note",),
+        lookup_kinds=(Cin7Kind.SUPPLIER_CREDIT_NOTE,),
     )
     published = await publishing.publish_new(revisions)
     async with unit_of_work(sessions) as session:
         await repo.record_success(
             session,
             tenant_id,
-            "supplier_credit_note",
+            Cin7Kind.SUPPLIER_CREDIT_NOTE,
             seen=len(revisions),
             published=published,
             finished=True,

@@ -27,6 +27,7 @@ from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import FetchedDocument, Tenant, utcnow
 from omni2qbd_shared.db.settings_store import latest_settings
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import OFFERED_STATES
 from omni2qbd_shared.messaging import PoisonMessage
 from omni2qbd_shared.qb_lists import QbLists
 from omni2qbd_shared.tenant_settings import TenantSettings, settings_problems
@@ -241,7 +242,7 @@ async def _map_one(
 def _remember_ref_numbers(produced: Sequence[m.Message], lists: QbLists) -> None:
     """The next document of the batch must see the RefNumbers this one now holds."""
     for message in produced:
-        if isinstance(message, m.EntryMessage) and message.state in ("ready", "held"):
+        if isinstance(message, m.EntryMessage) and message.state in OFFERED_STATES:
             ref = message.entry.get("ref_number")
             if ref:
                 owner = f"{message.source.kind}:{message.source.cin7_id}"

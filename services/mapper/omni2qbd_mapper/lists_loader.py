@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared.db.models import ContactMatch, QbLink, QbListCursor, QbListItem
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import TRANSACTION_KIND, MapperState
 from omni2qbd_shared.qb_lists import ListName, QbListElement, QbLists
 
 # Gateway mirror list types -> the lists the rules ask about.
@@ -26,7 +27,13 @@ _MIRRORED: dict[str, ListName] = {
 }
 # ContactMatch.cin7_kind -> list
 _MATCH_LISTS = {"customer": "customer", "supplier": "vendor", "vendor": "vendor", "product": "item"}
-_LIVE_STATES = ("ready", "needs_attention", "failed", "posted", "locked")
+_LIVE_STATES = (
+    MapperState.READY,
+    MapperState.NEEDS_ATTENTION,
+    MapperState.FAILED,
+    MapperState.POSTED,
+    MapperState.LOCKED,
+)
 
 
 def _rate(value: object) -> Decimal | None:
@@ -62,8 +69,8 @@ async def _exchange_rates(session: AsyncSession, tenant_id: str) -> dict[str, De
     rows = await session.exec(
         scoped(EntryRow, tenant_id)
         .where(
-            col(EntryRow.state).in_(("posted", "locked")),
-            col(EntryRow.entry_kind).in_(("invoice", "credit_memo", "bill", "vendor_credit")),
+            col(EntryRow.state).in_((MapperState.POSTED, MapperState.LOCKED)),
+            col(EntryRow.entry_kind).in_(tuple(TRANSACTION_KIND.values())),
         )
         .order_by(col(EntryRow.txn_date).desc())
         .limit(RATE_HISTORY)

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant, utcnow
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import review_state
 from omni2qbd_shared.messaging import PoisonMessage
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ async def _versions(
 
 
 def _review_state(message: m.EntryMessage) -> str:
-    return "held" if message.state in ("held", "needs_attention") else "ready"
+    return review_state(message.state)
 
 
 def _update_existing(session: AsyncSession, existing: OutboxItem, message: m.EntryMessage) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# An outbox entry's states: shared, as the mapper's states are translated into them
+# (``kinds.GATEWAY_STATE``).
+from omni2qbd_shared.kinds import EntryState as EntryState
+
 
 class SessionState(StrEnum):
     AUTHENTICATED = "authenticated"  # logged in, nothing sent yet
@@ -48,16 +52,3 @@ class RequestState(StrEnum):
     FAILED = "failed"  # nothing was written (set refused whole, or a query that failed)
     IN_DOUBT = "in_doubt"  # a write set whose answer does not say what QuickBooks did
     RESOLVED = "resolved"  # an in-doubt set after recovery decided each entry
-
-
-class EntryState(StrEnum):
-    HELD = "held"
-    READY = "ready"
-    APPROVED = "approved"
-    QUEUED = "queued"
-    SENT = "sent"
-    IN_DOUBT = "in_doubt"
-    POSTED = "posted"
-    FAILED = "failed"
-    LOCKED = "locked"
-    SUPERSEDED = "superseded"

@@ -1,4 +1,4 @@
-"""qbXML rendering of entries: Add and Mod requests for every entry kind, and message sets.
+"""qbXML rendering of entries: Add and Mod requests for every entry kind.
 
 QuickBooks rejects a whole message set when one element is out of schema order (hresult
 0x80040400), so every builder below writes children in the exact order of Intuit's XSD
@@ -6,18 +6,18 @@ QuickBooks rejects a whole message set when one element is out of schema order (
 Text is cleaned of characters XML cannot carry and cut to the schema's maximum length;
 lxml does the escaping.
 
-Gateway API::
+What the gateway and ``omni2qbd preview`` call::
 
     render_add(entry, version) -> etree._Element            # e.g. <InvoiceAddRq>
     render_mod(entry, txn_id, edit_sequence, version) -> etree._Element
-    message_set([(request_id, element), ...], version, on_error=..., new_message_set_id=...)
-        -> str   # complete <?qbxml version="X"?> document
+
+Each element gets its requestID and goes into a message set through the one builder,
+``omni2qbd_shared.qbxml.message_set`` (``with_request_id``, ``message_set``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
@@ -34,8 +34,6 @@ from omni2qbd_shared.entries import (
     money,
 )
 from omni2qbd_shared.kinds import QB_TYPE
-from omni2qbd_shared.qbxml.message_set import message_set as build_message_set
-from omni2qbd_shared.qbxml.message_set import with_request_id
 from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, UnsupportedQbxmlVersion
 
 NEW_LINE_ID = "-1"  # TxnLineID of a line added by a Mod request
@@ -365,22 +363,3 @@ def render_mod(
     _el(body, "EditSequence", clean_text(edit_sequence, 16))
     _body(body, entry, True, version)
     return request
-
-
-def message_set(
-    requests: Iterable[tuple[str, etree._Element]],
-    version: str = "13.0",
-    on_error: str = "continueOnError",
-    new_message_set_id: str | None = None,
-    old_message_set_id: str | None = None,
-) -> str:
-    """The shared builder (``qbxml.message_set``) for ``(requestID, element)`` pairs; the
-    elements are copied, so callers may reuse them."""
-    _check_version(version)
-    return build_message_set(
-        version,
-        [with_request_id(element, request_id) for request_id, element in requests],
-        on_error=on_error,
-        new_message_set_id=new_message_set_id,
-        old_message_set_id=old_message_set_id,
-    )

@@ -30,6 +30,7 @@ from omni2qbd_shared.entries import (
     external_guid_for,
     money,
 )
+from omni2qbd_shared.kinds import TRANSACTION_KIND
 from omni2qbd_shared.qb_lists import QbListsView
 from omni2qbd_shared.tenant_settings import (
     REF_NUMBER_LIMITS,
@@ -186,7 +187,7 @@ def document_journal(
     entry = ctx.new_entry(EntryKind.JOURNAL, key)
     entry.subkind = JournalSubkind.COGS
     # COGS follows the revenue: the journal waits for the invoice / credit memo.
-    revenue = "invoice" if ctx.kind.value == "sales_order" else "credit_memo"
+    revenue = TRANSACTION_KIND[ctx.kind]
     entry.depends_on = [f"{revenue}:{ctx.kind.value}:{ctx.cin7_id}"]
     entry.header.memo = memo
     entry.lines = journal_lines(settings, contribution.amount, contribution.class_name, memo)

@@ -22,11 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_gateway.outbox import DocumentKey
 from omni2qbd_gateway.outcomes import describe_entry
+from omni2qbd_gateway.states import EntryState
 from omni2qbd_gateway.workflow import audit
 from omni2qbd_gateway.workflow.entries import EntryNotFound
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_gateway.workflow.states import (
     APPROVABLE,
+    NEEDS_ATTENTION,
     RETRYABLE,
     UNAPPROVABLE,
     api_state,
@@ -35,7 +37,14 @@ from omni2qbd_shared.db.models import OutboxItem, QbLink, utcnow
 from omni2qbd_shared.db.tenant_options import TenantOptions
 
 AUTO_APPROVER = "auto-approve rule"
-SETTLED = ("approved", "queued", "sent", "posted", "in_doubt", "locked")
+SETTLED = (
+    EntryState.APPROVED,
+    EntryState.QUEUED,
+    EntryState.SENT,
+    EntryState.POSTED,
+    EntryState.IN_DOUBT,
+    EntryState.LOCKED,
+)
 
 
 class ApprovedEntry(BaseModel):
@@ -78,11 +87,11 @@ def _first_blocking(row: OutboxItem) -> str:
 
 def _why_not(row: OutboxItem) -> str:
     state = api_state(row.state)
-    if state == "needs_attention":
+    if state == NEEDS_ATTENTION:
         return f"it needs attention: {_first_blocking(row)}"
-    if state == "withdrawn":
+    if row.state == EntryState.SUPERSEDED:  # shown as withdrawn
         return f"it is no longer current ({row.last_status_message or 'withdrawn'})"
-    if state == "failed":
+    if row.state == EntryState.FAILED:
         return "it failed in QuickBooks; use retry after fixing the cause"
     return f"it is {state.replace('_', ' ')}; only ready entries can be approved"
 
@@ -114,7 +123,7 @@ async def _in_quickbooks(db: AsyncSession, scope: TenantScope, key: str) -> bool
 def mark_approved(row: OutboxItem, actor: str) -> None:
     """Approved by ``actor`` now: what every way of approving an outbox row records."""
     now = utcnow()
-    row.state = "approved"
+    row.state = EntryState.APPROVED
     row.approved_by = actor
     row.approved_at = now
     row.updated_at = now
@@ -312,7 +321,7 @@ async def unapprove(db: AsyncSession, scope: TenantScope, entry_id: str) -> Outb
     only = "an approved entry that has not been sent can be taken back"
     row = await _row_for(db, scope, entry_id, UNAPPROVABLE, only)
     previous = row.approved_by
-    row.state = "ready"
+    row.state = EntryState.READY
     row.approved_by = None
     row.approved_at = None
     row.updated_at = utcnow()

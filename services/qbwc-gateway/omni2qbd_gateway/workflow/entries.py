@@ -49,23 +49,13 @@ from omni2qbd_shared.db.models import (
     aware,
 )
 from omni2qbd_shared.entries import Entry
+from omni2qbd_shared.kinds import CIN7_RESOURCE, TRANSACTION_KIND
 from omni2qbd_shared.qbxml.message_set import InvalidRequestSet, entry_request_id, message_set
 from omni2qbd_shared.qbxml.render import RenderError, render_add, render_mod
 
 QB_TYPES = TXN_TYPES
-# Cin7 document kinds that become transactions, the entry kind each becomes, and its API
-# resource (for the link to the document).
-IMPORTABLE = {
-    "sales_order": ("invoice", "SalesOrders"),
-    "purchase_order": ("bill", "PurchaseOrders"),
-    "credit_note": ("credit_memo", "CreditNotes"),
-    "supplier_credit_note": ("vendor_credit", "PurchaseOrders"),
-}
-RESOURCES = {
-    **{kind: resource for kind, (_, resource) in IMPORTABLE.items()},
-    "contact": "Contacts",
-    "stock_adjustment": "Adjustments",
-}
+# Cin7 document kinds that become transactions, and the entry kind each becomes.
+IMPORTABLE = TRANSACTION_KIND
 MAX_LIMIT = 500
 
 
@@ -158,7 +148,7 @@ async def _base_url(db: AsyncSession, tenant_id: str) -> str | None:
 
 
 def document_url(base_url: str | None, kind: str, cin7_id: str) -> str | None:
-    resource = RESOURCES.get(kind)
+    resource = CIN7_RESOURCE.get(kind)
     if base_url is None or resource is None or not cin7_id.isdigit():
         return None
     root = base_url.rstrip("/")
@@ -331,7 +321,7 @@ def _payload_date(payload: dict[str, Any]) -> str:
 
 def _waiting_view(row: FetchedDocument, base_url: str | None) -> EntryItem:
     payload = row.payload
-    entry_kind = IMPORTABLE[row.kind][0]
+    entry_kind = IMPORTABLE[row.kind]
     person = " ".join(str(payload.get(k) or "") for k in ("firstName", "lastName")).strip()
     label = row.kind.replace("_", " ")
     return EntryItem(
@@ -373,7 +363,7 @@ async def _waiting_page(
 ) -> EntryPage:
     query = _waiting_query(scope)
     if wanted.kind:
-        kinds = [k for k, (entry_kind, _) in IMPORTABLE.items() if entry_kind == wanted.kind]
+        kinds = [k for k, entry_kind in IMPORTABLE.items() if entry_kind == wanted.kind]
         query = query.where(col(FetchedDocument.kind).in_(kinds))
     rows = list((await db.exec(query)).all())
     base_url = await _base_url(db, scope.tenant_id)
@@ -416,7 +406,7 @@ async def waiting_count(db: AsyncSession, scope: TenantScope) -> dict[str, int]:
     )
     counts: dict[str, int] = {}
     for kind, count in (await db.exec(query)).all():
-        entry_kind = IMPORTABLE[kind][0]
+        entry_kind = IMPORTABLE[kind]
         counts[entry_kind] = counts.get(entry_kind, 0) + int(count)
     return counts
 

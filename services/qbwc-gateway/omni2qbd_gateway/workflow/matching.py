@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +38,7 @@ from omni2qbd_shared.db.models import (
     utcnow,
 )
 from omni2qbd_shared.db.models import Entry as EntryRow
-from omni2qbd_shared.kinds import MapperState
+from omni2qbd_shared.kinds import PARTY_OF, TRANSACTION_KIND, MapperState
 from omni2qbd_shared.qb_lists import normalise_name
 
 # Mapper states of entries still to be sent (the documents a person is working on).
@@ -46,15 +46,8 @@ PENDING_STATES = (MapperState.READY, MapperState.NEEDS_ATTENTION, MapperState.FA
 NAME_LISTS = ("customer", "vendor", "employee", "other_name")
 CONTACT_FINDINGS = ("unmatched_contact", "name_in_use", "name_too_long", "new_contact")
 ITEM_FINDINGS = ("unmapped_item",)
-Party = Literal["customer", "supplier"]
-# Cin7 document kind -> whose contact it carries.
-PARTY_OF: dict[str, Party] = {
-    "sales_order": "customer",
-    "credit_note": "customer",
-    "purchase_order": "supplier",
-    "supplier_credit_note": "supplier",
-}
-DOCUMENT_KINDS = tuple(PARTY_OF)
+# The Cin7 documents whose contacts and products are matched: those that become a transaction.
+DOCUMENT_KINDS = tuple(TRANSACTION_KIND)
 
 
 class MatchError(ValueError):
