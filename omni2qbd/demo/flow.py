@@ -33,6 +33,7 @@ from omni2qbd_shared.db.migrate import upgrade_async
 from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
 from omni2qbd_shared.db.settings_store import latest_settings
 from omni2qbd_shared.db.tenancy import scoped
+from omni2qbd_shared.kinds import EntryState
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.http_api import create_app as create_quickbooks_app
@@ -43,6 +44,8 @@ from omni2qbd_sims.webconnector import SessionReport, WebConnectorSimulator
 TENANT_NAME = "Demo: {company}"
 COMPANY_PATH = "C:\\Companies\\{name}.qbw"
 AMQP_NAMESPACE = "demo."
+# Approved and not yet answered by QuickBooks: a Web Connector run still has work.
+IN_FLIGHT = (EntryState.APPROVED, EntryState.QUEUED, EntryState.SENT, EntryState.IN_DOUBT)
 Say = Callable[[str], None]
 
 
@@ -280,7 +283,7 @@ class Demo:
         for round_number in range(1, self.options.max_sessions + 1):
             await self._approve_round(tenant_id, round_number)
             snap = await snapshot(self.sessions, tenant_id)
-            waiting = sum(snap.outbox.get(s, 0) for s in ("approved", "queued", "sent", "in_doubt"))
+            waiting = sum(snap.outbox.get(s, 0) for s in IN_FLIGHT)
             if waiting == 0 and round_number > 1:
                 break
             report = await connector.run_session()
@@ -314,7 +317,7 @@ class Demo:
             count = len(result.approved) + len(result.dependencies)
             if retry_failed:
                 failed = await session.exec(
-                    scoped(OutboxItem, tenant_id).where(OutboxItem.state == "failed")
+                    scoped(OutboxItem, tenant_id).where(OutboxItem.state == EntryState.FAILED)
                 )
                 for row in failed.all():
                     await approval.retry(session, scope, row.entry_id)

@@ -22,27 +22,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant, utcnow
 from omni2qbd_shared.db.tenancy import scoped
-from omni2qbd_shared.kinds import review_state
+from omni2qbd_shared.kinds import EntryState, review_state
 from omni2qbd_shared.messaging import PoisonMessage
 
 if TYPE_CHECKING:
     from omni2qbd_gateway.workflow.approval import AutoApprover
 
 # States an entry may still be replaced in: nothing of it is on its way to QuickBooks.
-REPLACEABLE = ("ready", "held", "approved", "queued", "failed")
-SENDABLE = ("approved", "queued")
-STATE_ORDER = (
-    "held",
-    "ready",
-    "approved",
-    "queued",
-    "sent",
-    "in_doubt",
-    "posted",
-    "failed",
-    "locked",
-    "superseded",
+REPLACEABLE = (
+    EntryState.READY,
+    EntryState.HELD,
+    EntryState.APPROVED,
+    EntryState.QUEUED,
+    EntryState.FAILED,
 )
+SENDABLE = (EntryState.APPROVED, EntryState.QUEUED)
+# The order the status list shows states in: EntryState's own (held, ready, ... superseded).
+STATE_ORDER = tuple(EntryState)
 
 
 async def upsert_entry(message: m.EntryMessage, session: AsyncSession) -> Sequence[m.Message]:
@@ -70,7 +66,9 @@ async def upsert_entries(
         raise ValueError("a batch of entries holds one tenant's entries")
     await _lock_tenant(tenant_id, messages[0].entry_id, session)
     stored = await _stored_by_id(session, [message.entry_id for message in messages])
-    new = [msg for msg in messages if msg.entry_id not in stored and msg.state != "superseded"]
+    new = [
+        msg for msg in messages if msg.entry_id not in stored and msg.state != EntryState.SUPERSEDED
+    ]
     if not new:  # redeliveries and withdrawals: nothing else to read
         for message in messages:
             if message.entry_id in stored:
@@ -102,7 +100,7 @@ async def _apply(
         if existing is not None:
             _update_existing(session, existing, message)
             continue
-        if message.state == "superseded":
+        if message.state == EntryState.SUPERSEDED:
             continue  # withdrawn before it ever arrived: nothing to hold back
         item = _add_version(session, message, approver.versions.setdefault(_key(message), []))
         stored[item.entry_id] = item
@@ -153,11 +151,11 @@ def _update_existing(session: AsyncSession, existing: OutboxItem, message: m.Ent
     """The same entry again: withdrawn, re-derived, or a redelivery that changes nothing."""
     if existing.tenant_id != message.tenant_id:
         raise PoisonMessage(f"entry {message.entry_id} already belongs to another tenant")
-    if message.state == "superseded" and existing.state in REPLACEABLE:
+    if message.state == EntryState.SUPERSEDED and existing.state in REPLACEABLE:
         # The mapper withdrew it (document voided or no longer importable, nothing posted).
-        existing.state = "superseded"
+        existing.state = EntryState.SUPERSEDED
         existing.last_status_message = "withdrawn: the Cin7 document no longer needs it"
-    elif existing.state in ("ready", "held") and existing.body != message.entry:
+    elif existing.state in (EntryState.READY, EntryState.HELD) and existing.body != message.entry:
         # The mapper re-derived the same version (settings or lists changed): refresh it.
         existing.body = dict(message.entry)
         existing.txn_date = txn_date_of(existing.body)
@@ -178,7 +176,7 @@ def _add_version(
     if not newer:
         for older in siblings:
             if older.state in REPLACEABLE:
-                older.state = "superseded"
+                older.state = EntryState.SUPERSEDED
                 older.last_status_message = (
                     f"replaced by a newer version (entry {message.entry_id})"
                 )
@@ -201,7 +199,7 @@ def _new_item(message: m.EntryMessage, newer: OutboxItem | None) -> OutboxItem:
         cin7_id=message.source.cin7_id,
         revision=message.source.revision,
         version=message.version,
-        state="superseded" if newer is not None else _review_state(message),
+        state=EntryState.SUPERSEDED if newer is not None else _review_state(message),
         last_status_message=(
             f"arrived after the newer version {newer.version} (entry {newer.entry_id})"
             if newer is not None
@@ -275,12 +273,12 @@ async def status_rows(session: AsyncSession, tenant_id: str) -> list[StatusRow]:
                 approved_at=item.approved_at,
                 status_code=item.last_status_code,
                 status_message=item.last_status_message
-                or (held_reason(item.body) if item.state == "held" else None),
+                or (held_reason(item.body) if item.state == EntryState.HELD else None),
                 txn_id=link.txn_id if link and linked else None,
                 edit_sequence=link.edit_sequence if link and linked else None,
                 txn_number=link.txn_number if link and linked else None,
             )
         )
-    order = {state: index for index, state in enumerate(STATE_ORDER)}
+    order: dict[str, int] = {state: index for index, state in enumerate(STATE_ORDER)}
     rows.sort(key=lambda r: (order.get(r.state, 99), r.entry_kind, r.ref_number or "", r.entry_id))
     return rows

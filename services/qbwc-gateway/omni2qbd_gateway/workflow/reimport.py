@@ -20,6 +20,7 @@ from omni2qbd_gateway.workflow.field_words import field_words
 from omni2qbd_gateway.workflow.scope import TenantScope
 from omni2qbd_shared.db.models import Entry as EntryRow
 from omni2qbd_shared.db.models import OutboxItem, QbLink
+from omni2qbd_shared.kinds import EntryState
 
 # Identity, provenance and review notes differ between any two versions; they are not changes
 # a bookkeeper acts on.
@@ -67,7 +68,7 @@ def _lock_reason(
     newest: OutboxItem | None, posted: OutboxItem | None, link: QbLink, entry_kind: str
 ) -> str | None:
     for item in (newest, posted):
-        if item is not None and item.state == "locked":
+        if item is not None and item.state == EntryState.LOCKED:
             return (
                 item.last_status_message or "it was changed in QuickBooks after the bridge wrote it"
             )
