@@ -61,6 +61,7 @@ ORDERS_AT_SCALE_ONE = 1500  # the first simulated account's sales orders at scal
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SAMPLE_SECONDS = 0.5
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+BENCH_PROCESS = "bench process (QuickBooks + Web Connector sims)"
 
 
 def _proc_cpu_seconds(pid: int) -> float:
@@ -84,6 +85,7 @@ class Sample:
     posted: int
     mapper_cpu: float
     mapped: int
+    cpu: dict[str, float] = field(default_factory=dict)  # every service's CPU seconds so far
 
 
 @dataclass
@@ -194,6 +196,7 @@ class PipelineBench(Demo):
                     posted=counts[2],
                     mapper_cpu=self.measures.cpu.get("mapper", 0.0),
                     mapped=self._mapper_log.read(),
+                    cpu={**self.measures.cpu, BENCH_PROCESS: _proc_cpu_seconds_self()},
                 )
             )
 
@@ -203,12 +206,8 @@ class PipelineBench(Demo):
             return await super()._run(opts)
         finally:
             sampler.cancel()
-            self.measures.cpu["bench process (QuickBooks + Web Connector sims)"] = (
-                _proc_cpu_seconds_self()
-            )
-            self.measures.peak_mb["bench process (QuickBooks + Web Connector sims)"] = (
-                _proc_peak_mb_self()
-            )
+            self.measures.cpu[BENCH_PROCESS] = _proc_cpu_seconds_self()
+            self.measures.peak_mb[BENCH_PROCESS] = _proc_peak_mb_self()
 
 
 class IndexedCompany:
@@ -354,6 +353,19 @@ def mapper_cpu_split(log_path: Path, mapper_cpu_seconds: float) -> dict[str, flo
     return {name: round(value, 2) for name, value in seconds.items()}
 
 
+def fetch_stage_cpu(samples: list[Sample], fetch_done: float | None) -> dict[str, float] | None:
+    """CPU seconds each process used from the first sample to the end of the fetch stage: the
+    fetch's own (fetcher, Cin7 simulator) against what ran beside it on the same cores."""
+    if not samples or fetch_done is None:
+        return None
+    first = samples[0]
+    end = next((s for s in samples if s.at >= fetch_done), samples[-1])
+    used = {name: end.cpu[name] - first.cpu.get(name, 0.0) for name in end.cpu}
+    used["all"] = sum(used.values())
+    used["wall"] = end.at - first.at
+    return {name: round(value, 1) for name, value in sorted(used.items())}
+
+
 def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float) -> dict[str, Any]:
     m = bench.measures
     samples = m.samples
@@ -391,6 +403,7 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
             if tenths
             else None
         ),
+        "fetch_stage_cpu_seconds": fetch_stage_cpu(samples, fetch_done),
         "mapper_cpu_ms_per_document_by_kind": per_kind_cpu(bench.mapper_log_path),
         "mapper_cpu_seconds": mapper_cpu_split(bench.mapper_log_path, m.cpu.get("mapper", 0.0)),
         "summary_ok": run.summary.ok,
