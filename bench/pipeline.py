@@ -70,6 +70,25 @@ def _proc_cpu_seconds(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
 
 
+SERVERS = {"postgres": "PostgreSQL (all backends)", "beam.smp": "RabbitMQ"}
+
+
+def _servers_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of the PostgreSQL and RabbitMQ processes on this machine (shared
+    with whatever else uses them; a backend that exited no longer counts)."""
+    used = dict.fromkeys(SERVERS.values(), 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        if name in SERVERS:
+            fields = text.rsplit(")", 1)[1].split()
+            used[SERVERS[name]] += sum(int(v) for v in fields[11:13]) / CLOCK_TICKS
+    return used
+
+
 def _proc_peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -196,7 +215,11 @@ class PipelineBench(Demo):
                     posted=counts[2],
                     mapper_cpu=self.measures.cpu.get("mapper", 0.0),
                     mapped=self._mapper_log.read(),
-                    cpu={**self.measures.cpu, BENCH_PROCESS: _proc_cpu_seconds_self()},
+                    cpu={
+                        **self.measures.cpu,
+                        BENCH_PROCESS: _proc_cpu_seconds_self(),
+                        **_servers_cpu_seconds(),
+                    },
                 )
             )
 
@@ -355,7 +378,8 @@ def mapper_cpu_split(log_path: Path, mapper_cpu_seconds: float) -> dict[str, flo
 
 def fetch_stage_cpu(samples: list[Sample], fetch_done: float | None) -> dict[str, float] | None:
     """CPU seconds each process used from the first sample to the end of the fetch stage: the
-    fetch's own (fetcher, Cin7 simulator) against what ran beside it on the same cores."""
+    fetch's own (fetcher, Cin7 simulator) against what ran beside it on the same cores,
+    PostgreSQL and RabbitMQ included; "wall" is the stage's seconds (two cores: 2 x wall)."""
     if not samples or fetch_done is None:
         return None
     first = samples[0]
