@@ -1,8 +1,10 @@
 """End-to-end benchmark: N Cin7 sales orders from the simulator to posted in QuickBooks (issue 15).
 
 Runs the real services as processes (fetcher, mapper, gateway) against the Cin7 simulator (its
-rate limits off), a Web Connector simulator and the QuickBooks simulator, by driving the same
-steps as ``omni2qbd demo`` (bookkeeper approvals included). Prints:
+rate limits off; the fetcher keeps its own client-side Cin7 limits, 3 requests a second and 60
+a minute, unless ``--fetcher-cin7-limits off``), a Web Connector simulator and the QuickBooks
+simulator, by driving the same steps as ``omni2qbd demo`` (bookkeeper approvals included).
+Prints:
 
 * seconds per stage: fetch (refresh until the last document is stored), map (refresh until the
   last entry is stored before posting starts), post (first approval until the last posting);
@@ -142,8 +144,9 @@ class MapperLog:
 class PipelineBench(Demo):
     """The demo's steps with the Cin7 limits off, sampled while they run."""
 
-    def __init__(self, options: DemoOptions) -> None:
+    def __init__(self, options: DemoOptions, *, fetcher_cin7_limits: str | None = None) -> None:
         super().__init__(options, say=self._say)
+        self._fetcher_cin7_limits = fetcher_cin7_limits
         self.measures = Measures()
         self.mapper_log_path = options.data_dir / "logs" / "mapper.log"
         self._mapper_log = MapperLog(self.mapper_log_path)
@@ -151,6 +154,12 @@ class PipelineBench(Demo):
 
     def _say(self, line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+    def _env(self) -> dict[str, str]:
+        env = super()._env()
+        if self._fetcher_cin7_limits is not None:
+            env["OMNI2QBD_FETCHER_CIN7_LIMITS"] = self._fetcher_cin7_limits
+        return env
 
     def _start(
         self, name: str, args: list[str], port: int, health_path: str = "/livez"
@@ -463,6 +472,13 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-data", action="store_true", help="keep the data directory (logs) after the run"
     )
     parser.add_argument(
+        "--fetcher-cin7-limits",
+        metavar="LIMITS",
+        default=None,
+        help="the fetcher's own Cin7 request limits (OMNI2QBD_FETCHER_CIN7_LIMITS, e.g. 'off'); "
+        "by default Cin7's (3 a second, 60 a minute), which bound a fetch of more than 60 pages",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="GIT_REVISION",
         default=None,
@@ -484,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         max_sessions=500,
         timeout_seconds=args.timeout,
     )
-    bench = PipelineBench(options)
+    bench = PipelineBench(options, fetcher_cin7_limits=args.fetcher_cin7_limits)
     started = time.monotonic()
     try:
         run = asyncio.run(bench.run())
