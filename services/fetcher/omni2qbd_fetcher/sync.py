@@ -15,7 +15,6 @@ published again, and revisions recorded but never confirmed are published by ``r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,8 +164,7 @@ class KindSync:
         finally:
             if ahead is not None:  # a failure storing this page: the next is not read
                 ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await ahead
+                ahead.add_done_callback(_retrieve)
 
     async def _request(self, position: Position) -> list[dict[str, Any]]:
         where, order = self._query(position)
@@ -297,6 +295,12 @@ class KindSync:
                 published=published,
                 finished=False,
             )
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A page requested ahead and then abandoned: its outcome is not wanted (not logged)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _within_budget(result: SyncResult, max_pages: int | None, deadline: float | None) -> bool:
