@@ -1,15 +1,21 @@
 """End-to-end benchmark: N Cin7 sales orders from the simulator to posted in QuickBooks (issue 15).
 
 Runs the real services as processes (fetcher, mapper, gateway) against the Cin7 simulator (its
-rate limits off), a Web Connector simulator and the QuickBooks simulator, by driving the same
-steps as ``omni2qbd demo`` (bookkeeper approvals included). Prints:
+rate limits off; the fetcher keeps its own client-side Cin7 limits, 3 requests a second and 60
+a minute, unless ``--fetcher-cin7-limits off``), a Web Connector simulator and the QuickBooks
+simulator, by driving the same steps as ``omni2qbd demo`` (bookkeeper approvals included).
+Prints:
 
 * seconds per stage: fetch (refresh until the last document is stored), map (refresh until the
   last entry is stored before posting starts), post (first approval until the last posting);
 * CPU milliseconds per Cin7 document per service and the peak memory (VmHWM) per service
   (the QuickBooks and Web Connector simulators run inside this process);
 * the mapper's CPU per mapped document in the first and the last tenth of the mapping, and
-  their ratio (flat means near 1).
+  their ratio (flat means near 1);
+* per Cin7 kind, from the mapper's ``document_mapped`` log lines (each carries its batch's
+  CPU milliseconds per document): the CPU per document in the first and the last tenth of
+  that kind's documents and their ratio, so flatness per kind (sales orders especially) is
+  checkable at any size; runs of code whose lines lack it (``--baseline``) show none.
 
 The demo tenant is the simulator's first account (1,500 sales orders at scale 1), so N orders
 means scale N/1500; purchase orders, credit notes and adjustments come along in proportion.
@@ -43,22 +49,46 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from omni2qbd.demo import flow as demo_flow
 from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun
 from omni2qbd.demo.processes import ManagedProcess
+from omni2qbd.demo.summary import build_summary
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
 from omni2qbd_shared.messaging import Topology
+from omni2qbd_sims.quickbooks.company_file import CompanyFile
+from omni2qbd_sims.quickbooks.model import TxnSnapshot
 
 ORDERS_AT_SCALE_ONE = 1500  # the first simulated account's sales orders at scale 1
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SAMPLE_SECONDS = 0.5
 CLOCK_TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
+BENCH_PROCESS = "bench process (QuickBooks + Web Connector sims)"
 
 
 def _proc_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # utime, stime, cutime, cstime (fields 14-17; the split starts at field 3)
     return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+
+
+SERVERS = {"postgres": "PostgreSQL (all backends)", "beam.smp": "RabbitMQ"}
+
+
+def _servers_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of the PostgreSQL and RabbitMQ processes on this machine (shared
+    with whatever else uses them; a backend that exited no longer counts)."""
+    used = dict.fromkeys(SERVERS.values(), 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1 : text.rfind(")")]
+        if name in SERVERS:
+            fields = text.rsplit(")", 1)[1].split()
+            used[SERVERS[name]] += sum(int(v) for v in fields[11:13]) / CLOCK_TICKS
+    return used
 
 
 def _proc_peak_mb(pid: int) -> float:
@@ -76,6 +106,7 @@ class Sample:
     posted: int
     mapper_cpu: float
     mapped: int
+    cpu: dict[str, float] = field(default_factory=dict)  # every service's CPU seconds so far
 
 
 @dataclass
@@ -113,14 +144,22 @@ class MapperLog:
 class PipelineBench(Demo):
     """The demo's steps with the Cin7 limits off, sampled while they run."""
 
-    def __init__(self, options: DemoOptions) -> None:
+    def __init__(self, options: DemoOptions, *, fetcher_cin7_limits: str | None = None) -> None:
         super().__init__(options, say=self._say)
+        self._fetcher_cin7_limits = fetcher_cin7_limits
         self.measures = Measures()
-        self._mapper_log = MapperLog(options.data_dir / "logs" / "mapper.log")
+        self.mapper_log_path = options.data_dir / "logs" / "mapper.log"
+        self._mapper_log = MapperLog(self.mapper_log_path)
         self._tenant_id: str | None = None
 
     def _say(self, line: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+    def _env(self) -> dict[str, str]:
+        env = super()._env()
+        if self._fetcher_cin7_limits is not None:
+            env["OMNI2QBD_FETCHER_CIN7_LIMITS"] = self._fetcher_cin7_limits
+        return env
 
     def _start(
         self, name: str, args: list[str], port: int, health_path: str = "/livez"
@@ -185,6 +224,11 @@ class PipelineBench(Demo):
                     posted=counts[2],
                     mapper_cpu=self.measures.cpu.get("mapper", 0.0),
                     mapped=self._mapper_log.read(),
+                    cpu={
+                        **self.measures.cpu,
+                        BENCH_PROCESS: _proc_cpu_seconds_self(),
+                        **_servers_cpu_seconds(),
+                    },
                 )
             )
 
@@ -194,12 +238,59 @@ class PipelineBench(Demo):
             return await super()._run(opts)
         finally:
             sampler.cancel()
-            self.measures.cpu["bench process (QuickBooks + Web Connector sims)"] = (
-                _proc_cpu_seconds_self()
-            )
-            self.measures.peak_mb["bench process (QuickBooks + Web Connector sims)"] = (
-                _proc_peak_mb_self()
-            )
+            self.measures.cpu[BENCH_PROCESS] = _proc_cpu_seconds_self()
+            self.measures.peak_mb[BENCH_PROCESS] = _proc_peak_mb_self()
+
+
+class IndexedCompany:
+    """The company file as the demo's summary reads it, once posting has ended: its look-ups
+    by ExternalGUID and RefNumber from an index built once instead of a scan per entry (the
+    scans made the summary of a 10,000-order run take about 12 minutes). Same answers."""
+
+    def __init__(self, company: CompanyFile) -> None:
+        self._company = company
+        self._by_guid: dict[str, list[TxnSnapshot]] | None = None
+        self._by_ref: dict[tuple[str, str], int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._company, name)
+
+    def _index(self) -> dict[str, list[TxnSnapshot]]:
+        if self._by_guid is None:
+            self._by_guid = {}
+            with self._company.lock:
+                for txn in self._company.txns.values():
+                    if txn.deleted:
+                        continue
+                    guid = (txn.body.findtext("ExternalGUID") or "").upper()
+                    self._by_guid.setdefault(guid, []).append(self._company.snapshot(txn))
+                    ref = txn.body.findtext("RefNumber")
+                    if ref is not None:
+                        key = (ref, txn.txn_type)
+                        self._by_ref[key] = self._by_ref.get(key, 0) + 1
+        return self._by_guid
+
+    def find_by_external_guid(self, external_guid: str) -> list[TxnSnapshot]:
+        return list(self._index().get(external_guid.strip().upper(), []))
+
+    def count_by_ref_number(self, ref_number: str, txn_type: str | None = None) -> int:
+        self._index()
+        if txn_type is not None:
+            return self._by_ref.get((ref_number, txn_type), 0)
+        return sum(n for (ref, _type), n in self._by_ref.items() if ref == ref_number)
+
+
+_build_summary = build_summary  # the demo's own, which the wrapper below calls
+
+
+async def _summary_with_index(
+    sessions: Any, tenant_id: str, company: CompanyFile, *args: Any, **kwargs: Any
+) -> Any:
+    return await _build_summary(sessions, tenant_id, IndexedCompany(company), *args, **kwargs)  # type: ignore[arg-type]
+
+
+# The demo module's name for it, replaced in this process only (the bench's demo).
+setattr(demo_flow, "build_summary", _summary_with_index)  # noqa: B010
 
 
 def _proc_cpu_seconds_self() -> float:
@@ -242,6 +333,72 @@ def _tenths(samples: list[Sample], until: float | None) -> tuple[float, float] |
     return per_doc(start, first), per_doc(last_start, last_end)
 
 
+def per_kind_cpu(log_path: Path) -> dict[str, Any]:
+    """Per kind: documents, mean batch size, CPU ms per document overall and in the first and
+    the last tenth of the kind's first mappings (log order), and last/first."""
+    by_kind: dict[str, list[tuple[float, int]]] = {}
+    if log_path.exists():
+        with log_path.open("rb") as handle:
+            for raw in handle:
+                if b'"document_mapped"' not in raw or b'"batch_cpu_ms"' not in raw:
+                    continue
+                line = json.loads(raw)
+                by_kind.setdefault(str(line["kind"]), []).append(
+                    (float(line["batch_cpu_ms"]), int(line["batch_size"]))
+                )
+    figures: dict[str, Any] = {}
+    for kind, rows in sorted(by_kind.items(), key=lambda item: -len(item[1])):
+        cpu = [ms for ms, _size in rows]
+        tenth = max(len(cpu) // 10, 1)
+        first = sum(cpu[:tenth]) / tenth
+        last = sum(cpu[-tenth:]) / tenth
+        figures[kind] = {
+            "documents": len(cpu),
+            "mean_batch_size": round(sum(size for _ms, size in rows) / len(rows), 1),
+            "cpu_ms_per_document": round(sum(cpu) / len(cpu), 2),
+            "first_tenth": round(first, 2),
+            "last_tenth": round(last, 2),
+            "ratio": round(last / first, 2) if first else None,
+        }
+    return figures
+
+
+def mapper_cpu_split(log_path: Path, mapper_cpu_seconds: float) -> dict[str, float]:
+    """The mapper's CPU seconds in its batches of documents, results and list changes (the
+    sums of their log lines), and the rest: start-up, tenant events, the consumers' plumbing
+    (JSON, AMQP, acks, publishing, logging)."""
+    batches = {"results_tracked": "result_batches", "list_changes_checked": "list_change_batches"}
+    seconds = {"document_batches": 0.0, "result_batches": 0.0, "list_change_batches": 0.0}
+    if log_path.exists():
+        with log_path.open("rb") as handle:
+            for raw in handle:
+                if b'"batch_cpu_ms"' not in raw:
+                    continue
+                line = json.loads(raw)
+                if line.get("event") in batches:
+                    seconds[batches[line["event"]]] += (
+                        line["batch_cpu_ms"] * line["batch_size"] / 1000
+                    )
+                elif line.get("event") == "document_mapped":
+                    seconds["document_batches"] += line["batch_cpu_ms"] / 1000
+    seconds["rest"] = mapper_cpu_seconds - sum(seconds.values())
+    return {name: round(value, 2) for name, value in seconds.items()}
+
+
+def fetch_stage_cpu(samples: list[Sample], fetch_done: float | None) -> dict[str, float] | None:
+    """CPU seconds each process used from the first sample to the end of the fetch stage: the
+    fetch's own (fetcher, Cin7 simulator) against what ran beside it on the same cores,
+    PostgreSQL and RabbitMQ included; "wall" is the stage's seconds (two cores: 2 x wall)."""
+    if not samples or fetch_done is None:
+        return None
+    first = samples[0]
+    end = next((s for s in samples if s.at >= fetch_done), samples[-1])
+    used = {name: end.cpu[name] - first.cpu.get(name, 0.0) for name in end.cpu}
+    used["all"] = sum(used.values())
+    used["wall"] = end.at - first.at
+    return {name: round(value, 1) for name, value in sorted(used.items())}
+
+
 def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float) -> dict[str, Any]:
     m = bench.measures
     samples = m.samples
@@ -279,6 +436,9 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
             if tenths
             else None
         ),
+        "fetch_stage_cpu_seconds": fetch_stage_cpu(samples, fetch_done),
+        "mapper_cpu_ms_per_document_by_kind": per_kind_cpu(bench.mapper_log_path),
+        "mapper_cpu_seconds": mapper_cpu_split(bench.mapper_log_path, m.cpu.get("mapper", 0.0)),
         "summary_ok": run.summary.ok,
     }
     return result
@@ -312,6 +472,13 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-data", action="store_true", help="keep the data directory (logs) after the run"
     )
     parser.add_argument(
+        "--fetcher-cin7-limits",
+        metavar="LIMITS",
+        default=None,
+        help="the fetcher's own Cin7 request limits (OMNI2QBD_FETCHER_CIN7_LIMITS, e.g. 'off'); "
+        "by default Cin7's (3 a second, 60 a minute), which bound a fetch of more than 60 pages",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="GIT_REVISION",
         default=None,
@@ -333,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         max_sessions=500,
         timeout_seconds=args.timeout,
     )
-    bench = PipelineBench(options)
+    bench = PipelineBench(options, fetcher_cin7_limits=args.fetcher_cin7_limits)
     started = time.monotonic()
     try:
         run = asyncio.run(bench.run())

@@ -14,6 +14,7 @@ published again, and revisions recorded but never confirmed are published by ``r
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,18 @@ class Position:
 
 
 @dataclass
+class _Page:
+    """One page as read: its revisions, and where the next page starts (None: the end)."""
+
+    position: Position
+    items: list[dict[str, Any]]
+    docs: list[Revision]
+    short: bool
+    following: Position | None = None
+    error: Cin7PagingError | None = None
+
+
+@dataclass
 class SyncResult:
     seen: int = 0
     published: int = 0
@@ -77,6 +90,7 @@ class KindSync:
         publisher: Publisher,
         overlap: timedelta,
         rows: int = MAX_ROWS,
+        read_ahead: bool = False,
     ) -> None:
         self.tenant_id = tenant_id
         self.spec = spec
@@ -86,6 +100,7 @@ class KindSync:
         self.publisher = publisher
         self.overlap = overlap
         self.rows = rows
+        self.read_ahead = read_ahead
         self.revisions = RevisionPublisher(
             tenant_id=tenant_id,
             sessions=sessions,
@@ -116,64 +131,95 @@ class KindSync:
     ) -> SyncResult:
         """Read from the cursor (or ``resume``) to the end; stop early after ``max_pages``
         pages or once ``time.monotonic()`` passes ``deadline`` (at least one page is read).
-        ``recover`` first publishes revisions a dead process left unconfirmed."""
+        ``recover`` first publishes revisions a dead process left unconfirmed.
+
+        With ``read_ahead`` the next page is requested while this one is recorded and
+        published (its start is known from this page alone), so Cin7's time to answer and
+        ours to store overlap. A page requested ahead is always read, even past the deadline
+        (it counted against the rate limit); the cursor still moves only after a page is
+        confirmed, in page order."""
         result = SyncResult()
         if recover:
             await self.revisions.recover(UNCONFIRMED_GRACE)
         position = resume or await self.start_position()
-        while _within_budget(result, max_pages, deadline):
-            following = await self._read_page(position, result)
-            if following is None:
-                return result
-            position = following
-        result.position = position
-        return result
+        ahead: asyncio.Task[list[dict[str, Any]]] | None = None
+        try:
+            while ahead is not None or _within_budget(result, max_pages, deadline):
+                items = await (ahead if ahead is not None else self._request(position))
+                ahead = None
+                result.pages += 1
+                page = self._page(position, items, result.pages)
+                if (
+                    self.read_ahead
+                    and page.following is not None
+                    and _within_budget(result, max_pages, deadline)
+                ):
+                    ahead = asyncio.ensure_future(self._request(page.following))
+                await self._store_page(page, result)
+                if page.following is None:
+                    return result
+                position = page.following
+            result.position = position
+            return result
+        finally:
+            if ahead is not None:  # a failure storing this page: the next is not read
+                ahead.cancel()
+                ahead.add_done_callback(_retrieve)
 
-    async def _read_page(self, position: Position, result: SyncResult) -> Position | None:
-        """Publish one page from ``position`` and move the cursor; where the next page starts,
-        or None once the end is reached (``result`` then says finished, and where)."""
+    async def _request(self, position: Position) -> list[dict[str, Any]]:
         where, order = self._query(position)
-        items = await self.client.list_page(
+        return await self.client.list_page(
             self.spec.resource, where=where, order=order, rows=self.rows
         )
-        result.pages += 1
-        docs = [self._doc(item, index, result.pages) for index, item in enumerate(items, 1)]
-        published = await self.revisions.publish_new(docs)
-        result.seen += len(docs)
+
+    def _page(self, position: Position, items: list[dict[str, Any]], number: int) -> _Page:
+        """A page's revisions and where the next page starts (None once the end is reached);
+        no database or broker work, so the next page can be requested before this one is
+        stored. Cin7 repeating a page is an error raised after the page is stored."""
+        docs = [self._doc(item, index, number) for index, item in enumerate(items, 1)]
+        page = _Page(position, items, docs, short=len(items) < self.rows)
+        try:
+            if position.tie_after_id is not None:
+                page.following = self._after_tied(position, items, page.short)
+            elif not page.short and docs and docs[-1].position is not None:
+                page.following = self._following(position, docs, items, docs[-1].position)
+        except Cin7PagingError as exc:
+            page.error = exc
+        return page
+
+    async def _store_page(self, page: _Page, result: SyncResult) -> None:
+        """Publish the page's new revisions and move the cursor (``result`` says finished,
+        and where, after the last page)."""
+        published = await self.revisions.publish_new(page.docs)
+        seen = len(page.docs)
+        result.seen += seen
         result.published += published
-        short = len(items) < self.rows
-        if position.tie_after_id is not None:
-            return await self._after_tied_page(position, items, short, len(docs), published)
-        last = docs[-1].position if docs else None
-        if short or last is None:
+        if page.error is not None:
+            raise page.error
+        if page.position.tie_after_id is not None:
+            # A page of records sharing one date, read by id: that date is done (or goes on
+            # by id); the cursor holds the date itself.
+            await self._advance(page.position.anchor, seen, published)
+            return
+        last = page.docs[-1].position if page.docs else None
+        if page.following is None:
             # The cursor is the newest date actually read, never a date merely asked for.
             if last is not None:
-                await self._advance(last, len(docs), published)
+                await self._advance(last, seen, published)
             else:
-                await self._count(len(docs), published)
-            result.finished, result.position = True, Position(last or position.anchor)
-            return None
-        following = self._following(position, docs, items, last)
-        await self._advance(last, len(docs), published)
-        return following
+                await self._count(seen, published)
+            result.finished, result.position = True, Position(last or page.position.anchor)
+            return
+        assert last is not None
+        await self._advance(last, seen, published)
 
-    async def _after_tied_page(
-        self,
-        position: Position,
-        items: list[dict[str, Any]],
-        short: bool,
-        seen: int,
-        published: int,
-    ) -> Position:
-        """A page of records sharing one date, read by id: go on by id, or past that date."""
-        done_date = position.anchor
+    def _after_tied(self, position: Position, items: list[dict[str, Any]], short: bool) -> Position:
+        """After a page read by id on one date: go on by id, or past that date."""
         if short:  # that date is exhausted: go on strictly after it
-            following = Position(done_date + timedelta(seconds=1))
-        else:
-            following = Position(position.anchor, int(items[-1]["id"]))
-            if following == position:
-                raise self._same_page(position.anchor)
-        await self._advance(done_date, seen, published)
+            return Position(position.anchor + timedelta(seconds=1))
+        following = Position(position.anchor, int(items[-1]["id"]))
+        if following == position:
+            raise self._same_page(position.anchor)
         return following
 
     def _following(
@@ -249,6 +295,12 @@ class KindSync:
                 published=published,
                 finished=False,
             )
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A page requested ahead and then abandoned: its outcome is not wanted (not logged)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _within_budget(result: SyncResult, max_pages: int | None, deadline: float | None) -> bool:

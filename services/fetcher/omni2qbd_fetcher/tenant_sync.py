@@ -88,6 +88,11 @@ class TenantSyncer:
         self.options = options
         self.kinds = kinds
         self.limiters = RateLimiterRegistry(options.cin7_limits or UNLIMITED)
+        # The next page is requested while one is stored (``KindSync``), except on SQLite:
+        # its one write lock is shared by the services, and no Cin7 request may be under way
+        # while the fetcher holds it (issue 13, point 7).
+        bind = sessions.kw.get("bind")
+        self.read_ahead = getattr(getattr(bind, "dialect", None), "name", "sqlite") != "sqlite"
         self._http = httpx.AsyncClient(
             timeout=options.request_timeout,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
@@ -235,6 +240,7 @@ class TenantSyncer:
             publisher=self.publisher,
             overlap=self.options.overlap,
             rows=self.options.rows,
+            read_ahead=self.read_ahead,
         )
         try:
             outcome = await sync.run(

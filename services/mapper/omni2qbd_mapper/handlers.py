@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,7 +89,9 @@ async def map_and_store(
     settings: TenantSettings,
     lists: QbLists,
     out: store.Outbox,
-) -> None:
+) -> dict[str, Any]:
+    """Map one revision and store what it makes; the fields of its ``document_mapped`` line
+    (the caller logs it: a batch adds its CPU per document once the batch is done)."""
     posted = await store.posted_entries(session, tenant_id, kind, cin7_id)
     refs = lists.ref_numbers
     while True:
@@ -113,13 +116,12 @@ async def map_and_store(
         refs.read |= unknown
     await store.apply_result(session, tenant_id, kind, cin7_id, revision, result, out)
     await cogs_totals.sync_document(session, tenant_id, kind, cin7_id, out)
-    log.info(
-        "document_mapped",
-        kind=kind,
-        cin7_id=cin7_id,
-        status=result.status.value,
-        entries=len(result.entries),
-    )
+    return {
+        "kind": kind,
+        "cin7_id": cin7_id,
+        "status": result.status.value,
+        "entries": len(result.entries),
+    }
 
 
 async def _rebuild_months(
@@ -149,6 +151,7 @@ async def handle_documents(
     tenant_id = messages[0].tenant_id
     if any(message.tenant_id != tenant_id for message in messages):
         raise ValueError("a batch holds one tenant's documents")
+    cpu_started = time.thread_time()
     await store.lock_tenant(session, tenant_id)
     settings = await _tenant_settings(session, tenant_id)
     lists = await load_lists(
@@ -158,15 +161,29 @@ async def handle_documents(
     documents = [(msg.kind, msg.cin7_id, msg.revision, msg.payload) for msg in messages]
     reads = await _read_for_batch(session, tenant_id, documents, settings, lists)
     reads.install(session)
+    mapped: list[dict[str, Any]] = []
     try:
         for message in messages:
             reads.start((message.kind, message.cin7_id))
-            await _map_one(session, message, settings, lists, out)
+            line = await _map_one(session, message, settings, lists, out)
+            if line is not None:
+                mapped.append(line)
             reads.finish((message.kind, message.cin7_id))
     finally:
         reads.remove(session)
     await _rebuild_months(session, tenant_id, out.touched_periods, settings, lists, out)
+    _log_mapped(mapped, len(messages), time.thread_time() - cpu_started)
     return out.messages
+
+
+def _log_mapped(mapped: Sequence[dict[str, Any]], batch_size: int, cpu_seconds: float) -> None:
+    """One ``document_mapped`` line per document, each with the batch's size and its CPU
+    milliseconds per document (``bench/pipeline.py`` reports them per kind). The CPU is this
+    thread's from the tenant lock to the months rebuilt, so it also holds what the event
+    loop ran while the batch awaited the database (another queue's batch, a publish)."""
+    cpu_ms = round(1000 * cpu_seconds / max(batch_size, 1), 3)
+    for line in mapped:
+        log.info("document_mapped", **line, batch_size=batch_size, batch_cpu_ms=cpu_ms)
 
 
 _Document = tuple[str, str, str, dict[str, Any]]  # kind, Cin7 id, revision, payload
@@ -219,13 +236,14 @@ async def _map_one(
     settings: TenantSettings,
     lists: QbLists,
     out: store.Outbox,
-) -> None:
+) -> dict[str, Any] | None:
+    """The document's ``document_mapped`` fields; None for a stale revision (not mapped)."""
     tenant_id = message.tenant_id
     if await _is_stale(session, message):
         log.info("stale_revision_ignored", kind=message.kind, cin7_id=message.cin7_id)
-        return
+        return None
     before = len(out.messages)
-    await map_and_store(
+    line = await map_and_store(
         session,
         tenant_id,
         message.kind,
@@ -237,6 +255,7 @@ async def _map_one(
         out,
     )
     _remember_ref_numbers(out.messages[before:], lists)
+    return line
 
 
 def _remember_ref_numbers(produced: Sequence[m.Message], lists: QbLists) -> None:
@@ -258,7 +277,21 @@ async def handle_results(
 ) -> Sequence[m.Message]:
     """Track several results of one tenant in one transaction (``batching``): each
     COGS month the results touch is rebuilt once (one journal version), settings and lists
-    read once, and only when a month needs rebuilding."""
+    read once, and only when a month needs rebuilding. Logs ``results_tracked`` with the
+    batch's size and CPU milliseconds per result (as ``document_mapped`` for documents)."""
+    cpu_started = time.thread_time()
+    out = await _track_results(messages, session)
+    log.info(
+        "results_tracked",
+        batch_size=len(messages),
+        batch_cpu_ms=round(1000 * (time.thread_time() - cpu_started) / len(messages), 3),
+    )
+    return out
+
+
+async def _track_results(
+    messages: Sequence[m.ResultMessage], session: AsyncSession
+) -> Sequence[m.Message]:
     tenant_id = messages[0].tenant_id
     if any(message.tenant_id != tenant_id for message in messages):
         raise ValueError("a batch holds one tenant's results")
@@ -334,7 +367,7 @@ async def reevaluate(
             reads.start((source_kind, cin7_id))
             before = len(out.messages)
             try:
-                await map_and_store(
+                line = await map_and_store(
                     session,
                     tenant_id,
                     source_kind,
@@ -345,6 +378,7 @@ async def reevaluate(
                     lists,
                     out,
                 )
+                log.info("document_mapped", **line, reevaluation=True)
             except PoisonMessage as exc:
                 log.warning("reevaluation_skipped", reason=str(exc))
             # Their owners were read before this loop stored anything (``_read_for_batch``).
@@ -389,8 +423,15 @@ async def handle_lists_batch(
     tenant_id = messages[0].tenant_id
     if any(message.tenant_id != tenant_id for message in messages):
         raise ValueError("a batch holds one tenant's list changes")
+    cpu_started = time.thread_time()
     mentioning = ChangedNames.of([change for message in messages for change in message.changes])
-    return await reevaluate(session, tenant_id, held_only=True, mentioning=mentioning)
+    out = await reevaluate(session, tenant_id, held_only=True, mentioning=mentioning)
+    log.info(
+        "list_changes_checked",
+        batch_size=len(messages),
+        batch_cpu_ms=round(1000 * (time.thread_time() - cpu_started) / len(messages), 3),
+    )
+    return out
 
 
 async def handle_tenant_event(
