@@ -162,11 +162,17 @@ class PipelineBench(Demo):
         return env
 
     def _start(
-        self, name: str, args: list[str], port: int, health_path: str = "/livez"
+        self,
+        name: str,
+        args: list[str],
+        port: int,
+        health_path: str = "/livez",
+        *,
+        wait: bool = True,
     ) -> ManagedProcess:
         if name == "cin7-simulator":
             args = [*args, "--no-rate-limits"]
-        return super()._start(name, args, port, health_path)
+        return super()._start(name, args, port, health_path, wait=wait)
 
     def _pids(self) -> dict[str, int]:
         return {
@@ -533,10 +539,19 @@ def _with_baseline(revision: str, argv: list[str]) -> int:
     rest = [a for a in rest if not a.startswith("--baseline=")]
     with tempfile.TemporaryDirectory(prefix="omni2qbd-bench-baseline-") as tmp:
         tree = export_revision(revision, Path(tmp))
-        for label, env in ((f"baseline {revision}", source_env(tree)), ("this checkout", None)):
+        for label, env, cwd in (
+            (f"baseline {revision}", source_env(tree), tree),
+            ("this checkout", None, None),
+        ):
             print(f"== {label}", flush=True)
+            # The services run as ``python -m omni2qbd``, which puts the working directory
+            # first on sys.path: the baseline's run works in its tree, or this checkout's
+            # ``omni2qbd`` package would load beside the baseline's shared code.
             subprocess.run(
-                [sys.executable, str(Path(__file__).resolve()), *rest], env=env, check=True
+                [sys.executable, str(Path(__file__).resolve()), *rest],
+                env=env,
+                cwd=cwd,
+                check=True,
             )
     return 0
 
