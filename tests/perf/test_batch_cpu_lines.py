@@ -4,9 +4,11 @@ size and CPU milliseconds per document, and a batch of results logs one ``result
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import logging
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+import pytest
 import structlog
 
 from omni2qbd_mapper import handlers
@@ -14,6 +16,18 @@ from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
 from tests.mapper.test_mapper_store import Sessions, make_tenant
 from tests.perf.test_batch_reads import _messages
+
+
+@pytest.fixture(autouse=True)
+def info_lines_kept() -> Iterator[None]:
+    """``capture_logs`` swaps the processors only: a test that ran earlier in this process may
+    have configured a WARNING level wrapper, which would drop the info lines before capture."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
 
 
 def _lines(logs: list[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
