@@ -12,13 +12,10 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +33,7 @@ from tests.api.api_helpers import blocked
 from tests.conftest import AMQP_URL
 from tests.gateway.gateway_helpers import bill, customer_add, invoice, new_tenant
 from tests.mapper.test_mapper_service import take
+from tests.perf.test_batch_reads import _counting
 
 Sessions = async_sessionmaker[AsyncSession]
 _GUID = re.compile(r"\{[0-9A-F-]{36}\}")
@@ -167,21 +165,6 @@ _NAMES = (
     *("a1", "a2", "w1", "r1", "d1", "h1", "b1", "b2", "c1", "c2", "n1", "i7", "i8", "i9"),
     *("i10", "bill11", "held13", "ghost", "e1", "in-quickbooks"),
 )
-
-
-@contextmanager
-def _counting(sessions: Sessions) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = sessions.kw["bind"].sync_engine
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _reads(statements: list[str], table: str) -> int:
