@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from omni2qbd.demo import flow as demo_flow
-from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun
+from omni2qbd.demo.flow import Demo, DemoOptions, DemoRun, _Connector
 from omni2qbd.demo.processes import ManagedProcess
 from omni2qbd.demo.summary import build_summary
 from omni2qbd_shared.db.engine import unit_of_work
@@ -144,9 +145,17 @@ class MapperLog:
 class PipelineBench(Demo):
     """The demo's steps with the Cin7 limits off, sampled while they run."""
 
-    def __init__(self, options: DemoOptions, *, fetcher_cin7_limits: str | None = None) -> None:
+    def __init__(
+        self,
+        options: DemoOptions,
+        *,
+        fetcher_cin7_limits: str | None = None,
+        overlap: bool = False,
+    ) -> None:
         super().__init__(options, say=self._say)
         self._fetcher_cin7_limits = fetcher_cin7_limits
+        self.overlap = overlap
+        self._connector: _Connector | None = None
         self.measures = Measures()
         self.mapper_log_path = options.data_dir / "logs" / "mapper.log"
         self._mapper_log = MapperLog(self.mapper_log_path)
@@ -180,6 +189,48 @@ class PipelineBench(Demo):
             for p in self.processes.processes
             if p.process is not None and p.process.poll() is None
         }
+
+    async def _connect_quickbooks(self, *args: Any, **kwargs: Any) -> _Connector:
+        self._connector = await super()._connect_quickbooks(*args, **kwargs)
+        return self._connector
+
+    async def _fetch(self, tenant_id: str, username: str) -> Any:
+        """With ``--overlap``: the stand-in bookkeeper approves what is ready every second
+        while documents arrive (as the demo's rounds do: every entry with no blocking finding,
+        with the customers and vendors it needs) and the Web Connector runs sessions back to
+        back (as one long session does while work keeps arriving), so posting overlaps
+        fetching and mapping. The demo's own rounds then approve and send what is left."""
+        if not self.overlap:
+            return await super()._fetch(tenant_id, username)
+        self.say("Approving every second what is ready; Web Connector sessions back to back")
+        settled = asyncio.Event()
+        helpers = [
+            asyncio.create_task(self._approve_until(tenant_id, settled)),
+            asyncio.create_task(self._sessions_until(settled)),
+        ]
+        try:
+            self.measures.post_started_at = time.monotonic()
+            snap = await self._refresh_and_settle(tenant_id)
+        finally:
+            settled.set()
+            await asyncio.gather(*helpers)
+        return snap, None
+
+    async def _approve_until(self, tenant_id: str, settled: asyncio.Event) -> None:
+        while not settled.is_set():
+            await super()._approve_ready(tenant_id, retry_failed=False)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), 1.0)
+
+    async def _sessions_until(self, settled: asyncio.Event) -> None:
+        """Web Connector sessions one after the other; after a session that sent nothing, a
+        pause of half a second (the simulated Web Connector's schedule)."""
+        assert self._connector is not None
+        while not settled.is_set():
+            report = await self._connector.run_session()
+            if report.requests_processed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(settled.wait(), 0.5)
 
     async def _approve_ready(self, tenant_id: str, *, retry_failed: bool) -> int:
         if self.measures.post_started_at is None:
@@ -391,14 +442,16 @@ def mapper_cpu_split(log_path: Path, mapper_cpu_seconds: float) -> dict[str, flo
     return {name: round(value, 2) for name, value in seconds.items()}
 
 
-def fetch_stage_cpu(samples: list[Sample], fetch_done: float | None) -> dict[str, float] | None:
-    """CPU seconds each process used from the first sample to the end of the fetch stage: the
-    fetch's own (fetcher, Cin7 simulator) against what ran beside it on the same cores,
-    PostgreSQL and RabbitMQ included; "wall" is the stage's seconds (two cores: 2 x wall)."""
-    if not samples or fetch_done is None:
+def stage_cpu(
+    samples: list[Sample], done: float | None, start: float | None = None
+) -> dict[str, float] | None:
+    """CPU seconds each process used from ``start`` (the first sample if None) to ``done``:
+    a stage's own processes against what ran beside them on the same cores, PostgreSQL and
+    RabbitMQ included; "wall" is the stage's seconds (two cores: 2 x wall)."""
+    if not samples or done is None:
         return None
-    first = samples[0]
-    end = next((s for s in samples if s.at >= fetch_done), samples[-1])
+    first = next((s for s in samples if start is None or s.at >= start), samples[0])
+    end = next((s for s in samples if s.at >= done), samples[-1])
     used = {name: end.cpu[name] - first.cpu.get(name, 0.0) for name in end.cpu}
     used["all"] = sum(used.values())
     used["wall"] = end.at - first.at
@@ -409,8 +462,10 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
     m = bench.measures
     samples = m.samples
     refresh = m.refresh_at or (samples[0].at if samples else 0.0)
-    fetch_done = _last_change(samples, "fetched", m.post_started_at)
-    map_done = _last_change(samples, "entries", m.post_started_at)
+    # Without --overlap, posting starts once mapping settled; with it, from the refresh on.
+    before_posting = None if bench.overlap else m.post_started_at
+    fetch_done = _last_change(samples, "fetched", before_posting)
+    map_done = _last_change(samples, "entries", before_posting)
     post_done = _last_change(samples, "posted")
     last = samples[-1] if samples else Sample(0, 0, 0, 0, 0, 0)
     documents = max(last.fetched, 1)
@@ -418,6 +473,7 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
     result: dict[str, Any] = {
         "orders": orders,
         "db": db,
+        "overlap": bench.overlap,
         "documents_fetched": last.fetched,
         "entries": last.entries,
         "posted": last.posted,
@@ -442,7 +498,9 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
             if tenths
             else None
         ),
-        "fetch_stage_cpu_seconds": fetch_stage_cpu(samples, fetch_done),
+        "fetch_stage_cpu_seconds": stage_cpu(samples, fetch_done),
+        "fetch_to_posted_cpu_seconds": stage_cpu(samples, post_done),
+        "post_stage_cpu_seconds": stage_cpu(samples, post_done, m.post_started_at),
         "mapper_cpu_ms_per_document_by_kind": per_kind_cpu(bench.mapper_log_path),
         "mapper_cpu_seconds": mapper_cpu_split(bench.mapper_log_path, m.cpu.get("mapper", 0.0)),
         "summary_ok": run.summary.ok,
@@ -475,7 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to settle")
     parser.add_argument(
-        "--keep-data", action="store_true", help="keep the data directory (logs) after the run"
+        "--keep-data",
+        action="store_true",
+        help="keep the data directory (logs) and the PostgreSQL database after the run",
     )
     parser.add_argument(
         "--fetcher-cin7-limits",
@@ -483,6 +543,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the fetcher's own Cin7 request limits (OMNI2QBD_FETCHER_CIN7_LIMITS, e.g. 'off'); "
         "by default Cin7's (3 a second, 60 a minute), which bound a fetch of more than 60 pages",
+    )
+    parser.add_argument(
+        "--overlap",
+        action="store_true",
+        help="approve what is ready every second and run Web Connector sessions back to back "
+        "from the refresh on, so posting overlaps fetching and mapping (by default the demo's "
+        "bookkeeper approves once mapping settled)",
     )
     parser.add_argument(
         "--baseline",
@@ -506,7 +573,9 @@ def main(argv: list[str] | None = None) -> int:
         max_sessions=500,
         timeout_seconds=args.timeout,
     )
-    bench = PipelineBench(options, fetcher_cin7_limits=args.fetcher_cin7_limits)
+    bench = PipelineBench(
+        options, fetcher_cin7_limits=args.fetcher_cin7_limits, overlap=args.overlap
+    )
     started = time.monotonic()
     try:
         run = asyncio.run(bench.run())
@@ -516,13 +585,15 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
         raise
     finally:
-        if pg_name:
+        if pg_name and not args.keep_data:
             asyncio.run(_drop_pg(pg_name))
         asyncio.run(_delete_namespace(options.amqp_url, namespace))
     figures = report(bench, run, args.orders, args.db, wall)
     print(json.dumps(figures, indent=2))
     if args.keep_data:
         print(f"data kept in {data_dir}", file=sys.stderr)
+        if pg_name:
+            print(f"database kept: {pg_name} (drop it when done)", file=sys.stderr)
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0
