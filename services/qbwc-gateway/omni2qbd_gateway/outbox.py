@@ -114,12 +114,24 @@ def _key(message: m.EntryMessage) -> DocumentKey:
     return (message.entry_kind, message.source.kind, message.source.cin7_id)
 
 
+async def lock_tenant(session: AsyncSession, tenant_id: str) -> bool:
+    """Make this transaction the one changing the tenant's outbox until it ends; False when
+    there is no such tenant.
+
+    Versions of one document can arrive at once (the consumer has a prefetch > 1): the lock
+    makes batches take turns, so each sees the one before and supersedes it. A person's
+    approvals take it too: an approval and a batch of arriving entries lock the same rows
+    (an invoice, the new customer it needs) in different orders, and PostgreSQL ended one of
+    them as a deadlock when both ran at once. ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: rows
+    that refer to the tenant (links, audit) can still be inserted meanwhile by a Web Connector
+    call, which would otherwise wait here while holding rows the lock holder waits for.
+    (On SQLite the engine's BEGIN IMMEDIATE serialises writers instead.)"""
+    locked = select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True)
+    return (await session.exec(locked)).first() is not None
+
+
 async def _lock_tenant(tenant_id: str, entry_id: str, session: AsyncSession) -> None:
-    # Versions of one document can arrive at once (the consumer has a prefetch > 1): the
-    # tenant row lock makes batches take turns, so each sees the one before and supersedes it.
-    # (On SQLite the engine's BEGIN IMMEDIATE does the same.)
-    locked = select(Tenant).where(Tenant.id == tenant_id).with_for_update()
-    if (await session.exec(locked)).first() is None:
+    if not await lock_tenant(session, tenant_id):
         raise PoisonMessage(f"entry {entry_id} names unknown tenant {tenant_id}")
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import tuple_
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from omni2qbd_gateway.outbox import DocumentKey
+from omni2qbd_gateway.outbox import DocumentKey, lock_tenant
 from omni2qbd_gateway.outcomes import describe_entry
 from omni2qbd_gateway.states import EntryState
 from omni2qbd_gateway.workflow import audit
@@ -130,8 +130,8 @@ def mark_approved(row: OutboxItem, actor: str) -> None:
 
 
 class DependencyLookup(Protocol):
-    """Where a dependency's answers come from: the database (``DatabaseLookup``), or a batch
-    of newly arrived entries read once (``AutoApprover``). Keys are
+    """Where a dependency's answers come from: the entries a person approves, read together
+    (``BatchLookup``), or a batch of newly arrived entries read once (``AutoApprover``). Keys are
     ``entry_kind:source_kind:cin7_id``."""
 
     async def in_quickbooks(self, key: str) -> bool: ...
@@ -139,18 +139,50 @@ class DependencyLookup(Protocol):
     async def newest(self, key: str) -> OutboxItem | None: ...
 
 
-@dataclass(frozen=True)
-class DatabaseLookup:
-    """Each dependency asked of the database when it is needed."""
+@dataclass
+class BatchLookup:
+    """The dependencies of a set of entries to approve, read in a few queries up front (a
+    query or two per entry made approving 9,000 ready entries take about ten seconds).
 
-    db: AsyncSession
-    scope: TenantScope
+    ``lock``: lock the dependencies' rows. Approving every ready entry needs no more locks:
+    the ready rows, the only ones it changes, are locked already; other states only decide."""
+
+    linked: set[DocumentKey]
+    versions: dict[DocumentKey, list[OutboxItem]]
+
+    @classmethod
+    async def read(
+        cls, db: AsyncSession, scope: TenantScope, rows: Iterable[OutboxItem], *, lock: bool
+    ) -> BatchLookup:
+        keys = sorted(
+            {
+                parsed
+                for row in rows
+                for key in row.body.get("depends_on") or []
+                if (parsed := document_key(str(key))) is not None
+            }
+        )
+        linked: set[DocumentKey] = set()
+        versions: dict[DocumentKey, list[OutboxItem]] = {}
+        for start in range(0, len(keys), 300):  # bounded IN lists for SQLite and PostgreSQL
+            chunk = keys[start : start + 300]
+            links = scope.columns(QbLink, QbLink.entry_kind, QbLink.source_kind, QbLink.cin7_id)
+            linked.update(tuple(r) for r in (await db.exec(links.where(_key_in(QbLink, chunk)))))
+            query = scope.select(OutboxItem).where(_key_in(OutboxItem, chunk))
+            for item in (await db.exec(query.with_for_update() if lock else query)).all():
+                versions.setdefault((item.entry_kind, item.source_kind, item.cin7_id), []).append(
+                    item
+                )
+        return cls(linked, versions)
 
     async def in_quickbooks(self, key: str) -> bool:
-        return await _in_quickbooks(self.db, self.scope, key)
+        parsed = document_key(key)
+        return parsed is None or parsed in self.linked
 
     async def newest(self, key: str) -> OutboxItem | None:
-        return await _newest(self.db, self.scope, key)
+        parsed = document_key(key)
+        rows = self.versions.get(parsed, []) if parsed is not None else []
+        return max(rows, key=lambda r: r.version) if rows else None
 
 
 async def _dependencies(
@@ -210,14 +242,18 @@ async def approve(
     """Approve the given entries, or every ready one (optionally of a kind, up to a date)."""
     if entry_ids is None and not all_ready:
         raise ActionRefused("give entry_ids, or all_ready: true")
+    await lock_tenant(db, scope.tenant_id)  # one approval or arriving batch at a time
     approved: list[ApprovedEntry] = []
     dependencies: dict[str, ApprovedEntry] = {}
     refused: list[RefusedEntry] = []
-    for entry_id, row in await _asked_for(db, scope, entry_ids, kind, until):
+    asked = await _asked_for(db, scope, entry_ids, kind, until)
+    found = [row for _entry_id, row in asked if row is not None]
+    lookup = await BatchLookup.read(db, scope, found, lock=entry_ids is not None)
+    for entry_id, row in asked:
         if row is None:
             refused.append(RefusedEntry(id=entry_id, reason="no such entry in this tenant"))
             continue
-        needed, problem = await _approvable(db, scope, row)
+        needed, problem = await _approvable(lookup, row)
         if problem is not None:
             refused.append(RefusedEntry(id=entry_id, reason=problem))
             continue
@@ -226,8 +262,8 @@ async def approve(
         db.add(row)
         approved.append(ApprovedEntry(id=row.entry_id, kind=row.entry_kind, label=label(row)))
     # An entry asked for and also a dependency of another is reported once, as asked for.
-    asked = {a.id for a in approved}
-    extra = [d for d in dependencies.values() if d.id not in asked]
+    approved_ids = {a.id for a in approved}
+    extra = [d for d in dependencies.values() if d.id not in approved_ids]
     if approved or extra:
         await audit.record(
             db,
@@ -261,12 +297,12 @@ async def _asked_for(
 
 
 async def _approvable(
-    db: AsyncSession, scope: TenantScope, row: OutboxItem
+    lookup: DependencyLookup, row: OutboxItem
 ) -> tuple[list[OutboxItem], str | None]:
     """``row`` itself must be ready; then its dependencies decide (``_dependencies``)."""
     if row.state not in APPROVABLE:
         return [], _why_not(row)
-    return await _dependencies(DatabaseLookup(db, scope), row)
+    return await _dependencies(lookup, row)
 
 
 def _approve_dependencies(
