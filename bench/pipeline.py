@@ -155,6 +155,7 @@ class PipelineBench(Demo):
         super().__init__(options, say=self._say)
         self._fetcher_cin7_limits = fetcher_cin7_limits
         self.overlap = overlap
+        self.service_env: dict[str, str] = {}
         self._connector: _Connector | None = None
         self.measures = Measures()
         self.mapper_log_path = options.data_dir / "logs" / "mapper.log"
@@ -168,6 +169,7 @@ class PipelineBench(Demo):
         env = super()._env()
         if self._fetcher_cin7_limits is not None:
             env["OMNI2QBD_FETCHER_CIN7_LIMITS"] = self._fetcher_cin7_limits
+        env.update(self.service_env)
         return env
 
     def _start(
@@ -474,6 +476,7 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
         "orders": orders,
         "db": db,
         "overlap": bench.overlap,
+        "service_env": bench.service_env,
         "documents_fetched": last.fetched,
         "entries": last.entries,
         "posted": last.posted,
@@ -499,6 +502,7 @@ def report(bench: PipelineBench, run: DemoRun, orders: int, db: str, wall: float
             else None
         ),
         "fetch_stage_cpu_seconds": stage_cpu(samples, fetch_done),
+        "fetch_and_map_cpu_seconds": stage_cpu(samples, map_done),
         "fetch_to_posted_cpu_seconds": stage_cpu(samples, post_done),
         "post_stage_cpu_seconds": stage_cpu(samples, post_done, m.post_started_at),
         "mapper_cpu_ms_per_document_by_kind": per_kind_cpu(bench.mapper_log_path),
@@ -545,6 +549,13 @@ def main(argv: list[str] | None = None) -> int:
         "by default Cin7's (3 a second, 60 a minute), which bound a fetch of more than 60 pages",
     )
     parser.add_argument(
+        "--service-env",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a setting for the services (e.g. OMNI2QBD_MAPPER_PREFETCH=100); repeatable",
+    )
+    parser.add_argument(
         "--overlap",
         action="store_true",
         help="approve what is ready every second and run Web Connector sessions back to back "
@@ -576,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = PipelineBench(
         options, fetcher_cin7_limits=args.fetcher_cin7_limits, overlap=args.overlap
     )
+    bench.service_env = dict(pair.split("=", 1) for pair in args.service_env)
     started = time.monotonic()
     try:
         run = asyncio.run(bench.run())
