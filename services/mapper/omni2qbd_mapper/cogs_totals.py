@@ -140,6 +140,7 @@ async def sync_document(
                 )
             )
         ).all()
+    deleted = False
     for row in counted_rows:
         now = wanted.get(row.period)
         if now is not None and (
@@ -151,8 +152,12 @@ async def sync_document(
             continue
         await _adjust(session, tenant_id, _as_contribution(row), -1)
         await session.delete(row)
+        deleted = True
         out.touched_periods.add(row.period)
-    await session.flush()
+    if deleted:
+        # Before a row of the same (document, month) is added again (a unique key); a
+        # flush per document otherwise inserted each document's entries on their own.
+        await session.flush()
     for period, contribution in wanted.items():
         await _adjust(session, tenant_id, contribution, 1)
         session.add(
@@ -167,7 +172,6 @@ async def sync_document(
             )
         )
         out.touched_periods.add(period)
-    await session.flush()
 
 
 async def month_sums(session: AsyncSession, tenant_id: str, period: str) -> CogsMonthSums:
