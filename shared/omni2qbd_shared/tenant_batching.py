@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
+from omni2qbd_shared.db.planner_statistics import PlannerStatistics
 from omni2qbd_shared.logging import bind_tenant
 from omni2qbd_shared.messaging import Consumer
 from omni2qbd_shared.transient import is_transient
@@ -64,11 +65,14 @@ class TenantBatchingConsumer(Consumer, Generic[TenantMessage]):
         *,
         batch_handler: BatchHandler[TenantMessage],
         max_batch: int,
+        statistics: PlannerStatistics | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._batch_handler: BatchHandler[TenantMessage] = batch_handler
         self._max_batch = max(1, max_batch)
+        # The tables its batches fill, analysed as they grow (``planner_statistics``).
+        self._statistics = statistics
         self._waiting: dict[str, list[_Waiting[TenantMessage]]] = {}
         self.batches = 0  # batches of more than one message committed together
 
@@ -142,3 +146,5 @@ class TenantBatchingConsumer(Consumer, Generic[TenantMessage]):
                 log.warning("message_ack_lost", reason=f"{type(exc).__name__}: {exc}"[:300])
                 continue
             self.processed += 1
+        if self._statistics is not None:
+            await self._statistics.added(len(batch))

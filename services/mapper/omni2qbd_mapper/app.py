@@ -19,6 +19,7 @@ from omni2qbd_mapper.batching import (
 )
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
+from omni2qbd_shared.db.planner_statistics import PlannerStatistics
 from omni2qbd_shared.messaging import Consumer, Topology
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 
@@ -33,13 +34,22 @@ QUEUES: tuple[tuple[str, type[m.Message], Any], ...] = (
 )
 
 
-def _consumer_for(queue_name: str, options: dict[str, Any], max_batch: int) -> Consumer:
+# What mapping documents fills, and the mapper reads back by document (``prefetch``).
+FILLED_TABLES = ("entries", "fetched_documents", "cogs_counted")
+
+
+def _consumer_for(
+    queue_name: str, options: dict[str, Any], max_batch: int, statistics: PlannerStatistics
+) -> Consumer:
     """A tenant's messages waiting together in one queue are handled in one transaction:
     documents mapped together, results with each COGS month rebuilt once, list changes with
     the held entries checked once. Tenant events are one at a time."""
     if queue_name == DOCUMENTS_QUEUE:
         return BatchingDocumentConsumer(
-            batch_handler=handlers.handle_documents, max_batch=max_batch, **options
+            batch_handler=handlers.handle_documents,
+            max_batch=max_batch,
+            statistics=statistics,
+            **options,
         )
     if queue_name == RESULTS_QUEUE:
         return BatchingResultsConsumer(
@@ -59,7 +69,8 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
     consumers: list[Consumer] = runtime.consumers  # /readyz asks each whether it consumes
 
     async def start_consumers(rt: ServiceRuntime) -> None:
-        assert rt.connection is not None and rt.sessions is not None
+        assert rt.connection is not None and rt.sessions is not None and rt.engine is not None
+        statistics = PlannerStatistics(rt.engine, FILLED_TABLES)
         for queue_name, model, handler in QUEUES:
             options: dict[str, Any] = dict(
                 connection=rt.connection,
@@ -72,7 +83,7 @@ def create_app(settings: AppSettings, *, topology: Topology | None = None) -> Fa
                 max_retries=settings.message_max_retries,
                 transient_retry_max_seconds=settings.message_transient_retry_max_seconds,
             )
-            consumer = _consumer_for(queue_name, options, settings.mapper_prefetch)
+            consumer = _consumer_for(queue_name, options, settings.mapper_prefetch, statistics)
             await consumer.start()
             consumers.append(consumer)
 

@@ -28,6 +28,7 @@ from omni2qbd_gateway.soap_endpoint import register_soap_endpoint
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.config import AppSettings
 from omni2qbd_shared.db.engine import create_engine, session_factory
+from omni2qbd_shared.db.planner_statistics import PlannerStatistics
 from omni2qbd_shared.service import ServiceRuntime, create_service_app
 from omni2qbd_shared.tenant_batching import TenantBatchingConsumer
 
@@ -96,10 +97,12 @@ def create_runtime(settings: AppSettings) -> GatewayRuntime:
 
     async def start_consumer(rt: ServiceRuntime) -> None:
         assert isinstance(rt, GatewayRuntime)
-        assert rt.connection is not None and rt.sessions is not None
+        assert rt.connection is not None and rt.sessions is not None and rt.engine is not None
         consumer = BatchingEntriesConsumer(
             batch_handler=upsert_entries,
             max_batch=settings.gateway_prefetch,
+            # Arriving entries fill the outbox, which planning and approvals read back.
+            statistics=PlannerStatistics(rt.engine, ("outbox",)),
             connection=rt.connection,
             topology=rt.topology,
             queue_name=ENTRIES_QUEUE,
