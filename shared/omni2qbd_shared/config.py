@@ -56,11 +56,13 @@ class AppSettings(BaseSettings):
 
     mapper_host: str = "127.0.0.1"
     mapper_port: int = 8102
-    mapper_prefetch: int = Field(default=50, ge=1)
+    # The most one batch holds (and deliveries unacknowledged at once): 50 -> 150 made a
+    # 10,000-order first sync map in 29 s instead of 35 s (issue 15, docs/performance.md).
+    mapper_prefetch: int = Field(default=150, ge=1)
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8103
-    gateway_prefetch: int = Field(default=50, ge=1)
+    gateway_prefetch: int = Field(default=150, ge=1)
     # Plain HTTP is what the gateway serves on this machine, and the Web Connector accepts it
     # for localhost only; anywhere else this must be the HTTPS address in front of it.
     gateway_public_url: str = "http://localhost:8103"
