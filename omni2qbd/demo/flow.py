@@ -14,7 +14,10 @@ from typing import Any
 
 import aio_pika
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd.demo.company import demo_settings, seed_company
@@ -30,7 +33,7 @@ from omni2qbd_shared.cli_support import TenantNotFound, get_tenant
 from omni2qbd_shared.config import PLACEHOLDER_SECRET_KEY, without_credentials
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
-from omni2qbd_shared.db.models import OutboxItem, QbLink, Tenant
+from omni2qbd_shared.db.models import GatewayPendingMessage, OutboxItem, QbLink, Tenant
 from omni2qbd_shared.db.settings_store import latest_settings
 from omni2qbd_shared.db.tenancy import scoped
 from omni2qbd_shared.kinds import EntryState
@@ -342,7 +345,7 @@ class Demo:
                 previous.outbox,
             )
             quiet_checks = quiet_checks + 1 if unchanged and await self._queues_empty() else 0
-            if quiet_checks >= 4:
+            if quiet_checks >= 4 or (unchanged and await self._idle()):
                 return
             previous = snap
 
@@ -444,6 +447,10 @@ class Demo:
             quiet = time.monotonic() - stable_since >= self.options.settle_seconds
             if fetched_all and quiet and await self._queues_empty():
                 return snap
+            # Unchanged since the last look, and the services provably idle: settled without
+            # waiting out the clock (``_idle``).
+            if fetched_all and stable_since < time.monotonic() - 0.4 and await self._idle():
+                return snap
             if time.monotonic() > deadline:
                 raise DemoError(f"work did not settle in {self.options.timeout_seconds:.0f} s")
             await asyncio.sleep(0.5)
@@ -458,6 +465,45 @@ class Demo:
                 "OMNI2QBD_AMQP_URL at one."
             ) from exc
         await connection.close()
+
+    async def _idle(self) -> bool:
+        """Nothing waits in a queue or to be published, the mapper and the gateway handle
+        no delivery, and none was handled while this looked.
+
+        A queue's message count leaves out deliveries a consumer holds; the services count
+        those in ``/metrics``. Their handled totals unchanged around the queue check mean no
+        delivery went from one queue to the next meanwhile. Without it, only the clock says
+        the work is done (``settle_seconds``, four quiet checks)."""
+        before = await self._deliveries()
+        if before is None or before[0]:
+            return False
+        if not await self._queues_empty() or await self._results_waiting():
+            return False
+        return await self._deliveries() == before
+
+    async def _deliveries(self) -> tuple[float, float] | None:
+        """Deliveries the mapper and the gateway handle now, and have handled so far."""
+        in_flight = handled = 0.0
+        async with httpx.AsyncClient(timeout=5) as client:
+            for name in ("mapper", "gateway"):
+                try:
+                    text = (await client.get(f"{self.urls[name]}/metrics")).text
+                except (KeyError, httpx.HTTPError):
+                    return None
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.name == "omni2qbd_messages_in_flight":
+                            in_flight += sample.value
+                        elif sample.name == "omni2qbd_deliveries_handled_total":
+                            handled += sample.value
+        return in_flight, handled
+
+    async def _results_waiting(self) -> bool:
+        """Results and list changes the gateway recorded but has not published yet."""
+        assert self.sessions is not None
+        async with self.sessions() as session:
+            waiting = await session.exec(select(func.count()).select_from(GatewayPendingMessage))
+            return bool(waiting.one())
 
     async def _queues_empty(self) -> bool:
         connection = await aio_pika.connect(self.options.amqp_url)

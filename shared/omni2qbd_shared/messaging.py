@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -41,6 +41,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,6 +53,15 @@ from omni2qbd_shared.logging import bind_tenant
 from omni2qbd_shared.transient import is_transient
 
 log = structlog.get_logger(__name__)
+
+MESSAGES_IN_FLIGHT = Gauge(
+    "omni2qbd_messages_in_flight",
+    "Deliveries being handled: received, not yet acknowledged, retried or dead-lettered",
+    ["queue"],
+)
+DELIVERIES_HANDLED = Counter(
+    "omni2qbd_deliveries_handled", "Deliveries whose handling ended, by queue", ["queue"]
+)
 
 REASON_HEADER = "x-omni2qbd-reason"
 RETRIES_HEADER = "x-omni2qbd-retries"
@@ -366,15 +376,27 @@ class Consumer:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
 
-    async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
+    @contextlib.contextmanager
+    def _handling(self) -> Iterator[None]:
+        """One delivery being handled: waited for by ``stop`` and counted in ``/metrics``
+        (in flight now, handled so far), which is how an operator, or the demo, sees work
+        a queue's message count leaves out (delivered, not yet acknowledged)."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        in_flight = MESSAGES_IN_FLIGHT.labels(self.spec.name)
+        in_flight.inc()
         try:
-            await self._process(incoming)
+            yield
         finally:
+            in_flight.dec()
+            DELIVERIES_HANDLED.labels(self.spec.name).inc()
             if task is not None:
                 self._in_flight.discard(task)
+
+    async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
+        with self._handling():
+            await self._process(incoming)
 
     async def _process(self, incoming: AbstractIncomingMessage) -> None:
         assert self._publisher is not None

@@ -77,10 +77,7 @@ class TenantBatchingConsumer(Consumer, Generic[TenantMessage]):
         self.batches = 0  # batches of more than one message committed together
 
     async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._in_flight.add(task)
-        try:
+        with self._handling():
             try:
                 message: TenantMessage = self.message_type.model_validate_json(incoming.body)
             except (ValidationError, ValueError):
@@ -97,9 +94,6 @@ class TenantBatchingConsumer(Consumer, Generic[TenantMessage]):
                 await self._lead(message.tenant_id, queue)
             finally:
                 del self._waiting[message.tenant_id]
-        finally:
-            if task is not None:
-                self._in_flight.discard(task)
 
     async def _lead(self, tenant_id: str, queue: list[_Waiting[TenantMessage]]) -> None:
         """Handle the tenant's waiting deliveries, a batch at a time, until none are left."""
