@@ -407,11 +407,12 @@ def writes_set(
     documents with an entry on its way (approved, or in this batch), waited for."""
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
+    chosen_keys: set[DocKey] = set()  # the documents of ``chosen`` (kept, not rebuilt per item)
     size = _SET_OVERHEAD_BYTES
     for item in batch.items:
         if len(chosen) >= limits.max_requests:
             break
-        outcome = _write_request(version, plan, item, batch, links, pending_keys, chosen)
+        outcome = _write_request(version, plan, item, batch, links, pending_keys, chosen_keys)
         if outcome is None:
             continue
         if isinstance(outcome, Rejected):
@@ -421,6 +422,7 @@ def writes_set(
         if chosen and size + request_bytes > limits.max_bytes:
             break
         chosen.append((item, outcome))
+        chosen_keys.add(natural_key(item))
         size += request_bytes
     if not chosen:
         return None, rejected
@@ -438,14 +440,14 @@ def _write_request(
     batch: WriteCandidates,
     links: dict[DocKey, QbLink],
     pending_keys: set[DocKey],
-    chosen: list[tuple[OutboxItem, etree._Element]],
+    chosen_keys: set[DocKey],
 ) -> etree._Element | Rejected | None:
     """The Add or Mod request for one candidate; a Rejected when it cannot be sent; None when
     it waits (for a dependency, or for its draft check) or is already in QuickBooks."""
     link = links.get(natural_key(item))
     try:
         entry = batch.entries[item.entry_id] if item.entry_id in batch.entries else _entry(item)
-        missing = _missing_dependency(entry, links, pending_keys, chosen)
+        missing = _missing_dependency(entry, links, pending_keys, chosen_keys)
         if missing == WAIT_FOR_DEPENDENCY:
             return None
         if missing is not None:
@@ -502,12 +504,11 @@ def _missing_dependency(
     entry: Entry,
     links: dict[DocKey, QbLink],
     pending_keys: set[DocKey],
-    chosen: list[tuple[OutboxItem, etree._Element]],
+    chosen_keys: set[DocKey],
 ) -> str | None:
     """None when every dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or
-    goes first; WAIT_FOR_DEPENDENCY when one is approved but not in this batch yet; otherwise
-    the missing dependency, in words."""
-    chosen_keys = {natural_key(item) for item, _ in chosen}
+    goes first (``chosen_keys``: the documents already in this set); WAIT_FOR_DEPENDENCY when
+    one is approved but not in this batch yet; otherwise the missing dependency, in words."""
     for key in entry.depends_on:
         parts = tuple(key.split(":", 2))
         if len(parts) != 3:

@@ -239,7 +239,8 @@ class WebConnectorSession:
             row.expected_call = NextCall.LAST_ERROR.value
             self.save()
             return ""
-        request = await repository.record_sent_set(self.db, row, outgoing)
+        known = self._window.items if self._window is not None else []
+        request = await repository.record_sent_set(self.db, row, outgoing, known)
         assert request.id is not None
         self.plan.outstanding = plan.Outstanding(request.id, outgoing.purpose, outgoing.meta)
         row.expected_call = NextCall.RECEIVE.value
