@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case, func, update
+from sqlalchemy import bindparam, case, func, inspect, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -315,11 +315,17 @@ async def in_flight_keys(session: AsyncSession, tenant_id: str) -> set[DocKey]:
     return {(kind, source, cin7) for kind, source, cin7 in (await session.exec(query)).all()}
 
 
-async def items_of(session: AsyncSession, tenant_id: str, entry_ids: list[str]) -> list[OutboxItem]:
-    """These entries of this tenant (one query), in the order given."""
+async def items_of(
+    session: AsyncSession, tenant_id: str, entry_ids: list[str], *, bodies: bool = True
+) -> list[OutboxItem]:
+    """These entries of this tenant (one query), in the order given. ``bodies=False``: their
+    JSON bodies are not read (``load_bodies`` reads them where needed; an access before
+    raises instead of querying behind the caller's back)."""
     if not entry_ids:
         return []
     query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.entry_id).in_(entry_ids))
+    if not bodies:
+        query = query.options(defer(OutboxItem.body, raiseload=True))  # type: ignore[arg-type]
     found = {item.entry_id: item for item in (await session.exec(query)).all()}
     return [found[entry_id] for entry_id in entry_ids if entry_id in found]
 
@@ -332,6 +338,19 @@ async def _known_items_of(
     missing = [entry_id for entry_id in entry_ids if entry_id not in found]
     found.update((item.entry_id, item) for item in await items_of(session, tenant_id, missing))
     return [found[entry_id] for entry_id in entry_ids if entry_id in found]
+
+
+async def load_bodies(session: AsyncSession, tenant_id: str, items: list[OutboxItem]) -> None:
+    """Read the JSON bodies of these entries where not read yet (a window read without
+    them), in one query."""
+    missing = {item.entry_id: item for item in items if "body" in inspect(item).unloaded}
+    if not missing:
+        return
+    query = select(OutboxItem.entry_id, OutboxItem.body).where(
+        OutboxItem.tenant_id == tenant_id, col(OutboxItem.entry_id).in_(sorted(missing))
+    )
+    for entry_id, body in (await session.exec(query)).all():
+        set_committed_value(missing[entry_id], "body", body)
 
 
 async def load_window(
