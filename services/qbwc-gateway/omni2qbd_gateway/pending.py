@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Sequence
 
 import structlog
-from sqlalchemy import insert
+from sqlalchemy import Text, cast, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -93,19 +94,33 @@ async def flush_pending(
     async with sessions() as session:
         rows = (
             await session.exec(
-                select(GatewayPendingMessage).order_by(col(GatewayPendingMessage.id)).limit(limit)
+                select(
+                    GatewayPendingMessage.id,
+                    GatewayPendingMessage.kind,
+                    cast(col(GatewayPendingMessage.body), Text),
+                )
+                .order_by(col(GatewayPendingMessage.id))
+                .limit(limit)
             )
         ).all()
     if not rows:
         return 0
-    batch = [_KINDS[row.kind].model_validate(row.body) for row in rows]
+    batch = [_message(kind, text) for _id, kind, text in rows]
     await publisher.publish_many(batch)
-    ids = [row.id for row in rows]
+    ids = [row_id for row_id, _kind, _text in rows]
     async with unit_of_work(sessions) as session:
         await session.exec(
             delete(GatewayPendingMessage).where(col(GatewayPendingMessage.id).in_(ids))
         )
     return len(rows)
+
+
+def _message(kind: str, text: str) -> m.Message:
+    """A stored message from its JSON text. Results (nearly every row: one per posted entry)
+    are read by pydantic from the text itself; the rest as the JSON column would decode it."""
+    if kind == "result":
+        return m.ResultMessage.model_validate_json(text)
+    return _KINDS[kind].model_validate(json.loads(text))
 
 
 class PendingPublisher:

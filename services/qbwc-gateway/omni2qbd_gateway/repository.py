@@ -19,11 +19,11 @@ import asyncio
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, case, func, inspect, update
+from sqlalchemy import bindparam, case, func, insert, inspect, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -407,16 +407,34 @@ async def record_sent_set(
         request_xml=outgoing.xml,
     )
     session.add(request)
-    await session.flush()
+    await session.flush()  # every change made through the ORM so far is written first
     if outgoing.purpose == Purpose.WRITES:
         now = utcnow()
-        for item in await _known_items_of(session, row.tenant_id, outgoing.entry_ids, known):
-            item.state = EntryState.SENT.value
-            item.attempts += 1
-            item.request_id = entry_request_id(item.entry_id)
-            item.message_set_id = outgoing.message_set_id
-            item.updated_at = now
-            session.add(item)
+        sent = await _known_items_of(session, row.tenant_id, outgoing.entry_ids, known)
+        for item in sent:
+            # As committed: the rows are written just below, in one statement.
+            for name, value in (
+                ("state", EntryState.SENT.value),
+                ("attempts", item.attempts + 1),
+                ("request_id", entry_request_id(item.entry_id)),
+                ("message_set_id", outgoing.message_set_id),
+                ("updated_at", now),
+            ):
+                set_committed_value(item, name, value)
+        if sent:
+            await session.exec(
+                _SENT_UPDATE,
+                params=[
+                    {
+                        "b_entry_id": item.entry_id,
+                        "b_attempts": item.attempts,
+                        "b_request_id": item.request_id,
+                        "b_message_set_id": item.message_set_id,
+                        "b_updated_at": now,
+                    }
+                    for item in sent
+                ],
+            )
     return request
 
 
@@ -446,6 +464,8 @@ class _Writes:
 
     states: dict[str, OutboxItem]  # entry id -> the entry whose state row to write
     messages: list[pending.Staged]
+    # Documents linked for the first time: their links, not added to the ORM session.
+    new_links: dict[DocKey, QbLink] = field(default_factory=dict)
 
     def mark(self, item: OutboxItem, **values: Any) -> None:
         """Change the entry in memory (as committed: the row is written by ``write``)."""
@@ -454,6 +474,14 @@ class _Writes:
         self.states[item.entry_id] = item  # written once, with its final values
 
     async def write(self, session: AsyncSession) -> None:
+        if self.new_links:
+            await session.exec(
+                insert(_LINKS),
+                params=[
+                    {name: getattr(link, name) for name in _LINK_COLUMNS}
+                    for link in self.new_links.values()
+                ],
+            )
         if self.states:
             await session.exec(
                 _STATE_UPDATE,
@@ -472,6 +500,8 @@ class _Writes:
 
 
 _OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_LINKS = QbLink.__table__  # type: ignore[attr-defined]
+_LINK_COLUMNS = [column.name for column in _LINKS.columns if column.name != "id"]
 _STATE_UPDATE = (
     update(_OUTBOX)
     .where(_OUTBOX.c.entry_id == bindparam("b_entry_id"))
@@ -479,6 +509,18 @@ _STATE_UPDATE = (
         state=bindparam("b_state"),
         last_status_code=bindparam("b_code"),
         last_status_message=bindparam("b_message"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+_SENT_UPDATE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.entry_id == bindparam("b_entry_id"))
+    .values(
+        state=EntryState.SENT.value,
+        attempts=bindparam("b_attempts"),
+        request_id=bindparam("b_request_id"),
+        message_set_id=bindparam("b_message_set_id"),
         updated_at=bindparam("b_updated_at"),
     )
 )
@@ -589,7 +631,10 @@ async def _record_posted(
     link.external_guid = saved.external_guid or (item.body.get("external_guid") or None)
     link.is_pending = saved.is_pending
     link.updated_at = now
-    session.add(link)
+    if link.id is None:
+        writes.new_links[key] = link  # inserted with the set's others (``_Writes.write``)
+    else:
+        session.add(link)
     links[key] = link
     if item.entry_kind in CONTACT_KINDS:
         await _record_contact(session, tenant_id, item, saved, writes)
