@@ -7,7 +7,10 @@ drives it over HTTP with Web Connector sessions against the in-memory QuickBooks
    Connectors at once (one tenant each, each posting ``--invoices`` invoices in batches);
 2. Web Connector round trips needed to post 1,000 invoices with adaptive sets (the default:
    50 requests, growing while QuickBooks answers fast) against one request per round trip
-   (what the open-source QBWC servers do);
+   (what the open-source QBWC servers do), and the CPU the gateway process and its
+   PostgreSQL backends spend per posted invoice in that update (``--post-invoices``,
+   ``--post-batches``, ``--post-rounds``; with ``--before`` the other checkout's gateway
+   too, alternating);
 3. the gateway process's peak memory (VmHWM) after each part;
 4. the cost of a steady session call (getLastError on a live ticket, 10 clients at once)
    beside a spyne reference QBWC server (``bench/spyne_qbwc.py``, no database) started in
@@ -18,6 +21,8 @@ Part 4 needs the bench extra (``pip install -e '.[bench]'``: spyne and waitress)
 
     .venv/bin/python bench/gateway.py                      # SQLite file database
     .venv/bin/python bench/gateway.py --database-url postgresql+asyncpg://postgres@127.0.0.1/x
+    .venv/bin/python bench/gateway.py --parts 2 --post-batches 50 --post-invoices 2000 \
+        --database-url postgresql+asyncpg://postgres@127.0.0.1/x --before /tmp/base
 
 Tenants are created with the production Argon2 parameters, so ``authenticate`` costs what
 it costs in production; its latency is reported on its own line as well.
@@ -331,31 +336,85 @@ async def concurrency_run(
         gateway.stop()
 
 
-async def thousand_invoices(database_url: str, amqp_url: str, batch: int) -> dict[str, float]:
+def _backend_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of these PostgreSQL backends, read from /proc (the
+    database server runs on this machine); backends already gone are left out."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+async def backend_cpu(database_url: str) -> dict[int, float] | None:
+    """The CPU so far of every backend connected to the database of ``database_url`` (None
+    on SQLite): sampled before and after a part, the difference is PostgreSQL's work for it."""
+    if not database_url.startswith("postgresql"):
+        return None
+    base, name = database_url.replace("+asyncpg", "").rsplit("/", 1)
+    conn = await asyncpg.connect(base + "/postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+    finally:
+        await conn.close()
+    return _backend_cpu([row["pid"] for row in rows])
+
+
+def backends_spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float:
+    """Seconds the backends spent between two samples (a backend that started meanwhile
+    counts whole; one that ended meanwhile is missed: the gateway's pool keeps its own)."""
+    if before is None or after is None:
+        return float("nan")
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+async def thousand_invoices(
+    database_url: str,
+    amqp_url: str,
+    batch: int,
+    invoices: int = 1000,
+    source: Path | None = None,
+) -> dict[str, float]:
+    """Part 2: one Web Connector update posting ``invoices`` approved invoices; the gateway's
+    CPU (and its PostgreSQL backends') during that update, per posted invoice."""
     await asyncio.to_thread(upgrade, database_url)
-    tenants = await make_tenants(database_url, 1, 1000)
+    tenants = await make_tenants(database_url, 1, invoices)
     ids = await file_ids(database_url, tenants)
     qb = QuickBooksSimulator()
     path = "C:\\Bench\\thousand.qbw"
     qb.company(path, file_id=ids[tenants[0].tenant_id]).seed_demo()
-    gateway = GatewayProcess(database_url, amqp_url, batch, max_batch=1 if batch == 1 else None)
+    gateway = GatewayProcess(
+        database_url, amqp_url, batch, max_batch=1 if batch == 1 else None, source=source
+    )
     try:
         await gateway.wait()
         tenant = tenants[0]
         simulator = WebConnectorSimulator(
             f"{gateway.url}/qbwc", tenant.qbwc_username, tenant.qbwc_password, qb, path
         )
+        cpu_before = gateway.cpu_seconds()
+        pg_before = await backend_cpu(database_url)
         started = time.perf_counter()
         report = await simulator.run_session()
         elapsed = time.perf_counter() - started
+        pg_spent = backends_spent(pg_before, await backend_cpu(database_url))
+        cpu = gateway.cpu_seconds() - cpu_before
         assert report.completed, report.summary()
         posted = len(qb.company(path).transactions("Invoice"))
-        assert posted == 1000, f"posted {posted}"
+        assert posted == invoices, f"posted {posted}"
         return {
             "batch": batch,
             "round_trips": report.round_trips,
             "sets": report.requests_processed,
             "seconds": elapsed,
+            "gateway_ms_per_entry": 1000 * cpu / posted,
+            "postgres_ms_per_entry": 1000 * pg_spent / posted,
             "peak_mb": gateway.peak_memory_mb(),
         }
     finally:
@@ -617,9 +676,14 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=50, help="logins at once (part 4)")
     parser.add_argument(
         "--before",
-        help="part 4 also runs the gateway of this checkout (e.g. `git archive` of the commit "
-        "before a change), in the same rounds, for before/after figures from one run",
+        help="parts 2 and 4 also run the gateway of this checkout (e.g. `git archive` of the "
+        "commit before a change), in the same rounds, for before/after figures from one run",
     )
+    parser.add_argument("--post-invoices", type=int, default=1000, help="part 2's invoices")
+    parser.add_argument(
+        "--post-batches", default="50,1", help="part 2's first set sizes (1: one per round trip)"
+    )
+    parser.add_argument("--post-rounds", type=int, default=1, help="part 2 runs this many times")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     try:
@@ -695,13 +759,37 @@ def run_parts(args: argparse.Namespace, parts: set[str]) -> None:
                 f"{r['peak_mb']:.0f}",
             ]
             print(" | ".join(cells))
-        print("\n2. posting 1,000 invoices in one Web Connector update")
-        print("requests per set | WC round trips | qbXML sets | seconds | gateway peak MB")
-        for batch in (50, 1) if "2" in parts else ():
-            url = database_for(args.database_url, workdir, f"k{batch}")
-            r = asyncio.run(thousand_invoices(url, args.amqp_url, batch))
-            row = f"{batch} | {r['round_trips']:.0f} | {r['sets']:.0f} | {r['seconds']:.1f}"
-            print(f"{row} | {r['peak_mb']:.0f}")
+        post_part(args, parts, workdir)
+
+
+def post_part(args: argparse.Namespace, parts: set[str], workdir: Path) -> None:
+    """Part 2, with ``--before``: the gateway of that checkout first, then this one, each on
+    its own fresh database, alternating ``--post-rounds`` times."""
+    if "2" not in parts:
+        return
+    print(f"\n2. posting {args.post_invoices:,} invoices in one Web Connector update")
+    print(
+        "gateway | requests per set | WC round trips | qbXML sets | seconds | "
+        "gateway CPU ms/entry | PostgreSQL CPU ms/entry | gateway peak MB"
+    )
+    before = Path(args.before).resolve() if args.before else None
+    sources: list[tuple[str, Path | None]] = [("this", None)]
+    if before is not None:
+        sources.insert(0, ("before", before))
+    batches = [int(x) for x in args.post_batches.split(",") if x]
+    for _round in range(args.post_rounds):
+        for name, source in sources:
+            for batch in batches:
+                url = database_for(args.database_url, workdir, f"k{batch}")
+                r = asyncio.run(
+                    thousand_invoices(url, args.amqp_url, batch, args.post_invoices, source)
+                )
+                row = f"{name} | {batch} | {r['round_trips']:.0f} | {r['sets']:.0f}"
+                print(
+                    f"{row} | {r['seconds']:.1f} | {r['gateway_ms_per_entry']:.2f} | "
+                    f"{r['postgres_ms_per_entry']:.2f} | {r['peak_mb']:.0f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

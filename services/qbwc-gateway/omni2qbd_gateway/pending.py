@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 
 import structlog
+from sqlalchemy import Text, cast, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.engine import unit_of_work
-from omni2qbd_shared.db.models import GatewayPendingMessage
+from omni2qbd_shared.db.models import GatewayPendingMessage, utcnow
 from omni2qbd_shared.messaging import Publisher
 
 log = structlog.get_logger(__name__)
@@ -34,17 +36,49 @@ _KINDS: dict[str, type[m.Message]] = {
 }
 
 
-def stage(
-    session: AsyncSession,
-    message: m.ResultMessage | m.ListChangesMessage | m.TenantEventMessage,
-) -> None:
+# Staged through the ORM and not flushed yet: ``stage_many`` flushes them first (order kept).
+_UNFLUSHED = "omni2qbd_staged_unflushed"
+
+Staged = m.ResultMessage | m.ListChangesMessage | m.TenantEventMessage
+
+
+def _kind(message: Staged) -> str:
+    return next(name for name, model in _KINDS.items() if isinstance(message, model))
+
+
+def stage(session: AsyncSession, message: Staged) -> None:
     """Add ``message`` to the current transaction; it is published after the commit."""
-    kind = next(name for name, model in _KINDS.items() if isinstance(message, model))
     session.info[STAGED] = True
+    session.info[_UNFLUSHED] = True
     session.add(
         GatewayPendingMessage(
-            tenant_id=message.tenant_id, kind=kind, body=message.model_dump(mode="json")
+            tenant_id=message.tenant_id, kind=_kind(message), body=message.model_dump(mode="json")
         )
+    )
+
+
+_PENDING = GatewayPendingMessage.__table__  # type: ignore[attr-defined]
+
+
+async def stage_many(session: AsyncSession, messages: Sequence[Staged]) -> None:
+    """``stage`` for a set's messages: the same rows, in the same order, in one statement."""
+    if not messages:
+        return
+    if session.info.pop(_UNFLUSHED, False):
+        await session.flush()  # messages staged before these keep their place (their ids)
+    session.info[STAGED] = True
+    now = utcnow()
+    await session.exec(
+        insert(_PENDING),
+        params=[
+            {
+                "tenant_id": message.tenant_id,
+                "kind": _kind(message),
+                "body": message.model_dump(mode="json"),
+                "created_at": now,
+            }
+            for message in messages
+        ],
     )
 
 
@@ -60,19 +94,33 @@ async def flush_pending(
     async with sessions() as session:
         rows = (
             await session.exec(
-                select(GatewayPendingMessage).order_by(col(GatewayPendingMessage.id)).limit(limit)
+                select(
+                    GatewayPendingMessage.id,
+                    GatewayPendingMessage.kind,
+                    cast(col(GatewayPendingMessage.body), Text),
+                )
+                .order_by(col(GatewayPendingMessage.id))
+                .limit(limit)
             )
         ).all()
     if not rows:
         return 0
-    batch = [_KINDS[row.kind].model_validate(row.body) for row in rows]
+    batch = [_message(kind, text) for _id, kind, text in rows]
     await publisher.publish_many(batch)
-    ids = [row.id for row in rows]
+    ids = [row_id for row_id, _kind, _text in rows]
     async with unit_of_work(sessions) as session:
         await session.exec(
             delete(GatewayPendingMessage).where(col(GatewayPendingMessage.id).in_(ids))
         )
     return len(rows)
+
+
+def _message(kind: str, text: str) -> m.Message:
+    """A stored message from its JSON text. Results (nearly every row: one per posted entry)
+    are read by pydantic from the text itself; the rest as the JSON column would decode it."""
+    if kind == "result":
+        return m.ResultMessage.model_validate_json(text)
+    return _KINDS[kind].model_validate(json.loads(text))
 
 
 class PendingPublisher:

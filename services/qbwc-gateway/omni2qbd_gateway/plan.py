@@ -362,25 +362,35 @@ def drafts_set(version: str, candidates: list[tuple[OutboxItem, QbLink]]) -> Out
 
 @dataclass
 class WriteCandidates:
-    """What the writes step looks at: the window's sendable entries (or the group being
-    isolated), their parsed entries and the documents they depend on."""
+    """What the writes step looks at: the first of the window's sendable entries (or of the
+    group being isolated), their parsed entries and the documents they depend on."""
 
     items: list[OutboxItem]
     entries: dict[str, Entry]
     dependency_keys: set[DocKey]
+    # The documents of every candidate, the ones beyond ``items`` included (waited for).
+    keys: set[DocKey] = field(default_factory=set)
+    # Candidates lie beyond ``items``: a set they do not fill is decided by reading more.
+    truncated: bool = False
 
 
-def write_candidates(plan: SessionPlan, window: Window) -> WriteCandidates:
+def sendable_candidates(plan: SessionPlan, window: Window) -> list[OutboxItem]:
+    """The window's sendable entries in sending order, or the group being isolated."""
     isolate = plan.isolate
     candidates = window.sendable(plan.deferred)
     while isolate:
         group = [c for c in candidates if c.entry_id in isolate[0]]
         if group:
-            candidates = group
-            break
+            return group
         isolate.pop(0)
+    return candidates
+
+
+def write_candidates(candidates: list[OutboxItem], limit: int | None = None) -> WriteCandidates:
+    """The first ``limit`` candidates (all: None) parsed; only their bodies are read."""
+    items = candidates if limit is None else candidates[:limit]
     entries: dict[str, Entry] = {}
-    for item in candidates:
+    for item in items:
         with contextlib.suppress(ValueError):
             entries[item.entry_id] = _entry(item)
     dependency_keys: set[DocKey] = set()
@@ -389,7 +399,8 @@ def write_candidates(plan: SessionPlan, window: Window) -> WriteCandidates:
             parts = key.split(":", 2)
             if len(parts) == 3:
                 dependency_keys.add((parts[0], parts[1], parts[2]))
-    return WriteCandidates(candidates, entries, dependency_keys)
+    keys = {natural_key(c) for c in candidates}
+    return WriteCandidates(items, entries, dependency_keys, keys, len(items) < len(candidates))
 
 
 def writes_set(
@@ -399,19 +410,25 @@ def writes_set(
     batch: WriteCandidates,
     links: dict[DocKey, QbLink],
     pending_keys: set[DocKey],
-) -> tuple[OutgoingSet | None, list[Rejected]]:
+) -> tuple[OutgoingSet | None, list[Rejected]] | None:
     """The next set of approved entries, or None; plus entries that cannot be rendered.
 
     At most ``limits.max_requests`` requests and ``limits.max_bytes`` bytes. ``links``: the
     QuickBooks links of the candidates' and their dependencies' documents; ``pending_keys``:
-    documents with an entry on its way (approved, or in this batch), waited for."""
+    documents with an entry on its way (approved, or in this batch), waited for.
+
+    None (no tuple) when ``batch`` is truncated and its items do not decide the set (fewer
+    requests than allowed, the byte limit not reached): the caller reads more candidates and
+    asks again. The entries considered are the same either way, in the same order, so the
+    set is the one all candidates at once would give."""
     rejected: list[Rejected] = []
     chosen: list[tuple[OutboxItem, etree._Element]] = []
+    chosen_keys: set[DocKey] = set()  # the documents of ``chosen`` (kept, not rebuilt per item)
     size = _SET_OVERHEAD_BYTES
     for item in batch.items:
         if len(chosen) >= limits.max_requests:
             break
-        outcome = _write_request(version, plan, item, batch, links, pending_keys, chosen)
+        outcome = _write_request(version, plan, item, batch, links, pending_keys, chosen_keys)
         if outcome is None:
             continue
         if isinstance(outcome, Rejected):
@@ -421,7 +438,11 @@ def writes_set(
         if chosen and size + request_bytes > limits.max_bytes:
             break
         chosen.append((item, outcome))
+        chosen_keys.add(natural_key(item))
         size += request_bytes
+    else:
+        if batch.truncated and len(chosen) < limits.max_requests:
+            return None
     if not chosen:
         return None, rejected
     return _writes_message_set(version, chosen, rejected)
@@ -438,14 +459,14 @@ def _write_request(
     batch: WriteCandidates,
     links: dict[DocKey, QbLink],
     pending_keys: set[DocKey],
-    chosen: list[tuple[OutboxItem, etree._Element]],
+    chosen_keys: set[DocKey],
 ) -> etree._Element | Rejected | None:
     """The Add or Mod request for one candidate; a Rejected when it cannot be sent; None when
     it waits (for a dependency, or for its draft check) or is already in QuickBooks."""
     link = links.get(natural_key(item))
     try:
         entry = batch.entries[item.entry_id] if item.entry_id in batch.entries else _entry(item)
-        missing = _missing_dependency(entry, links, pending_keys, chosen)
+        missing = _missing_dependency(entry, links, pending_keys, chosen_keys)
         if missing == WAIT_FOR_DEPENDENCY:
             return None
         if missing is not None:
@@ -502,12 +523,11 @@ def _missing_dependency(
     entry: Entry,
     links: dict[DocKey, QbLink],
     pending_keys: set[DocKey],
-    chosen: list[tuple[OutboxItem, etree._Element]],
+    chosen_keys: set[DocKey],
 ) -> str | None:
     """None when every dependency (e.g. the CustomerAdd for this invoice) is in QuickBooks or
-    goes first; WAIT_FOR_DEPENDENCY when one is approved but not in this batch yet; otherwise
-    the missing dependency, in words."""
-    chosen_keys = {natural_key(item) for item, _ in chosen}
+    goes first (``chosen_keys``: the documents already in this set); WAIT_FOR_DEPENDENCY when
+    one is approved but not in this batch yet; otherwise the missing dependency, in words."""
     for key in entry.depends_on:
         parts = tuple(key.split(":", 2))
         if len(parts) != 3:

@@ -18,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, update
+from sqlalchemy import bindparam, case, func, insert, inspect, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -313,13 +315,42 @@ async def in_flight_keys(session: AsyncSession, tenant_id: str) -> set[DocKey]:
     return {(kind, source, cin7) for kind, source, cin7 in (await session.exec(query)).all()}
 
 
-async def items_of(session: AsyncSession, tenant_id: str, entry_ids: list[str]) -> list[OutboxItem]:
-    """These entries of this tenant (one query), in the order given."""
+async def items_of(
+    session: AsyncSession, tenant_id: str, entry_ids: list[str], *, bodies: bool = True
+) -> list[OutboxItem]:
+    """These entries of this tenant (one query), in the order given. ``bodies=False``: their
+    JSON bodies are not read (``load_bodies`` reads them where needed; an access before
+    raises instead of querying behind the caller's back)."""
     if not entry_ids:
         return []
     query = scoped(OutboxItem, tenant_id).where(col(OutboxItem.entry_id).in_(entry_ids))
+    if not bodies:
+        query = query.options(defer(OutboxItem.body, raiseload=True))  # type: ignore[arg-type]
     found = {item.entry_id: item for item in (await session.exec(query)).all()}
     return [found[entry_id] for entry_id in entry_ids if entry_id in found]
+
+
+async def _known_items_of(
+    session: AsyncSession, tenant_id: str, entry_ids: list[str], known: Sequence[OutboxItem]
+) -> list[OutboxItem]:
+    """``items_of``, taking the entries already read in this transaction from ``known``."""
+    found = {item.entry_id: item for item in known if item.tenant_id == tenant_id}
+    missing = [entry_id for entry_id in entry_ids if entry_id not in found]
+    found.update((item.entry_id, item) for item in await items_of(session, tenant_id, missing))
+    return [found[entry_id] for entry_id in entry_ids if entry_id in found]
+
+
+async def load_bodies(session: AsyncSession, tenant_id: str, items: list[OutboxItem]) -> None:
+    """Read the JSON bodies of these entries where not read yet (a window read without
+    them), in one query."""
+    missing = {item.entry_id: item for item in items if "body" in inspect(item).unloaded}
+    if not missing:
+        return
+    query = select(OutboxItem.entry_id, OutboxItem.body).where(
+        OutboxItem.tenant_id == tenant_id, col(OutboxItem.entry_id).in_(sorted(missing))
+    )
+    for entry_id, body in (await session.exec(query)).all():
+        set_committed_value(missing[entry_id], "body", body)
 
 
 async def load_window(
@@ -359,10 +390,14 @@ def save_session(session: AsyncSession, row: QbwcSession, plan: dict[str, Any]) 
 
 
 async def record_sent_set(
-    session: AsyncSession, row: QbwcSession, outgoing: OutgoingSet
+    session: AsyncSession,
+    row: QbwcSession,
+    outgoing: OutgoingSet,
+    known: Sequence[OutboxItem] = (),
 ) -> QbwcRequest:
     """The set about to be returned, stored first (its XML, entries and message set id);
-    a write set's entries become ``sent``."""
+    a write set's entries become ``sent``. ``known``: entries this call already read (the
+    window), not read again."""
     request = QbwcRequest(
         tenant_id=row.tenant_id,
         ticket=row.ticket,
@@ -372,16 +407,34 @@ async def record_sent_set(
         request_xml=outgoing.xml,
     )
     session.add(request)
-    await session.flush()
+    await session.flush()  # every change made through the ORM so far is written first
     if outgoing.purpose == Purpose.WRITES:
         now = utcnow()
-        for item in await items_of(session, row.tenant_id, outgoing.entry_ids):
-            item.state = EntryState.SENT.value
-            item.attempts += 1
-            item.request_id = entry_request_id(item.entry_id)
-            item.message_set_id = outgoing.message_set_id
-            item.updated_at = now
-            session.add(item)
+        sent = await _known_items_of(session, row.tenant_id, outgoing.entry_ids, known)
+        for item in sent:
+            # As committed: the rows are written just below, in one statement.
+            for name, value in (
+                ("state", EntryState.SENT.value),
+                ("attempts", item.attempts + 1),
+                ("request_id", entry_request_id(item.entry_id)),
+                ("message_set_id", outgoing.message_set_id),
+                ("updated_at", now),
+            ):
+                set_committed_value(item, name, value)
+        if sent:
+            await session.exec(
+                _SENT_UPDATE,
+                params=[
+                    {
+                        "b_entry_id": item.entry_id,
+                        "b_attempts": item.attempts,
+                        "b_request_id": item.request_id,
+                        "b_message_set_id": item.message_set_id,
+                        "b_updated_at": now,
+                    }
+                    for item in sent
+                ],
+            )
     return request
 
 
@@ -403,6 +456,76 @@ def set_request_state(
     session.add(request)
 
 
+@dataclass
+class _Writes:
+    """A set's outbox state changes and staged messages, in the order they were decided,
+    written at the end of ``apply_decisions`` with one statement each (not one ORM object
+    per entry through the unit of work)."""
+
+    states: dict[str, OutboxItem]  # entry id -> the entry whose state row to write
+    messages: list[pending.Staged]
+    # Documents linked for the first time: their links, not added to the ORM session.
+    new_links: dict[DocKey, QbLink] = field(default_factory=dict)
+
+    def mark(self, item: OutboxItem, **values: Any) -> None:
+        """Change the entry in memory (as committed: the row is written by ``write``)."""
+        for name, value in values.items():
+            set_committed_value(item, name, value)
+        self.states[item.entry_id] = item  # written once, with its final values
+
+    async def write(self, session: AsyncSession) -> None:
+        if self.new_links:
+            await session.exec(
+                insert(_LINKS),
+                params=[
+                    {name: getattr(link, name) for name in _LINK_COLUMNS}
+                    for link in self.new_links.values()
+                ],
+            )
+        if self.states:
+            await session.exec(
+                _STATE_UPDATE,
+                params=[
+                    {
+                        "b_entry_id": item.entry_id,
+                        "b_state": item.state,
+                        "b_code": item.last_status_code,
+                        "b_message": item.last_status_message,
+                        "b_updated_at": item.updated_at,
+                    }
+                    for item in self.states.values()
+                ],
+            )
+        await pending.stage_many(session, self.messages)
+
+
+_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_LINKS = QbLink.__table__  # type: ignore[attr-defined]
+_LINK_COLUMNS = [column.name for column in _LINKS.columns if column.name != "id"]
+_STATE_UPDATE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.entry_id == bindparam("b_entry_id"))
+    .values(
+        state=bindparam("b_state"),
+        last_status_code=bindparam("b_code"),
+        last_status_message=bindparam("b_message"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+_SENT_UPDATE = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.entry_id == bindparam("b_entry_id"))
+    .values(
+        state=EntryState.SENT.value,
+        attempts=bindparam("b_attempts"),
+        request_id=bindparam("b_request_id"),
+        message_set_id=bindparam("b_message_set_id"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
 async def apply_decisions(
     session: AsyncSession,
     tenant_id: str,
@@ -418,33 +541,40 @@ async def apply_decisions(
     by_id = {item.entry_id: item for item in items}
     if links is None:
         links = await links_for(session, tenant_id, items)
+    if any(isinstance(changed, OutboxItem) for changed in session.dirty):
+        # Entries changed through the ORM and not flushed yet are written first, as before
+        # (``_Writes`` changes entries as committed, then writes their rows itself).
+        await session.flush()
+    writes = _Writes({}, [])
     for decision in decisions:
         item = by_id[decision.entry_id]
         link: QbLink | None = None
         if decision.saved is not None:
-            link = await _record_posted(session, tenant_id, item, decision.saved, links)
+            link = await _record_posted(session, tenant_id, item, decision.saved, links, writes)
         elif decision.report_link:
             link = links.get(natural_key(item))
         if decision.lock_posted_version and link is not None:
             previous = await session.get(OutboxItem, link.entry_id)
             if previous is not None and previous.state == EntryState.POSTED:
-                previous.state = EntryState.LOCKED.value
-                previous.last_status_message = decision.message
-                session.add(previous)
-        _set_state(session, item, decision, link)
+                writes.mark(
+                    previous,
+                    state=EntryState.LOCKED.value,
+                    last_status_message=decision.message,
+                )
+        _set_state(writes, item, decision, link)
+    await writes.write(session)
 
 
-def _set_state(
-    session: AsyncSession, item: OutboxItem, decision: Decision, link: QbLink | None
-) -> None:
-    item.state = decision.state.value
-    item.last_status_code = decision.code
-    item.last_status_message = decision.message
-    item.updated_at = utcnow()
-    session.add(item)
+def _set_state(writes: _Writes, item: OutboxItem, decision: Decision, link: QbLink | None) -> None:
+    writes.mark(
+        item,
+        state=decision.state.value,
+        last_status_code=decision.code,
+        last_status_message=decision.message,
+        updated_at=utcnow(),
+    )
     if decision.outcome is not None:
-        pending.stage(
-            session,
+        writes.messages.append(
             m.ResultMessage(
                 entry_id=item.entry_id,
                 tenant_id=item.tenant_id,
@@ -464,6 +594,7 @@ async def _record_posted(
     item: OutboxItem,
     saved: Saved,
     links: dict[DocKey, QbLink],
+    writes: _Writes,
 ) -> QbLink:
     """The document's link now points at this entry and what QuickBooks saved; an older
     entry of the same document is superseded by it."""
@@ -480,14 +611,18 @@ async def _record_posted(
             qb_txn_type=TXN_TYPES[item.entry_kind],
             txn_id=saved.txn_id,
             edit_sequence=saved.edit_sequence or "",
+            posted_at=now,  # given: a default factory costs a signature inspection each time
+            updated_at=now,
         )
     else:
         previous = await session.get(OutboxItem, link.entry_id)
         if previous is not None and previous.entry_id != item.entry_id:
-            previous.state = EntryState.SUPERSEDED.value
-            previous.last_status_message = f"re-imported as entry {item.entry_id}"
-            previous.updated_at = now
-            session.add(previous)
+            writes.mark(
+                previous,
+                state=EntryState.SUPERSEDED.value,
+                last_status_message=f"re-imported as entry {item.entry_id}",
+                updated_at=now,
+            )
     link.entry_id = item.entry_id
     link.txn_id = saved.txn_id
     link.edit_sequence = saved.edit_sequence or link.edit_sequence
@@ -496,10 +631,13 @@ async def _record_posted(
     link.external_guid = saved.external_guid or (item.body.get("external_guid") or None)
     link.is_pending = saved.is_pending
     link.updated_at = now
-    session.add(link)
+    if link.id is None:
+        writes.new_links[key] = link  # inserted with the set's others (``_Writes.write``)
+    else:
+        session.add(link)
     links[key] = link
     if item.entry_kind in CONTACT_KINDS:
-        await _record_contact(session, tenant_id, item, saved)
+        await _record_contact(session, tenant_id, item, saved, writes)
     return link
 
 
@@ -508,7 +646,7 @@ _CONTACT_CIN7_KIND = {"customer_add": "customer", "vendor_add": "supplier"}
 
 
 async def _record_contact(
-    session: AsyncSession, tenant_id: str, item: OutboxItem, saved: Saved
+    session: AsyncSession, tenant_id: str, item: OutboxItem, saved: Saved, writes: _Writes
 ) -> None:
     """A customer or vendor the bridge created or linked: mirrored into the list at once and
     matched to its Cin7 contact."""
@@ -517,9 +655,8 @@ async def _record_contact(
     name = text_of(saved.ret, "FullName") or str(contact.get("name", ""))
     change = await lists.record_list_item(session, tenant_id, list_type, saved.ret)
     if change is not None:
-        pending.stage(
-            session,
-            m.ListChangesMessage(tenant_id=tenant_id, list_type=list_type, changes=[change]),
+        writes.messages.append(
+            m.ListChangesMessage(tenant_id=tenant_id, list_type=list_type, changes=[change])
         )
     cin7_kind = _CONTACT_CIN7_KIND[item.entry_kind]
     query = scoped(ContactMatch, tenant_id).where(

@@ -239,7 +239,8 @@ class WebConnectorSession:
             row.expected_call = NextCall.LAST_ERROR.value
             self.save()
             return ""
-        request = await repository.record_sent_set(self.db, row, outgoing)
+        known = self._window.items if self._window is not None else []
+        request = await repository.record_sent_set(self.db, row, outgoing, known)
         assert request.id is not None
         self.plan.outstanding = plan.Outstanding(request.id, outgoing.purpose, outgoing.meta)
         row.expected_call = NextCall.RECEIVE.value
@@ -258,7 +259,7 @@ class WebConnectorSession:
             return plan.link_set(version, state.link_names)
         if not self._lists_read():
             return await self._list_set(version)
-        window = await self.window()
+        window = await self.window(bodies=False)  # bodies: read for the write set's entries
         candidates = plan.draft_candidates(window, state)
         if candidates:
             return plan.drafts_set(version, candidates)
@@ -315,20 +316,30 @@ class WebConnectorSession:
             # all the window held, the next entries are read.
             if not window.sendable(state.deferred) and not window.complete:
                 self._window = None
-                window = await self.window()
+                window = await self.window(bodies=False)
 
     async def _write_set(
         self, version: str, window: plan.Window
     ) -> tuple[plan.OutgoingSet | None, list[plan.Rejected]]:
+        """The next write set. The window is read without its entries' bodies; those of the
+        first candidates are read (a set's worth, then twice as many while the set is not
+        decided), so a call decodes and parses about one set of entries, not the window."""
         db, tenant_id = self.db, self.tenant.id
-        batch = plan.write_candidates(self.plan, window)
-        links = dict(window.links)
-        links.update(await repository.links_for_keys(db, tenant_id, batch.dependency_keys))
-        # Dependencies approved but outside this window (or in flight) are waited for.
-        waiting = {plan.natural_key(c) for c in batch.items} | await repository.approved_keys(
-            db, tenant_id, batch.dependency_keys
-        )
-        return plan.writes_set(version, self.plan, self.limits, batch, links, waiting)
+        candidates = plan.sendable_candidates(self.plan, window)
+        limit = max(1, self.limits.max_requests)
+        while True:
+            await repository.load_bodies(db, tenant_id, candidates[:limit])
+            batch = plan.write_candidates(candidates, limit)
+            links = dict(window.links)
+            links.update(await repository.links_for_keys(db, tenant_id, batch.dependency_keys))
+            # Dependencies approved but outside this window (or in flight) are waited for.
+            waiting = batch.keys | await repository.approved_keys(
+                db, tenant_id, batch.dependency_keys
+            )
+            decided = plan.writes_set(version, self.plan, self.limits, batch, links, waiting)
+            if decided is not None:
+                return decided
+            limit *= 2
 
     # -- receiveResponseXML --------------------------------------------------------------------
 
@@ -440,9 +451,19 @@ class WebConnectorSession:
 
     async def _apply_writes(self, request: QbwcRequest, parsed: ResponseSet) -> None:
         db, tenant_id = self.db, self.tenant.id
-        items = await repository.items_of(db, tenant_id, request.entry_ids)
+        # The entries' bodies are read only where a decision looks at one: a contact add's
+        # name, a posted entry's ExternalGUID when QuickBooks' answer carries none.
+        items = await repository.items_of(db, tenant_id, request.entry_ids, bodies=False)
+        contacts = [item for item in items if item.entry_kind in plan.CONTACT_KINDS]
+        await repository.load_bodies(db, tenant_id, contacts)
         links = await repository.links_for(db, tenant_id, items)
         outcome = results.writes(items, parsed)
+        unnamed = {
+            d.entry_id
+            for d in outcome.decisions
+            if d.saved is not None and not d.saved.external_guid
+        }
+        await repository.load_bodies(db, tenant_id, [i for i in items if i.entry_id in unnamed])
         await self.record(items, outcome, links)
         repository.set_request_state(db, request, outcome.set_state)
         self.plan.finish_isolated(request.entry_ids)
