@@ -21,7 +21,8 @@ async def _fill_entries(engine: AsyncEngine, tenant_id: str, first: int, count: 
                 "INSERT INTO entries (id, tenant_id, entry_kind, source_kind, cin7_id, revision,"
                 " version, state, body, findings, created_at, updated_at)"
                 " SELECT 'e-' || n, :tenant, 'invoice', 'sales_order', n::text, 'r1', 1, 'ready',"
-                " '{}', '[]', now(), now() FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n"
+                " '{}', '[]', now(), now()"
+                " FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n"
             ),
             {"tenant": tenant_id, "first": first, "last": first + count - 1},
         )
