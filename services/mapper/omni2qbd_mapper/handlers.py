@@ -23,7 +23,8 @@ from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.list_references import ChangedNames
 from omni2qbd_mapper.lists_loader import AskedRefNumbers, load_lists, ref_number_owners
 from omni2qbd_mapper.mapping import map_document
-from omni2qbd_mapper.prefetch import BatchReads, ResultReads, batch_reads
+from omni2qbd_mapper.prefetch import BatchReads, FirstMapping, ResultReads, batch_reads
+from omni2qbd_mapper.result import MappingResult
 from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.models import FetchedDocument, Tenant, utcnow
 from omni2qbd_shared.db.settings_store import latest_settings
@@ -94,7 +95,10 @@ async def map_and_store(
     (the caller logs it: a batch adds its CPU per document once the batch is done)."""
     posted = await store.posted_entries(session, tenant_id, kind, cin7_id)
     refs = lists.ref_numbers
-    while True:
+    result = _first_mapping_still_valid(
+        session, tenant_id, (kind, cin7_id, revision), posted, lists
+    )
+    while result is None:
         try:
             result = map_document(
                 kind,
@@ -108,12 +112,12 @@ async def map_and_store(
             )
         except (UnknownKind, ValueError) as exc:
             raise PoisonMessage(f"{kind} {cin7_id} cannot be read: {exc}") from exc
-        if not isinstance(refs, AskedRefNumbers) or not (unknown := refs.unknown()):
-            break
-        # The mapping asked who holds RefNumbers not read yet: read those owners (indexed)
-        # and map again with them; ends when it asks nothing new (usually after one read).
-        refs.update(await ref_number_owners(session, tenant_id, unknown))
-        refs.read |= unknown
+        if isinstance(refs, AskedRefNumbers) and (unknown := refs.unknown()):
+            # The mapping asked who holds RefNumbers not read yet: read those owners
+            # (indexed) and map again with them; ends when it asks nothing new.
+            refs.update(await ref_number_owners(session, tenant_id, unknown))
+            refs.read |= unknown
+            result = None
     await store.apply_result(session, tenant_id, kind, cin7_id, revision, result, out)
     await cogs_totals.sync_document(session, tenant_id, kind, cin7_id, out)
     return {
@@ -122,6 +126,25 @@ async def map_and_store(
         "status": result.status.value,
         "entries": len(result.entries),
     }
+
+
+def _first_mapping_still_valid(
+    session: AsyncSession,
+    tenant_id: str,
+    document: tuple[str, str, str],
+    posted: Sequence[Any],
+    lists: QbLists,
+) -> MappingResult | None:
+    """The batch's first mapping of this revision (``_read_for_batch``), when mapping it
+    again would give the same: it saw no RefNumber held and no entry of it in QuickBooks,
+    and both are still so (the document before it in the batch may have taken one).
+    Mapping every document twice was about a tenth of a batch's CPU."""
+    reads = batch_reads(session, tenant_id, document[:2])
+    first = reads.first_mappings.get(document) if reads is not None else None
+    if first is None or posted:
+        return None
+    held = lists.ref_numbers
+    return None if any(key in held for key in first.looked_up) else first.result
 
 
 async def _rebuild_months(
@@ -208,6 +231,9 @@ async def _read_for_batch(
     refs = lists.ref_numbers
     shared: set[tuple[str, str]] = set()
     for kind, cin7_id, revision, payload in documents:
+        looked_up: set[tuple[str, str]] = set()
+        if isinstance(refs, AskedRefNumbers):
+            refs.looked_up = looked_up
         try:
             result = map_document(
                 kind,
@@ -220,6 +246,14 @@ async def _read_for_batch(
             )
         except Exception:  # noqa: S112 - the real mapping reports it
             continue
+        finally:
+            if isinstance(refs, AskedRefNumbers):
+                refs.looked_up = None
+        # Only a mapping that saw no RefNumber held can be reused (``map_and_store``).
+        if isinstance(refs, AskedRefNumbers) and not any(key in refs for key in looked_up):
+            reads.first_mappings[(kind, cin7_id, revision)] = FirstMapping(
+                result, frozenset(looked_up)
+            )
         shared |= {
             (e.source.kind, e.source.cin7_id) for e in result.entries if e.source.kind != kind
         }

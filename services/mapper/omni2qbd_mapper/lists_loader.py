@@ -103,10 +103,13 @@ class AskedRefNumbers(dict[tuple[str, str], str]):
         super().__init__()
         self.asked: set[tuple[str, str]] = set()
         self.read: set[tuple[str, str]] = set()  # looked up in the database already
+        self.looked_up: set[tuple[str, str]] | None = None  # every key asked, while set
 
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
         if key not in self and key not in self.read:
             self.asked.add(key)
+        if self.looked_up is not None:
+            self.looked_up.add(key)
         return super().get(key, default)
 
     def unknown(self) -> set[tuple[str, str]]:

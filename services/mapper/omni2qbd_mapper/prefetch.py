@@ -47,6 +47,7 @@ from omni2qbd_shared.db.models import FetchedDocument, QbLink
 from omni2qbd_shared.entries import EntryKind
 
 if TYPE_CHECKING:
+    from omni2qbd_mapper.result import MappingResult
     from omni2qbd_mapper.store import RevenueState
 
 INFO_KEY = "omni2qbd_mapper.batch_reads"
@@ -80,6 +81,12 @@ async def _read_counted_months(
             into[key].append(counted_row)
 
 
+@dataclass(frozen=True)
+class FirstMapping:
+    result: MappingResult
+    looked_up: frozenset[tuple[str, str]]  # (entry kind, case-folded RefNumber)
+
+
 @dataclass
 class BatchReads:
     """One batch's answers per document (``batch_reads``), until ``finish``."""
@@ -98,6 +105,9 @@ class BatchReads:
     # Entry identities several documents of the batch share (a new customer's or vendor's
     # add, filed under the contact): their rows, and the rows the batch adds (``_added``).
     shared: dict[DocKey, list[EntryRow]] = field(default_factory=dict)
+    # Each document's mapping before anything was stored, with the RefNumbers it looked up
+    # (by kind, Cin7 id, revision): reused when mapping again would give the same.
+    first_mappings: dict[tuple[str, str, str], FirstMapping] = field(default_factory=dict)
 
     @classmethod
     async def read(
