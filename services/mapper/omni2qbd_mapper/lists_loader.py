@@ -165,6 +165,24 @@ async def load_lists(
     return lists
 
 
+async def load_cogs_lists(session: AsyncSession, tenant_id: str) -> QbLists:
+    """What a COGS month's journal asks of the lists (``rules.cogs.map_cogs_sums``): which
+    lists the gateway has read, and the accounts. ``load_lists`` read every customer and
+    item of the tenant for each batch of results, a cost growing with the tenant (issue
+    15); for these questions its answers are the same."""
+    lists = QbLists.for_tenant(await _read_lists(session, tenant_id))
+    rows = (
+        await session.exec(
+            scoped(QbListItem, tenant_id).where(
+                QbListItem.is_active, QbListItem.list_type == "account"
+            )
+        )
+    ).all()
+    _add_mirrored(lists, rows)
+    lists.ref_numbers = AskedRefNumbers()
+    return lists
+
+
 def _add_mirrored(lists: QbLists, rows: Sequence[QbListItem]) -> None:
     grouped: dict[ListName, list[QbListElement]] = {}
     for row in rows:
