@@ -9,6 +9,8 @@ mapped again as after new settings. No broker, no other service: the figures are
 handlers' own (CPU of this process, SQL statements counted by kind).
 
     .venv/bin/python bench/mapper_batches.py --orders 2000 --results 2>/dev/null
+    .venv/bin/python bench/mapper_batches.py --orders 2000 --results --results-batch 5 \
+        --qb-customers 1000 2>/dev/null   # results as the service often gets them
     .venv/bin/python bench/mapper_batches.py --orders 300 --dump /tmp/rows.txt 2>/dev/null
 
 Run it with another revision's code on PYTHONPATH to compare (see ``bench/console.py``'s
@@ -41,7 +43,13 @@ from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
-from omni2qbd_shared.db.models import Entry, FetchedDocument, Tenant, TenantSettingsVersion
+from omni2qbd_shared.db.models import (
+    Entry,
+    FetchedDocument,
+    QbListItem,
+    Tenant,
+    TenantSettingsVersion,
+)
 from omni2qbd_shared.logging import configure_logging
 from omni2qbd_shared.revision import revision_of
 from omni2qbd_shared.tenant_settings import TenantSettings
@@ -207,6 +215,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "statements": dict(counts.most_common(args.top)),
         }
         if args.results:
+            if args.qb_customers:
+                async with unit_of_work(sessions) as session:  # as the gateway mirrors its adds
+                    for n in range(args.qb_customers):
+                        session.add(
+                            QbListItem(
+                                tenant_id=TENANT,
+                                list_type="customer",
+                                list_id=f"BENCH-{n}",
+                                full_name=f"Bench customer {n}",
+                                data={"ret": "CustomerRet", "email": f"c{n}@example.com"},
+                            )
+                        )
             results = [
                 m.ResultMessage(entry_id=entry_id, tenant_id=TENANT, outcome="posted")
                 for entry_id in dict.fromkeys(ready)
@@ -262,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="results per batch (default --batch; the service's are often a few)",
+    )
+    parser.add_argument(
+        "--qb-customers",
+        type=int,
+        default=0,
+        help="customers added to the QuickBooks lists before the results (as the gateway's "
+        "adds; about 1,000 at 10,000 orders)",
     )
     parser.add_argument("--reevaluate", action="store_true")
     parser.add_argument("--dump", help="write what was stored here (for diff)")
