@@ -220,3 +220,24 @@ async def test_months_rebuilt_together_hold_what_one_by_one_holds(sessions: Sess
         (p, s, b.replace(single, "T")) for p, s, b in await _journals(sessions, single)
     ]
     assert len(await rows(sessions, batched, entry_kind="journal")) == 3
+
+
+async def test_a_month_emptied_and_counted_again_has_a_live_journal(sessions: Sessions) -> None:
+    """An invoice posted, then failed (its month's journal superseded: nothing counts), then
+    posted again: the month counts what it counted before, so its journal, whose newest
+    version holds exactly those sums, is current again (a new version), not left superseded."""
+    tenant = await make_tenant(sessions, SETTINGS)
+    invoice = (await _invoices_in_months(sessions, tenant, 1))[0][0]
+    states = []
+    for outcome in ("posted", "failed", "posted"):
+        result = m.ResultMessage(entry_id=invoice, tenant_id=tenant, outcome=outcome)
+        await deliver(sessions, handlers.handle_result, result)
+        journals = await rows(sessions, tenant, entry_kind="journal")
+        states.append([(j.version, j.state) for j in journals])
+    assert states == [
+        [(1, "ready")],
+        [(1, "superseded")],
+        [(2, "ready")],  # the same row, current again as a new version
+    ]
+    async with sessions() as session:
+        assert await cogs_totals.differences(session, tenant) == []

@@ -321,8 +321,11 @@ async def upsert_entry(
     if same is None:
         _supersede_open(rows, out)
         return await _insert_version(session, tenant_id, entry, values, top_version, out)
-    if entry.source.kind == COGS_MONTH_SOURCE and same.version < top_version:
-        # A COGS month whose sums went back to what an earlier version held (a change undone).
+    if entry.source.kind == COGS_MONTH_SOURCE and (
+        same.version < top_version or same.state == SUPERSEDED
+    ):
+        # A COGS month whose sums went back to what an earlier version held (a change undone),
+        # or came back after the month emptied, which superseded its newest version.
         _supersede_open(rows, out)
         if same.version == _newest_in_quickbooks(versions):
             return same  # QuickBooks holds exactly these sums already
