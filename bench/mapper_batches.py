@@ -9,6 +9,8 @@ mapped again as after new settings. No broker, no other service: the figures are
 handlers' own (CPU of this process, SQL statements counted by kind).
 
     .venv/bin/python bench/mapper_batches.py --orders 2000 --results 2>/dev/null
+    .venv/bin/python bench/mapper_batches.py --orders 2000 --results --results-batch 5 \
+        --qb-customers 1000 2>/dev/null   # results as the service often gets them
     .venv/bin/python bench/mapper_batches.py --orders 300 --dump /tmp/rows.txt 2>/dev/null
 
 Run it with another revision's code on PYTHONPATH to compare (see ``bench/console.py``'s
@@ -41,7 +43,13 @@ from omni2qbd_shared import messages as m
 from omni2qbd_shared.db.cogs_totals import CogsCounted, CogsMonthTotal
 from omni2qbd_shared.db.engine import create_engine, session_factory, unit_of_work
 from omni2qbd_shared.db.migrate import upgrade_async
-from omni2qbd_shared.db.models import Entry, FetchedDocument, Tenant, TenantSettingsVersion
+from omni2qbd_shared.db.models import (
+    Entry,
+    FetchedDocument,
+    QbListItem,
+    Tenant,
+    TenantSettingsVersion,
+)
 from omni2qbd_shared.logging import configure_logging
 from omni2qbd_shared.revision import revision_of
 from omni2qbd_shared.tenant_settings import TenantSettings
@@ -132,6 +140,12 @@ async def _stored(sessions: Any) -> list[str]:
     return sorted(lines)
 
 
+def _message_line(message: m.Message) -> str:
+    """A published entry message without its entry id (``--dump``)."""
+    fields = message.model_dump(mode="json", exclude={"entry_id"})
+    return "published " + json.dumps(fields, sort_keys=True, default=str)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"bench_mapper_batches_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(PG_ADMIN)
@@ -173,6 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         event.listen(engine.sync_engine, "before_cursor_execute", statements)
 
         ready: list[str] = []
+        result_messages: list[str] = []  # what the results published, in order (``--dump``)
         per_batch: list[tuple[float, str]] = []
         cpu, wall = time.process_time(), time.perf_counter()
         for start in range(0, len(messages), args.batch):
@@ -200,17 +215,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "statements": dict(counts.most_common(args.top)),
         }
         if args.results:
+            if args.qb_customers:
+                async with unit_of_work(sessions) as session:  # as the gateway mirrors its adds
+                    for n in range(args.qb_customers):
+                        session.add(
+                            QbListItem(
+                                tenant_id=TENANT,
+                                list_type="customer",
+                                list_id=f"BENCH-{n}",
+                                full_name=f"Bench customer {n}",
+                                data={"ret": "CustomerRet", "email": f"c{n}@example.com"},
+                            )
+                        )
             results = [
                 m.ResultMessage(entry_id=entry_id, tenant_id=TENANT, outcome="posted")
                 for entry_id in dict.fromkeys(ready)
             ]
             cpu, wall = time.process_time(), time.perf_counter()
-            for start in range(0, len(results), args.batch):
+            size = args.results_batch or args.batch
+            for start in range(0, len(results), size):
                 async with unit_of_work(sessions) as session:
-                    await handlers.handle_results(results[start : start + args.batch], session)
+                    published = await handlers.handle_results(
+                        results[start : start + size], session
+                    )
+                result_messages += [_message_line(message) for message in published]
             counts = statements.take()
             figures["results"] = {
                 "results": len(results),
+                "batch": size,
                 "cpu_s": round(time.process_time() - cpu, 2),
                 "wall_s": round(time.perf_counter() - wall, 2),
                 "cpu_ms_per_result": round(1000 * (time.process_time() - cpu) / len(results), 2),
@@ -227,7 +259,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "statements": sum(counts.values()),
             }
         if args.dump:
-            stored = await _stored(sessions)
+            stored = await _stored(sessions) + result_messages
             Path(args.dump).write_text("\n".join(stored) + "\n")  # noqa: ASYNC240 - a bench
         await engine.dispose()
     finally:
@@ -245,6 +277,19 @@ def main(argv: list[str] | None = None) -> int:
         "--batch", type=int, default=50, help="batch size (the mapper's prefetch, default 50)"
     )
     parser.add_argument("--results", action="store_true")
+    parser.add_argument(
+        "--results-batch",
+        type=int,
+        default=0,
+        help="results per batch (default --batch; the service's are often a few)",
+    )
+    parser.add_argument(
+        "--qb-customers",
+        type=int,
+        default=0,
+        help="customers added to the QuickBooks lists before the results (as the gateway's "
+        "adds; about 1,000 at 10,000 orders)",
+    )
     parser.add_argument("--reevaluate", action="store_true")
     parser.add_argument("--dump", help="write what was stored here (for diff)")
     parser.add_argument("--top", type=int, default=8, help="statement shapes listed")

@@ -15,7 +15,8 @@ time the mapper meets it without them (``ensure_totals``, e.g. right after migra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -39,6 +40,7 @@ from omni2qbd_shared.tenant_settings import TenantSettings
 _FILLED = ""
 _FILLED_INFO_KEY = "omni2qbd_mapper.totals_filled"  # tenants seen filled in this transaction
 _KEPT_INFO_KEY = "omni2qbd_mapper.month_totals_kept"
+_MONTHS_INFO_KEY = "omni2qbd_mapper.month_totals"  # a batch's ``MonthTotals``
 TotalsKey = tuple[str, str]  # (period, class key)
 TotalsValue = tuple[Decimal, int, Decimal, int, int]  # amount, docs, pending amount, docs, digest
 
@@ -58,20 +60,75 @@ def _as_contribution(row: CogsCounted) -> CogsContribution:
     )
 
 
+@dataclass
+class MonthTotals:
+    """The month totals rows of the months a batch of results may move, read in one query
+    (``handlers.handle_results``): ``_adjust`` and ``month_sums`` take these months' rows
+    from here, with the rows the batch adds and without those it deletes, instead of a
+    query per document and per rebuilt month (issue 15). Other months are read as before."""
+
+    tenant_id: str
+    periods: frozenset[str]
+    rows: dict[TotalsKey, CogsMonthTotal | None] = field(default_factory=dict)
+
+    @classmethod
+    async def read(
+        cls, session: AsyncSession, tenant_id: str, periods: Iterable[str]
+    ) -> MonthTotals:
+        totals = cls(tenant_id, frozenset(p for p in periods if p))
+        wanted = sorted(totals.periods)
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            statement = scoped(CogsMonthTotal, tenant_id).where(
+                col(CogsMonthTotal.period).in_(wanted[start : start + 500])
+            )
+            for row in (await session.exec(statement)).all():
+                totals.rows[(row.period, row.class_key)] = row
+        return totals
+
+    def install(self, session: AsyncSession) -> None:
+        session.info[_MONTHS_INFO_KEY] = self
+
+    @staticmethod
+    def remove(session: AsyncSession) -> None:
+        session.info.pop(_MONTHS_INFO_KEY, None)
+
+    def month(self, period: str) -> list[CogsMonthTotal]:
+        return [row for key, row in self.rows.items() if key[0] == period and row is not None]
+
+
+def _month_totals(session: AsyncSession, tenant_id: str, period: str) -> MonthTotals | None:
+    """The batch's rows, if they hold this month (``MonthTotals``)."""
+    totals = session.info.get(_MONTHS_INFO_KEY)
+    if isinstance(totals, MonthTotals) and totals.tenant_id == tenant_id:
+        return totals if period in totals.periods else None
+    return None
+
+
+async def _total_row(
+    session: AsyncSession, tenant_id: str, period: str, class_key: str
+) -> CogsMonthTotal | None:
+    totals = _month_totals(session, tenant_id, period)
+    if totals is not None:
+        return totals.rows.get((period, class_key))
+    total = await session.get(CogsMonthTotal, (tenant_id, period, class_key))
+    # Kept for the transaction: the session holds rows weakly, so the next document of the
+    # month would read this row again (issue 15).
+    session.info.setdefault(_KEPT_INFO_KEY, []).append(total)
+    return total
+
+
 async def _adjust(
     session: AsyncSession, tenant_id: str, contribution: CogsContribution, sign: int
 ) -> None:
     """Add (sign 1) or take out (sign -1) one counted contribution from its month's totals."""
     key = (tenant_id, contribution.period, _class_key(contribution.class_name))
-    total = await session.get(CogsMonthTotal, key)
-    # Kept for the transaction: the session holds rows weakly, so the next document of the
-    # month would read this row again (issue 15).
-    session.info.setdefault(_KEPT_INFO_KEY, []).append(total)
+    total = await _total_row(session, *key)
     kept = total is not None
     if total is None:
         total = CogsMonthTotal(
             tenant_id=tenant_id, period=key[1], class_key=key[2], amount=ZERO, pending_amount=ZERO
         )
+    totals = _month_totals(session, tenant_id, key[1])
     sums = CogsMonthSums(
         by_class={contribution.class_name: money(total.amount)},
         documents=total.documents,
@@ -83,7 +140,11 @@ async def _adjust(
     if sums.documents == 0:
         if kept:
             await session.delete(total)
+        if totals is not None:
+            totals.rows[key[1:]] = None
         return
+    if totals is not None:
+        totals.rows[key[1:]] = total
     total.amount = money(sums.by_class[contribution.class_name])
     total.documents = sums.documents
     total.pending_amount = money(sums.pending_amount)
@@ -110,6 +171,27 @@ async def _document_contributions(
     ]
 
 
+async def _counted_rows(
+    session: AsyncSession, tenant_id: str, key: tuple[str, str]
+) -> Sequence[CogsCounted]:
+    """What the document counts in its months now (``cogs_counted``)."""
+    reads = batch_reads(session, tenant_id, key)
+    results = result_reads(session, tenant_id)
+    taken = results.take_counted(key) if results is not None else None
+    if reads is not None:
+        return list(reads.counted[key])  # read with the batch (``prefetch``)
+    if taken is not None:
+        return taken  # read with the batch of results (``prefetch``)
+    source_kind, cin7_id = key
+    return (
+        await session.exec(
+            scoped(CogsCounted, tenant_id).where(
+                CogsCounted.source_kind == source_kind, CogsCounted.cin7_id == cin7_id
+            )
+        )
+    ).all()
+
+
 async def sync_document(
     session: AsyncSession, tenant_id: str, source_kind: str, cin7_id: str, out: store.Outbox
 ) -> None:
@@ -126,20 +208,7 @@ async def sync_document(
     if state is not None and state.counted:
         for contribution in await _document_contributions(session, tenant_id, source_kind, cin7_id):
             wanted[contribution.period] = contribution.model_copy(update={"pending": state.pending})
-    results = result_reads(session, tenant_id)
-    taken = results.take_counted(key) if results is not None else None
-    if reads is not None:
-        counted_rows: Sequence[CogsCounted] = list(reads.counted[key])
-    elif taken is not None:
-        counted_rows = taken  # read with the batch of results (``prefetch``)
-    else:
-        counted_rows = (
-            await session.exec(
-                scoped(CogsCounted, tenant_id).where(
-                    CogsCounted.source_kind == source_kind, CogsCounted.cin7_id == cin7_id
-                )
-            )
-        ).all()
+    counted_rows = await _counted_rows(session, tenant_id, key)
     deleted = False
     for row in counted_rows:
         now = wanted.get(row.period)
@@ -172,14 +241,30 @@ async def sync_document(
             )
         )
         out.touched_periods.add(period)
+    if not _batch_holds(session, tenant_id):
+        # Without a batch's month totals (``MonthTotals``) a later ``_adjust`` reads its row
+        # with ``session.get``; with them, the batch's rows are written with its next query
+        # (autoflush), together.
+        await session.flush()
+
+
+def _batch_holds(session: AsyncSession, tenant_id: str) -> bool:
+    totals = session.info.get(_MONTHS_INFO_KEY)
+    return isinstance(totals, MonthTotals) and totals.tenant_id == tenant_id
 
 
 async def month_sums(session: AsyncSession, tenant_id: str, period: str) -> CogsMonthSums:
-    rows = await session.exec(
-        scoped(CogsMonthTotal, tenant_id).where(CogsMonthTotal.period == period)
-    )
+    totals = _month_totals(session, tenant_id, period)
+    if totals is not None:
+        rows: Sequence[CogsMonthTotal] = totals.month(period)
+    else:
+        rows = (
+            await session.exec(
+                scoped(CogsMonthTotal, tenant_id).where(CogsMonthTotal.period == period)
+            )
+        ).all()
     sums = CogsMonthSums()
-    for row in rows.all():
+    for row in rows:
         sums.by_class[row.class_key or None] = money(row.amount)
         sums.documents += row.documents
         sums.pending_amount += money(row.pending_amount)
@@ -196,18 +281,22 @@ async def rebuild_month(
     lists: QbListsView,
     now: datetime,
     out: store.Outbox,
+    journals: store.Journals | None = None,
 ) -> None:
     """The month's COGS journal from its running totals (a new version when it changed).
-    Documents whose invoice or credit memo is not in QuickBooks yet are not in the totals."""
+    Documents whose invoice or credit memo is not in QuickBooks yet are not in the totals.
+    ``journals``: the month's versions and open rows, if read with other months'."""
     await ensure_totals(session, tenant_id)
     # The month's versions without their JSON: a journal gathers a version per change, and
     # decoding them all made each rebuild cost more as the run went on (issue 15).
-    versions = await store.journal_versions(session, tenant_id, period)
+    if journals is not None and period in journals.versions:
+        versions, known = journals.versions[period], journals.rows
+    else:
+        versions, known = await store.journal_versions(session, tenant_id, period), None
     posted = [v for v in versions if v.state in store.IN_QUICKBOOKS]
     posted_total = None
     if posted:
-        newest = await session.get(EntryRow, max(posted, key=lambda v: v.version).id)
-        posted_total = Decimal(newest.total or 0) if newest is not None else None
+        posted_total = Decimal(max(posted, key=lambda v: v.version).total or 0)
     sums = await month_sums(session, tenant_id, period)
     refs = getattr(lists, "ref_numbers", None)
     while True:
@@ -226,9 +315,13 @@ async def rebuild_month(
         refs.update(await ref_number_owners(session, tenant_id, unknown))
         refs.read |= unknown
     for entry in result.entries:
-        await store.upsert_entry(session, tenant_id, entry, out)
+        month = (entry.source.kind, entry.source.cin7_id) == (store.COGS_MONTH_SOURCE, period)
+        if month:
+            await store.upsert_entry(session, tenant_id, entry, out, versions, known)
+        else:
+            await store.upsert_entry(session, tenant_id, entry, out)
     if not result.entries:
-        for row in await store.open_rows(session, versions):
+        for row in await store.open_rows(session, versions, known):
             if row.state in store.OPEN_STATES:
                 row.state = store.SUPERSEDED
                 row.updated_at = utcnow()

@@ -21,7 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from omni2qbd_mapper import cogs_totals, store
 from omni2qbd_mapper.cin7doc import UnknownKind
 from omni2qbd_mapper.list_references import ChangedNames
-from omni2qbd_mapper.lists_loader import AskedRefNumbers, load_lists, ref_number_owners
+from omni2qbd_mapper.lists_loader import (
+    AskedRefNumbers,
+    load_cogs_lists,
+    load_lists,
+    ref_number_owners,
+)
 from omni2qbd_mapper.mapping import map_document
 from omni2qbd_mapper.prefetch import BatchReads, FirstMapping, ResultReads, batch_reads
 from omni2qbd_mapper.result import MappingResult
@@ -156,8 +161,15 @@ async def _rebuild_months(
     out: store.Outbox,
 ) -> None:
     now = utcnow()
-    for period in sorted(p for p in periods if p):
-        await cogs_totals.rebuild_month(session, tenant_id, period, settings, lists, now, out)
+    wanted = sorted(p for p in periods if p)
+    if not wanted:
+        return
+    # Every month's journal versions and open rows in two queries (``store.Journals``).
+    journals = await store.Journals.read(session, tenant_id, wanted)
+    for period in wanted:
+        await cogs_totals.rebuild_month(
+            session, tenant_id, period, settings, lists, now, out, journals
+        )
 
 
 async def handle_document(
@@ -336,20 +348,22 @@ async def _track_results(
     # The entries, their documents' revenue rows, contributions and counted months, read
     # together (``prefetch``) instead of a query or five per result.
     reads = await ResultReads.read(session, tenant_id, [m.entry_id for m in messages])
+    # The month totals those documents may move, in one query (``cogs_totals.MonthTotals``).
+    totals = await cogs_totals.MonthTotals.read(session, tenant_id, reads.periods())
     reads.install(session)
+    totals.install(session)
     try:
         for message in messages:
             periods |= await _track_result(session, tenant_id, message, out)
+        periods |= out.touched_periods
+        if periods:
+            settings = await _tenant_settings(session, tenant_id)
+            # A month's journal asks the lists only which were read and for the accounts.
+            lists = await load_cogs_lists(session, tenant_id)
+            await _rebuild_months(session, tenant_id, periods, settings, lists, out)
     finally:
         reads.remove(session)
-    periods |= out.touched_periods
-    if not periods:
-        return out.messages
-    settings = await _tenant_settings(session, tenant_id)
-    lists = await load_lists(
-        session, tenant_id, exchange_rates=settings.multi_currency, lazy_ref_numbers=True
-    )
-    await _rebuild_months(session, tenant_id, periods, settings, lists, out)
+        totals.remove(session)
     return out.messages
 
 

@@ -340,6 +340,12 @@ class ResultReads:
     ) -> None:
         await _read_counted_months(session, self.tenant_id, kinds, chunk, self.counted)
 
+    def periods(self) -> set[str]:
+        """The COGS months the batch's documents count in or contribute to."""
+        periods = {row.period for rows in self.counted.values() for row in rows}
+        periods |= {row.txn_date or "" for rows in self.contributions.values() for row in rows}
+        return periods - {""}
+
     def install(self, session: AsyncSession) -> None:
         session.info[RESULT_INFO_KEY] = self
 

@@ -15,7 +15,7 @@ QuickBooks (posted, pending or final, or locked) or a person marked it "do not i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -187,6 +187,8 @@ class _Version:
     revision: str
     version: int
     state: str
+    entry_kind: str
+    total: Decimal | None  # a posted COGS month's total is all its rebuild needs of it
 
 
 async def _versions(
@@ -204,25 +206,36 @@ async def _versions(
         # Read with the batch (``prefetch``): the document being mapped, or an identity its
         # documents share, with the rows the batch added since.
         return [
-            _Version(r.id, r.revision, r.version, r.state)
+            _Version(r.id, r.revision, r.version, r.state, r.entry_kind, r.total)
             for r in known
             if entry_kind is None or r.entry_kind == entry_kind
         ]
-    statement = select(EntryRow.id, EntryRow.revision, EntryRow.version, EntryRow.state).where(
-        col(EntryRow.tenant_id) == tenant_id,
-        col(EntryRow.source_kind) == source_kind,
-        col(EntryRow.cin7_id) == cin7_id,
+    # Six columns: past sqlmodel's typed ``select`` overloads (four), hence ``Any``.
+    statement: Any = (
+        select(EntryRow.id, EntryRow.revision, EntryRow.version, EntryRow.state)
+        .add_columns(col(EntryRow.entry_kind), col(EntryRow.total))
+        .where(
+            col(EntryRow.tenant_id) == tenant_id,
+            col(EntryRow.source_kind) == source_kind,
+            col(EntryRow.cin7_id) == cin7_id,
+        )
     )
     if entry_kind is not None:
         statement = statement.where(col(EntryRow.entry_kind) == entry_kind)
     return [_Version(*row) for row in (await session.exec(statement)).all()]
 
 
-async def _load(session: AsyncSession, versions: Iterable[_Version]) -> list[EntryRow]:
-    """The given versions' whole rows, in one round trip."""
+async def _load(
+    session: AsyncSession,
+    versions: Iterable[_Version],
+    known: Mapping[str, EntryRow] | None = None,
+) -> list[EntryRow]:
+    """The given versions' whole rows, in one round trip (none if ``known`` has them all)."""
     ids = [v.id for v in versions]
     if not ids:
         return []
+    if known is not None and all(i in known for i in ids):
+        return [known[i] for i in ids]
     reads = installed(session)
     if reads is not None and (rows := reads.loaded(ids)) is not None:
         return rows
@@ -233,20 +246,74 @@ async def journal_versions(session: AsyncSession, tenant_id: str, period: str) -
     return await _versions(session, tenant_id, None, COGS_MONTH_SOURCE, period)
 
 
-async def open_rows(session: AsyncSession, versions: Iterable[_Version]) -> list[EntryRow]:
-    return await _load(session, (v for v in versions if v.state in OPEN_STATES))
+@dataclass
+class Journals:
+    """Several COGS months' journal versions (without their JSON) and their open versions'
+    whole rows, read in two queries for the months a batch rebuilds instead of two per
+    month (``handlers._rebuild_months``, issue 15). Each month is rebuilt once per batch,
+    and a month's rebuild touches only its own journal, so these stay true for it."""
+
+    versions: dict[str, list[_Version]] = field(default_factory=dict)
+    rows: dict[str, EntryRow] = field(default_factory=dict)  # open versions, by id
+
+    @classmethod
+    async def read(cls, session: AsyncSession, tenant_id: str, periods: Iterable[str]) -> Journals:
+        journals = cls()
+        wanted = sorted(set(periods))
+        for period in wanted:
+            journals.versions[period] = []
+        for start in range(0, len(wanted), _ID_CHUNK):  # bounded IN lists
+            statement: Any = (
+                select(EntryRow.id, EntryRow.revision, EntryRow.version, EntryRow.state)
+                .add_columns(col(EntryRow.entry_kind), col(EntryRow.total), col(EntryRow.cin7_id))
+                .where(
+                    col(EntryRow.tenant_id) == tenant_id,
+                    col(EntryRow.source_kind) == COGS_MONTH_SOURCE,
+                    col(EntryRow.cin7_id).in_(wanted[start : start + _ID_CHUNK]),
+                )
+            )
+            for *version, period in (await session.exec(statement)).all():
+                journals.versions[period].append(_Version(*version))
+        open_versions = [
+            v for vs in journals.versions.values() for v in vs if v.state in OPEN_STATES
+        ]
+        for start in range(0, len(open_versions), _ID_CHUNK):
+            chunk = [v.id for v in open_versions[start : start + _ID_CHUNK]]
+            statement = select(EntryRow).where(col(EntryRow.id).in_(chunk))
+            for row in (await session.exec(statement)).all():
+                journals.rows[row.id] = row
+        return journals
+
+
+async def open_rows(
+    session: AsyncSession,
+    versions: Iterable[_Version],
+    known: Mapping[str, EntryRow] | None = None,
+) -> list[EntryRow]:
+    return await _load(session, (v for v in versions if v.state in OPEN_STATES), known)
 
 
 async def upsert_entry(
-    session: AsyncSession, tenant_id: str, entry: Entry, out: Outbox
+    session: AsyncSession,
+    tenant_id: str,
+    entry: Entry,
+    out: Outbox,
+    versions: Sequence[_Version] | None = None,
+    known: Mapping[str, EntryRow] | None = None,
 ) -> EntryRow:
-    versions = await _versions(
-        session, tenant_id, entry.kind.value, entry.source.kind, entry.source.cin7_id
-    )
+    """``versions``: the identity's versions (any entry kind), if the caller just read them,
+    and ``known`` rows read with them (``cogs_totals.rebuild_month``: a month's journal)."""
+    if versions is None:
+        versions = await _versions(
+            session, tenant_id, entry.kind.value, entry.source.kind, entry.source.cin7_id
+        )
+    else:
+        versions = [v for v in versions if v.entry_kind == entry.kind.value]
     # Only the open versions (superseded below) and the one of this revision are loaded whole.
     rows = await _load(
         session,
         (v for v in versions if v.state in OPEN_STATES or v.revision == entry.source.revision),
+        known,
     )
     top_version = max((v.version for v in versions), default=0)
     values = _row_values(entry)
@@ -254,8 +321,11 @@ async def upsert_entry(
     if same is None:
         _supersede_open(rows, out)
         return await _insert_version(session, tenant_id, entry, values, top_version, out)
-    if entry.source.kind == COGS_MONTH_SOURCE and same.version < top_version:
-        # A COGS month whose sums went back to what an earlier version held (a change undone).
+    if entry.source.kind == COGS_MONTH_SOURCE and (
+        same.version < top_version or same.state == SUPERSEDED
+    ):
+        # A COGS month whose sums went back to what an earlier version held (a change undone),
+        # or came back after the month emptied, which superseded its newest version.
         _supersede_open(rows, out)
         if same.version == _newest_in_quickbooks(versions):
             return same  # QuickBooks holds exactly these sums already
