@@ -241,16 +241,9 @@ async def sync_document(
             )
         )
         out.touched_periods.add(period)
-    if not _batch_holds(session, tenant_id):
-        # Without a batch's month totals (``MonthTotals``) a later ``_adjust`` reads its row
-        # with ``session.get``; with them, the batch's rows are written with its next query
-        # (autoflush), together.
-        await session.flush()
-
-
-def _batch_holds(session: AsyncSession, tenant_id: str) -> bool:
-    totals = session.info.get(_MONTHS_INFO_KEY)
-    return isinstance(totals, MonthTotals) and totals.tenant_id == tenant_id
+    # No flush here: the rows are written with the batch's next query (autoflush, which a
+    # later ``_adjust``'s ``session.get`` of a month's row triggers too), together; a flush
+    # per document inserted each document's entries on their own (issue 15).
 
 
 async def month_sums(session: AsyncSession, tenant_id: str, period: str) -> CogsMonthSums:
