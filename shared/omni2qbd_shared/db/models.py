@@ -55,7 +55,19 @@ def _ts(nullable: bool = False) -> Any:
     )
 
 
-def _json(default: Any = dict) -> Any:
+def empty_list() -> list[Any]:
+    """``default_factory=list`` without its cost: pydantic reads the factory's signature on
+    every construction, and for the builtin ``list`` that means parsing its text signature
+    (90 us; the mapper builds thousands of entry rows per batch). A Python function's
+    signature is read in under 4 us."""
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    return {}
+
+
+def _json(default: Any = empty_dict) -> Any:
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
 
 
@@ -204,7 +216,7 @@ class Entry(SQLModel, table=True):
     txn_date: str | None = Field(default=None, max_length=10)
     total: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2)))
     body: dict[str, Any] = _json()
-    findings: list[dict[str, Any]] = _json(list)
+    findings: list[dict[str, Any]] = _json(empty_list)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -371,7 +383,7 @@ class QbwcRequest(SQLModel, table=True):
     purpose: str = Field(max_length=32)  # recovery | lists | writes
     # sent | answered | failed | in_doubt | resolved
     state: str = Field(default="sent", max_length=16)
-    entry_ids: list[str] = _json(list)
+    entry_ids: list[str] = _json(empty_list)
     request_xml: str = Field(sa_column=Column(Text, nullable=False))
     response_xml: str | None = Field(default=None, sa_column=Column(Text))
     hresult: str | None = Field(default=None, max_length=16)

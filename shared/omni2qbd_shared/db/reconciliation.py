@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, Text
 from sqlmodel import Field, SQLModel
 
-from omni2qbd_shared.db.models import utcnow
+from omni2qbd_shared.db.models import empty_dict, utcnow
 
 
 class ReconciliationSnapshot(SQLModel, table=True):
@@ -29,8 +29,12 @@ class ReconciliationSnapshot(SQLModel, table=True):
     # requested | sent | answered | failed
     state: str = Field(default="requested", max_length=16)
     # The account names the QuickBooks side was read for (settings at request time).
-    accounts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    accounts: dict[str, Any] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False)
+    )
+    figures: dict[str, Any] = Field(
+        default_factory=empty_dict, sa_column=Column(JSON, nullable=False)
+    )
     error: str | None = Field(default=None, sa_column=Column(Text))
     requested_by: str = Field(max_length=200)
     requested_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

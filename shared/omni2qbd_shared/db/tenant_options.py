@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Numeric, Text
 from sqlmodel import Field, SQLModel
 
-from omni2qbd_shared.db.models import utcnow
+from omni2qbd_shared.db.models import empty_list, utcnow
 
 
 class TenantOptions(SQLModel, table=True):
@@ -22,7 +22,7 @@ class TenantOptions(SQLModel, table=True):
 
     tenant_id: str = Field(primary_key=True, foreign_key="tenants.id", max_length=36)
     auto_approve: bool = False
-    auto_approve_kinds: list[Any] = Field(default_factory=list, sa_column=Column(JSON))
+    auto_approve_kinds: list[Any] = Field(default_factory=empty_list, sa_column=Column(JSON))
     auto_approve_max_total: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2)))
     expected_run_minutes: int = 60
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text))
