@@ -18,7 +18,8 @@ temporary SQLite file unless --database-url is given. Run:
         --database-url postgresql+asyncpg://postgres@127.0.0.1/omni2qbd_bench   # issue 15's sync
 
 ``fetcher_cpu_ms_per_document`` is this process's CPU (HTTP client, hashing, database, broker
-client; not the simulator's) from the first request to the last confirm, per published document.
+client; not the simulator's) from the first request to the last confirm, per published document;
+``simulator_cpu_seconds`` the Cin7 simulator's over the same span.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def start_simulator(
     raise RuntimeError("the Cin7 simulator did not start")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fastest_schedule(requests: int, limits: Sequence[tuple[int, float]]) -> float:
     """Seconds from the first to the last of ``requests`` sent as early as the limits allow."""
     times: list[float] = []
@@ -156,9 +163,11 @@ async def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         syncer = TenantSyncer(sessions=sessions, publisher=publisher, options=options)
         started, cpu_started = time.perf_counter(), time.process_time()
+        sim_started = process_cpu(process.pid)
         results = await asyncio.gather(*(syncer.turn(t) for t in tenants if t is not None))
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        sim_cpu = process_cpu(process.pid) - sim_started
         published = sum(r.published for r in results)
         requests = sum(client.requests_sent for _, client in syncer._clients.values())
         await syncer.aclose()
@@ -182,6 +191,7 @@ async def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             "documents_per_second": round(published / elapsed, 1),
             "fetcher_cpu_seconds": round(cpu, 2),
             "fetcher_cpu_ms_per_document": round(1000 * cpu / published, 3) if published else None,
+            "simulator_cpu_seconds": round(sim_cpu, 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         if limits_on:
