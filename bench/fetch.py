@@ -14,6 +14,12 @@ temporary SQLite file unless --database-url is given. Run:
 
     .venv/bin/python bench/fetch.py                 # both modes (~2 minutes)
     .venv/bin/python bench/fetch.py --mode unlimited --scale 2
+    .venv/bin/python bench/fetch.py --mode unlimited --scale 6.7 --tenants 1 \\
+        --database-url postgresql+asyncpg://postgres@127.0.0.1/omni2qbd_bench   # issue 15's sync
+
+``fetcher_cpu_ms_per_document`` is this process's CPU (HTTP client, hashing, database, broker
+client; not the simulator's) from the first request to the last confirm, per published document;
+``simulator_cpu_seconds`` the Cin7 simulator's over the same span.
 """
 
 from __future__ import annotations
@@ -86,6 +92,12 @@ def start_simulator(
     raise RuntimeError("the Cin7 simulator did not start")
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fastest_schedule(requests: int, limits: Sequence[tuple[int, float]]) -> float:
     """Seconds from the first to the last of ``requests`` sent as early as the limits allow."""
     times: list[float] = []
@@ -119,6 +131,8 @@ async def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             accounts = (await http.get(f"{root}/_sim/tenants")).json()
         if limits_on:
             accounts = accounts[:1]
+        elif args.tenants:
+            accounts = accounts[: args.tenants]
         engine = create_engine(database_url)
         sessions = session_factory(engine)
         connection = await connect(args.amqp_url)
@@ -148,9 +162,12 @@ async def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             cin7_allowed_hosts=("127.0.0.1",),  # the simulator
         )
         syncer = TenantSyncer(sessions=sessions, publisher=publisher, options=options)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        sim_started = process_cpu(process.pid)
         results = await asyncio.gather(*(syncer.turn(t) for t in tenants if t is not None))
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        sim_cpu = process_cpu(process.pid) - sim_started
         published = sum(r.published for r in results)
         requests = sum(client.requests_sent for _, client in syncer._clients.values())
         await syncer.aclose()
@@ -172,6 +189,9 @@ async def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             "throttled_429": throttled,
             "seconds": round(elapsed, 2),
             "documents_per_second": round(published / elapsed, 1),
+            "fetcher_cpu_seconds": round(cpu, 2),
+            "fetcher_cpu_ms_per_document": round(1000 * cpu / published, 3) if published else None,
+            "simulator_cpu_seconds": round(sim_cpu, 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         if limits_on:
@@ -214,6 +234,9 @@ def main() -> None:
     parser.add_argument("--limited-scale", type=float, default=8.0, help="data scale, limited run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--tenants", type=int, default=0, help="unlimited run: the first N accounts only (0: all)"
+    )
+    parser.add_argument(
         "--amqp-url",
         default=os.environ.get("OMNI2QBD_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
     )
@@ -236,6 +259,8 @@ def main() -> None:
             str(args.limited_scale),
             "--seed",
             str(args.seed),
+            "--tenants",
+            str(args.tenants),
             "--amqp-url",
             args.amqp_url,
         ]

@@ -97,17 +97,20 @@ class RevisionPublisher:
         """False if another fetcher recorded some of them first (look again)."""
         try:
             async with unit_of_work(self.sessions) as session:
-                for doc in docs:
-                    session.add(
-                        FetchedDocument(
-                            tenant_id=self.tenant_id,
-                            kind=doc.kind,
-                            cin7_id=doc.cin7_id,
-                            revision=doc.revision,
-                            modified_date=doc.modified,
-                            payload=doc.payload,
-                        )
-                    )
+                await repo.record_revisions(
+                    session,
+                    [
+                        {
+                            "tenant_id": self.tenant_id,
+                            "kind": doc.kind,
+                            "cin7_id": doc.cin7_id,
+                            "revision": doc.revision,
+                            "modified_date": doc.modified,
+                            "payload": doc.payload,
+                        }
+                        for doc in docs
+                    ],
+                )
         except IntegrityError:
             return False
         await self._publish(docs)
@@ -115,20 +118,7 @@ class RevisionPublisher:
 
     async def _publish(self, docs: Sequence[Revision | FetchedDocument]) -> None:
         fetched_at = utcnow()
-        messages = [
-            Cin7DocumentMessage(
-                tenant_id=self.tenant_id,
-                kind=doc.kind,
-                cin7_id=doc.cin7_id,
-                revision=doc.revision,
-                modified_date=doc.modified
-                if isinstance(doc, Revision)
-                else aware(doc.modified_date),
-                fetched_at=fetched_at,
-                payload=doc.payload,
-            )
-            for doc in docs
-        ]
+        messages = [self._message(doc, fetched_at) for doc in docs]
         try:
             await self.publisher.publish_many(messages)
         except Exception as exc:  # any broker failure: the revisions stay unconfirmed
@@ -141,6 +131,33 @@ class RevisionPublisher:
             await repo.mark_published(
                 session, self.tenant_id, [(d.cin7_id, d.revision) for d in docs], utcnow()
             )
+
+    def _message(
+        self, doc: Revision | FetchedDocument, fetched_at: datetime
+    ) -> Cin7DocumentMessage:
+        """The message of a revision. A page's revisions are built without validating again
+        what ``KindSync`` already checked (the payload is Cin7's JSON object as decoded, the
+        kind a ``Cin7Kind``): the same fields, so the same bytes on the wire; a recovered row
+        (read back from the database) is validated."""
+        if isinstance(doc, Revision):
+            return Cin7DocumentMessage.model_construct(
+                tenant_id=self.tenant_id,
+                kind=Cin7Kind(doc.kind),
+                cin7_id=doc.cin7_id,
+                revision=doc.revision,
+                modified_date=doc.modified,
+                fetched_at=fetched_at,
+                payload=doc.payload,
+            )
+        return Cin7DocumentMessage(
+            tenant_id=self.tenant_id,
+            kind=doc.kind,
+            cin7_id=doc.cin7_id,
+            revision=doc.revision,
+            modified_date=aware(doc.modified_date),
+            fetched_at=fetched_at,
+            payload=doc.payload,
+        )
 
     async def recover(self, grace: timedelta) -> int:
         """Publish revisions another process recorded but never saw confirmed."""

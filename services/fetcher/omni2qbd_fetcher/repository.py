@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import tuple_, update
+from sqlalchemy import insert, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -124,6 +124,20 @@ async def known_revisions(
         )
     )
     return {(cin7_id, revision) for cin7_id, revision in rows.all()}
+
+
+async def record_revisions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert a page's new revisions (``tenant_id``, ``kind``, ``cin7_id``, ``revision``,
+    ``modified_date``, ``payload``; not yet published) in one statement (executemany), not
+    one ORM object each; a key another fetcher recorded first raises ``IntegrityError``."""
+    if not rows:
+        return
+    fetched_at = utcnow()
+    table = FetchedDocument.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        insert(table),
+        params=[{**row, "fetched_at": fetched_at, "published_at": None} for row in rows],
+    )
 
 
 async def unpublished(

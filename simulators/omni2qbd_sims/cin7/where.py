@@ -17,6 +17,7 @@ unknown, and only records whose clause is true are returned.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -199,9 +200,16 @@ def _coerce(left: Any, right: Any) -> tuple[Any, Any] | None:
 
 
 def _coerce_to_date(left: datetime, right: Any) -> tuple[Any, Any] | None:
-    if isinstance(right, str) and looks_like_date(right):
-        right = parse_date(right)
+    if isinstance(right, str):
+        right = _literal_date(right)
     return (left, right) if isinstance(right, datetime) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _literal_date(text: str) -> datetime | None:
+    """A quoted literal as a date (None if it is not one), parsed once per query rather than
+    once per record compared with it (a page request compares every record of the resource)."""
+    return parse_date(text) if looks_like_date(text) else None
 
 
 def _coerce_to_bool(left: bool, right: Any) -> tuple[Any, Any] | None:
