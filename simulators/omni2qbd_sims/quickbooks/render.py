@@ -38,18 +38,13 @@ def txn_ret(
     *,
     include_lines: bool = True,
     include_links: bool = True,
+    names_current: bool = False,
 ) -> etree._Element:
-    ret = etree.Element(f"{txn.txn_type}Ret")
-    sub(ret, "TxnID", txn.txn_id)
-    sub(ret, "TimeCreated", fmt_datetime(txn.time_created))
-    sub(ret, "TimeModified", fmt_datetime(txn.time_modified))
-    sub(ret, "EditSequence", txn.edit_sequence)
-    sub(ret, "TxnNumber", str(txn.txn_number))
-    for child in txn.body:
-        if not include_lines and str(child.tag) in LINE_TAGS:
-            continue
-        ret.append(copy.deepcopy(child))
-    company.refresh_refs(ret)
+    """``names_current``: every ref in the body was written in this request (a new
+    transaction), so it already shows the current names and needs no refresh."""
+    ret = _header_and_body(txn, include_lines)
+    if not names_current:
+        company.refresh_refs(ret)
     for tag in ("BillAddress", "ShipAddress"):
         address = ret.find(tag)
         if address is not None:
@@ -87,6 +82,39 @@ def txn_ret(
             sub(linked, "LinkType", "AMTTYPE")
             sub(linked, "Amount", fmt_amount(-link.amount))
     sort_children(ret, version)
+    return ret
+
+
+def _header_and_body(txn: Txn, include_lines: bool) -> etree._Element:
+    """The Ret's header fields, then a copy of the transaction's body (one deep copy of the
+    whole body rather than one per child: the same elements in the same order)."""
+    if include_lines:
+        ret = copy.deepcopy(txn.body)
+        ret.tag = f"{txn.txn_type}Ret"
+        ret.attrib.clear()
+        ret.text = ret.tail = None
+        at = 0
+    else:
+        ret = etree.Element(f"{txn.txn_type}Ret")
+        at = -1
+    for tag, text in (
+        ("TxnID", txn.txn_id),
+        ("TimeCreated", fmt_datetime(txn.time_created)),
+        ("TimeModified", fmt_datetime(txn.time_modified)),
+        ("EditSequence", txn.edit_sequence),
+        ("TxnNumber", str(txn.txn_number)),
+    ):
+        if at < 0:
+            sub(ret, tag, text)
+        else:
+            field = etree.Element(tag)
+            field.text = text
+            ret.insert(at, field)
+            at += 1
+    if not include_lines:
+        for child in txn.body:
+            if str(child.tag) not in LINE_TAGS:
+                ret.append(copy.deepcopy(child))
     return ret
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from omni2qbd_shared.qbxml.schema import XSD_DIR
+from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, XSD_DIR
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 
@@ -111,6 +111,23 @@ def child_order(element_name: str, version: str) -> tuple[str, ...]:
 
 def allowed_children(element_name: str, version: str) -> frozenset[str]:
     return frozenset(child_order(element_name, version))
+
+
+@functools.cache
+def ref_names() -> tuple[str, ...]:
+    """Every element name ending in ``Ref`` that the XSDs of the supported versions declare:
+    the refs a valid request (or a Ret the simulator builds) can hold, for ``iter(*names)``,
+    which finds them without visiting every element in Python."""
+    names: set[str] = set()
+    for version in SUPPORTED_VERSIONS:
+        index = _index(version)
+        for node in (*index.types.values(), *index.elements.values(), *index.groups.values()):
+            for element in node.iter(f"{_XS}element"):
+                name = element.get("name") or element.get("ref") or ""
+                if name.endswith("Ref"):
+                    names.add(name)
+        names.update(name for name in index.elements if name.endswith("Ref"))
+    return tuple(sorted(names))
 
 
 _SAME_CHOICE = {
