@@ -33,6 +33,7 @@ from omni2qbd_sims.quickbooks.model import (
     Txn,
     list_family,
 )
+from omni2qbd_sims.quickbooks.qbtext import find1, findtext1
 from omni2qbd_sims.quickbooks.xsd_order import ref_names
 
 DEFAULT_TZ = ZoneInfo("America/New_York")
@@ -102,7 +103,7 @@ def _collect_refs(element: etree._Element, in_line: bool) -> list[tuple[etree._E
     inside a line (an ancestor's tag ends like a line's), in document order."""
     out: list[tuple[etree._Element, bool]] = []
     for found in element.iter(*ref_names()):
-        if found.find("ListID") is None and found.find("FullName") is None:
+        if find1(found, "ListID") is None and find1(found, "FullName") is None:
             continue
         ref_in_line = in_line
         if not ref_in_line and found is not element:
@@ -408,8 +409,8 @@ class CompanyState:
     def resolve_ref(self, ref: etree._Element, txn_label: str) -> ListRecord:
         """Resolve a ``*Ref`` (ListID wins over FullName) and rewrite it to both."""
         kinds = ref_kinds(str(ref.tag))
-        list_id = ref.findtext("ListID")
-        full_name = ref.findtext("FullName")
+        list_id = findtext1(ref, "ListID")
+        full_name = findtext1(ref, "FullName")
         record = (
             self.find_list(kinds, list_id=list_id.strip())
             if list_id
@@ -432,7 +433,7 @@ class CompanyState:
     def refresh_refs(self, element: etree._Element) -> None:
         """Show current names: a renamed customer appears renamed in old transactions."""
         for ref in element.iter(*ref_names()):
-            list_id = ref.findtext("ListID")
+            list_id = findtext1(ref, "ListID")
             if list_id and list_id in self.lists:
                 record = self.lists[list_id]
                 if not _written_as(ref, list_id, self.full_name(record)):

@@ -16,6 +16,8 @@ from omni2qbd_sims.quickbooks.company import CompanyState
 from omni2qbd_sims.quickbooks.indexes import CUSTOMER, VENDOR
 from omni2qbd_sims.quickbooks.model import ListRecord, Txn
 from omni2qbd_sims.quickbooks.qbtext import (
+    find1,
+    findtext1,
     fmt_amount,
     fmt_date,
     fmt_datetime,
@@ -46,7 +48,7 @@ def txn_ret(
     if not names_current:
         company.refresh_refs(ret)
     for tag in ("BillAddress", "ShipAddress"):
-        address = ret.find(tag)
+        address = find1(ret, tag)
         if address is not None:
             ret.append(address_block(address, f"{tag}Block"))
     t = totals(company, txn)
@@ -121,16 +123,16 @@ def _header_and_body(txn: Txn, include_lines: bool) -> etree._Element:
 def address_block(address: etree._Element, tag: str) -> etree._Element:
     """The printable block QuickBooks derives from an address: street lines, then
     "City, State PostalCode", then the country (at most five lines)."""
-    lines = [address.findtext(f"Addr{n}") for n in range(1, 6)]
+    lines = [findtext1(address, f"Addr{n}") for n in range(1, 6)]
     text_lines = [line for line in lines if line]
-    city = address.findtext("City") or ""
+    city = findtext1(address, "City") or ""
     state_zip = " ".join(
-        x for x in (address.findtext("State"), address.findtext("PostalCode")) if x
+        x for x in (findtext1(address, "State"), findtext1(address, "PostalCode")) if x
     )
     city_line = ", ".join(x for x in (city, state_zip) if x)
     if city_line:
         text_lines.append(city_line)
-    country = address.findtext("Country")
+    country = findtext1(address, "Country")
     if country:
         text_lines.append(country)
     block = etree.Element(tag)
@@ -257,7 +259,7 @@ _KIND_FIELDS: dict[str, Callable[[CompanyState, ListRecord, etree._Element], Non
 def _customer_balance(company: CompanyState, record: ListRecord) -> Decimal:
     balance = ZERO
     for txn in company.txns_by(CUSTOMER, record.list_id):
-        if txn.body.findtext("IsPending") == "true":
+        if findtext1(txn.body, "IsPending") == "true":
             continue  # pending sales do not affect balances (reference §3.8)
         if txn.txn_type == "Invoice":
             balance += totals(company, txn).balance
