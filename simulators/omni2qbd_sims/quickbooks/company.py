@@ -33,6 +33,8 @@ from omni2qbd_sims.quickbooks.model import (
     Txn,
     list_family,
 )
+from omni2qbd_sims.quickbooks.qbtext import find1, findtext1
+from omni2qbd_sims.quickbooks.xsd_order import ref_names
 
 DEFAULT_TZ = ZoneInfo("America/New_York")
 
@@ -96,22 +98,43 @@ def kind_label(kinds: tuple[str, ...]) -> str:
     return _KIND_LABEL.get(kinds[0], kinds[0])
 
 
-def _collect_refs(
-    element: etree._Element, in_line: bool, out: list[tuple[etree._Element, bool]]
-) -> None:
+def _collect_refs(element: etree._Element, in_line: bool) -> list[tuple[etree._Element, bool]]:
     """The refs that name a list record (a ListID or a FullName), each with whether it is
     inside a line (an ancestor's tag ends like a line's), in document order."""
-    tag = element.tag
-    if not isinstance(tag, str):
-        return
-    if tag.endswith("Ref") and (
-        element.find("ListID") is not None or element.find("FullName") is not None
-    ):
-        out.append((element, in_line))
-    if len(element):
-        below = in_line or tag.endswith(_LINE_SUFFIXES)
-        for child in element:
-            _collect_refs(child, below, out)
+    out: list[tuple[etree._Element, bool]] = []
+    for found in element.iter(*ref_names()):
+        if find1(found, "ListID") is None and find1(found, "FullName") is None:
+            continue
+        ref_in_line = in_line
+        if not ref_in_line and found is not element:
+            for ancestor in found.iterancestors():
+                if str(ancestor.tag).endswith(_LINE_SUFFIXES):
+                    ref_in_line = True
+                    break
+                if ancestor is element:
+                    break
+        out.append((found, ref_in_line))
+    return out
+
+
+def _written_as(ref: etree._Element, list_id: str, full_name: str) -> bool:
+    """Whether ``write_ref`` would leave ``ref`` as it is: exactly a ListID and a FullName
+    with these texts, no attributes (nor tails, comments or other children)."""
+    if len(ref) != 2:
+        return False
+    first, second = ref[0], ref[1]
+    return (
+        first.tag == "ListID"
+        and second.tag == "FullName"
+        and first.text == list_id
+        and second.text == full_name
+        and not first.attrib
+        and not second.attrib
+        and first.tail is None
+        and second.tail is None
+        and not len(first)
+        and not len(second)
+    )
 
 
 @dataclass
@@ -287,10 +310,16 @@ class CompanyState:
     def find_list(
         self, kinds: Iterable[str], *, list_id: str | None = None, full_name: str | None = None
     ) -> ListRecord | None:
-        wanted = set(kinds)
         if list_id is not None:
             record = self.lists.get(list_id)
-            return record if record is not None and record.kind in wanted else None
+            if record is None:
+                return None
+            return (
+                record
+                if record.kind in (kinds if isinstance(kinds, tuple) else set(kinds))
+                else None
+            )
+        wanted = set(kinds)
         if full_name is not None:
             for record in self._named(full_name):
                 if record.kind in wanted:
@@ -380,8 +409,8 @@ class CompanyState:
     def resolve_ref(self, ref: etree._Element, txn_label: str) -> ListRecord:
         """Resolve a ``*Ref`` (ListID wins over FullName) and rewrite it to both."""
         kinds = ref_kinds(str(ref.tag))
-        list_id = ref.findtext("ListID")
-        full_name = ref.findtext("FullName")
+        list_id = findtext1(ref, "ListID")
+        full_name = findtext1(ref, "FullName")
         record = (
             self.find_list(kinds, list_id=list_id.strip())
             if list_id
@@ -403,19 +432,17 @@ class CompanyState:
 
     def refresh_refs(self, element: etree._Element) -> None:
         """Show current names: a renamed customer appears renamed in old transactions."""
-        for ref in element.iter():
-            if not isinstance(ref.tag, str) or not ref.tag.endswith("Ref"):
-                continue
-            list_id = ref.findtext("ListID")
+        for ref in element.iter(*ref_names()):
+            list_id = findtext1(ref, "ListID")
             if list_id and list_id in self.lists:
-                self.write_ref(ref, self.lists[list_id])
+                record = self.lists[list_id]
+                if not _written_as(ref, list_id, self.full_name(record)):
+                    self.write_ref(ref, record)
 
     def resolve_all_refs(self, element: etree._Element, txn_label: str) -> None:
         """Resolve every ``*Ref`` under ``element`` (itself included), in document order."""
         in_line = any(str(a.tag).endswith(_LINE_SUFFIXES) for a in element.iterancestors())
-        refs: list[tuple[etree._Element, bool]] = []
-        _collect_refs(element, in_line, refs)
-        for ref, ref_in_line in refs:
+        for ref, ref_in_line in _collect_refs(element, in_line):
             # QuickBooks names the place: "... in the SalesReceipt line." for line refs.
             self.resolve_ref(ref, f"{txn_label} line" if ref_in_line else txn_label)
 

@@ -306,7 +306,8 @@ def _txn_add(txn_type: str) -> Handler:
         add = rq.find(f"{txn_type}Add")
         assert add is not None
         txn = add_txn(ctx.company, txn_type, add)
-        return HandlerResult([_write_ret(ctx, rq, txn)])
+        # add_txn wrote every ref of the new body with the current names.
+        return HandlerResult([_write_ret(ctx, rq, txn, names_current=True)])
 
     return handle
 
@@ -328,8 +329,10 @@ def _txn_mod(txn_type: str) -> Handler:
     return handle
 
 
-def _write_ret(ctx: RequestContext, rq: etree._Element, txn: Txn) -> etree._Element:
-    ret = txn_ret(ctx.company, txn, ctx.version)
+def _write_ret(
+    ctx: RequestContext, rq: etree._Element, txn: Txn, *, names_current: bool = False
+) -> etree._Element:
+    ret = txn_ret(ctx.company, txn, ctx.version, names_current=names_current)
     included = [(e.text or "").strip() for e in rq.findall("IncludeRetElement")]
     if included:
         keep_only(ret, included)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from omni2qbd_sims.quickbooks.model import ListRecord, Txn
+from omni2qbd_sims.quickbooks.qbtext import findtext1, findtext2
 
 # Which part of a transaction a TxnIndex key names.
 GUID = "ExternalGUID"
@@ -38,12 +39,12 @@ def txn_keys(txn: Txn) -> tuple[TxnKey, ...]:
     if txn.deleted:
         return ()
     body = txn.body
-    keys: list[TxnKey] = [(GUID, (body.findtext(GUID) or "").upper())]
-    ref_number = body.findtext(REF)
+    keys: list[TxnKey] = [(GUID, (findtext1(body, GUID) or "").upper())]
+    ref_number = findtext1(body, REF)
     if ref_number is not None:
         keys.append((REF, ref_number))
     for tag in (CUSTOMER, VENDOR):
-        list_id = body.findtext(f"{tag}/ListID")
+        list_id = findtext2(body, tag, "ListID")
         if list_id is not None:
             keys.append((tag, list_id))
     return tuple(keys)

@@ -67,6 +67,31 @@ def ref(parent: etree._Element, tag: str, list_id: str, full_name: str) -> etree
     return element
 
 
+def find1(element: etree._Element, tag: str) -> etree._Element | None:
+    """``element.find(tag)`` for a plain tag name, without ElementPath's overhead (these
+    lookups run for every line and ref of every request)."""
+    for child in element.iterchildren(tag):
+        return child
+    return None
+
+
+def findtext1(element: etree._Element, tag: str) -> str | None:
+    """``element.findtext(tag)`` for a plain tag name: the first such child's text ("" when
+    it has none), None without one."""
+    for child in element.iterchildren(tag):
+        return child.text or ""
+    return None
+
+
+def findtext2(element: etree._Element, outer: str, inner: str) -> str | None:
+    """``element.findtext(f"{outer}/{inner}")``: the first ``inner`` of the first ``outer``
+    child that has one."""
+    for parent in element.iterchildren(outer):
+        for child in parent.iterchildren(inner):
+            return child.text or ""
+    return None
+
+
 def child_text(element: etree._Element, tag: str) -> str | None:
     found = element.find(tag)
     if found is None or found.text is None:

@@ -16,6 +16,8 @@ from omni2qbd_sims.quickbooks.company import CompanyState
 from omni2qbd_sims.quickbooks.indexes import CUSTOMER, VENDOR
 from omni2qbd_sims.quickbooks.model import ListRecord, Txn
 from omni2qbd_sims.quickbooks.qbtext import (
+    find1,
+    findtext1,
     fmt_amount,
     fmt_date,
     fmt_datetime,
@@ -38,20 +40,15 @@ def txn_ret(
     *,
     include_lines: bool = True,
     include_links: bool = True,
+    names_current: bool = False,
 ) -> etree._Element:
-    ret = etree.Element(f"{txn.txn_type}Ret")
-    sub(ret, "TxnID", txn.txn_id)
-    sub(ret, "TimeCreated", fmt_datetime(txn.time_created))
-    sub(ret, "TimeModified", fmt_datetime(txn.time_modified))
-    sub(ret, "EditSequence", txn.edit_sequence)
-    sub(ret, "TxnNumber", str(txn.txn_number))
-    for child in txn.body:
-        if not include_lines and str(child.tag) in LINE_TAGS:
-            continue
-        ret.append(copy.deepcopy(child))
-    company.refresh_refs(ret)
+    """``names_current``: every ref in the body was written in this request (a new
+    transaction), so it already shows the current names and needs no refresh."""
+    ret = _header_and_body(txn, include_lines)
+    if not names_current:
+        company.refresh_refs(ret)
     for tag in ("BillAddress", "ShipAddress"):
-        address = ret.find(tag)
+        address = find1(ret, tag)
         if address is not None:
             ret.append(address_block(address, f"{tag}Block"))
     t = totals(company, txn)
@@ -90,19 +87,52 @@ def txn_ret(
     return ret
 
 
+def _header_and_body(txn: Txn, include_lines: bool) -> etree._Element:
+    """The Ret's header fields, then a copy of the transaction's body (one deep copy of the
+    whole body rather than one per child: the same elements in the same order)."""
+    if include_lines:
+        ret = copy.deepcopy(txn.body)
+        ret.tag = f"{txn.txn_type}Ret"
+        ret.attrib.clear()
+        ret.text = ret.tail = None
+        at = 0
+    else:
+        ret = etree.Element(f"{txn.txn_type}Ret")
+        at = -1
+    for tag, text in (
+        ("TxnID", txn.txn_id),
+        ("TimeCreated", fmt_datetime(txn.time_created)),
+        ("TimeModified", fmt_datetime(txn.time_modified)),
+        ("EditSequence", txn.edit_sequence),
+        ("TxnNumber", str(txn.txn_number)),
+    ):
+        if at < 0:
+            sub(ret, tag, text)
+        else:
+            field = etree.Element(tag)
+            field.text = text
+            ret.insert(at, field)
+            at += 1
+    if not include_lines:
+        for child in txn.body:
+            if str(child.tag) not in LINE_TAGS:
+                ret.append(copy.deepcopy(child))
+    return ret
+
+
 def address_block(address: etree._Element, tag: str) -> etree._Element:
     """The printable block QuickBooks derives from an address: street lines, then
     "City, State PostalCode", then the country (at most five lines)."""
-    lines = [address.findtext(f"Addr{n}") for n in range(1, 6)]
+    lines = [findtext1(address, f"Addr{n}") for n in range(1, 6)]
     text_lines = [line for line in lines if line]
-    city = address.findtext("City") or ""
+    city = findtext1(address, "City") or ""
     state_zip = " ".join(
-        x for x in (address.findtext("State"), address.findtext("PostalCode")) if x
+        x for x in (findtext1(address, "State"), findtext1(address, "PostalCode")) if x
     )
     city_line = ", ".join(x for x in (city, state_zip) if x)
     if city_line:
         text_lines.append(city_line)
-    country = address.findtext("Country")
+    country = findtext1(address, "Country")
     if country:
         text_lines.append(country)
     block = etree.Element(tag)
@@ -229,7 +259,7 @@ _KIND_FIELDS: dict[str, Callable[[CompanyState, ListRecord, etree._Element], Non
 def _customer_balance(company: CompanyState, record: ListRecord) -> Decimal:
     balance = ZERO
     for txn in company.txns_by(CUSTOMER, record.list_id):
-        if txn.body.findtext("IsPending") == "true":
+        if findtext1(txn.body, "IsPending") == "true":
             continue  # pending sales do not affect balances (reference §3.8)
         if txn.txn_type == "Invoice":
             balance += totals(company, txn).balance

@@ -19,6 +19,9 @@ from omni2qbd_sims.quickbooks import statuses
 from omni2qbd_sims.quickbooks.company import CompanyState
 from omni2qbd_sims.quickbooks.model import ListRecord, Txn
 from omni2qbd_sims.quickbooks.qbtext import (
+    find1,
+    findtext1,
+    findtext2,
     fmt_amount,
     fmt_rate,
     money,
@@ -143,7 +146,7 @@ def add_txn(company: CompanyState, txn_type: str, add: etree._Element) -> Txn:
         check_journal_balance(body)
     lock = company.take_lock(f"{txn_type}Add")
     if lock is not None:
-        raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or "")
+        raise statuses.lock_error(lock, txn_type, findtext1(body, "RefNumber") or "")
     now = company.now()
     txn = Txn(
         txn_type=txn_type,
@@ -154,7 +157,7 @@ def add_txn(company: CompanyState, txn_type: str, add: etree._Element) -> Txn:
         time_modified=now,
         body=body,
     )
-    if spec.auto_ref and body.find("RefNumber") is None:
+    if spec.auto_ref and find1(body, "RefNumber") is None:
         sub(body, "RefNumber", company.next_ref_number(txn_type))
     _refuse_negative_sale(company, txn)
     company.store_txn(txn)
@@ -171,15 +174,15 @@ def _refuse_negative_sale(company: CompanyState, txn: Txn) -> None:
 
 
 def _apply_defaults(company: CompanyState, spec: TxnSpec, body: etree._Element) -> None:
-    if body.find("TxnDate") is None:
+    if find1(body, "TxnDate") is None:
         sub(body, "TxnDate", company.now().date().isoformat())
-    if spec.account_tag and spec.default_account and body.find(spec.account_tag) is None:
+    if spec.account_tag and spec.default_account and find1(body, spec.account_tag) is None:
         account = company.find_list(("Account",), full_name=spec.default_account)
         if account is not None:
             company.write_ref(sub(body, spec.account_tag), account)
     if spec.sales:
         _apply_sales_defaults(company, spec, body)
-    if body.find("DueDate") is None and spec.txn_type in ("Invoice", "Bill"):
+    if find1(body, "DueDate") is None and spec.txn_type in ("Invoice", "Bill"):
         sub(body, "DueDate", _due_date(company, body).isoformat())
 
 
@@ -191,10 +194,10 @@ def _apply_sales_defaults(company: CompanyState, spec: TxnSpec, body: etree._Ele
     # What a real InvoiceRet carries although the request did not send it (captured
     # InvoiceAddRs, reference qbwc/captures): the form template, a ship date (the
     # transaction date), and the print/e-mail flags.
-    if body.find("TemplateRef") is None:
+    if find1(body, "TemplateRef") is None:
         company.write_ref(sub(body, "TemplateRef"), company.default_template(spec.txn_type))
-    if body.find("ShipDate") is None:
-        sub(body, "ShipDate", body.findtext("TxnDate") or company.now().date().isoformat())
+    if find1(body, "ShipDate") is None:
+        sub(body, "ShipDate", findtext1(body, "TxnDate") or company.now().date().isoformat())
     _add_missing(body, [("IsToBePrinted", "true"), ("IsToBeEmailed", "false")])
     customer = _entity(company, spec, body)
     defaults = (
@@ -204,20 +207,20 @@ def _apply_sales_defaults(company: CompanyState, spec: TxnSpec, body: etree._Ele
         ("CustomerSalesTaxCodeRef", customer.sales_tax_code_id if customer else None),
     )
     for tag, list_id in defaults:
-        if body.find(tag) is None and list_id in company.lists:
+        if find1(body, tag) is None and list_id in company.lists:
             company.write_ref(sub(body, tag), company.lists[list_id or ""])
 
 
 def _add_missing(body: etree._Element, fields: list[tuple[str, str]]) -> None:
     for tag, text in fields:
-        if body.find(tag) is None:
+        if find1(body, tag) is None:
             sub(body, tag, text)
 
 
 def _due_date(company: CompanyState, body: etree._Element) -> date:
     """The transaction date plus the terms' days, as QuickBooks fills DueDate in."""
-    due = date.fromisoformat(body.findtext("TxnDate") or company.now().date().isoformat())
-    terms_id = body.findtext("TermsRef/ListID")
+    due = date.fromisoformat(findtext1(body, "TxnDate") or company.now().date().isoformat())
+    terms_id = findtext2(body, "TermsRef", "ListID")
     if terms_id and company.lists[terms_id].due_days:
         due += timedelta(days=company.lists[terms_id].due_days or 0)
     return due
@@ -226,7 +229,7 @@ def _due_date(company: CompanyState, body: etree._Element) -> date:
 def _entity(company: CompanyState, spec: TxnSpec, body: etree._Element) -> ListRecord | None:
     if spec.entity_tag is None:
         return None
-    list_id = body.findtext(f"{spec.entity_tag}/ListID")
+    list_id = findtext2(body, spec.entity_tag, "ListID")
     return company.lists.get(list_id) if list_id else None
 
 
@@ -240,10 +243,10 @@ def _prepare_line(
     """Give a line its TxnLineID, its computed Amount, and the item's defaults."""
     if new_id is not None:
         _set_line_id(line, new_id)
-    item_id = line.findtext("ItemRef/ListID")
+    item_id = findtext2(line, "ItemRef", "ListID")
     item = company.lists.get(item_id) if item_id else None
-    amount = parse_decimal(line.findtext("Amount"))
-    quantity = parse_decimal(line.findtext("Quantity"))
+    amount = parse_decimal(findtext1(line, "Amount"))
+    quantity = parse_decimal(findtext1(line, "Quantity"))
     if str(line.tag) in _AMOUNT_ONLY_LINES:
         _set(line, "Amount", fmt_amount(amount or ZERO))
         return
@@ -252,7 +255,7 @@ def _prepare_line(
         units = quantity if quantity is not None else Decimal(1)
         amount = ZERO if price is None else price * units
     _set(line, "Amount", fmt_amount(amount))
-    if spec.sales and line.find("SalesTaxCodeRef") is None and item is not None:
+    if spec.sales and find1(line, "SalesTaxCodeRef") is None and item is not None:
         code_id = item.sales_tax_code_id
         if code_id and code_id in company.lists:
             company.write_ref(sub(line, "SalesTaxCodeRef"), company.lists[code_id])
@@ -260,7 +263,7 @@ def _prepare_line(
 
 def _set_line_id(line: etree._Element, new_id: str) -> None:
     """TxnLineID comes first in a line (the qbXML order)."""
-    existing = line.find("TxnLineID")
+    existing = find1(line, "TxnLineID")
     if existing is None:
         existing = etree.Element("TxnLineID")
         line.insert(0, existing)
@@ -273,10 +276,10 @@ def _line_price(
     """The line's Rate (sales) or Cost (purchases); a line that gives neither a price nor an
     amount (nor a percentage) takes the item's, written into the line."""
     price_tag = "Cost" if spec.purchase else "Rate"
-    price = parse_decimal(line.findtext(price_tag))
+    price = parse_decimal(findtext1(line, price_tag))
     if price is not None or amount is not None or item is None:
         return price
-    if line.find("RatePercent") is not None:
+    if find1(line, "RatePercent") is not None:
         return price
     price = item.cost if spec.purchase else item.price
     if price is not None:
@@ -285,7 +288,7 @@ def _line_price(
 
 
 def _set(element: etree._Element, tag: str, text: str) -> None:
-    found = element.find(tag)
+    found = find1(element, tag)
     if found is None:
         found = sub(element, tag)
     found.text = text
@@ -293,15 +296,21 @@ def _set(element: etree._Element, tag: str, text: str) -> None:
 
 def check_journal_balance(body: etree._Element) -> None:
     debits = sum(
-        (parse_decimal(line.findtext("Amount")) or ZERO for line in body.iter("JournalDebitLine")),
+        (
+            parse_decimal(findtext1(line, "Amount")) or ZERO
+            for line in body.iter("JournalDebitLine")
+        ),
         ZERO,
     )
     credits = sum(
-        (parse_decimal(line.findtext("Amount")) or ZERO for line in body.iter("JournalCreditLine")),
+        (
+            parse_decimal(findtext1(line, "Amount")) or ZERO
+            for line in body.iter("JournalCreditLine")
+        ),
         ZERO,
     )
     for line in list(body.iter("JournalDebitLine")) + list(body.iter("JournalCreditLine")):
-        if line.find("AccountRef") is None:
+        if find1(line, "AccountRef") is None:
             raise statuses.RequestFailed(
                 statuses.SAVE_ERROR,
                 "There was an error when saving a Journal Entry. QuickBooks error message: "
@@ -332,7 +341,7 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
     _check_modded(company, txn, body)
     lock = company.take_lock(f"{txn_type}Mod")
     if lock is not None:
-        raise statuses.lock_error(lock, txn_type, body.findtext("RefNumber") or txn.txn_id)
+        raise statuses.lock_error(lock, txn_type, findtext1(body, "RefNumber") or txn.txn_id)
     txn.body = body
     company.reindex_txn(txn)
     company.touch_txn(txn)
@@ -341,11 +350,11 @@ def mod_txn(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
 
 def _mod_target(company: CompanyState, txn_type: str, mod: etree._Element) -> Txn:
     """The live transaction a Mod names, at the EditSequence the Mod was based on."""
-    txn_id = (mod.findtext("TxnID") or "").strip()
+    txn_id = (findtext1(mod, "TxnID") or "").strip()
     txn = company.live_txn(txn_id)
     if txn is None or txn.txn_type != txn_type:
         raise statuses.object_not_found(txn_id)
-    given_sequence = (mod.findtext("EditSequence") or "").strip()
+    given_sequence = (findtext1(mod, "EditSequence") or "").strip()
     if given_sequence != txn.edit_sequence:
         raise statuses.stale_edit_sequence(given_sequence)
     return txn
@@ -411,15 +420,15 @@ def _apply_line_mods(
     else:
         existing_tags = (ret_tag,)
     existing = {
-        line.findtext("TxnLineID"): line for tag in existing_tags for line in body.findall(tag)
+        findtext1(line, "TxnLineID"): line for tag in existing_tags for line in body.findall(tag)
     }
     for line in existing.values():
         body.remove(line)
     for mod in mods:
-        line_id = (mod.findtext("TxnLineID") or "").strip()
+        line_id = (findtext1(mod, "TxnLineID") or "").strip()
         line, new_id = _line_to_mod(company, existing, line_id, _mod_line_tag(ret_tag, mod))
         _merge_line_changes(line, mod)
-        if line.find("TxnLineID") is None:
+        if find1(line, "TxnLineID") is None:
             sub(line, "TxnLineID", line_id)
         _prepare_line(company, spec, line, new_id=new_id)
         body.append(line)
@@ -429,7 +438,7 @@ def _mod_line_tag(ret_tag: str, mod: etree._Element) -> str:
     """A JournalLineMod says with JournalLineType whether it is a debit or a credit line."""
     if ret_tag != "Journal":
         return ret_tag
-    kind = (mod.findtext("JournalLineType") or "Debit").strip()
+    kind = (findtext1(mod, "JournalLineType") or "Debit").strip()
     return "JournalDebitLine" if kind == "Debit" else "JournalCreditLine"
 
 
@@ -460,7 +469,7 @@ def _merge_line_changes(line: etree._Element, mod: etree._Element) -> None:
         tag = str(change.tag)
         if tag in ("TxnLineID", "JournalLineType"):
             continue
-        if tag in _AMOUNT_INPUTS and mod.find("Amount") is None:
+        if tag in _AMOUNT_INPUTS and find1(mod, "Amount") is None:
             recompute = True
         for old_field in line.findall(tag):
             line.remove(old_field)
@@ -474,7 +483,7 @@ def _merge_line_changes(line: etree._Element, mod: etree._Element) -> None:
 
 
 def line_amount(line: etree._Element) -> Decimal:
-    return parse_decimal(line.findtext("Amount")) or ZERO
+    return parse_decimal(findtext1(line, "Amount")) or ZERO
 
 
 def totals(company: CompanyState, txn: Txn) -> Totals:
@@ -488,7 +497,7 @@ def totals(company: CompanyState, txn: Txn) -> Totals:
     subtotal = money(sum((line_amount(x) for x in lines), ZERO))
     if not spec.sales:
         return Totals(subtotal, None, ZERO, subtotal, applied, subtotal - applied, None)
-    tax_item_id = body.findtext("ItemSalesTaxRef/ListID")
+    tax_item_id = findtext2(body, "ItemSalesTaxRef", "ListID")
     tax_item = company.lists.get(tax_item_id) if tax_item_id else None
     percentage = tax_item.tax_rate if tax_item is not None else None
     taxable = ZERO
@@ -501,7 +510,7 @@ def totals(company: CompanyState, txn: Txn) -> Totals:
 
 def _customer_taxable(company: CompanyState, body: etree._Element) -> bool:
     """A sale to a customer coded non-taxable carries no tax; no code means taxable."""
-    code_id = body.findtext("CustomerSalesTaxCodeRef/ListID")
+    code_id = findtext2(body, "CustomerSalesTaxCodeRef", "ListID")
     if code_id and code_id in company.lists:
         return bool(company.lists[code_id].is_taxable)
     return True
@@ -511,7 +520,7 @@ def _taxable_amount(company: CompanyState, lines: list[etree._Element]) -> Decim
     """The sum of the lines whose sales tax code is taxable."""
     taxable = ZERO
     for line in lines:
-        code_id = line.findtext("SalesTaxCodeRef/ListID")
+        code_id = findtext2(line, "SalesTaxCodeRef", "ListID")
         if code_id and company.lists.get(code_id) and company.lists[code_id].is_taxable:
             taxable += line_amount(line)
     return taxable

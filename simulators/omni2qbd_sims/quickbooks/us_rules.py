@@ -35,26 +35,55 @@ def is_length_error(message: str) -> bool:
     return "[facet 'maxLength']" in message
 
 
-def _paths(element: etree._Element, prefix: str = "") -> list[tuple[str, etree._Element]]:
-    found: list[tuple[str, etree._Element]] = []
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        path = f"{prefix}{child.tag}"
-        found.append((path, child))
-        found += _paths(child, f"{path}/")
-    return found
+class _Rule:
+    """What the US rules say about one element path, and about the paths below it."""
+
+    __slots__ = ("below", "limit", "unsupported")
+
+    def __init__(self) -> None:
+        self.below: dict[str, _Rule] = {}
+        self.limit: int | None = None
+        self.unsupported = False
+
+
+@cache
+def _rules(request_tag: str) -> _Rule | None:
+    """The request's limits and unsupported elements as a tree of element names, so a check
+    walks only the elements some rule names a path through (not every element)."""
+    rules = _table().get(request_tag)
+    if rules is None:
+        return None
+    root = _Rule()
+
+    def node(path: str) -> _Rule:
+        at = root
+        for name in path.split("/"):
+            at = at.below.setdefault(name, _Rule())
+        return at
+
+    for path, limit in rules["max_length"].items():
+        node(path).limit = limit
+    for path in rules["not_in_qbd_us"]:
+        node(path).unsupported = True
+    return root
 
 
 def check_request(rq: etree._Element) -> None:
     """Raise the status US QuickBooks answers this request with, if it refuses it."""
-    rules = _table().get(str(rq.tag))
-    if rules is None:
-        return
-    limits: dict[str, int] = rules["max_length"]
-    unsupported = set(rules["not_in_qbd_us"])
-    for path, element in _paths(rq):
-        if path in unsupported:
+    rules = _rules(str(rq.tag))
+    if rules is not None:
+        _check(rq, rules, "")
+
+
+def _check(element: etree._Element, rules: _Rule, prefix: str) -> None:
+    """The elements below ``element`` in document order, as far as a rule names them."""
+    below = rules.below
+    for child in element:
+        rule = below.get(child.tag)
+        if rule is None:  # no rule names this path or one under it (nor a comment)
+            continue
+        path = f"{prefix}{child.tag}"
+        if rule.unsupported:
             # Code and words as Intuit's status table gives 3250; which status US QuickBooks
             # uses for an element the OSR marks "not in QBD" was not confirmed.
             raise statuses.RequestFailed(
@@ -62,10 +91,11 @@ def check_request(rq: etree._Element) -> None:
                 "This feature is not enabled or not available in this version of QuickBooks.  "
                 f"The element {path} is not supported by US QuickBooks Desktop.",
             )
-        limit = limits.get(path)
-        text = element.text or ""
-        if limit is not None and not len(element) and len(text) > limit:
+        text = child.text or ""
+        if rule.limit is not None and not len(child) and len(text) > rule.limit:
             raise statuses.RequestFailed(
                 STRING_TOO_LONG,
-                f'The string "{text}" in the field "{element.tag}" is too long.',
+                f'The string "{text}" in the field "{child.tag}" is too long.',
             )
+        if rule.below:
+            _check(child, rule, f"{path}/")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from omni2qbd_shared.qbxml.schema import XSD_DIR
+from omni2qbd_shared.qbxml.schema import SUPPORTED_VERSIONS, XSD_DIR
 
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 
@@ -113,6 +113,23 @@ def allowed_children(element_name: str, version: str) -> frozenset[str]:
     return frozenset(child_order(element_name, version))
 
 
+@functools.cache
+def ref_names() -> tuple[str, ...]:
+    """Every element name ending in ``Ref`` that the XSDs of the supported versions declare:
+    the refs a valid request (or a Ret the simulator builds) can hold, for ``iter(*names)``,
+    which finds them without visiting every element in Python."""
+    names: set[str] = set()
+    for version in SUPPORTED_VERSIONS:
+        index = _index(version)
+        for node in (*index.types.values(), *index.elements.values(), *index.groups.values()):
+            for element in node.iter(f"{_XS}element"):
+                name = element.get("name") or element.get("ref") or ""
+                if name.endswith("Ref"):
+                    names.add(name)
+        names.update(name for name in index.elements if name.endswith("Ref"))
+    return tuple(sorted(names))
+
+
 _SAME_CHOICE = {
     "JournalCreditLine": "JournalDebitLine",
     "InvoiceLineGroupRet": "InvoiceLineRet",
@@ -142,7 +159,7 @@ def sort_children(element: etree._Element, version: str, *, prune: bool = True) 
     rank = _rank(str(element.tag), version)
     children = [c for c in element if isinstance(c.tag, str)]
     for child in children:
-        if len(child):
+        if len(child) and not _plain_ref(child, version):
             sort_children(child, version, prune=prune)
     if not rank:
         return
@@ -158,6 +175,29 @@ def sort_children(element: etree._Element, version: str, *, prune: bool = True) 
     keep.sort(key=lambda c: rank.get(str(c.tag), last))
     for child in keep:
         element.append(child)
+
+
+def _plain_ref(element: etree._Element, version: str) -> bool:
+    """A ref that is just ListID then FullName (two leaves), which its schema keeps as it is:
+    sorting it would change nothing (most nested aggregates of a Ret are such refs)."""
+    if len(element) != 2:
+        return False
+    first, second = element[0], element[1]
+    return (
+        first.tag == "ListID"
+        and second.tag == "FullName"
+        and not len(first)
+        and not len(second)
+        and _ref_order_kept(str(element.tag), version)
+    )
+
+
+@functools.cache
+def _ref_order_kept(element_name: str, version: str) -> bool:
+    rank = _rank(element_name, version)
+    if not rank:
+        return True  # an aggregate the schema does not describe is left untouched
+    return "ListID" in rank and "FullName" in rank and rank["ListID"] <= rank["FullName"]
 
 
 def keep_only(element: etree._Element, names: Iterable[str]) -> None:
