@@ -7,9 +7,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import AMQP_URL, REPO_ROOT
+import pytest
+
+from omni2qbd_shared.messaging import Topology
+from tests.conftest import AMQP_URL, REPO_ROOT, delete_topology, run_blocking
 from tests.service_process import running_service, wait_ready
 
 
@@ -24,13 +29,22 @@ def omni2qbd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """The gateway's broker names for this test, deleted afterwards (they piled up in the
+    shared broker: eighteen queues per run)."""
+    name = f"wcqwc{uuid.uuid4().hex[:8]}."
+    yield name
+    run_blocking(delete_topology(Topology(namespace=name)))
+
+
 def test_update_from_a_qwc_file_reaches_the_right_company(
-    tmp_path: Path, sqlite_database_url: str
+    tmp_path: Path, sqlite_database_url: str, namespace: str
 ) -> None:
     env = {
         "OMNI2QBD_DATABASE_URL": sqlite_database_url,
         "OMNI2QBD_AMQP_URL": AMQP_URL,
-        "OMNI2QBD_AMQP_NAMESPACE": f"wcqwc{os.getpid()}.",
+        "OMNI2QBD_AMQP_NAMESPACE": namespace,
     }
     created = omni2qbd(env, "tenant", "create", "--name", "Qwc Co", "--json")
     assert created.returncode == 0, created.stderr
