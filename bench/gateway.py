@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import os
 import signal
 import socket
@@ -46,6 +47,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import aio_pika
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 
@@ -64,6 +66,7 @@ from omni2qbd_shared.entries import (
     SourceRef,
     external_guid_for,
 )
+from omni2qbd_shared.messaging import Topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
@@ -96,11 +99,13 @@ class GatewayProcess:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.amqp_url = amqp_url
+        self.namespace = f"bench{uuid.uuid4().hex[:8]}."
         env = {
             **os.environ,
             "OMNI2QBD_DATABASE_URL": database_url,
             "OMNI2QBD_AMQP_URL": amqp_url,
-            "OMNI2QBD_AMQP_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}.",
+            "OMNI2QBD_AMQP_NAMESPACE": self.namespace,
             "OMNI2QBD_GATEWAY_PUBLIC_URL": self.url,
             "OMNI2QBD_GATEWAY_BATCH_MAX_REQUESTS": str(batch),
             "OMNI2QBD_GATEWAY_SET_MAX_REQUESTS": str(max_batch or 400),
@@ -146,6 +151,25 @@ class GatewayProcess:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        namespace = getattr(self, "namespace", None)
+        if namespace is not None:
+            # Its queues would stay in the broker, results unread (5,000 per run).
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(asyncio.run, _delete_namespace(self.amqp_url, namespace)).result()
+
+
+async def _delete_namespace(amqp_url: str, namespace: str) -> None:
+    topology = Topology(namespace=namespace)
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for spec in topology.all_queues():
+            for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
+                await channel.queue_delete(name)
+        for exchange in topology.exchanges:
+            await channel.exchange_delete(topology.exchange_name(exchange))
+    finally:
+        await connection.close()
 
 
 def invoice(tenant_id: str, number: int) -> Entry:
