@@ -47,7 +47,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import aio_pika
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 
@@ -66,7 +65,7 @@ from omni2qbd_shared.entries import (
     SourceRef,
     external_guid_for,
 )
-from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.messaging import Topology, delete_topology
 from omni2qbd_sims.quickbooks import QuickBooksSimulator
 from omni2qbd_sims.webconnector import soap as wc
 from omni2qbd_sims.webconnector.simulator import WebConnectorSimulator
@@ -159,17 +158,7 @@ class GatewayProcess:
 
 
 async def _delete_namespace(amqp_url: str, namespace: str) -> None:
-    topology = Topology(namespace=namespace)
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        for spec in topology.all_queues():
-            for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
-                await channel.queue_delete(name)
-        for exchange in topology.exchanges:
-            await channel.exchange_delete(topology.exchange_name(exchange))
-    finally:
-        await connection.close()
+    await delete_topology(amqp_url, Topology(namespace=namespace))
 
 
 def invoice(tenant_id: str, number: int) -> Entry:

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -56,7 +55,7 @@ from omni2qbd.demo.processes import ManagedProcess
 from omni2qbd.demo.summary import build_summary
 from omni2qbd_shared.db.engine import unit_of_work
 from omni2qbd_shared.db.models import Entry, FetchedDocument, OutboxItem
-from omni2qbd_shared.messaging import Topology
+from omni2qbd_shared.messaging import Topology, delete_topology
 from omni2qbd_sims.quickbooks.company_file import CompanyFile
 from omni2qbd_sims.quickbooks.model import TxnSnapshot
 
@@ -641,18 +640,7 @@ def _with_baseline(revision: str, argv: list[str]) -> int:
 
 async def _delete_namespace(amqp_url: str, namespace: str) -> None:
     """Remove the run's queues and exchanges (they are the run's alone)."""
-
-    topology = Topology(namespace=namespace)
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        for spec in topology.all_queues():
-            for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
-                await channel.queue_delete(name)
-        for exchange in topology.exchanges:
-            await channel.exchange_delete(topology.exchange_name(exchange))
-    finally:
-        await connection.close()
+    await delete_topology(amqp_url, Topology(namespace=namespace))
 
 
 if __name__ == "__main__":

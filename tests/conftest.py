@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aio_pika
 import asyncpg  # type: ignore[import-untyped]  # no stubs, as in the gateway's reader
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from omni2qbd_shared import messaging
 from omni2qbd_shared.db.engine import create_engine, session_factory
 from omni2qbd_shared.db.migrate import upgrade
 from omni2qbd_shared.messaging import Topology
@@ -165,16 +165,7 @@ def amqp_url() -> str:
 
 async def delete_topology(topo: Topology) -> None:
     """Remove a test's exchanges and queues from the shared broker."""
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        for spec in topo.all_queues():
-            for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
-                await channel.queue_delete(name)
-        for exchange in topo.exchanges:
-            await channel.exchange_delete(topo.exchange_name(exchange))
-    finally:
-        await connection.close()
+    await messaging.delete_topology(AMQP_URL, topo)
 
 
 @pytest.fixture

@@ -167,6 +167,22 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> None
             await queue.bind(spec.exchange, routing_key=key)
 
 
+async def delete_topology(amqp_url: str, topology: Topology) -> None:
+    """Remove a topology's queues (with their retry and dead-letter queues) and exchanges
+    from the broker: for a bench's or a test's names, which are theirs alone; left behind,
+    they pile up in a shared broker with whatever was never consumed."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for spec in topology.all_queues():
+            for name in (spec.name, spec.retry_queue, spec.dead_letter_queue):
+                await channel.queue_delete(name)
+        for exchange in topology.exchanges:
+            await channel.exchange_delete(topology.exchange_name(exchange))
+    finally:
+        await connection.close()
+
+
 async def ensure_topology(connection: AbstractRobustConnection, topology: Topology) -> None:
     """Declare the topology at start-up, tolerating queues an older version declared with
     other arguments: the broker refuses to change them (PRECONDITION_FAILED), so they are
